@@ -1,0 +1,56 @@
+import type { Command } from 'commander'
+import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, parseHostPort } from '../config.ts'
+import { formatError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { Master } from '../master/master.ts'
+import { Session } from '../server/session.ts'
+import { formatAnswer } from './print.ts'
+import { parseChoice, setting } from './settings.ts'
+import { runShell } from './shell.ts'
+import { untilStopped } from './signals.ts'
+
+interface MasterFlags {
+  db?: string
+  log?: string
+  listen?: string
+  logSync?: string
+  secret?: string
+}
+
+/** `ddb master`: serve writes, log them, stream them to slaves; a SQL prompt on a terminal. */
+export function registerMaster(program: Command, logger: Logger): void {
+  program
+    .command('master')
+    .description('run a master: executes writes, logs them durably, streams them to slaves')
+    .option('--db <url>', `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_MASTER_DB})`)
+    .option('--log <file>', `replication log file (env DDB_LOG; default ${DEFAULT_LOG})`)
+    .option('--listen <host:port>', `port for slaves and clients (env DDB_LISTEN; default ${DEFAULT_MASTER_LISTEN})`)
+    .option('--log-sync <mode>', 'full: fsync every log commit; normal: faster, a power loss may lose the last commits (env DDB_LOG_SYNC; default full)')
+    .option('--secret <secret>', 'shared secret slaves and clients must prove (env DDB_SECRET; default none)')
+    .action(async (flags: MasterFlags) => {
+      const master = await Master.start({
+        db: setting(flags.db, 'DDB_DB', DEFAULT_MASTER_DB),
+        log: setting(flags.log, 'DDB_LOG', DEFAULT_LOG),
+        logSync: parseChoice(setting(flags.logSync, 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const, '--log-sync'),
+        listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', DEFAULT_MASTER_LISTEN), '--listen'),
+        secret: setting(flags.secret, 'DDB_SECRET', ''),
+        logger: logger.child({ node: 'master' }),
+        onFatal: (err) => {
+          logger.error('master stopping: cannot go on', { error: formatError(err) })
+          process.exit(1)
+        },
+      })
+      const stopped = untilStopped()
+      const prompt = process.stdin.isTTY
+        ? runShell('ddb> ', async (sql) => {
+            try {
+              for (const answer of await new Session(master).execute(sql)) console.log(formatAnswer(answer, false))
+            } catch (err) {
+              console.error(`ERROR: ${formatError(err)}`)
+            }
+          })
+        : new Promise<void>(() => {})
+      await Promise.race([stopped, prompt])
+      await master.close()
+    })
+}

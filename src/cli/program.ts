@@ -1,0 +1,40 @@
+import { Command, CommanderError } from 'commander'
+import { DdbError, UsageError, formatError } from '../errors.ts'
+import { createLogger } from '../logger.ts'
+import { registerLog } from './log-tail.ts'
+import { registerMaster } from './master.ts'
+import { registerSlave } from './slave.ts'
+import { registerSql } from './sql.ts'
+import { registerStatus } from './status.ts'
+
+export const VERSION = '0.1.0'
+
+/** Runs ddb with these arguments; resolves to the exit status. Errors become one line on stderr. */
+export async function run(argv: string[]): Promise<number> {
+  const logger = createLogger({}, { level: process.env.DDB_LOG_LEVEL === 'debug' ? 'debug' : 'info' })
+  const program = new Command('ddb')
+    .description('master-slave SQL replication with a durable replication log')
+    .version(VERSION)
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({ outputError: (text, write) => write(`ddb: ${text.replace(/^error: /, '').trim()}\n`) })
+  registerMaster(program, logger)
+  registerSlave(program, logger)
+  registerSql(program)
+  registerStatus(program)
+  registerLog(program)
+  for (const command of program.commands) command.exitOverride()
+  program.commands.find((c) => c.name() === 'log')?.commands.forEach((c) => c.exitOverride())
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)
+      return ok ? 0 : 2
+    }
+    process.stderr.write(`ddb: ${formatError(err)}\n`)
+    return err instanceof UsageError ? 2 : err instanceof DdbError ? 1 : 1
+  }
+}

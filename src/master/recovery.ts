@@ -1,0 +1,63 @@
+import { CATCH_UP_PAGE_ENTRIES } from '../config.ts'
+import { RecoveryError } from '../errors.ts'
+import type { ReplicationLog } from '../log/replication-log.ts'
+import type { Logger } from '../logger.ts'
+import { ApplyError, applyEntries, hasDdl } from '../store/apply.ts'
+import type { Store } from '../store/store.ts'
+
+/**
+ * Brings the master's store and log into agreement before it serves anyone.
+ * The store's offset S and the log's last offset L:
+ * - L = S: clean.
+ * - L > S: the master died after a log commit and before the store commit
+ *   (writer.ts), so entries S+1…L are applied again, in order.
+ *   A MySQL DDL entry that fails again was never applied: it failed on the
+ *   server before the crash could remove it, so it is removed now.
+ * - S > L, or a store written with another log: refused; nothing safe to do.
+ */
+export async function recover(store: Store, log: ReplicationLog, logger: Logger): Promise<void> {
+  const state = await store.readState()
+  const last = log.lastOffset()
+  const where = `store ${store.displayUrl} is at offset ${state.offset}, log ${log.path} ends at ${last}`
+
+  if (state.logId === null) {
+    if (state.offset !== 0 || last !== 0) {
+      throw new RecoveryError(
+        `recover: ${where}, but the store has never been written with this log`,
+        'point --db at the store this log belongs to, or start with a new --log file',
+      )
+    }
+    await store.writeState({ offset: 0, logId: log.id })
+    return
+  }
+  if (state.logId !== log.id) {
+    throw new RecoveryError(
+      `recover: store ${store.displayUrl} was written with log ${state.logId}, but ${log.path} is log ${log.id}`,
+      'point --log at the log file this store was written with',
+    )
+  }
+  if (state.offset > last) {
+    throw new RecoveryError(
+      `recover: ${where}: the log is missing ${state.offset - last} committed entries`,
+      'restore the log file that belongs to this store; a shorter log would give slaves a different history',
+    )
+  }
+  if (state.offset === last) return
+
+  logger.warn('replaying logged entries the store had not committed', { from: state.offset + 1, to: last })
+  for (let after = state.offset; after < last; ) {
+    const page = log.readAfter(after, CATCH_UP_PAGE_ENTRIES)
+    try {
+      await applyEntries(store, page, log.id)
+    } catch (err) {
+      const failed = err instanceof ApplyError ? log.get(err.offset) : null
+      if (store.ddlCommitsImplicitly && failed?.offset === last && hasDdl(failed)) {
+        logger.warn('removing a logged DDL that failed on the store', { offset: last, error: err })
+        log.truncateAfter(last - 1)
+        return
+      }
+      throw new RecoveryError(`recover: ${(err as Error).message}`, 'the store cannot apply its own log; repair the store, then start again')
+    }
+    after = page[page.length - 1]!.offset
+  }
+}

@@ -1,0 +1,226 @@
+import { GROUP_COMMIT_MAX } from '../config.ts'
+import type { Entry, EntryDraft, Statement, WriteResult } from '../entry.ts'
+import { StoreError } from '../errors.ts'
+import type { ReplicationLog } from '../log/replication-log.ts'
+import type { Logger } from '../logger.ts'
+import { classify } from '../sql/classify.ts'
+import { applyEntries, hasDdl } from '../store/apply.ts'
+import type { RunResult, Store, StoreTxn } from '../store/store.ts'
+
+/** One client's write: statements that become one entry. */
+export interface WriteRequest {
+  db: string | null
+  statements: Statement[]
+}
+
+interface Pending {
+  req: WriteRequest
+  resolve: (r: WriteResult) => void
+  reject: (err: unknown) => void
+}
+
+interface Executed {
+  pending: Pending
+  draft: EntryDraft
+  results: RunResult[]
+}
+
+/** How long the writer waits between attempts to reach a store that failed mid-commit. */
+const RECONCILE_RETRY_MS = 1_000
+
+/**
+ * Writer is the master's single writer: every write goes through it, in log
+ * order. Writes that queue while a commit is in flight share the next store
+ * transaction and the next log commit (group commit), each behind its own
+ * savepoint so one client's failing statement fails only that client.
+ *
+ * For a batch: BEGIN; run each request; set the store's offset to the batch's
+ * last; append the entries to the log (durable); COMMIT the store; answer.
+ * A crash before the log commit loses nothing acknowledged; a crash after it
+ * leaves entries the store lacks, which recovery replays (recovery.ts).
+ */
+export class Writer {
+  readonly #store: Store
+  readonly #log: ReplicationLog
+  readonly #logger: Logger
+  readonly #onFatal: (err: unknown) => void
+  #queue: Pending[] = []
+  #draining: Promise<void> | null = null
+  #published: number
+  #waiters = new Set<() => void>()
+  #closed = false
+
+  constructor(store: Store, log: ReplicationLog, logger: Logger, onFatal: (err: unknown) => void) {
+    this.#store = store
+    this.#log = log
+    this.#logger = logger
+    this.#onFatal = onFatal
+    this.#published = log.lastOffset()
+  }
+
+  /** The newest offset committed on both log and store: what slaves may receive. */
+  get published(): number {
+    return this.#published
+  }
+
+  /** Queues a write; resolves once its entry is durable in the log and committed on the store. */
+  submit(req: WriteRequest): Promise<WriteResult> {
+    if (this.#closed) return Promise.reject(new StoreError('write refused: the master is shutting down'))
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ req, resolve, reject })
+      this.#draining ??= this.#drain().finally(() => (this.#draining = null))
+    })
+  }
+
+  /** Resolves once an offset beyond `offset` is published, or after `timeoutMs`. */
+  waitBeyond(offset: number, timeoutMs: number): Promise<void> {
+    if (this.#published > offset) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, timeoutMs)
+      this.#waiters.add(done)
+    })
+  }
+
+  /** Refuses new writes and waits for the queued ones to finish. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await this.#draining
+    for (const wake of [...this.#waiters]) wake()
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const separateDdl = this.#store.ddlCommitsImplicitly
+      if (separateDdl && hasDdl(this.#queue[0]!.req)) {
+        await this.#writeDdl(this.#queue.shift()!)
+        continue
+      }
+      let n = 0
+      while (n < this.#queue.length && n < GROUP_COMMIT_MAX && !(separateDdl && hasDdl(this.#queue[n]!.req))) n++
+      await this.#writeBatch(this.#queue.splice(0, n))
+    }
+  }
+
+  async #writeBatch(batch: Pending[]): Promise<void> {
+    let tx: StoreTxn
+    try {
+      tx = await this.#store.begin()
+    } catch (err) {
+      return batch.forEach((p) => p.reject(err))
+    }
+    const executed: Executed[] = []
+    const useSavepoints = batch.length > 1
+    for (const [i, pending] of batch.entries()) {
+      try {
+        if (useSavepoints) await tx.savepoint(`w${i}`)
+        executed.push(await this.#execute(tx, pending))
+      } catch (err) {
+        pending.reject(err)
+        try {
+          if (!useSavepoints) throw err
+          await tx.rollbackTo(`w${i}`)
+        } catch {
+          // The transaction itself is gone (or held one request): fail what it held.
+          await tx.rollback()
+          return batch.slice(i + 1).concat(executed.map((e) => e.pending)).forEach((p) => p.reject(err))
+        }
+      }
+    }
+    if (executed.length === 0) return tx.rollback()
+
+    const last = this.#log.lastOffset() + executed.length
+    let entries: Entry[]
+    try {
+      await tx.setState({ offset: last, logId: this.#log.id })
+      entries = this.#log.append(executed.map((e) => e.draft))
+    } catch (err) {
+      await tx.rollback()
+      return executed.forEach((e) => e.pending.reject(err))
+    }
+    try {
+      await tx.commit()
+    } catch (err) {
+      this.#logger.error('store commit failed after log commit; reconciling', { offset: last, error: err })
+      await this.#reconcile(entries)
+    }
+    this.#publish(last)
+    executed.forEach((e, i) => e.pending.resolve(writeResult(entries[i]!.offset, e.results)))
+  }
+
+  /**
+   * DDL that commits implicitly (MySQL) cannot share the store transaction, so
+   * the entry is logged first, then the DDL runs, then the offset is written.
+   * Crash after the log commit: recovery runs the DDL again (store offset is one
+   * behind). Crash after the DDL: the rerun meets "already exists", which the
+   * store reports as applied. The DDL fails on the server: the entry was never
+   * published, so it is removed from the log and the client gets the error.
+   */
+  async #writeDdl(pending: Pending): Promise<void> {
+    const { req } = pending
+    const [entry] = this.#log.append([{ ts: Date.now(), db: req.db, statements: req.statements, affected: req.statements.map(() => 0) }])
+    const results: RunResult[] = []
+    try {
+      for (const s of req.statements) results.push(await this.#store.runAutocommit(req.db, s.sql, s.params))
+      await this.#store.writeState({ offset: entry!.offset, logId: this.#log.id })
+    } catch (err) {
+      if (err instanceof StoreError && err.rejectedByServer && results.length === 0) {
+        this.#log.truncateAfter(entry!.offset - 1)
+        return pending.reject(err)
+      }
+      this.#logger.error('store failed during DDL after log commit; reconciling', { offset: entry!.offset, error: err })
+      await this.#reconcile([entry!])
+    }
+    this.#publish(entry!.offset)
+    pending.resolve(writeResult(entry!.offset, results))
+  }
+
+  async #execute(tx: StoreTxn, pending: Pending): Promise<Executed> {
+    const { db, statements } = pending.req
+    const ts = Date.now()
+    const results: RunResult[] = []
+    for (const s of statements) results.push(await tx.run(db, s.sql, s.params))
+    const affected = statements.map((s, i) => (classify(s.sql).kind === 'write' ? results[i]!.affectedRows : 0))
+    return { pending, draft: { ts, db, statements, affected }, results }
+  }
+
+  /**
+   * Entries are in the log but the store's commit failed or its outcome is
+   * unknown. The store's offset says which: behind them, they are applied again
+   * (the same statements on the same state); at them, the commit happened.
+   * Retries until the store answers: nothing later may commit before them.
+   */
+  async #reconcile(entries: Entry[]): Promise<void> {
+    const last = entries[entries.length - 1]!.offset
+    for (;;) {
+      try {
+        const state = await this.#store.readState()
+        if (state.offset < last) await applyEntries(this.#store, entries.filter((e) => e.offset > state.offset), this.#log.id)
+        this.#logger.info('reconciled store with log', { offset: last })
+        return
+      } catch (err) {
+        if (!(err instanceof StoreError) || err.rejectedByServer) return this.#onFatal(err)
+        this.#logger.warn('store unavailable; retrying', { error: err })
+        await Bun.sleep(RECONCILE_RETRY_MS)
+      }
+    }
+  }
+
+  #publish(offset: number): void {
+    this.#published = offset
+    for (const wake of [...this.#waiters]) wake()
+  }
+}
+
+/** A request's answer: its entry's offset, the rows its statements affected, the last insert id. */
+function writeResult(offset: number, results: RunResult[]): WriteResult {
+  return {
+    offset,
+    affectedRows: results.reduce((n, r) => n + r.affectedRows, 0),
+    insertId: results.reduce((id, r) => r.insertId || id, 0),
+  }
+}

@@ -1,0 +1,271 @@
+import { hostname } from 'node:os'
+import {
+  APPLY_BATCH_ENTRIES, HANDSHAKE_TIMEOUT_MS, HEARTBEAT_MS, PEER_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS,
+  formatHostPort, type HostPort,
+} from '../config.ts'
+import { entryChecksum, type Entry, type Param, type ReadResult, type WriteResult } from '../entry.ts'
+import { DivergenceError, NotMasterError, formatError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { startServer, type Server } from '../server/server.ts'
+import type { NodeApi } from '../server/session.ts'
+import { ApplyError, applyEntries } from '../store/apply.ts'
+import { openStore } from '../store/open-store.ts'
+import type { Store, StoreState } from '../store/store.ts'
+import { authProof } from '../wire/auth.ts'
+import { PROTOCOL_VERSION, type Message, type NodeStatus } from '../wire/messages.ts'
+import { connectPeer, type Peer } from '../wire/peer.ts'
+
+export interface SlaveOptions {
+  master: HostPort
+  /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
+  db: string
+  listen: HostPort
+  secret: string
+  /** How the master names this slave; default hostname:listen-port. */
+  id?: string
+  logger: Logger
+}
+
+/** Entries received but not yet applied above which the slave stops reading from the master. */
+const QUEUE_HIGH = APPLY_BATCH_ENTRIES * 4
+
+/**
+ * Slave keeps its store a copy of the master's: it attaches with its position
+ * (the offset its store holds), applies every later entry in order, many per
+ * store transaction, and reconnects by itself after any disconnect. It serves
+ * reads meanwhile and refuses writes. If an entry fails or diverges it stops
+ * applying (never skips), keeps serving reads, and says why in its status.
+ */
+export class Slave implements NodeApi {
+  readonly role = 'slave'
+  readonly store: Store
+  readonly #options: SlaveOptions
+  readonly #logger: Logger
+  readonly #masterAddress: string
+  readonly #id: string
+  #state: StoreState
+  #server: Server | null = null
+  #peer: Peer | null = null
+  #connected = false
+  #stopped = false
+  #error: string | null = null
+  #queue: Entry[] = []
+  #next = 0
+  #applying: Promise<void> | null = null
+  #masterOffset = 0
+  /** The master's log id from its welcome; a fresh store records it with its first entries. */
+  #masterLogId = ''
+  #lastHeard = 0
+  #wakeReconnect: (() => void) | null = null
+  #timer: ReturnType<typeof setInterval> | null = null
+
+  private constructor(store: Store, state: StoreState, options: SlaveOptions) {
+    this.store = store
+    this.#state = state
+    this.#options = options
+    this.#logger = options.logger
+    this.#masterAddress = formatHostPort(options.master)
+    this.#id = options.id ?? `${hostname()}:${options.listen.port}`
+    this.#masterOffset = state.offset
+  }
+
+  /** Opens the store, starts serving reads, and starts replicating in the background. */
+  static async start(options: SlaveOptions): Promise<Slave> {
+    const store = await openStore(options.db)
+    try {
+      const slave = new Slave(store, await store.readState(), options)
+      slave.#server = await startServer({
+        listen: options.listen,
+        role: 'slave',
+        secret: options.secret,
+        node: slave,
+        logger: options.logger,
+        welcome: () => ({ logId: slave.#state.logId, offset: slave.#state.offset }),
+      })
+      slave.#timer = setInterval(() => slave.#tick(), HEARTBEAT_MS)
+      void slave.#replicate()
+      options.logger.info('slave started', { listen: slave.address, master: slave.#masterAddress, store: store.displayUrl, applied: slave.#state.offset })
+      return slave
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+  }
+
+  get defaultDb(): string | null {
+    return this.store.defaultDb
+  }
+
+  get address(): string {
+    return this.#server?.address ?? ''
+  }
+
+  write(): Promise<WriteResult> {
+    return Promise.reject(new NotMasterError(this.#masterAddress))
+  }
+
+  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    return this.store.read(db, sql, params)
+  }
+
+  status(): NodeStatus {
+    const applied = this.#state.offset
+    const lagEntries = Math.max(0, this.#masterOffset - applied)
+    const oldest = this.#queue[0]
+    return {
+      role: 'slave',
+      master: this.#masterAddress,
+      applied,
+      connected: this.#connected,
+      lagEntries,
+      lagSeconds: lagEntries > 0 && oldest ? Math.max(0, (Date.now() - oldest.ts) / 1000) : 0,
+      store: this.store.displayUrl,
+      error: this.#error,
+    }
+  }
+
+  /** Connects, streams until disconnected, waits, and again: 100 ms doubling to 5 s. */
+  async #replicate(): Promise<void> {
+    let delay = RECONNECT_MIN_MS
+    while (!this.#stopped) {
+      const attached = await this.#attachOnce()
+      if (this.#stopped) return
+      delay = attached ? RECONNECT_MIN_MS : Math.min(delay * 2, RECONNECT_MAX_MS)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay)
+        this.#wakeReconnect = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  }
+
+  /** One connection's life; resolves when it ends, true if it got as far as streaming. */
+  async #attachOnce(): Promise<boolean> {
+    let attached = false
+    await this.#applying
+    return new Promise<boolean>((resolve) => {
+      let greeted = false
+      const handshake = setTimeout(() => this.#peer?.close('handshake timed out'), HANDSHAKE_TIMEOUT_MS)
+      const onMessage = (m: Message) => {
+        this.#lastHeard = Date.now()
+        if (!greeted) {
+          greeted = true
+          if (m.type !== 'greeting') return this.#peer?.close(`expected greeting, got ${m.type}`)
+          return void this.#peer?.send({
+            type: 'hello', protocol: PROTOCOL_VERSION, peer: 'slave', auth: authProof(this.#options.secret, m.nonce),
+            slaveId: this.#id, position: this.#state.offset, logId: this.#state.logId, listen: this.address || null,
+          }).catch(() => {})
+        }
+        if (!attached) {
+          clearTimeout(handshake)
+          if (m.type === 'error') {
+            this.#logger.error('master refused this slave', { master: this.#masterAddress, reason: m.message, hint: m.hint })
+            return this.#peer?.close(null)
+          }
+          if (m.type !== 'welcome') return this.#peer?.close(`expected welcome, got ${m.type}`)
+          attached = true
+          this.#connected = true
+          this.#masterOffset = m.offset
+          this.#masterLogId = m.logId ?? ''
+          this.#next = this.#state.offset + 1
+          this.#logger.info('attached to master', { master: this.#masterAddress, applied: this.#state.offset, masterOffset: m.offset })
+          return
+        }
+        this.#onStreamMessage(m)
+      }
+      const onClose = (reason: string | null) => {
+        clearTimeout(handshake)
+        if (attached) this.#logger.warn('disconnected from master', { master: this.#masterAddress, reason: reason ?? 'closed' })
+        this.#peer = null
+        this.#connected = false
+        this.#queue = []
+        resolve(attached)
+      }
+      connectPeer(this.#options.master, { timeoutMs: HANDSHAKE_TIMEOUT_MS, onMessage, onClose }).then(
+        (peer) => {
+          this.#peer = peer
+          if (this.#stopped) peer.close(null)
+        },
+        (err) => {
+          clearTimeout(handshake)
+          this.#logger.warn('cannot reach master', { master: this.#masterAddress, error: formatError(err) })
+          resolve(false)
+        },
+      )
+    })
+  }
+
+  #onStreamMessage(m: Message): void {
+    switch (m.type) {
+      case 'entries': {
+        if (this.#error !== null) return this.#peer?.pause() // stopped: apply nothing more until restarted
+        for (const e of m.entries) {
+          if (e.offset !== this.#next) return this.#peer?.close(`expected entry ${this.#next}, got ${e.offset}`)
+          if (entryChecksum(e) !== e.checksum) return this.#peer?.close(`entry ${e.offset} arrived corrupt (checksum mismatch)`)
+          this.#next++
+        }
+        this.#queue.push(...m.entries)
+        this.#masterOffset = Math.max(this.#masterOffset, this.#next - 1)
+        if (this.#queue.length >= QUEUE_HIGH) this.#peer?.pause()
+        this.#applying ??= this.#applyQueued().finally(() => (this.#applying = null))
+        return
+      }
+      case 'heartbeat':
+        this.#masterOffset = m.offset
+        return this.#ack()
+      default:
+        this.#peer?.close(`unexpected ${m.type} message from the master`)
+    }
+  }
+
+  /** Applies queued entries batch by batch until the queue is empty or applying stops. */
+  async #applyQueued(): Promise<void> {
+    while (this.#queue.length > 0 && this.#error === null) {
+      const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
+      const logId = this.#state.logId ?? this.#masterLogId
+      try {
+        await applyEntries(this.store, batch, logId)
+        this.#state = { offset: batch[batch.length - 1]!.offset, logId }
+      } catch (err) {
+        this.#state = await this.store.readState().catch(() => this.#state)
+        if (err instanceof DivergenceError || err instanceof ApplyError) {
+          this.#error = formatError(err)
+          this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
+          this.#queue = []
+          this.#peer?.pause()
+        } else {
+          this.#logger.warn('store unavailable; will reconnect and resume', { applied: this.#state.offset, error: formatError(err) })
+          this.#peer?.close('store unavailable')
+        }
+      }
+      this.#ack()
+      if (this.#queue.length < QUEUE_HIGH / 2 && this.#error === null) this.#peer?.resume()
+    }
+  }
+
+  #ack(): void {
+    this.#peer?.send({ type: 'ack', applied: this.#state.offset, error: this.#error }).catch(() => {})
+  }
+
+  /** Once a second: tell the master where we are; drop a master that went silent. */
+  #tick(): void {
+    if (!this.#connected) return
+    this.#ack()
+    const idle = this.#queue.length === 0 && this.#applying === null && this.#error === null
+    if (idle && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) this.#peer?.close(`master silent for ${PEER_TIMEOUT_MS} ms`)
+  }
+
+  /** Stops replicating and serving; closes the store. Safe twice. */
+  async close(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    if (this.#timer) clearInterval(this.#timer)
+    this.#peer?.close(null)
+    this.#wakeReconnect?.()
+    await this.#applying
+    await this.#server?.close()
+    await this.store.close()
+  }
+}

@@ -1,0 +1,384 @@
+import mysql from 'mysql2/promise'
+import type { Param, ReadResult } from '../entry.ts'
+import { StoreError } from '../errors.ts'
+import type { RunResult, Store, StoreState, StoreTxn } from './store.ts'
+import { toDriverValue, toJsonRow } from './values.ts'
+
+/** Where a MySQL store lives, as openStore parsed it from a mysql:// URL. */
+export interface MysqlStoreConfig {
+  host: string
+  port: number
+  user: string
+  password: string
+  /** The database sessions start in; created at open when missing. */
+  database: string
+  /** The URL with the password masked. */
+  displayUrl: string
+}
+
+/** How long opening a MySQL connection may take, in milliseconds. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+/** How many connections serve read(). */
+export const READ_POOL_SIZE = 4
+
+// The slice of mysql2/promise this store uses (the only module that imports mysql2).
+interface MysqlField {
+  name: string
+}
+interface MysqlConnection {
+  query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
+  on(event: 'error', listener: (err: Error) => void): unknown
+  end(): Promise<void>
+  destroy(): void
+}
+interface MysqlPoolConnection extends MysqlConnection {
+  /** The driver's connection object under this wrapper: the same for every checkout of one pooled connection. */
+  readonly connection: object
+  release(): void
+}
+interface MysqlPool {
+  getConnection(): Promise<MysqlPoolConnection>
+  end(): Promise<void>
+}
+interface ResultHeader {
+  affectedRows: number
+  insertId: number | string
+}
+
+const STATE_TABLE = 'ddb.replication_state'
+const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (id TINYINT PRIMARY KEY, applied_offset BIGINT NOT NULL, log_id VARCHAR(64) NULL) ENGINE=InnoDB`
+const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ? WHERE id = 1`
+
+/** Opens a MySQL store: creates the URL's database and the `ddb` state database when missing. */
+export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlStore> {
+  const writer = await connect(config)
+  try {
+    // utf8mb4 only applies when the database is created here (servers may default to latin1).
+    await writer.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(config.database)} CHARACTER SET utf8mb4`)
+    await writer.query('CREATE DATABASE IF NOT EXISTS ddb CHARACTER SET utf8mb4')
+    await writer.query(STATE_DDL)
+    await writer.query(`INSERT IGNORE INTO ${STATE_TABLE} (id, applied_offset, log_id) VALUES (1, 0, NULL)`)
+  } catch (err) {
+    writer.conn.destroy()
+    throw storeError(err, `open ${config.displayUrl}: `)
+  }
+  const pool: MysqlPool = mysql.createPool({
+    ...connectionOptions(config),
+    database: config.database,
+    connectionLimit: READ_POOL_SIZE,
+  })
+  return new MysqlStore(config, writer, pool)
+}
+
+/** The mysql2 Store: one writer connection serialized by a lock, and a small pool for reads. */
+export class MysqlStore implements Store {
+  readonly kind = 'mysql' as const
+  readonly ddlCommitsImplicitly = true
+  readonly displayUrl: string
+  readonly defaultDb: string
+  readonly #config: MysqlStoreConfig
+  readonly #pool: MysqlPool
+  readonly #lock = new WriterLock()
+  /** The database each pooled connection switched to (unlisted: defaultDb). */
+  readonly #readerDbs = new WeakMap<object, string>()
+  #writer: Session | null
+  #closing: Promise<void> | null = null
+
+  constructor(config: MysqlStoreConfig, writer: Session, pool: MysqlPool) {
+    this.#config = config
+    this.displayUrl = config.displayUrl
+    this.defaultDb = config.database
+    this.#writer = writer
+    this.#pool = pool
+  }
+
+  async readState(): Promise<StoreState> {
+    const { rows } = await this.read(null, `SELECT applied_offset, log_id FROM ${STATE_TABLE} WHERE id = 1`, [])
+    const row = rows[0]
+    if (!row) throw new StoreError(`read state ${this.displayUrl}: the ${STATE_TABLE} row is missing`)
+    return { offset: Number(row.applied_offset), logId: row.log_id === null ? null : String(row.log_id) }
+  }
+
+  async begin(): Promise<StoreTxn> {
+    const release = await this.#acquire()
+    try {
+      const session = await this.#session()
+      await session.query('START TRANSACTION')
+      return new MysqlTxn(session, this.defaultDb, release)
+    } catch (err) {
+      release()
+      throw storeError(err)
+    }
+  }
+
+  async runAutocommit(db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+    return this.#withWriter((session) => session.run(db ?? this.defaultDb, sql, params))
+  }
+
+  async writeState(state: StoreState): Promise<void> {
+    await this.#withWriter((session) => session.query(WRITE_STATE, [state.offset, state.logId]))
+  }
+
+  async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    this.#checkOpen()
+    let conn: MysqlPoolConnection
+    try {
+      conn = await this.#pool.getConnection()
+    } catch (err) {
+      throw connectError(err, this.displayUrl)
+    }
+    try {
+      const target = db ?? this.defaultDb
+      if ((this.#readerDbs.get(conn.connection) ?? this.defaultDb) !== target) {
+        await conn.query(`USE ${quoteId(target)}`)
+        this.#readerDbs.set(conn.connection, target)
+      }
+      const [result, fields] = await conn.query(sql, params.length ? params.map(toDriverValue) : undefined)
+      if (!Array.isArray(result)) return { columns: [], rows: [] }
+      return { columns: (fields ?? []).map((f) => f.name), rows: result.map(toJsonRow) }
+    } catch (err) {
+      throw storeError(err)
+    } finally {
+      conn.release()
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const writer = this.#writer
+      this.#writer = null
+      await Promise.allSettled([writer?.end(), this.#pool.end()])
+    })()
+    return this.#closing
+  }
+
+  async #withWriter<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    const release = await this.#acquire()
+    try {
+      return await fn(await this.#session())
+    } catch (err) {
+      throw storeError(err)
+    } finally {
+      release()
+    }
+  }
+
+  async #acquire(): Promise<() => void> {
+    this.#checkOpen()
+    const release = await this.#lock.acquire()
+    if (this.#closing) {
+      release()
+      this.#checkOpen()
+    }
+    return release
+  }
+
+  /** The writer session, reconnected first when the last one broke. */
+  async #session(): Promise<Session> {
+    if (this.#writer && !this.#writer.broken) return this.#writer
+    this.#writer?.conn.destroy()
+    this.#writer = null
+    const session = await connect(this.#config)
+    if (this.#closing) {
+      await session.end()
+      this.#checkOpen()
+    }
+    return (this.#writer = session)
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new StoreError(`${this.displayUrl}: store is closed`)
+  }
+}
+
+/** One START TRANSACTION … COMMIT on the writer session; holds the writer lock until it ends. */
+class MysqlTxn implements StoreTxn {
+  readonly #session: Session
+  readonly #defaultDb: string
+  #release: (() => void) | null
+
+  constructor(session: Session, defaultDb: string, release: () => void) {
+    this.#session = session
+    this.#defaultDb = defaultDb
+    this.#release = release
+  }
+
+  async run(db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+    this.#checkOpen()
+    try {
+      return await this.#session.run(db ?? this.#defaultDb, sql, params)
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  savepoint(name: string): Promise<void> {
+    return this.#exec(`SAVEPOINT ${quoteId(name)}`)
+  }
+
+  rollbackTo(name: string): Promise<void> {
+    return this.#exec(`ROLLBACK TO SAVEPOINT ${quoteId(name)}`)
+  }
+
+  setState(state: StoreState): Promise<void> {
+    return this.#exec(WRITE_STATE, [state.offset, state.logId])
+  }
+
+  async commit(): Promise<void> {
+    await this.#exec('COMMIT')
+    this.#end()
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.#release) return
+    if (!this.#session.broken) {
+      // A failed ROLLBACK leaves the session in an unknown state: drop it so the next begin() reconnects.
+      await this.#session.query('ROLLBACK').catch(() => this.#session.markBroken())
+    }
+    this.#end()
+  }
+
+  async #exec(sql: string, values?: unknown[]): Promise<void> {
+    this.#checkOpen()
+    try {
+      await this.#session.query(sql, values)
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  #end(): void {
+    this.#release?.()
+    this.#release = null
+  }
+
+  #checkOpen(): void {
+    if (!this.#release) throw new StoreError('transaction is finished')
+  }
+}
+
+/** A connection plus the database it is in; broken once the driver reports a fatal error. */
+class Session {
+  readonly conn: MysqlConnection
+  #db: string | null = null
+  #broken = false
+
+  constructor(conn: MysqlConnection) {
+    this.conn = conn
+    conn.on('error', () => this.markBroken())
+  }
+
+  get broken(): boolean {
+    return this.#broken
+  }
+
+  markBroken(): void {
+    this.#broken = true
+  }
+
+  /** Runs one user statement in database `db`, switching databases first when needed. */
+  async run(db: string, sql: string, params: Param[]): Promise<RunResult> {
+    if (this.#db !== db) {
+      await this.query(`USE ${quoteId(db)}`)
+      this.#db = db
+    }
+    const [result] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
+    if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 }
+    const header = result as ResultHeader
+    return { affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+  }
+
+  /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
+  async query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]> {
+    try {
+      return values ? await this.conn.query(sql, values) : await this.conn.query(sql)
+    } catch (err) {
+      if ((err as { fatal?: boolean }).fatal) this.markBroken()
+      throw err
+    }
+  }
+
+  async end(): Promise<void> {
+    try {
+      await this.conn.end()
+    } catch {
+      this.conn.destroy()
+    }
+  }
+}
+
+/** Serializes the writer: acquire() resolves with a release function once every earlier holder has released. */
+class WriterLock {
+  #tail: Promise<void> = Promise.resolve()
+
+  acquire(): Promise<() => void> {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const ready = this.#tail
+    this.#tail = ready.then(() => held)
+    return ready.then(() => release)
+  }
+}
+
+function connectionOptions(config: MysqlStoreConfig) {
+  return {
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    jsonStrings: true,
+    multipleStatements: false,
+    charset: 'utf8mb4',
+    timezone: '+00:00',
+    connectTimeout: DEFAULT_CONNECT_TIMEOUT_MS,
+  }
+}
+
+/** Opens a writer session with no database selected (it may not exist yet). */
+async function connect(config: MysqlStoreConfig): Promise<Session> {
+  try {
+    const conn: MysqlConnection = await mysql.createConnection(connectionOptions(config))
+    return new Session(conn)
+  } catch (err) {
+    throw connectError(err, config.displayUrl)
+  }
+}
+
+function connectError(err: unknown, displayUrl: string): StoreError {
+  const code = (err as { code?: string }).code
+  const detail =
+    code === 'ECONNREFUSED' ? 'connection refused'
+    : code === 'ETIMEDOUT' ? 'timed out'
+    : code === 'ENOTFOUND' ? 'unknown host'
+    : err instanceof Error ? err.message : String(err)
+  const hint =
+    code === 'ER_ACCESS_DENIED_ERROR' ? 'check the user and password in the --db URL'
+    : 'check that MySQL is running and that the --db URL names its host and port'
+  return new StoreError(`connect ${displayUrl}: ${detail}`, { cause: err, storeCode: code, hint })
+}
+
+/** Server errors that mean the connection went away, so the statement's outcome is unknown. */
+const CONNECTION_GONE_ERRNOS = new Set([1053 /* ER_SERVER_SHUTDOWN */, 1927 /* ER_CONNECTION_KILLED */])
+
+/**
+ * Wraps a mysql2 error: its message; storeCode = the server's errno (the driver's
+ * code for network errors); rejectedByServer when the server answered with an error.
+ */
+function storeError(err: unknown, prefix = ''): StoreError {
+  if (err instanceof StoreError) return err
+  const e = err as { message?: string; errno?: number; code?: string; sqlState?: string; fatal?: boolean }
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  const fromServer = Boolean(e?.sqlState) && !e.fatal && !CONNECTION_GONE_ERRNOS.has(e.errno ?? 0)
+  return new StoreError(prefix + message, {
+    cause: err,
+    storeCode: e?.sqlState ? e.errno : e?.code,
+    rejectedByServer: fromServer,
+  })
+}
+
+function quoteId(name: string): string {
+  return '`' + name.replaceAll('`', '``') + '`'
+}

@@ -1,0 +1,45 @@
+import { UsageError } from '../errors.ts'
+import { type MysqlStoreConfig, openMysqlStore } from './mysql-store.ts'
+import { openSqliteStore } from './sqlite-store.ts'
+import type { Store } from './store.ts'
+
+const DEFAULT_MYSQL_PORT = 3306
+
+/**
+ * Opens the store a --db URL names: `sqlite:<path>` (relative or absolute) or
+ * `mysql://user:pass@host:port/db` (port default 3306, user default root; the
+ * database is created when missing). A malformed URL throws UsageError.
+ */
+export async function openStore(url: string): Promise<Store> {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length)
+    if (!path || path.startsWith(':')) throw invalid(url)
+    return openSqliteStore(path)
+  }
+  if (url.startsWith('mysql://')) return openMysqlStore(parseMysqlUrl(url))
+  throw invalid(url)
+}
+
+function parseMysqlUrl(url: string): MysqlStoreConfig {
+  let parsed: URL
+  let user: string, password: string, database: string
+  try {
+    parsed = new URL(url)
+    user = decodeURIComponent(parsed.username) || 'root'
+    password = decodeURIComponent(parsed.password)
+    database = decodeURIComponent(parsed.pathname.slice(1))
+  } catch {
+    throw invalid(url) // not a URL, or a bad %-escape
+  }
+  if (!parsed.hostname || !database || database.includes('/') || parsed.search || parsed.hash) throw invalid(url)
+  const port = parsed.port ? Number(parsed.port) : DEFAULT_MYSQL_PORT
+  const credentials = password ? `${user}:***` : user
+  const displayUrl = `mysql://${credentials}@${parsed.hostname}:${port}/${database}`
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') // [::1] → ::1
+  return { host, port, user, password, database, displayUrl }
+}
+
+function invalid(url: string): UsageError {
+  const masked = url.replace(/^(mysql:\/\/[^:/@]*:)[^@/]*@/, '$1***@')
+  return new UsageError(`invalid --db URL "${masked}": expected sqlite:<file> or mysql://user:pass@host:port/db`)
+}

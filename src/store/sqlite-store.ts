@@ -1,0 +1,246 @@
+import { Database } from 'bun:sqlite'
+import type { Param, ReadResult } from '../entry.ts'
+import { StoreError } from '../errors.ts'
+import type { RunResult, Store, StoreState, StoreTxn } from './store.ts'
+import { toDriverValue, toJsonRow } from './values.ts'
+
+/** PRAGMA synchronous for the writer: FULL fsyncs every commit (the default). */
+export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'OFF'
+
+/** Options for openSqliteStore. */
+export interface SqliteStoreOptions {
+  /** Default 'FULL'. */
+  synchronous?: SqliteSynchronous
+  /** How long a connection waits for a lock, in milliseconds. Default DEFAULT_BUSY_TIMEOUT_MS. */
+  busyTimeoutMs?: number
+}
+
+/** How long a SQLite connection waits for another process's lock before failing. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000
+
+const STATE_DDL =
+  'CREATE TABLE IF NOT EXISTS ddb_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_offset INTEGER NOT NULL, log_id TEXT)'
+
+/** Opens (creating if needed) the SQLite store in file `path`: WAL, one writer and one reader connection. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+  const displayUrl = `sqlite:${path}`
+  const busy = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
+  let writer: Database | undefined
+  try {
+    writer = new Database(path, { create: true, safeIntegers: true })
+    writer.run(`PRAGMA busy_timeout = ${busy}`)
+    writer.run('PRAGMA journal_mode = WAL')
+    writer.run(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`)
+    writer.run(STATE_DDL)
+    writer.run('INSERT OR IGNORE INTO ddb_state (id, applied_offset, log_id) VALUES (1, 0, NULL)')
+    const reader = new Database(path, { readonly: true, safeIntegers: true })
+    reader.run(`PRAGMA busy_timeout = ${busy}`)
+    return new SqliteStore(displayUrl, writer, reader)
+  } catch (err) {
+    writer?.close()
+    throw storeError(err, `open ${displayUrl}: `, 'check that the directory exists and is writable')
+  }
+}
+
+/** The bun:sqlite Store: writes on one connection, serialized by a lock; reads on another. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const
+  readonly defaultDb = null
+  readonly ddlCommitsImplicitly = false
+  readonly displayUrl: string
+  readonly #writer: Database
+  readonly #reader: Database
+  readonly #lock = new WriterLock()
+  #closed = false
+
+  constructor(displayUrl: string, writer: Database, reader: Database) {
+    this.displayUrl = displayUrl
+    this.#writer = writer
+    this.#reader = reader
+  }
+
+  async readState(): Promise<StoreState> {
+    const { rows } = await this.read(null, 'SELECT applied_offset, log_id FROM ddb_state WHERE id = 1', [])
+    const row = rows[0]
+    if (!row) throw new StoreError(`read state ${this.displayUrl}: the ddb_state row is missing`)
+    return { offset: Number(row.applied_offset), logId: row.log_id === null ? null : String(row.log_id) }
+  }
+
+  async begin(): Promise<StoreTxn> {
+    const release = await this.#acquire()
+    try {
+      this.#writer.run('BEGIN IMMEDIATE')
+    } catch (err) {
+      release()
+      throw storeError(err)
+    }
+    return new SqliteTxn(this.#writer, release)
+  }
+
+  async runAutocommit(_db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+    const release = await this.#acquire()
+    try {
+      return runOn(this.#writer, sql, params)
+    } finally {
+      release()
+    }
+  }
+
+  async writeState(state: StoreState): Promise<void> {
+    const release = await this.#acquire()
+    try {
+      writeStateOn(this.#writer, state)
+    } finally {
+      release()
+    }
+  }
+
+  async read(_db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    this.#checkOpen()
+    try {
+      const stmt = this.#reader.prepare(sql)
+      try {
+        const rows = stmt.all(...params.map(toDriverValue)) as Record<string, unknown>[]
+        return { columns: stmt.columnNames, rows: rows.map(toJsonRow) }
+      } finally {
+        stmt.finalize()
+      }
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#reader.close()
+    this.#writer.close()
+  }
+
+  async #acquire(): Promise<() => void> {
+    this.#checkOpen()
+    const release = await this.#lock.acquire()
+    if (this.#closed) {
+      release()
+      this.#checkOpen()
+    }
+    return release
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new StoreError(`${this.displayUrl}: store is closed`)
+  }
+}
+
+/** One BEGIN IMMEDIATE … COMMIT on the writer; holds the writer lock until it ends. */
+class SqliteTxn implements StoreTxn {
+  readonly #db: Database
+  #release: (() => void) | null
+
+  constructor(db: Database, release: () => void) {
+    this.#db = db
+    this.#release = release
+  }
+
+  async run(_db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+    this.#checkOpen()
+    return runOn(this.#db, sql, params)
+  }
+
+  async savepoint(name: string): Promise<void> {
+    this.#exec(`SAVEPOINT ${quoteId(name)}`)
+  }
+
+  async rollbackTo(name: string): Promise<void> {
+    this.#exec(`ROLLBACK TO SAVEPOINT ${quoteId(name)}`)
+  }
+
+  async setState(state: StoreState): Promise<void> {
+    this.#checkOpen()
+    writeStateOn(this.#db, state)
+  }
+
+  async commit(): Promise<void> {
+    this.#exec('COMMIT')
+    this.#end()
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.#release) return
+    try {
+      if (this.#db.inTransaction) this.#db.run('ROLLBACK')
+    } catch {
+      // The store was closed, or SQLite already rolled back: nothing left to undo.
+    }
+    this.#end()
+  }
+
+  #exec(sql: string): void {
+    this.#checkOpen()
+    try {
+      this.#db.run(sql)
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  #end(): void {
+    this.#release?.()
+    this.#release = null
+  }
+
+  #checkOpen(): void {
+    if (!this.#release) throw new StoreError('transaction is finished')
+  }
+}
+
+/** Serializes the writer: acquire() resolves with a release function once every earlier holder has released. */
+class WriterLock {
+  #tail: Promise<void> = Promise.resolve()
+
+  acquire(): Promise<() => void> {
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const ready = this.#tail
+    this.#tail = ready.then(() => held)
+    return ready.then(() => release)
+  }
+}
+
+function runOn(db: Database, sql: string, params: Param[]): RunResult {
+  try {
+    const stmt = db.prepare(sql)
+    try {
+      const { changes, lastInsertRowid } = stmt.run(...params.map(toDriverValue))
+      return { affectedRows: changes, insertId: Number(lastInsertRowid) }
+    } finally {
+      stmt.finalize()
+    }
+  } catch (err) {
+    throw storeError(err)
+  }
+}
+
+function writeStateOn(db: Database, state: StoreState): void {
+  runOn(db, 'UPDATE ddb_state SET applied_offset = ?, log_id = ? WHERE id = 1', [state.offset, state.logId])
+}
+
+function quoteId(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/** SQLite result codes after which the database file's state is in doubt (not a refused statement). */
+const IO_FAILURE = /^SQLITE_(IOERR|CORRUPT|FULL|CANTOPEN|NOTADB|NOMEM)/
+
+/** Wraps a bun:sqlite error: SQLite's message and code; rejectedByServer unless the file itself failed. */
+function storeError(err: unknown, prefix = '', hint?: string): StoreError {
+  const message = err instanceof Error ? err.message : String(err)
+  const code = (err as { code?: unknown } | null)?.code
+  const storeCode = typeof code === 'string' ? code : undefined
+  return new StoreError(prefix + message, {
+    cause: err,
+    storeCode,
+    hint,
+    rejectedByServer: !IO_FAILURE.test(storeCode ?? ''),
+  })
+}

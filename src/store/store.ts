@@ -1,0 +1,61 @@
+import type { Param, ReadResult } from '../entry.ts'
+
+/** What the store remembers about replication, in the same transaction as the data. */
+export interface StoreState {
+  /** The offset of the last entry this store committed (0: none yet). */
+  offset: number
+  /** The id of the replication log those entries came from (null: none yet). */
+  logId: string | null
+}
+
+/** What one write statement did. */
+export interface RunResult {
+  affectedRows: number
+  insertId: number
+}
+
+/**
+ * One store transaction on the store's single writer connection. Every method
+ * runs inside it; nothing is visible to readers until commit().
+ */
+export interface StoreTxn {
+  /** Runs one statement in database `db` (ignored by SQLite; null: the URL's database). */
+  run(db: string | null, sql: string, params: Param[]): Promise<RunResult>
+  savepoint(name: string): Promise<void>
+  rollbackTo(name: string): Promise<void>
+  /** Writes the replication state row; commits or rolls back with the data. */
+  setState(state: StoreState): Promise<void>
+  commit(): Promise<void>
+  /** Safe to call after a failed commit or on a broken connection. */
+  rollback(): Promise<void>
+}
+
+/**
+ * Store is the database a node serves: the master's, or a slave's copy.
+ * Only src/store knows which database it talks to.
+ *
+ * Contract:
+ * - begin() serializes: at most one StoreTxn is open at a time (one writer).
+ * - read() never sees uncommitted writes and never blocks on the writer's transaction.
+ * - readState() returns what the last committed transaction wrote with setState.
+ * - State lives outside the user's tables (MySQL: database `ddb`; SQLite: table `ddb_state`).
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'mysql'
+  /** The URL with any password masked, for logs and messages. */
+  readonly displayUrl: string
+  /** The database a session starts in (MySQL: the URL's path; SQLite: null). */
+  readonly defaultDb: string | null
+  /** True when DDL commits implicitly (MySQL), so it cannot share a transaction. */
+  readonly ddlCommitsImplicitly: boolean
+
+  readState(): Promise<StoreState>
+  begin(): Promise<StoreTxn>
+  /** Runs one statement outside any transaction (MySQL DDL). */
+  runAutocommit(db: string | null, sql: string, params: Param[]): Promise<RunResult>
+  /** Writes the replication state outside any transaction (after MySQL DDL). */
+  writeState(state: StoreState): Promise<void>
+  /** Runs a statement that returns rows, on a connection other than the writer's. */
+  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  close(): Promise<void>
+}

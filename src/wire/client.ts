@@ -1,0 +1,97 @@
+import { HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
+import type { Param } from '../entry.ts'
+import { DdbError } from '../errors.ts'
+import { authProof } from './auth.ts'
+import { PROTOCOL_VERSION, type Message, type NodeRole, type NodeStatus, type QueryAnswer } from './messages.ts'
+import { connectPeer, type Peer } from './peer.ts'
+
+type Waiter = { resolve: (m: Message) => void; reject: (err: unknown) => void }
+
+/**
+ * Client is a `ddb sql` / `ddb status` connection to a master or a slave:
+ * greeting, hello, welcome, then requests answered by id.
+ */
+export class Client {
+  readonly role: NodeRole
+  readonly #peer: Peer
+  readonly #waiting: Map<number, Waiter>
+  #nextId = 1
+
+  private constructor(peer: Peer, role: NodeRole, waiting: Map<number, Waiter>) {
+    this.#peer = peer
+    this.role = role
+    this.#waiting = waiting
+  }
+
+  /** Connects and authenticates; rejects with a one-line DdbError. */
+  static async connect(address: HostPort, secret: string): Promise<Client> {
+    const waiting = new Map<number, Waiter>()
+    let handshake: Waiter | null = null
+    let closedReason: string | null = null
+    const next = () => new Promise<Message>((resolve, reject) => (handshake = { resolve, reject }))
+    const lost = () => new DdbError('CONNECTION_LOST', `connection to ${address.host}:${address.port} lost${closedReason ? `: ${closedReason}` : ''}`)
+    const peer = await connectPeer(address, {
+      timeoutMs: HANDSHAKE_TIMEOUT_MS,
+      onMessage: (m) => {
+        if (handshake) {
+          const h = handshake
+          handshake = null
+          return h.resolve(m)
+        }
+        const id = 'id' in m && typeof m.id === 'number' ? m.id : null
+        const w = id === null ? undefined : waiting.get(id)
+        if (!w) return
+        waiting.delete(id!)
+        w.resolve(m)
+      },
+      onClose: (reason) => {
+        closedReason = reason
+        handshake?.reject(lost())
+        for (const w of waiting.values()) w.reject(lost())
+        waiting.clear()
+      },
+    })
+    const timeout = setTimeout(() => peer.close('handshake timed out'), HANDSHAKE_TIMEOUT_MS)
+    try {
+      const greeting = await next()
+      if (greeting.type !== 'greeting') throw new DdbError('PROTOCOL', `${address.host}:${address.port} is not a ddb node`)
+      const reply = next()
+      await peer.send({ type: 'hello', protocol: PROTOCOL_VERSION, peer: 'client', auth: authProof(secret, greeting.nonce) })
+      const welcome = await reply
+      if (welcome.type === 'error') throw new DdbError(welcome.code, welcome.message, { hint: welcome.hint })
+      if (welcome.type !== 'welcome') throw new DdbError('PROTOCOL', `expected welcome, got ${welcome.type}`)
+      return new Client(peer, welcome.role, waiting)
+    } catch (err) {
+      peer.close(null)
+      throw err
+    } finally {
+      clearTimeout(timeout)
+    }
+  }
+
+  /** Runs a statement (or several separated by ';'); rejects with the node's error. */
+  async query(sql: string, params: Param[] = []): Promise<QueryAnswer> {
+    const m = await this.#request({ type: 'query', id: this.#nextId++, sql, params })
+    if (m.type !== 'result') throw new DdbError('PROTOCOL', `expected result, got ${m.type}`)
+    return m.result
+  }
+
+  async status(): Promise<NodeStatus> {
+    const m = await this.#request({ type: 'status', id: this.#nextId++ })
+    if (m.type !== 'status-result') throw new DdbError('PROTOCOL', `expected status-result, got ${m.type}`)
+    return m.status
+  }
+
+  close(): void {
+    this.#peer.close(null)
+  }
+
+  async #request(msg: Extract<Message, { id: number }>): Promise<Message> {
+    if (this.#peer.closed) throw new DdbError('CONNECTION_LOST', 'connection closed')
+    const answer = new Promise<Message>((resolve, reject) => this.#waiting.set(msg.id, { resolve, reject }))
+    await this.#peer.send(msg)
+    const m = await answer
+    if (m.type === 'error') throw new DdbError(m.code, m.message, { hint: m.hint })
+    return m
+  }
+}

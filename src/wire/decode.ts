@@ -1,0 +1,117 @@
+import { ProtocolError } from '../errors.ts'
+import type { Message, MessageType } from './messages.ts'
+
+/**
+ * A check returns null when a value fits, else what is wrong with it, written
+ * relative to the value so callers can prefix a path: " must be a string",
+ * "[2].sql must be a string", ".offset must be a non-negative integer".
+ */
+type Check = (v: unknown) => string | null
+
+const leaf = (fits: (v: unknown) => boolean, what: string): Check => v => (fits(v) ? null : ` must be ${what}`)
+const isString = (v: unknown): v is string => typeof v === 'string'
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isParam = (v: unknown) =>
+  v === null || ['boolean', 'number', 'string'].includes(typeof v) || (isRecord(v) && isString(v.$bytes))
+
+const str = leaf(isString, 'a string')
+const strOrNull = leaf(v => v === null || isString(v), 'a string or null')
+const num = leaf(v => typeof v === 'number', 'a number')
+const bool = leaf(v => typeof v === 'boolean', 'a boolean')
+const uint = leaf(v => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer')
+const uintOrNull = leaf(v => v === null || (Number.isSafeInteger(v) && (v as number) >= 0), 'a non-negative integer or null')
+const record = leaf(isRecord, 'an object')
+const param = leaf(isParam, 'null, a boolean, a number, a string or {"$bytes": string}')
+const optional = (check: Check): Check => v => (v === undefined ? null : check(v))
+
+/** An array whose every item passes `item`. */
+function arrayOf(item: Check): Check {
+  return v => {
+    if (!Array.isArray(v)) return ' must be an array'
+    for (let i = 0; i < v.length; i++) {
+      const problem = item(v[i])
+      if (problem !== null) return `[${i}]${problem}`
+    }
+    return null
+  }
+}
+
+/** An object with (at least) these fields. */
+function object(fields: Record<string, Check>): Check {
+  return v => {
+    if (!isRecord(v)) return ' must be an object'
+    for (const [name, check] of Object.entries(fields)) {
+      const problem = check(v[name])
+      if (problem !== null) return `.${name}${problem}`
+    }
+    return null
+  }
+}
+
+/** An object whose `tag` field picks which fields it must have. */
+function union(tag: string, variants: Record<string, Record<string, Check>>): Check {
+  const tags = Object.keys(variants)
+  const checks = Object.fromEntries(tags.map(t => [t, object(variants[t]!)]))
+  const tagCheck = leaf(t => isString(t) && Object.hasOwn(checks, t), tags.map(t => JSON.stringify(t)).join(' or '))
+  return v => {
+    if (!isRecord(v)) return ' must be an object'
+    const problem = tagCheck(v[tag])
+    return problem !== null ? `.${tag}${problem}` : checks[v[tag] as string]!(v)
+  }
+}
+
+const role = leaf(v => v === 'master' || v === 'slave', '"master" or "slave"')
+
+const entry = object({
+  offset: uint,
+  ts: num,
+  db: strOrNull,
+  statements: arrayOf(object({ sql: str, params: arrayOf(param) })),
+  affected: arrayOf(num),
+  checksum: num,
+})
+
+const queryAnswer = arrayOf(union('kind', {
+  read: { columns: arrayOf(str), rows: arrayOf(record) },
+  write: { offset: uint, affectedRows: num, insertId: num },
+  ok: {},
+}))
+
+const replicaStatus = object({
+  id: str, address: str, applied: uint, connected: bool, lagEntries: num, lagSeconds: num, error: strOrNull,
+})
+
+const nodeStatus = union('role', {
+  master: { offset: uint, logId: str, store: str, replicas: arrayOf(replicaStatus) },
+  slave: { master: str, applied: uint, connected: bool, lagEntries: num, lagSeconds: num, store: str, error: strOrNull },
+})
+
+/** Every message type's fields, besides `type` itself. */
+const MESSAGES: Record<MessageType, Check> = {
+  greeting: object({ protocol: uint, role, nonce: str }),
+  hello: union('peer', {
+    slave: { protocol: uint, auth: str, slaveId: str, position: uint, logId: strOrNull, listen: strOrNull },
+    client: { protocol: uint, auth: str },
+  }),
+  welcome: object({ role, logId: strOrNull, offset: uint }),
+  entries: object({ entries: arrayOf(entry) }),
+  heartbeat: object({ offset: uint, ts: num }),
+  ack: object({ applied: uint, error: strOrNull }),
+  query: object({ id: uint, sql: str, params: arrayOf(param) }),
+  status: object({ id: uint }),
+  result: object({ id: uint, result: queryAnswer }),
+  'status-result': object({ id: uint, status: nodeStatus }),
+  error: object({ id: uintOrNull, code: str, message: str, hint: optional(str) }),
+}
+
+/** Checks that a parsed JSON value is one of ddb's messages, field by field; throws ProtocolError naming the bad field. */
+export function decodeMessage(value: unknown): Message {
+  if (!isRecord(value)) throw new ProtocolError('malformed message: not a JSON object')
+  const type = value.type
+  if (!isString(type) || !Object.hasOwn(MESSAGES, type)) {
+    throw new ProtocolError(`unknown message type: ${String(type).slice(0, 100)}`)
+  }
+  const problem = MESSAGES[type as MessageType](value)
+  if (problem !== null) throw new ProtocolError(`malformed ${type}: field ${problem.slice(1)}`)
+  return value as Message
+}

@@ -1,0 +1,56 @@
+import type { Entry, Param, ReadResult, WriteResult } from '../entry.ts'
+
+/** Bumped on any incompatible change to frames or messages. */
+export const PROTOCOL_VERSION = 1
+
+/** Which kind of node answered. */
+export type NodeRole = 'master' | 'slave'
+
+/**
+ * Every message on ddb's port. The server speaks first (greeting); the peer
+ * answers hello; the server answers welcome or error, then the conversation
+ * depends on hello.peer: a slave receives entries and heartbeats and sends acks;
+ * a client sends query/status requests and receives result/error by id.
+ */
+export type Message =
+  /** server → peer, first: who we are, and a nonce to prove the shared secret with. */
+  | { type: 'greeting'; protocol: number; role: NodeRole; nonce: string }
+  /** peer → server: auth = hex HMAC-SHA256(secret, nonce), or '' when no secret is set. */
+  | { type: 'hello'; protocol: number; peer: 'slave'; auth: string; slaveId: string; position: number; logId: string | null; listen: string | null }
+  | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
+  /** server → peer: accepted. To a slave: the master's log id and last offset. */
+  | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number }
+  /** master → slave: the next entries, in offset order, with no gaps. */
+  | { type: 'entries'; entries: Entry[] }
+  /** master → slave when idle: the master's last offset and clock, so lag is known. */
+  | { type: 'heartbeat'; offset: number; ts: number }
+  /** slave → master: the slave's applied offset, and why it stopped applying if it did. */
+  | { type: 'ack'; applied: number; error: string | null }
+  /** client → server: run one statement (or several separated by ';'). */
+  | { type: 'query'; id: number; sql: string; params: Param[] }
+  /** client → server: the node's status, as `ddb status --json` prints it. */
+  | { type: 'status'; id: number }
+  /** server → client: a query's or status request's answer. */
+  | { type: 'result'; id: number; result: QueryAnswer }
+  | { type: 'status-result'; id: number; status: NodeStatus }
+  /** either way: a request failed (id), or the connection is refused (id null, then close). */
+  | { type: 'error'; id: number | null; code: string; message: string; hint?: string }
+
+export type MessageType = Message['type']
+
+/** What one query answered: rows for a read, an offset for a write; one per statement. */
+export type QueryAnswer = Array<({ kind: 'read' } & ReadResult) | ({ kind: 'write' } & WriteResult) | { kind: 'ok' }>
+
+export interface ReplicaStatus {
+  id: string
+  address: string
+  applied: number
+  connected: boolean
+  lagEntries: number
+  lagSeconds: number
+  error: string | null
+}
+
+export type NodeStatus =
+  | { role: 'master'; offset: number; logId: string; store: string; replicas: ReplicaStatus[] }
+  | { role: 'slave'; master: string; applied: number; connected: boolean; lagEntries: number; lagSeconds: number; store: string; error: string | null }

@@ -1,0 +1,227 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Client } from '../src/wire/client.ts'
+import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
+import { freePort, waitFor } from './support/util.ts'
+import { rowsOf, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+
+/** Runs `count` single-row writes from `clients` concurrent connections; returns the acknowledged offsets. */
+async function writeRows(master: DdbNode, count: number, sql: (i: number) => string, clients = 8): Promise<number[]> {
+  const conns: Client[] = await Promise.all(Array.from({ length: clients }, () => master.client()))
+  const offsets: number[] = []
+  let next = 0
+  await Promise.all(
+    conns.map(async (c) => {
+      while (next < count) {
+        const i = next++
+        const [answer] = await c.query(sql(i))
+        if (answer?.kind !== 'write') throw new Error('expected a write answer')
+        offsets.push(answer.offset)
+      }
+      c.close()
+    }),
+  )
+  return offsets
+}
+
+/** All rows of a table, ordered, from a node. */
+async function dump(node: DdbNode, table: string, orderBy = 'id'): Promise<Record<string, unknown>[]> {
+  const c = await node.client()
+  try {
+    return rowsOf(await c.query(`SELECT * FROM ${table} ORDER BY ${orderBy}`))
+  } finally {
+    c.close()
+  }
+}
+
+async function exec(node: DdbNode, sql: string): Promise<number> {
+  const c = await node.client()
+  try {
+    const answers = await c.query(sql)
+    const last = answers[answers.length - 1]
+    return last?.kind === 'write' ? last.offset : 0
+  } finally {
+    c.close()
+  }
+}
+
+for (const kind of BACKEND_KINDS) {
+  describe(`replication on ${kind} stores`, () => {
+    let backend: Backend
+    beforeAll(() => {
+      backend = createBackend(kind)
+    })
+    afterAll(async () => {
+      await backend.close()
+    })
+
+    test('live inserts, updates, deletes and DDL reach two slaves', async () => {
+      const log = join(backend.dir, 'live.log')
+      await using master = await startMaster(await backend.newStore(), log)
+      await using slave1 = await startSlave(master.address, await backend.newStore())
+      await using slave2 = await startSlave(master.address, await backend.newStore())
+      await exec(master, 'CREATE TABLE students (id INTEGER PRIMARY KEY, name VARCHAR(50), age INTEGER)')
+      await exec(master, "INSERT INTO students (id, name, age) VALUES (1, 'Ali', 22), (2, 'Sara', 23), (3, 'Omar', 30)")
+      await exec(master, "UPDATE students SET age = age + 1 WHERE name = 'Ali'")
+      await exec(master, 'DELETE FROM students WHERE id = 3')
+      await exec(master, 'CREATE INDEX students_age ON students (age)')
+      const last = await exec(master, "INSERT INTO students (id, name, age) VALUES (4, 'it''s; -- tricky', NULL)")
+      for (const slave of [slave1, slave2]) {
+        await waitApplied(slave, last)
+        expect(await dump(slave, 'students')).toEqual(await dump(master, 'students'))
+      }
+      expect(await dump(slave1, 'students')).toEqual([
+        { id: 1, name: 'Ali', age: 23 },
+        { id: 2, name: 'Sara', age: 23 },
+        { id: 4, name: "it's; -- tricky", age: null },
+      ])
+      const status = await statusOf(master)
+      expect(status.role).toBe('master')
+      if (status.role === 'master') {
+        expect(status.offset).toBe(last)
+        expect(status.replicas.map((r) => r.connected)).toEqual([true, true])
+      }
+    })
+
+    test('a slave down while 1,000 writes happen catches up by offset', async () => {
+      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'catchup.log'))
+      const slaveStore = await backend.newStore()
+      await exec(master, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR(40))')
+      {
+        await using slave = await startSlave(master.address, slaveStore)
+        await waitApplied(slave, 1)
+        await slave.stop()
+      }
+      const offsets = await writeRows(master, 1000, (i) => `INSERT INTO t (id, v) VALUES (${i + 1}, 'row ${i + 1}')`)
+      expect(new Set(offsets).size).toBe(1000)
+      await using slave = await startSlave(master.address, slaveStore)
+      await waitApplied(slave, Math.max(...offsets))
+      expect(await dump(slave, 't')).toEqual(await dump(master, 't'))
+      expect(slave.log()).toContain('applied=1')
+    })
+
+    test('kill -9 of a slave during a 5,000-entry catch-up applies every entry exactly once', async () => {
+      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'kill-slave.log'))
+      await exec(master, 'CREATE TABLE hits (n INTEGER NOT NULL)')
+      await exec(master, 'CREATE TABLE counter (id INTEGER PRIMARY KEY, c INTEGER NOT NULL)')
+      await exec(master, 'INSERT INTO counter (id, c) VALUES (1, 0)')
+      // No key on hits: an entry applied twice shows up as a duplicate row, a skipped one as a gap.
+      const offsets = await writeRows(master, 5000, (i) => (i % 2 === 0 ? `INSERT INTO hits (n) VALUES (${i})` : 'UPDATE counter SET c = c + 1 WHERE id = 1'))
+      const last = Math.max(...offsets)
+      const slaveStore = await backend.newStore()
+      const killedAt: number[] = []
+      for (let round = 0; round < 6; round++) {
+        await using slave = await startSlave(master.address, slaveStore)
+        await Bun.sleep(round * 40)
+        await slave.kill9()
+        killedAt.push(await backend.offsetOf(slaveStore))
+      }
+      await using slave = await startSlave(master.address, slaveStore)
+      await waitApplied(slave, last)
+      expect(killedAt.some((o) => o > 3 && o < last)).toBe(true)
+      const hits = await dump(slave, 'hits', 'n')
+      expect(hits).toHaveLength(2500)
+      expect(hits).toEqual(await dump(master, 'hits', 'n'))
+      expect(await dump(slave, 'counter')).toEqual([{ id: 1, c: 2500 }])
+    })
+
+    test('kill -9 of the master during writes loses no acknowledged write', async () => {
+      const masterStore = await backend.newStore()
+      const log = join(backend.dir, 'kill-master.log')
+      const acked: number[] = []
+      {
+        await using master = await startMaster(masterStore, log)
+        await exec(master, 'CREATE TABLE acked (id INTEGER PRIMARY KEY)')
+        const writers = Array.from({ length: 8 }, async (_, w) => {
+          const c = await master.client()
+          for (let i = 0; ; i++) {
+            const id = w * 1_000_000 + i
+            try {
+              await c.query(`INSERT INTO acked (id) VALUES (${id})`)
+            } catch {
+              return // the master died under us: this write was not acknowledged
+            }
+            acked.push(id)
+          }
+        })
+        await Bun.sleep(700)
+        await master.kill9()
+        await Promise.all(writers)
+      }
+      expect(acked.length).toBeGreaterThan(20)
+      await using master = await startMaster(masterStore, log)
+      const ids = new Set((await dump(master, 'acked')).map((r) => Number(r.id)))
+      for (const id of acked) expect(ids.has(id)).toBe(true)
+      const status = await statusOf(master)
+      expect(status.role === 'master' && status.offset).toBe((await backend.offsetOf(masterStore)))
+      // Every logged row is in the store and nothing else: a slave replaying the log ends equal.
+      await using slave = await startSlave(master.address, await backend.newStore())
+      await waitApplied(slave, status.role === 'master' ? status.offset : 0)
+      expect(await dump(slave, 'acked')).toEqual(await dump(master, 'acked'))
+    })
+
+    test('slaves reconnect by themselves when the master comes back', async () => {
+      const masterStore = await backend.newStore()
+      const log = join(backend.dir, 'restart.log')
+      const listen = `127.0.0.1:${await freePort()}`
+      const master = await startMaster(masterStore, log, { listen })
+      await exec(master, 'CREATE TABLE r (id INTEGER PRIMARY KEY)')
+      await using slave = await startSlave(master.address, await backend.newStore())
+      await waitApplied(slave, 1)
+      expect(await master.stop()).toBe(0)
+      await waitFor(async () => {
+        const s = await statusOf(slave)
+        return s.role === 'slave' && !s.connected
+      }, { timeoutMs: 10_000, what: 'the slave to notice the master is gone' })
+      // The same address again, as an operator restarting the master would.
+      await using again = await startMaster(masterStore, log, { listen })
+      const offset = await exec(again, 'INSERT INTO r (id) VALUES (7)')
+      await waitApplied(slave, offset, 30_000)
+      expect(await dump(slave, 'r')).toEqual([{ id: 7 }])
+      const s = await statusOf(slave)
+      expect(s.role === 'slave' && s.connected).toBe(true)
+    })
+
+    test('a write sent to a slave is refused and names the master', async () => {
+      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'refuse.log'))
+      await exec(master, 'CREATE TABLE w (id INTEGER PRIMARY KEY)')
+      await using slave = await startSlave(master.address, await backend.newStore())
+      await waitApplied(slave, 1)
+      const c = await slave.client()
+      await expect(c.query('INSERT INTO w (id) VALUES (1)')).rejects.toThrow(master.address)
+      await expect(c.query('DROP TABLE w')).rejects.toThrow(/read-only slave/)
+      expect(rowsOf(await c.query('SELECT COUNT(*) AS n FROM w'))).toEqual([{ n: 0 }])
+    })
+
+    test('the divergence guard stops a slave whose row was altered by hand', async () => {
+      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'diverge.log'))
+      await exec(master, 'CREATE TABLE d (id INTEGER PRIMARY KEY, v INTEGER)')
+      const before = await exec(master, 'INSERT INTO d (id, v) VALUES (1, 10), (2, 20)')
+      const slaveStore = await backend.newStore()
+      await using slave = await startSlave(master.address, slaveStore)
+      await waitApplied(slave, before)
+      await backend.direct(slaveStore, `DELETE FROM ${kind === 'mysql' ? 'app.' : ''}d WHERE id = 2`)
+      const bad = await exec(master, 'UPDATE d SET v = v + 1 WHERE id = 2')
+      await exec(master, 'INSERT INTO d (id, v) VALUES (3, 30)')
+      const stopped = await waitFor(async () => {
+        const s = await statusOf(slave)
+        return s.role === 'slave' && s.error ? s : null
+      }, { timeoutMs: 20_000, what: 'the slave to report divergence' })
+      expect(stopped!.applied).toBe(bad - 1)
+      expect(stopped!.error).toContain(`entry ${bad}`)
+      expect(stopped!.error).toContain('master affected 1 row(s), this slave 0')
+      expect(slave.log()).toContain('replication stopped')
+      // It keeps serving reads, and never skips the entry.
+      await Bun.sleep(500)
+      expect(await dump(slave, 'd')).toEqual([{ id: 1, v: 10 }])
+      const m = await statusOf(master)
+      expect(m.role === 'master' && m.replicas[0]?.error).toContain(`entry ${bad}`)
+      // The operator repairs the row and restarts the slave: it resumes at the entry.
+      await backend.direct(slaveStore, `INSERT INTO ${kind === 'mysql' ? 'app.' : ''}d (id, v) VALUES (2, 20)`)
+      await slave.stop()
+      await using resumed = await startSlave(master.address, slaveStore)
+      await waitApplied(resumed, bad + 1)
+      expect(await dump(resumed, 'd')).toEqual(await dump(master, 'd'))
+    })
+  })
+}

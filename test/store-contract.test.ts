@@ -1,0 +1,300 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { StoreError, UsageError } from '../src/errors.ts'
+import { openStore } from '../src/store/open-store.ts'
+import type { Store } from '../src/store/store.ts'
+import { type Mariadb, startMariadb } from './support/mariadb.ts'
+import { type TempDir, freePort, tempDir } from './support/util.ts'
+
+/** How the contract suite gets a fresh, never used store of one kind. */
+interface Fixture {
+  setup(): Promise<void>
+  teardown(): Promise<void>
+  /** A URL nobody has opened yet (MySQL: a new database, and no `ddb` state database). */
+  freshUrl(): Promise<string>
+  /** The column definition of an auto-increment primary key. */
+  autoId: string
+}
+
+function sqliteFixture(): Fixture {
+  let dir: TempDir
+  let n = 0
+  return {
+    setup: async () => void (dir = await tempDir('ddb-store-contract-')),
+    teardown: () => dir.remove(),
+    freshUrl: async () => `sqlite:${dir.path}/store-${++n}.sqlite`,
+    autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  }
+}
+
+function mysqlFixture(server: { current?: Mariadb }): Fixture {
+  let n = 0
+  return {
+    setup: async () => void (server.current = await startMariadb()),
+    teardown: async () => server.current?.stop(),
+    freshUrl: async () => {
+      await server.current!.query('DROP DATABASE IF EXISTS ddb')
+      return server.current!.url(`app${++n}`)
+    },
+    autoId: 'INT PRIMARY KEY AUTO_INCREMENT',
+  }
+}
+
+/** Every byte value, to prove BLOBs round-trip unchanged. */
+const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('base64')
+
+for (const kind of ['sqlite', 'mysql'] as const) {
+  describe(`Store contract (${kind})`, () => {
+    const server: { current?: Mariadb } = {}
+    const fx = kind === 'sqlite' ? sqliteFixture() : mysqlFixture(server)
+    let store: Store
+
+    beforeAll(() => fx.setup())
+    afterAll(() => fx.teardown())
+    beforeEach(async () => {
+      store = await openStore(await fx.freshUrl())
+    })
+    afterEach(() => store.close())
+
+    const createItems = () =>
+      store.runAutocommit(null, `CREATE TABLE items (id ${fx.autoId}, name VARCHAR(200), data BLOB)`, [])
+    const names = async () =>
+      (await store.read(null, 'SELECT name FROM items ORDER BY id', [])).rows.map((r) => r.name)
+
+    test('a fresh store has offset 0 and no log id', async () => {
+      expect(store.kind).toBe(kind)
+      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+    })
+
+    test('setState then commit is visible to readState', async () => {
+      const txn = await store.begin()
+      await txn.setState({ offset: 7, logId: 'log-a' })
+      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+      await txn.commit()
+      expect(await store.readState()).toEqual({ offset: 7, logId: 'log-a' })
+    })
+
+    test('setState then rollback is not', async () => {
+      const txn = await store.begin()
+      await txn.setState({ offset: 3, logId: 'log-b' })
+      await txn.rollback()
+      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+    })
+
+    test('writeState outside a transaction is visible at once', async () => {
+      await store.writeState({ offset: 12, logId: 'log-c' })
+      expect(await store.readState()).toEqual({ offset: 12, logId: 'log-c' })
+    })
+
+    test('uncommitted data is invisible to read() and visible after commit', async () => {
+      await createItems()
+      const txn = await store.begin()
+      await txn.run(null, "INSERT INTO items (name) VALUES ('a')", [])
+      expect(await names()).toEqual([])
+      await txn.commit()
+      expect(await names()).toEqual(['a'])
+    })
+
+    test('rollbackTo undoes only what ran after the savepoint', async () => {
+      await createItems()
+      const txn = await store.begin()
+      await txn.run(null, "INSERT INTO items (name) VALUES ('kept')", [])
+      await txn.savepoint('client_1')
+      await txn.run(null, "INSERT INTO items (name) VALUES ('undone')", [])
+      await txn.rollbackTo('client_1')
+      await txn.run(null, "INSERT INTO items (name) VALUES ('after')", [])
+      await txn.commit()
+      expect(await names()).toEqual(['kept', 'after'])
+    })
+
+    test('run() returns affectedRows and insertId', async () => {
+      await createItems()
+      const txn = await store.begin()
+      expect(await txn.run(null, "INSERT INTO items (name) VALUES ('a')", [])).toEqual({ affectedRows: 1, insertId: 1 })
+      expect(await txn.run(null, "INSERT INTO items (name) VALUES ('b'), ('c')", [])).toMatchObject({ affectedRows: 2 })
+      expect((await txn.run(null, "UPDATE items SET name = 'x' WHERE id > 1", [])).affectedRows).toBe(2)
+      // Rows matched, not rows changed: the same on both stores (mysql2 sets CLIENT_FOUND_ROWS).
+      expect((await txn.run(null, "UPDATE items SET name = 'x' WHERE id > 1", [])).affectedRows).toBe(2)
+      expect((await txn.run(null, 'DELETE FROM items WHERE id = 3', [])).affectedRows).toBe(1)
+      expect((await txn.run(null, 'DELETE FROM items WHERE id = 99', [])).affectedRows).toBe(0)
+      await txn.commit()
+    })
+
+    test('params bind numbers, tricky strings, null and bytes', async () => {
+      await createItems()
+      const tricky = `it's a "quote", a back\\slash\\, a ? and an emoji 😀`
+      const txn = await store.begin()
+      await txn.run(null, 'INSERT INTO items (id, name, data) VALUES (?, ?, ?)', [5, tricky, { $bytes: ALL_BYTES }])
+      await txn.run(null, "INSERT INTO items (id, name, data) VALUES (?, 'literal ?', ?)", [6, null])
+      await txn.commit()
+      const { rows } = await store.read(null, 'SELECT id, name, data FROM items WHERE id >= ? ORDER BY id', [5])
+      expect(rows).toEqual([
+        { id: 5, name: tricky, data: { $bytes: ALL_BYTES } },
+        { id: 6, name: 'literal ?', data: null },
+      ])
+    })
+
+    test('read() values are JSON-safe', async () => {
+      await store.runAutocommit(
+        null,
+        'CREATE TABLE v (big BIGINT, small BIGINT, amount DECIMAL(10,2), at DATETIME(6), data BLOB)',
+        [],
+      )
+      const txn = await store.begin()
+      await txn.run(null, 'INSERT INTO v VALUES (?, ?, ?, ?, ?)', [
+        '9007199254740993',
+        42,
+        '12.50',
+        '2024-01-02 03:04:05.123456',
+        { $bytes: 'AP8=' },
+      ])
+      await txn.commit()
+      const result = await store.read(null, 'SELECT big, small, amount, at, data, 9223372036854775807 AS lit FROM v', [])
+      expect(result.columns).toEqual(['big', 'small', 'amount', 'at', 'data', 'lit'])
+      expect(result.rows).toEqual([
+        {
+          big: '9007199254740993',
+          small: 42,
+          amount: kind === 'mysql' ? '12.50' : 12.5, // MySQL DECIMAL stays exact; SQLite stores a REAL
+          at: '2024-01-02 03:04:05.123456',
+          data: { $bytes: 'AP8=' },
+          lit: '9223372036854775807',
+        },
+      ])
+      expect(JSON.parse(JSON.stringify(result.rows))).toEqual(result.rows)
+    })
+
+    test('read() of an empty result still names its columns', async () => {
+      await createItems()
+      expect(await store.read(null, 'SELECT name FROM items', [])).toEqual({ columns: ['name'], rows: [] })
+    })
+
+    test('begin() serializes: a second caller waits for the first to finish', async () => {
+      await createItems()
+      const first = await store.begin()
+      let secondStarted = false
+      const second = store.begin().then((txn) => {
+        secondStarted = true
+        return txn
+      })
+      const autocommit = store.runAutocommit(null, "INSERT INTO items (name) VALUES ('auto')", [])
+      await Bun.sleep(100)
+      expect(secondStarted).toBe(false)
+      await first.run(null, "INSERT INTO items (name) VALUES ('first')", [])
+      await first.commit()
+      const txn = await second
+      await txn.run(null, "INSERT INTO items (name) VALUES ('second')", [])
+      await txn.commit()
+      await autocommit
+      expect(await names()).toEqual(['first', 'second', 'auto'])
+    })
+
+    test('a syntax error rejects with StoreError and the transaction can still roll back', async () => {
+      const txn = await store.begin()
+      await txn.setState({ offset: 1, logId: 'x' })
+      const err = await txn.run(null, 'SELEC 1', []).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StoreError)
+      expect((err as StoreError).storeCode).toBe(kind === 'mysql' ? 1064 : 'SQLITE_ERROR')
+      expect((err as StoreError).rejectedByServer).toBe(true)
+      await txn.rollback()
+      await txn.rollback()
+      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+      const next = await store.begin()
+      await next.rollback()
+    })
+
+    test('a finished transaction refuses further statements', async () => {
+      const txn = await store.begin()
+      await txn.commit()
+      await expect(txn.run(null, 'SELECT 1', [])).rejects.toBeInstanceOf(StoreError)
+    })
+
+    test('close() twice is fine, and a closed store refuses work', async () => {
+      await store.close()
+      await store.close()
+      await expect(store.begin()).rejects.toBeInstanceOf(StoreError)
+      await expect(store.read(null, 'SELECT 1', [])).rejects.toBeInstanceOf(StoreError)
+    })
+
+    test('runAutocommit runs DDL outside any transaction', async () => {
+      await createItems()
+      await store.runAutocommit(null, 'CREATE TABLE later (id INT)', [])
+      expect((await store.read(null, 'SELECT COUNT(*) AS n FROM later', [])).rows).toEqual([{ n: 0 }])
+    })
+
+    if (kind === 'mysql') {
+      test('run() in another database switches to it, and back', async () => {
+        await server.current!.query('CREATE DATABASE IF NOT EXISTS `other`')
+        await store.runAutocommit('other', 'CREATE TABLE IF NOT EXISTS elsewhere (v INT)', [])
+        await createItems()
+        const txn = await store.begin()
+        await txn.run('other', 'INSERT INTO elsewhere VALUES (1)', [])
+        await txn.run(null, "INSERT INTO items (name) VALUES ('home')", [])
+        await txn.commit()
+        expect((await store.read('other', 'SELECT v FROM elsewhere', [])).rows).toEqual([{ v: 1 }])
+        expect(await names()).toEqual(['home'])
+        expect(await server.current!.query('SELECT v FROM other.elsewhere')).toEqual([{ v: 1 }])
+      })
+
+      test('a transaction on a killed connection rejects; the next begin() reconnects', async () => {
+        await createItems()
+        const txn = await store.begin()
+        await txn.run(null, "INSERT INTO items (name) VALUES ('lost')", [])
+        const others = await server.current!.query(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'root' AND ID <> CONNECTION_ID()",
+        )
+        for (const { ID } of others) await server.current!.query(`KILL ${ID}`)
+        const err = await txn.run(null, "INSERT INTO items (name) VALUES ('x')", []).catch((e: unknown) => e)
+        expect(err).toBeInstanceOf(StoreError)
+        expect((err as StoreError).rejectedByServer).toBe(false)
+        await txn.rollback()
+        const next = await store.begin()
+        await next.run(null, "INSERT INTO items (name) VALUES ('kept')", [])
+        await next.commit()
+        expect(await server.current!.query(`SELECT name FROM ${store.defaultDb}.items`)).toEqual([{ name: 'kept' }])
+      })
+
+      test('displayUrl masks the password', async () => {
+        const port = await freePort()
+        const err = await openStore(`mysql://root:secret@127.0.0.1:${port}/app`).catch((e: unknown) => e)
+        expect((err as Error).message).toBe(`connect mysql://root:***@127.0.0.1:${port}/app: connection refused`)
+      })
+    }
+  })
+}
+
+describe('openStore', () => {
+  test.each([
+    'x',
+    'sqlite:',
+    'postgres://root@localhost/app',
+    'mysql://root@localhost',
+    'mysql://root@localhost/',
+    'mysql://root@localhost:notaport/app',
+    'mysql://root@localhost/app/more',
+  ])('refuses %p with UsageError', async (url) => {
+    const err = await openStore(url).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UsageError)
+    expect((err as Error).message).toStartWith(`invalid --db URL "${url}": expected sqlite:<file> or mysql://`)
+  })
+
+  test('a bad URL is reported without its password', async () => {
+    const err = await openStore('mysql://root:secret@localhost:nope/app').catch((e: unknown) => e)
+    expect((err as Error).message).toStartWith('invalid --db URL "mysql://root:***@localhost:nope/app"')
+  })
+
+  test('MySQL at a closed port fails quickly with StoreError', async () => {
+    const port = await freePort()
+    const started = Date.now()
+    const err = await openStore(`mysql://root@127.0.0.1:${port}/app`).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StoreError)
+    expect((err as StoreError).message).toBe(`connect mysql://root@127.0.0.1:${port}/app: connection refused`)
+    expect((err as StoreError).hint).toBeString()
+    expect(Date.now() - started).toBeLessThan(3_000)
+  })
+
+  test('SQLite in a missing directory fails with StoreError', async () => {
+    const err = await openStore('sqlite:/nonexistent-ddb-dir/x.sqlite').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StoreError)
+    expect((err as Error).message).toStartWith('open sqlite:/nonexistent-ddb-dir/x.sqlite: ')
+  })
+})

@@ -1,0 +1,61 @@
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startMariadb, type Mariadb } from './mariadb.ts'
+
+/** Where a test node keeps its store: a SQLite file, or a private mariadbd of its own. */
+export interface Backend {
+  readonly kind: 'sqlite' | 'mysql'
+  /** A new, empty store URL (MySQL: on a new private server, as in production). */
+  newStore(): Promise<string>
+  /** Runs SQL on a store directly, behind ddb's back (to alter a slave by hand, or read its offset). */
+  direct(url: string, sql: string): Promise<Record<string, unknown>[]>
+  /** The offset a store holds, read directly. */
+  offsetOf(url: string): Promise<number>
+  /** A temp directory for logs and files. */
+  readonly dir: string
+  close(): Promise<void>
+}
+
+/** SQLite and MySQL: every end-to-end test runs against both. */
+export const BACKEND_KINDS = ['sqlite', 'mysql'] as const
+
+export function createBackend(kind: 'sqlite' | 'mysql'): Backend {
+  const dir = mkdtempSync(join(tmpdir(), `ddb-e2e-${kind}-`))
+  const servers = new Map<string, Mariadb>()
+  let n = 0
+  return {
+    kind,
+    dir,
+    async newStore() {
+      n++
+      if (kind === 'sqlite') return `sqlite:${join(dir, `store${n}.sqlite`)}`
+      const server = await startMariadb()
+      const url = server.url('app')
+      servers.set(url, server)
+      return url
+    },
+    async direct(url, sql) {
+      if (kind === 'sqlite') {
+        const db = new Database(url.slice('sqlite:'.length))
+        try {
+          db.exec('PRAGMA busy_timeout = 5000')
+          return db.query(sql).all() as Record<string, unknown>[]
+        } finally {
+          db.close()
+        }
+      }
+      return servers.get(url)!.query(sql)
+    },
+    async offsetOf(url) {
+      const table = kind === 'sqlite' ? 'ddb_state' : 'ddb.replication_state'
+      const rows = await this.direct(url, `SELECT applied_offset AS o FROM ${table}`)
+      return Number(rows[0]?.o ?? 0)
+    },
+    async close() {
+      await Promise.all([...servers.values()].map((s) => s.stop()))
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}

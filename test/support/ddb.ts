@@ -1,0 +1,158 @@
+import { type Subprocess } from 'bun'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { Client } from '../../src/wire/client.ts'
+import type { NodeStatus, QueryAnswer } from '../../src/wire/messages.ts'
+import { freePort, waitFor } from './util.ts'
+
+const ROOT = join(import.meta.dir, '..', '..')
+/** The compiled binary `bun run build` makes; some tests run it instead of the source. */
+export const COMPILED_DDB = join(ROOT, 'dist', 'ddb')
+
+/** The command that runs ddb from source. */
+export function ddbCommand(compiled = false): string[] {
+  if (compiled) {
+    if (!existsSync(COMPILED_DDB)) throw new Error(`${COMPILED_DDB} missing: run \`bun run build\` first (npm test does)`)
+    return [COMPILED_DDB]
+  }
+  return [process.execPath, join(ROOT, 'bin', 'ddb.ts')]
+}
+
+/** A running `ddb master` or `ddb slave` process. */
+export interface DdbNode extends AsyncDisposable {
+  readonly address: string
+  readonly proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  /** Everything it wrote to stderr so far (its log). */
+  log(): string
+  /** kill -9: no clean-up, no flush. */
+  kill9(): Promise<void>
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<number>
+  /** A client connection to it (closed with the node). */
+  client(): Promise<Client>
+}
+
+export interface NodeOptions {
+  /** host:port to listen on; default a free port on 127.0.0.1. */
+  listen?: string
+  compiled?: boolean
+  env?: Record<string, string>
+  cwd?: string
+}
+
+/** Starts `ddb <args> --listen 127.0.0.1:<free port>` and waits until it answers status. */
+export async function startNode(args: string[], options: NodeOptions = {}): Promise<DdbNode> {
+  const address = options.listen ?? `127.0.0.1:${await freePort()}`
+  const proc = Bun.spawn([...ddbCommand(options.compiled), ...args, '--listen', address], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+  })
+  let stderr = ''
+  void (async () => {
+    for await (const chunk of proc.stderr) stderr += new TextDecoder().decode(chunk)
+  })()
+  void (async () => {
+    for await (const _ of proc.stdout) {
+      // drained so the child never blocks on a full pipe
+    }
+  })()
+  const clients: Client[] = []
+  const [host, port] = [address.split(':')[0]!, Number(address.split(':')[1])]
+  const node: DdbNode = {
+    address,
+    proc,
+    log: () => stderr,
+    async kill9() {
+      proc.kill(9)
+      await proc.exited
+    },
+    async stop() {
+      clients.forEach((c) => c.close())
+      proc.kill('SIGTERM')
+      return proc.exited
+    },
+    async client() {
+      const c = await Client.connect({ host, port }, options.env?.DDB_SECRET ?? '')
+      clients.push(c)
+      if (clients.length > 50) clients.shift()
+      return c
+    },
+    async [Symbol.asyncDispose]() {
+      clients.forEach((c) => c.close())
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill(9)
+        await proc.exited
+      }
+    },
+  }
+  try {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`ddb exited with ${proc.exitCode}: ${stderr}`)
+        const c = await Client.connect({ host, port }, options.env?.DDB_SECRET ?? '')
+        c.close()
+        return true
+      },
+      { timeoutMs: 30_000, what: `ddb ${args[0]} at ${address}` },
+    )
+  } catch (err) {
+    await node[Symbol.asyncDispose]()
+    throw new Error(`${(err as Error).message}\n${stderr}`)
+  }
+  return node
+}
+
+/** Starts a master on `db` with log file `log`. */
+export function startMaster(db: string, log: string, options: NodeOptions & { args?: string[] } = {}): Promise<DdbNode> {
+  return startNode(['master', '--db', db, '--log', log, ...(options.args ?? [])], options)
+}
+
+/** Starts a slave of `master` on `db`. */
+export function startSlave(master: string, db: string, options: NodeOptions & { args?: string[] } = {}): Promise<DdbNode> {
+  return startNode(['slave', '--master', master, '--db', db, ...(options.args ?? [])], options)
+}
+
+/** Runs the ddb CLI to completion; returns its exit code and output. */
+export async function runDdb(args: string[], options: NodeOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([...ddbCommand(options.compiled), ...args], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+  })
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  return { code, stdout, stderr }
+}
+
+/** The rows of a read answer. */
+export function rowsOf(answer: QueryAnswer): Record<string, unknown>[] {
+  const first = answer[0]
+  if (!first || first.kind !== 'read') throw new Error(`expected rows, got ${JSON.stringify(answer)}`)
+  return first.rows
+}
+
+/** A node's status, on a connection of its own. */
+export async function statusOf(node: DdbNode): Promise<NodeStatus> {
+  const c = await node.client()
+  try {
+    return await c.status()
+  } finally {
+    c.close()
+  }
+}
+
+/** Waits until the slave has applied `offset`. */
+export async function waitApplied(slave: DdbNode, offset: number, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const s = await statusOf(slave)
+      if (s.role !== 'slave') throw new Error('not a slave')
+      return s.applied >= offset
+    },
+    { timeoutMs, what: `slave ${slave.address} to apply offset ${offset}` },
+  )
+}
