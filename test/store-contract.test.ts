@@ -229,9 +229,11 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         const txn = await store.begin()
         await txn.run('other', 'INSERT INTO elsewhere VALUES (1)', [])
         await txn.run(null, "INSERT INTO items (name) VALUES ('home')", [])
+        await txn.run(null, 'USE `other`', []) // tracked from the server's session-state report
+        await txn.run(null, "INSERT INTO items (name) VALUES ('home again')", [])
         await txn.commit()
         expect((await store.read('other', 'SELECT v FROM elsewhere', [])).rows).toEqual([{ v: 1 }])
-        expect(await names()).toEqual(['home'])
+        expect(await names()).toEqual(['home', 'home again'])
         expect(await server.current!.query('SELECT v FROM other.elsewhere')).toEqual([{ v: 1 }])
       })
 

@@ -48,7 +48,7 @@ export async function recover(store: Store, log: ReplicationLog, logger: Logger)
   for (let after = state.offset; after < last; ) {
     const page = log.readAfter(after, CATCH_UP_PAGE_ENTRIES)
     try {
-      await applyEntries(store, page, log.id)
+      await applyEntries(store, page, log.id, state.offset + 1)
     } catch (err) {
       const failed = err instanceof ApplyError ? log.get(err.offset) : null
       if (store.ddlCommitsImplicitly && failed?.offset === last && hasDdl(failed)) {

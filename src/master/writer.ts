@@ -165,7 +165,7 @@ export class Writer {
     const [entry] = this.#log.append([{ ts: Date.now(), db: req.db, statements: req.statements, affected: req.statements.map(() => 0) }])
     const results: RunResult[] = []
     try {
-      for (const s of req.statements) results.push(await this.#store.runAutocommit(req.db, s.sql, s.params))
+      for (const s of req.statements) results.push(normalize(s.sql, await this.#store.runAutocommit(req.db, s.sql, s.params)))
       await this.#store.writeState({ offset: entry!.offset, logId: this.#log.id })
     } catch (err) {
       if (err instanceof StoreError && err.rejectedByServer && results.length === 0) {
@@ -183,9 +183,8 @@ export class Writer {
     const { db, statements } = pending.req
     const ts = Date.now()
     const results: RunResult[] = []
-    for (const s of statements) results.push(await tx.run(db, s.sql, s.params))
-    const affected = statements.map((s, i) => (classify(s.sql).kind === 'write' ? results[i]!.affectedRows : 0))
-    return { pending, draft: { ts, db, statements, affected }, results }
+    for (const s of statements) results.push(normalize(s.sql, await tx.run(db, s.sql, s.params)))
+    return { pending, draft: { ts, db, statements, affected: results.map((r) => r.affectedRows) }, results }
   }
 
   /**
@@ -199,7 +198,7 @@ export class Writer {
     for (;;) {
       try {
         const state = await this.#store.readState()
-        if (state.offset < last) await applyEntries(this.#store, entries.filter((e) => e.offset > state.offset), this.#log.id)
+        if (state.offset < last) await applyEntries(this.#store, entries.filter((e) => e.offset > state.offset), this.#log.id, state.offset + 1)
         this.#logger.info('reconciled store with log', { offset: last })
         return
       } catch (err) {
@@ -214,6 +213,16 @@ export class Writer {
     this.#published = offset
     for (const wake of [...this.#waiters]) wake()
   }
+}
+
+/**
+ * Keeps only what a statement's kind can report: rows affected by DML, an insert
+ * id from INSERT/REPLACE. (SQLite's counters are sticky across other statements.)
+ */
+function normalize(sql: string, r: RunResult): RunResult {
+  const c = classify(sql)
+  if (c.kind !== 'write') return { affectedRows: 0, insertId: 0 }
+  return c.keyword === 'INSERT' || c.keyword === 'REPLACE' ? r : { affectedRows: r.affectedRows, insertId: 0 }
 }
 
 /** A request's answer: its entry's offset, the rows its statements affected, the last insert id. */

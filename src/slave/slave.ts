@@ -53,6 +53,8 @@ export class Slave implements NodeApi {
   #next = 0
   #applying: Promise<void> | null = null
   #masterOffset = 0
+  /** The entry that may have half-applied before a crash or a lost store connection (see applyEntries). */
+  #inDoubt: number
   /** The master's log id from its welcome; a fresh store records it with its first entries. */
   #masterLogId = ''
   #lastHeard = 0
@@ -67,6 +69,7 @@ export class Slave implements NodeApi {
     this.#masterAddress = formatHostPort(options.master)
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
     this.#masterOffset = state.offset
+    this.#inDoubt = state.offset + 1
   }
 
   /** Opens the store, starts serving reads, and starts replicating in the background. */
@@ -226,7 +229,7 @@ export class Slave implements NodeApi {
       const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
       const logId = this.#state.logId ?? this.#masterLogId
       try {
-        await applyEntries(this.store, batch, logId)
+        await applyEntries(this.store, batch, logId, this.#inDoubt)
         this.#state = { offset: batch[batch.length - 1]!.offset, logId }
       } catch (err) {
         this.#state = await this.store.readState().catch(() => this.#state)
@@ -236,6 +239,7 @@ export class Slave implements NodeApi {
           this.#queue = []
           this.#peer?.pause()
         } else {
+          this.#inDoubt = this.#state.offset + 1
           this.#logger.warn('store unavailable; will reconnect and resume', { applied: this.#state.offset, error: formatError(err) })
           this.#peer?.close('store unavailable')
         }

@@ -160,10 +160,11 @@ function query(tokens: Token[], i: number): Classification {
     return main < 0 ? unrecognised('WITH') : classifyAt(tokens, main)
   }
   if (first?.type !== 'word' || !QUERY_WORDS.has(first.value)) return unrecognised('(')
-  const into = tokens.findIndex((t, k) => k > j && isWord(t, 'INTO'))
-  if (into < 0) return { kind: 'read', keyword: first.value }
+  let into = j + 1
+  while (into < tokens.length && !isWord(tokens[into], 'INTO') && !isPunct(tokens[into], ';')) into++
+  if (!isWord(tokens[into], 'INTO')) return { kind: 'read', keyword: first.value }
   const target = tokens[into + 1]
-  if (isWord(target, 'OUTFILE') || isWord(target, 'DUMPFILE')) {
+  if (target?.type === 'word' && (target.value === 'OUTFILE' || target.value === 'DUMPFILE')) {
     return refused(first.value, `${first.value} … INTO ${target.value} writes a file on the server`)
   }
   return refused(first.value, `${first.value} … INTO sets variables, which are not replicated`)
@@ -218,7 +219,7 @@ function schemaChange(tokens: Token[], i: number): Classification {
   if (object?.type !== 'word') return unrecognised(verb)
   const type = object.value === 'TABLES' ? 'TABLE' : object.value
   const keyword = `${verb}${temporary ? ' TEMPORARY' : ''} ${type}`
-  if (temporary) return refused(keyword, `${keyword} acts on an object that lives in one session only`)
+  if (temporary) return refused(keyword, `${keyword} acts on a temporary object, which lives in one session only`)
   if (DDL_OBJECTS.has(type)) return { kind: 'ddl', keyword }
   const why = REFUSED_OBJECTS[type]
   return why ? refused(keyword, `${keyword} ${why}`) : unrecognised(keyword)
@@ -262,8 +263,9 @@ function set(tokens: Token[], i: number): Classification {
 /** Returns GLOBAL, PERSIST or PERSIST_ONLY if the token that starts an assignment names a server-wide scope. */
 function serverScope(t: Token): string | undefined {
   if (t.type === 'word') return SERVER_SCOPES.has(t.value) ? t.value : undefined
-  if (t.type !== 'variable' || !t.value.startsWith('@@')) return undefined
-  const scope = t.value.slice(2, t.value.indexOf('.')).toUpperCase()
+  const dot = t.value.indexOf('.')
+  if (t.type !== 'variable' || !t.value.startsWith('@@') || dot < 0) return undefined
+  const scope = t.value.slice(2, dot).toUpperCase()
   return SERVER_SCOPES.has(scope) ? scope : undefined
 }
 
@@ -286,10 +288,10 @@ function unrecognised(keyword: string): Classification {
   return { kind: 'unsupported', keyword, reason: `not a statement ddb recognises: ${keyword}` }
 }
 
-function isWord(t: Token | undefined, value: string): t is Token {
+function isWord(t: Token | undefined, value: string): boolean {
   return t?.type === 'word' && t.value === value
 }
 
-function isPunct(t: Token | undefined, text: string): t is Token {
+function isPunct(t: Token | undefined, text: string): boolean {
   return t?.type === 'punct' && t.text === text
 }

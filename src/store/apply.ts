@@ -21,18 +21,20 @@ export class ApplyError extends DdbError {
  * and the store's offset in the same transaction; many entries share one
  * transaction. Where DDL commits implicitly (MySQL), a DDL entry runs alone and
  * its offset is written right after it: a crash between the two leaves the DDL
- * done and the offset behind, so the DDL runs again and the store reports the
- * "already exists / already gone" errors of that second run as applied.
+ * done and the offset behind. So for the one entry in doubt (`inDoubt`: the
+ * first after a restart or a lost store connection), the "already exists /
+ * already gone" errors of running it again mean it was applied. For any other
+ * entry they mean the store differs from the master's, and applying stops.
  *
  * Stops at the first entry that fails or whose DML affects a different number
  * of rows than on the master (DivergenceError); everything before it is
  * committed, so the store's offset names exactly the last applied entry.
  */
-export async function applyEntries(store: Store, entries: Entry[], logId: string): Promise<void> {
+export async function applyEntries(store: Store, entries: Entry[], logId: string, inDoubt = 0): Promise<void> {
   let i = 0
   while (i < entries.length) {
     if (store.ddlCommitsImplicitly && hasDdl(entries[i]!)) {
-      await applyDdlEntry(store, entries[i]!, logId)
+      await applyDdlEntry(store, entries[i]!, logId, entries[i]!.offset === inDoubt)
       i++
       continue
     }
@@ -78,13 +80,13 @@ async function applyEntry(tx: StoreTxn, e: Entry): Promise<void> {
   }
 }
 
-async function applyDdlEntry(store: Store, e: Entry, logId: string): Promise<void> {
+async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boolean): Promise<void> {
   for (const s of e.statements) {
     try {
       await store.runAutocommit(e.db, s.sql, s.params)
     } catch (err) {
       if (!rejected(err)) throw err
-      if (!store.ddlAlreadyApplied(err)) throw new ApplyError(e.offset, s.sql, err)
+      if (!inDoubt || !store.ddlAlreadyApplied(err)) throw new ApplyError(e.offset, s.sql, err)
     }
   }
   await store.writeState({ offset: e.offset, logId })

@@ -3,6 +3,7 @@ import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import type { RunResult, Store, StoreState, StoreTxn } from './store.ts'
 import { toDriverValue, toJsonRow } from './values.ts'
+import { WriterLock } from './writer-lock.ts'
 
 /** Where a MySQL store lives, as openStore parsed it from a mysql:// URL. */
 export interface MysqlStoreConfig {
@@ -43,6 +44,8 @@ interface MysqlPool {
 interface ResultHeader {
   affectedRows: number
   insertId: number | string
+  /** Session state the server reported (CLIENT_SESSION_TRACK): `schema` after a USE or a dropped database. */
+  stateChanges?: { schema?: string }
 }
 
 const STATE_TABLE = 'ddb.replication_state'
@@ -74,6 +77,10 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
 export class MysqlStore implements Store {
   readonly kind = 'mysql' as const
   readonly ddlCommitsImplicitly = true
+
+  ddlAlreadyApplied(err: unknown): boolean {
+    return err instanceof StoreError && DDL_ALREADY_APPLIED.has(Number(err.storeCode))
+  }
   readonly displayUrl: string
   readonly defaultDb: string
   readonly #config: MysqlStoreConfig
@@ -134,6 +141,8 @@ export class MysqlStore implements Store {
         this.#readerDbs.set(conn.connection, target)
       }
       const [result, fields] = await conn.query(sql, params.length ? params.map(toDriverValue) : undefined)
+      const schema = schemaChange(result)
+      if (schema !== undefined) this.#readerDbs.set(conn.connection, schema)
       if (!Array.isArray(result)) return { columns: [], rows: [] }
       return { columns: (fields ?? []).map((f) => f.name), rows: result.map(toJsonRow) }
     } catch (err) {
@@ -283,6 +292,8 @@ class Session {
       this.#db = db
     }
     const [result] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
+    const schema = schemaChange(result)
+    if (schema !== undefined) this.#db = schema // the statement itself was a USE (or dropped this database)
     if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 }
     const header = result as ResultHeader
     return { affectedRows: header.affectedRows, insertId: Number(header.insertId) }
@@ -307,18 +318,13 @@ class Session {
   }
 }
 
-/** Serializes the writer: acquire() resolves with a release function once every earlier holder has released. */
-class WriterLock {
-  #tail: Promise<void> = Promise.resolve()
-
-  acquire(): Promise<() => void> {
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const ready = this.#tail
-    this.#tail = ready.then(() => held)
-    return ready.then(() => release)
-  }
-}
+/**
+ * Errors a DDL statement meets when it runs a second time after a crash:
+ * ER_DB_CREATE_EXISTS 1007, ER_DB_DROP_EXISTS 1008, ER_TABLE_EXISTS_ERROR 1050,
+ * ER_BAD_TABLE_ERROR 1051, ER_DUP_FIELDNAME 1060, ER_DUP_KEYNAME 1061,
+ * ER_CANT_DROP_FIELD_OR_KEY 1091, ER_NO_SUCH_TABLE 1146 (RENAME/TRUNCATE of a table already renamed or dropped).
+ */
+const DDL_ALREADY_APPLIED = new Set([1007, 1008, 1050, 1051, 1060, 1061, 1091, 1146])
 
 function connectionOptions(config: MysqlStoreConfig) {
   return {
@@ -377,6 +383,11 @@ function storeError(err: unknown, prefix = ''): StoreError {
     storeCode: e?.sqlState ? e.errno : e?.code,
     rejectedByServer: fromServer,
   })
+}
+
+/** The database a statement switched its session to, if it did ('' when it dropped the current one). */
+function schemaChange(result: unknown): string | undefined {
+  return Array.isArray(result) ? undefined : (result as ResultHeader).stateChanges?.schema
 }
 
 function quoteId(name: string): string {

@@ -3,6 +3,7 @@ import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import type { RunResult, Store, StoreState, StoreTxn } from './store.ts'
 import { toDriverValue, toJsonRow } from './values.ts'
+import { WriterLock } from './writer-lock.ts'
 
 /** PRAGMA synchronous for the writer: FULL fsyncs every commit (the default). */
 export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'OFF'
@@ -11,12 +12,10 @@ export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'OFF'
 export interface SqliteStoreOptions {
   /** Default 'FULL'. */
   synchronous?: SqliteSynchronous
-  /** How long a connection waits for a lock, in milliseconds. Default DEFAULT_BUSY_TIMEOUT_MS. */
-  busyTimeoutMs?: number
 }
 
-/** How long a SQLite connection waits for another process's lock before failing. */
-export const DEFAULT_BUSY_TIMEOUT_MS = 5_000
+/** How long a SQLite connection waits for another process's lock before failing, in milliseconds. */
+export const BUSY_TIMEOUT_MS = 5_000
 
 const STATE_DDL =
   'CREATE TABLE IF NOT EXISTS ddb_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_offset INTEGER NOT NULL, log_id TEXT)'
@@ -24,21 +23,20 @@ const STATE_DDL =
 /** Opens (creating if needed) the SQLite store in file `path`: WAL, one writer and one reader connection. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   const displayUrl = `sqlite:${path}`
-  const busy = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS
   let writer: Database | undefined
   try {
     writer = new Database(path, { create: true, safeIntegers: true })
-    writer.run(`PRAGMA busy_timeout = ${busy}`)
+    writer.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
     writer.run('PRAGMA journal_mode = WAL')
     writer.run(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`)
     writer.run(STATE_DDL)
     writer.run('INSERT OR IGNORE INTO ddb_state (id, applied_offset, log_id) VALUES (1, 0, NULL)')
     const reader = new Database(path, { readonly: true, safeIntegers: true })
-    reader.run(`PRAGMA busy_timeout = ${busy}`)
+    reader.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
     return new SqliteStore(displayUrl, writer, reader)
   } catch (err) {
     writer?.close()
-    throw storeError(err, `open ${displayUrl}: `, 'check that the directory exists and is writable')
+    throw storeError(err, `open ${displayUrl}: `, 'check that the directory exists and is writable, and that the file is a SQLite database')
   }
 }
 
@@ -47,6 +45,11 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const
   readonly defaultDb = null
   readonly ddlCommitsImplicitly = false
+
+  /** SQLite DDL is transactional: a crash never leaves it half-recorded. */
+  ddlAlreadyApplied(): boolean {
+    return false
+  }
   readonly displayUrl: string
   readonly #writer: Database
   readonly #reader: Database
@@ -191,19 +194,6 @@ class SqliteTxn implements StoreTxn {
 
   #checkOpen(): void {
     if (!this.#release) throw new StoreError('transaction is finished')
-  }
-}
-
-/** Serializes the writer: acquire() resolves with a release function once every earlier holder has released. */
-class WriterLock {
-  #tail: Promise<void> = Promise.resolve()
-
-  acquire(): Promise<() => void> {
-    let release!: () => void
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const ready = this.#tail
-    this.#tail = ready.then(() => held)
-    return ready.then(() => release)
   }
 }
 

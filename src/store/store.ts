@@ -53,6 +53,12 @@ export interface Store {
   begin(): Promise<StoreTxn>
   /** Runs one statement outside any transaction (MySQL DDL). */
   runAutocommit(db: string | null, sql: string, params: Param[]): Promise<RunResult>
+  /**
+   * True when a DDL statement's error says its effect is already there ("table
+   * exists", "unknown table" on DROP …): a logged DDL that ran before a crash, run
+   * again. Only stores whose DDL commits implicitly can meet this.
+   */
+  ddlAlreadyApplied(err: unknown): boolean
   /** Writes the replication state outside any transaction (after MySQL DDL). */
   writeState(state: StoreState): Promise<void>
   /** Runs a statement that returns rows, on a connection other than the writer's. */

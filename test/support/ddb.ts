@@ -36,6 +36,8 @@ export interface NodeOptions {
   /** host:port to listen on; default a free port on 127.0.0.1. */
   listen?: string
   compiled?: boolean
+  /** Return as soon as the process is spawned, without waiting until it answers (to kill it mid-start). */
+  noWait?: boolean
   env?: Record<string, string>
   cwd?: string
 }
@@ -88,6 +90,7 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
       }
     },
   }
+  if (options.noWait) return node
   try {
     await waitFor(
       async () => {
