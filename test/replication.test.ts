@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Client } from '../src/wire/client.ts'
 import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
 import { freePort, waitFor } from './support/util.ts'
-import { rowsOf, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
 
 /** Runs `count` single-row writes from `clients` concurrent connections; returns the acknowledged offsets. */
 async function writeRows(master: DdbNode, count: number, sql: (i: number) => string, clients = 8): Promise<number[]> {
@@ -181,6 +181,24 @@ for (const kind of BACKEND_KINDS) {
       expect(await dump(slave, 'r')).toEqual([{ id: 7 }])
       const s = await statusOf(slave)
       expect(s.role === 'slave' && s.connected).toBe(true)
+    })
+
+    test('a failed write or DDL logs nothing and leaves no gap in the offsets', async () => {
+      const log = join(backend.dir, 'failed.log')
+      await using master = await startMaster(await backend.newStore(), log)
+      await using slave = await startSlave(master.address, await backend.newStore())
+      const c = await master.client()
+      await c.query('CREATE TABLE f (id INTEGER PRIMARY KEY)')
+      await c.query('INSERT INTO f (id) VALUES (1)')
+      await expect(c.query('INSERT INTO f (id) VALUES (1)')).rejects.toThrow(/duplicate|unique/i)
+      await expect(c.query('CREATE TABLE f (id INTEGER PRIMARY KEY)')).rejects.toThrow(/exists/i)
+      await expect(c.query('ALTER TABLE nowhere ADD COLUMN x INTEGER')).rejects.toThrow(/nowhere/)
+      const [next] = await c.query('INSERT INTO f (id) VALUES (2)')
+      expect(next?.kind === 'write' && next.offset).toBe(3)
+      const tail = await runDdb(['log', 'tail', '--log', log, '--json'])
+      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).offset)).toEqual([1, 2, 3])
+      await waitApplied(slave, 3)
+      expect(await dump(slave, 'f')).toEqual([{ id: 1 }, { id: 2 }])
     })
 
     test('a write sent to a slave is refused and names the master', async () => {

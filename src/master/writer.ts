@@ -96,13 +96,17 @@ export class Writer {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const separateDdl = this.#store.ddlCommitsImplicitly
-      if (separateDdl && hasDdl(this.#queue[0]!.req)) {
-        await this.#writeDdl(this.#queue.shift()!)
-        continue
+      const ddl = separateDdl && hasDdl(this.#queue[0]!.req)
+      let n = 1
+      while (!ddl && n < this.#queue.length && n < GROUP_COMMIT_MAX && !(separateDdl && hasDdl(this.#queue[n]!.req))) n++
+      const batch = this.#queue.splice(0, n)
+      try {
+        await (ddl ? this.#writeDdl(batch[0]!) : this.#writeBatch(batch))
+      } catch (err) {
+        // Unexpected (the log file failing, say): fail this batch, keep serving the next.
+        this.#logger.error('write failed', { error: err })
+        batch.forEach((p) => p.reject(err))
       }
-      let n = 0
-      while (n < this.#queue.length && n < GROUP_COMMIT_MAX && !(separateDdl && hasDdl(this.#queue[n]!.req))) n++
-      await this.#writeBatch(this.#queue.splice(0, n))
     }
   }
 

@@ -61,6 +61,11 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
       // drained so the child never blocks on a full pipe
     }
   })()
+  let stopping = false
+  void proc.exited.then((code) => {
+    // A node that dies on its own is a bug worth seeing in the test output, with its log.
+    if (!stopping) console.error(`ddb ${args[0]} at ${address} exited unexpectedly (${code ?? proc.signalCode}):\n${stderr}`)
+  })
   const clients: Client[] = []
   const [host, port] = [address.split(':')[0]!, Number(address.split(':')[1])]
   const node: DdbNode = {
@@ -68,10 +73,12 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
     proc,
     log: () => stderr,
     async kill9() {
+      stopping = true
       proc.kill(9)
       await proc.exited
     },
     async stop() {
+      stopping = true
       clients.forEach((c) => c.close())
       proc.kill('SIGTERM')
       return proc.exited
@@ -83,6 +90,7 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
       return c
     },
     async [Symbol.asyncDispose]() {
+      stopping = true
       clients.forEach((c) => c.close())
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill(9)
