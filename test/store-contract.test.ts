@@ -62,27 +62,68 @@ for (const kind of ['sqlite', 'mysql'] as const) {
 
     test('a fresh store has offset 0 and no log id', async () => {
       expect(store.kind).toBe(kind)
-      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+      expect(await store.readState()).toEqual({ offset: 0, logId: null, pending: null })
     })
 
     test('setState then commit is visible to readState', async () => {
       const txn = await store.begin()
       await txn.setState({ offset: 7, logId: 'log-a' })
-      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+      expect(await store.readState()).toEqual({ offset: 0, logId: null, pending: null })
       await txn.commit()
-      expect(await store.readState()).toEqual({ offset: 7, logId: 'log-a' })
+      expect(await store.readState()).toEqual({ offset: 7, logId: 'log-a', pending: null })
     })
 
     test('setState then rollback is not', async () => {
       const txn = await store.begin()
       await txn.setState({ offset: 3, logId: 'log-b' })
       await txn.rollback()
-      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+      expect(await store.readState()).toEqual({ offset: 0, logId: null, pending: null })
+    })
+
+    test('pending entries commit with the state and are replaced by the next state', async () => {
+      const pending = JSON.stringify([{ offset: 5, sql: "it's \\ a ; test" }])
+      const txn = await store.begin()
+      await txn.setState({ offset: 5, logId: 'log-p', pending })
+      await txn.commit()
+      expect(await store.readState()).toEqual({ offset: 5, logId: 'log-p', pending })
+      await store.writeState({ offset: 6, logId: 'log-p' })
+      expect(await store.readState()).toEqual({ offset: 6, logId: 'log-p', pending: null })
+    })
+
+    test('runMany runs statements in order and writes the state with them', async () => {
+      await createItems()
+      const txn = await store.begin()
+      const results = await txn.runMany(
+        [
+          { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a -- not a comment')", params: [] },
+          { db: null, sql: 'INSERT INTO items (id, name) VALUES (?, ?) -- trailing comment', params: [2, "b'; DROP TABLE items; --"] },
+          { db: null, sql: 'UPDATE items SET name = name', params: [] },
+        ],
+        { offset: 9, logId: 'log-m' },
+      )
+      await txn.commit()
+      expect(results.map((r) => r.affectedRows)).toEqual([1, 1, 2])
+      expect(await store.readState()).toEqual({ offset: 9, logId: 'log-m', pending: null })
+      const { rows } = await store.read(null, 'SELECT id, name FROM items ORDER BY id', [])
+      expect(rows).toEqual([{ id: 1, name: 'a -- not a comment' }, { id: 2, name: "b'; DROP TABLE items; --" }])
+    })
+
+    test('runMany rejects on a failing statement, and the transaction rolls back whole', async () => {
+      await createItems()
+      const txn = await store.begin()
+      await expect(
+        txn.runMany([
+          { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a')", params: [] },
+          { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'dup')", params: [] },
+        ]),
+      ).rejects.toThrow(StoreError)
+      await txn.rollback()
+      expect((await store.read(null, 'SELECT COUNT(*) AS n FROM items', [])).rows).toEqual([{ n: 0 }])
     })
 
     test('writeState outside a transaction is visible at once', async () => {
       await store.writeState({ offset: 12, logId: 'log-c' })
-      expect(await store.readState()).toEqual({ offset: 12, logId: 'log-c' })
+      expect(await store.readState()).toEqual({ offset: 12, logId: 'log-c', pending: null })
     })
 
     test('uncommitted data is invisible to read() and visible after commit', async () => {
@@ -197,7 +238,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       expect((err as StoreError).rejectedByServer).toBe(true)
       await txn.rollback()
       await txn.rollback()
-      expect(await store.readState()).toEqual({ offset: 0, logId: null })
+      expect(await store.readState()).toEqual({ offset: 0, logId: null, pending: null })
       const next = await store.begin()
       await next.rollback()
     })

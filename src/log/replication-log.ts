@@ -101,19 +101,26 @@ export class ReplicationLog {
     return this.#last
   }
 
-  /** Appends drafts as the next entries in one durable commit; returns them with offsets and checksums. */
-  append(drafts: EntryDraft[]): Entry[] {
-    const entries = drafts.map((d, i) => {
+  /** Gives drafts the next offsets and their checksums, without writing anything. */
+  prepare(drafts: EntryDraft[]): Entry[] {
+    return drafts.map((d, i) => {
       const e = { offset: this.#last + 1 + i, ts: d.ts, db: d.db, statements: d.statements, affected: d.affected }
       return { ...e, checksum: entryChecksum(e) }
     })
+  }
+
+  /** Appends entries that continue the log (from prepare, or recovered) in one durable commit. */
+  append(entries: Entry[]): void {
+    if (entries.length === 0) return
+    if (entries[0]!.offset !== this.#last + 1) {
+      throw new DdbError('LOG_GAP', `append to log ${this.path}: entry ${entries[0]!.offset} does not follow ${this.#last}`)
+    }
     this.#db.transaction(() => {
       for (const e of entries) {
         this.#insert.run(e.offset, e.ts, e.db, JSON.stringify(e.statements), JSON.stringify(e.affected), e.checksum)
       }
     })()
-    if (entries.length > 0) this.#last = entries[entries.length - 1]!.offset
-    return entries
+    this.#last = entries[entries.length - 1]!.offset
   }
 
   /** Entries with offset > `after`, oldest first, at most `limit`; each checksum verified. */

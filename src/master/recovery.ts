@@ -1,6 +1,7 @@
 import { CATCH_UP_PAGE_ENTRIES } from '../config.ts'
+import { entryChecksum, type Entry } from '../entry.ts'
 import { RecoveryError } from '../errors.ts'
-import type { ReplicationLog } from '../log/replication-log.ts'
+import { CorruptEntryError, type ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { ApplyError, applyEntries, hasDdl } from '../store/apply.ts'
 import type { Store } from '../store/store.ts'
@@ -9,11 +10,13 @@ import type { Store } from '../store/store.ts'
  * Brings the master's store and log into agreement before it serves anyone.
  * The store's offset S and the log's last offset L:
  * - L = S: clean.
- * - L > S: the master died after a log commit and before the store commit
+ * - L > S: the master died after the log commit and before the store's
  *   (writer.ts), so entries S+1…L are applied again, in order.
  *   A MySQL DDL entry that fails again was never applied: it failed on the
  *   server before the crash could remove it, so it is removed now.
- * - S > L, or a store written with another log: refused; nothing safe to do.
+ * - S > L: the master died after the store's commit and before the log's; the
+ *   store's state row holds that batch (pending), so the log gets it back.
+ * - Anything else (S further ahead, a store written with another log): refused.
  */
 export async function recover(store: Store, log: ReplicationLog, logger: Logger): Promise<void> {
   const state = await store.readState()
@@ -37,6 +40,13 @@ export async function recover(store: Store, log: ReplicationLog, logger: Logger)
     )
   }
   if (state.offset > last) {
+    const pending: Entry[] = state.pending ? JSON.parse(state.pending) : []
+    if (pending.length > 0 && pending[0]!.offset === last + 1 && pending[pending.length - 1]!.offset === state.offset) {
+      for (const e of pending) if (entryChecksum(e) !== e.checksum) throw new CorruptEntryError(e.offset)
+      logger.warn('restoring to the log the entries the store committed last', { from: last + 1, to: state.offset })
+      log.append(pending)
+      return
+    }
     throw new RecoveryError(
       `recover: ${where}: the log is missing ${state.offset - last} committed entries`,
       'restore the log file that belongs to this store; a shorter log would give slaves a different history',

@@ -94,7 +94,9 @@ export class Writer {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    // bun:sqlite commits block the thread, so requests that arrived meanwhile sit
+    // unread in their sockets: yield to I/O before each batch to let them join it.
+    for (await yieldToIo(); this.#queue.length > 0; await yieldToIo()) {
       const separateDdl = this.#store.ddlCommitsImplicitly
       const ddl = separateDdl && hasDdl(this.#queue[0]!.req)
       let n = 1
@@ -110,6 +112,12 @@ export class Writer {
     }
   }
 
+  /**
+   * Fast path: every request's statements and the new offset in one runMany
+   * (one round trip on MySQL). If a statement fails, the batch is rolled back
+   * and run again request by request, each behind a savepoint, so only the
+   * failing client gets the error.
+   */
   async #writeBatch(batch: Pending[]): Promise<void> {
     let tx: StoreTxn
     try {
@@ -117,37 +125,81 @@ export class Writer {
     } catch (err) {
       return batch.forEach((p) => p.reject(err))
     }
+    const ts = Date.now()
+    let results: RunResult[]
+    try {
+      const statements = batch.flatMap((p) => p.req.statements.map((s) => ({ db: p.req.db, sql: s.sql, params: s.params })))
+      results = await tx.runMany(statements)
+    } catch (err) {
+      await tx.rollback()
+      if (batch.length === 1 || !(err instanceof StoreError && err.rejectedByServer)) return batch.forEach((p) => p.reject(err))
+      return this.#writeEachBehindSavepoint(batch)
+    }
+    let k = 0
+    const executed = batch.map((pending) => {
+      const { db, statements } = pending.req
+      const mine = statements.map((s) => normalize(s.sql, results[k++]!))
+      return { pending, draft: { ts, db, statements, affected: mine.map((r) => r.affectedRows) }, results: mine }
+    })
+    await this.#logAndCommit(tx, executed)
+  }
+
+  async #writeEachBehindSavepoint(batch: Pending[]): Promise<void> {
+    let tx: StoreTxn
+    try {
+      tx = await this.#store.begin()
+    } catch (err) {
+      return batch.forEach((p) => p.reject(err))
+    }
     const executed: Executed[] = []
-    const useSavepoints = batch.length > 1
     for (const [i, pending] of batch.entries()) {
       try {
-        if (useSavepoints) await tx.savepoint(`w${i}`)
+        await tx.savepoint(`w${i}`)
         executed.push(await this.#execute(tx, pending))
       } catch (err) {
         pending.reject(err)
         try {
-          if (!useSavepoints) throw err
           await tx.rollbackTo(`w${i}`)
         } catch {
-          // The transaction itself is gone (or held one request): fail what it held.
+          // The transaction itself is gone: fail everything it held.
           await tx.rollback()
           return batch.slice(i + 1).concat(executed.map((e) => e.pending)).forEach((p) => p.reject(err))
         }
       }
     }
     if (executed.length === 0) return tx.rollback()
+    await this.#logAndCommit(tx, executed)
+  }
 
-    const last = this.#log.lastOffset() + executed.length
-    let entries: Entry[]
+  /**
+   * The store transaction holds the executed writes: commit it with the new
+   * offset and the entries themselves in the state row, and append the entries
+   * to the log, concurrently (the COMMIT goes out first; the log's fsync runs
+   * while the store syncs). Only when both are durable are clients answered.
+   * A crash in between leaves one side a batch ahead, which recovery repairs
+   * from the other: log ahead, the store replays it; store ahead, its state row
+   * gives the log the entries back.
+   */
+  async #logAndCommit(tx: StoreTxn, executed: Executed[]): Promise<void> {
+    const entries = this.#log.prepare(executed.map((e) => e.draft))
+    const last = entries[entries.length - 1]!.offset
+    let committed: Promise<void>
     try {
-      await tx.setState({ offset: last, logId: this.#log.id })
-      entries = this.#log.append(executed.map((e) => e.draft))
+      await tx.setState({ offset: last, logId: this.#log.id, pending: JSON.stringify(entries) })
+      committed = tx.commit()
     } catch (err) {
       await tx.rollback()
       return executed.forEach((e) => e.pending.reject(err))
     }
     try {
-      await tx.commit()
+      this.#log.append(entries)
+    } catch (err) {
+      // The store may commit entries the log could not take: only recovery can settle it.
+      await committed.catch(() => {})
+      return this.#onFatal(err)
+    }
+    try {
+      await committed
     } catch (err) {
       this.#logger.error('store commit failed after log commit; reconciling', { offset: last, error: err })
       await this.#reconcile(entries)
@@ -166,7 +218,8 @@ export class Writer {
    */
   async #writeDdl(pending: Pending): Promise<void> {
     const { req } = pending
-    const [entry] = this.#log.append([{ ts: Date.now(), db: req.db, statements: req.statements, affected: req.statements.map(() => 0) }])
+    const [entry] = this.#log.prepare([{ ts: Date.now(), db: req.db, statements: req.statements, affected: req.statements.map(() => 0) }])
+    this.#log.append([entry!])
     const results: RunResult[] = []
     try {
       for (const s of req.statements) results.push(normalize(s.sql, await this.#store.runAutocommit(req.db, s.sql, s.params)))
@@ -217,6 +270,10 @@ export class Writer {
     this.#published = offset
     for (const wake of [...this.#waiters]) wake()
   }
+}
+
+function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 /**

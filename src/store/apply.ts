@@ -45,7 +45,68 @@ export async function applyEntries(store: Store, entries: Entry[], logId: string
   }
 }
 
+/** Most SQL text sent in one batch, in bytes (far below MySQL's 16 MB max_allowed_packet). */
+const BATCH_TEXT_BYTES = 4 * 1024 * 1024
+
+/**
+ * Applies a run of entries (no implicit-commit DDL among them) in as few
+ * transactions and round trips as possible: all statements and the new offset
+ * in one runMany, checked, then committed. If anything fails or diverges, the
+ * run is rolled back and applied again entry by entry, which commits exactly
+ * the entries before the culprit and throws its error.
+ */
 async function applyInTransaction(store: Store, run: Entry[], logId: string): Promise<void> {
+  for (const part of byTextSize(run)) {
+    const tx = await store.begin()
+    try {
+      const statements = part.flatMap((e) => e.statements.map((s) => ({ db: e.db, sql: s.sql, params: s.params })))
+      const results = await tx.runMany(statements, { offset: part[part.length - 1]!.offset, logId })
+      if (firstDivergence(part, results.map((r) => r.affectedRows)) === null) {
+        await tx.commit()
+        continue
+      }
+    } catch (err) {
+      await tx.rollback()
+      if (!rejected(err)) throw err
+      await applyEntryByEntry(store, part, logId)
+      continue
+    }
+    await tx.rollback()
+    await applyEntryByEntry(store, part, logId)
+  }
+}
+
+/** Splits a run where its SQL text passes BATCH_TEXT_BYTES, so no packet grows unbounded. */
+function byTextSize(run: Entry[]): Entry[][] {
+  const parts: Entry[][] = [[]]
+  let bytes = 0
+  for (const e of run) {
+    const size = e.statements.reduce((n, s) => n + s.sql.length, 0)
+    if (bytes + size > BATCH_TEXT_BYTES && parts[parts.length - 1]!.length > 0) {
+      parts.push([])
+      bytes = 0
+    }
+    parts[parts.length - 1]!.push(e)
+    bytes += size
+  }
+  return parts
+}
+
+/** The first statement whose DML affected a different number of rows than on the master, or null. */
+function firstDivergence(entries: Entry[], affected: number[]): DivergenceError | null {
+  let k = 0
+  for (const e of entries) {
+    for (const [i, s] of e.statements.entries()) {
+      const expected = e.affected[i] ?? 0
+      const actual = affected[k++] ?? 0
+      if (actual !== expected && classify(s.sql).kind === 'write') return new DivergenceError(e.offset, s.sql, expected, actual)
+    }
+  }
+  return null
+}
+
+/** The slow, exact path: one entry at a time in one transaction; commits the good prefix, throws the culprit's error. */
+async function applyEntryByEntry(store: Store, run: Entry[], logId: string): Promise<void> {
   const tx = await store.begin()
   let k = 0
   try {
@@ -53,7 +114,7 @@ async function applyInTransaction(store: Store, run: Entry[], logId: string): Pr
   } catch (err) {
     await tx.rollback()
     // Commit the good prefix so the store's offset is the last entry that applied.
-    if (k > 0) await applyInTransaction(store, run.slice(0, k), logId)
+    if (k > 0) await applyEntryByEntry(store, run.slice(0, k), logId)
     throw err
   }
   try {
@@ -66,18 +127,16 @@ async function applyInTransaction(store: Store, run: Entry[], logId: string): Pr
 }
 
 async function applyEntry(tx: StoreTxn, e: Entry): Promise<void> {
-  for (const [i, s] of e.statements.entries()) {
-    let affected: number
+  const affected: number[] = []
+  for (const s of e.statements) {
     try {
-      affected = (await tx.run(e.db, s.sql, s.params)).affectedRows
+      affected.push((await tx.run(e.db, s.sql, s.params)).affectedRows)
     } catch (err) {
       throw rejected(err) ? new ApplyError(e.offset, s.sql, err) : err
     }
-    const expected = e.affected[i] ?? 0
-    if (classify(s.sql).kind === 'write' && affected !== expected) {
-      throw new DivergenceError(e.offset, s.sql, expected, affected)
-    }
   }
+  const diverged = firstDivergence([e], affected)
+  if (diverged) throw diverged
 }
 
 async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boolean): Promise<void> {

@@ -1,8 +1,8 @@
 import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
-import type { RunResult, Store, StoreState, StoreTxn } from './store.ts'
-import { toDriverValue, toJsonRow } from './values.ts'
+import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import { stateOf, toDriverValue, toJsonRow } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
 /** Where a MySQL store lives, as openStore parsed it from a mysql:// URL. */
@@ -28,6 +28,8 @@ interface MysqlField {
 }
 interface MysqlConnection {
   query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
+  /** Binds values into sql client-side, exactly as query(sql, values) would. */
+  format(sql: string, values: unknown[]): string
   on(event: 'error', listener: (err: Error) => void): unknown
   end(): Promise<void>
   destroy(): void
@@ -49,8 +51,9 @@ interface ResultHeader {
 }
 
 const STATE_TABLE = 'ddb.replication_state'
-const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (id TINYINT PRIMARY KEY, applied_offset BIGINT NOT NULL, log_id VARCHAR(64) NULL) ENGINE=InnoDB`
-const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ? WHERE id = 1`
+const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (id TINYINT PRIMARY KEY, applied_offset BIGINT NOT NULL, log_id VARCHAR(64) NULL, pending_entries LONGTEXT NULL) ENGINE=InnoDB`
+const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1`
+const stateValues = (state: StoreState) => [state.offset, state.logId, state.pending ?? null]
 
 /** Opens a MySQL store: creates the URL's database and the `ddb` state database when missing. */
 export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlStore> {
@@ -100,18 +103,16 @@ export class MysqlStore implements Store {
   }
 
   async readState(): Promise<StoreState> {
-    const { rows } = await this.read(null, `SELECT applied_offset, log_id FROM ${STATE_TABLE} WHERE id = 1`, [])
+    const { rows } = await this.read(null, `SELECT applied_offset, log_id, pending_entries FROM ${STATE_TABLE} WHERE id = 1`, [])
     const row = rows[0]
     if (!row) throw new StoreError(`read state ${this.displayUrl}: the ${STATE_TABLE} row is missing`)
-    return { offset: Number(row.applied_offset), logId: row.log_id === null ? null : String(row.log_id) }
+    return stateOf(row)
   }
 
   async begin(): Promise<StoreTxn> {
     const release = await this.#acquire()
     try {
-      const session = await this.#session()
-      await session.query('START TRANSACTION')
-      return new MysqlTxn(session, this.defaultDb, release)
+      return new MysqlTxn(await this.#session(), this.defaultDb, release)
     } catch (err) {
       release()
       throw storeError(err)
@@ -123,7 +124,7 @@ export class MysqlStore implements Store {
   }
 
   async writeState(state: StoreState): Promise<void> {
-    await this.#withWriter((session) => session.query(WRITE_STATE, [state.offset, state.logId]))
+    await this.#withWriter((session) => session.query(WRITE_STATE, stateValues(state)))
   }
 
   async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
@@ -200,11 +201,18 @@ export class MysqlStore implements Store {
   }
 }
 
-/** One START TRANSACTION … COMMIT on the writer session; holds the writer lock until it ends. */
+/**
+ * One START TRANSACTION … COMMIT on the writer session; holds the writer lock
+ * until it ends. Statements that need no answer of their own (START
+ * TRANSACTION, SAVEPOINT, the state row's UPDATE) wait and travel in the next
+ * packet, so a write costs one round trip for its statements and one for COMMIT.
+ */
 class MysqlTxn implements StoreTxn {
   readonly #session: Session
   readonly #defaultDb: string
   #release: (() => void) | null
+  #queued: string[] = ['START TRANSACTION']
+  #started = false
 
   constructor(session: Session, defaultDb: string, release: () => void) {
     this.#session = session
@@ -213,24 +221,31 @@ class MysqlTxn implements StoreTxn {
   }
 
   async run(db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+    return (await this.runMany([{ db, sql, params }]))[0]!
+  }
+
+  async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
     this.#checkOpen()
+    const after = state ? [this.#session.format(WRITE_STATE, stateValues(state))] : []
     try {
-      return await this.#session.run(db ?? this.#defaultDb, sql, params)
+      return await this.#session.runPacket(this.#takeQueued(), statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })), after)
     } catch (err) {
       throw storeError(err)
     }
   }
 
-  savepoint(name: string): Promise<void> {
-    return this.#exec(`SAVEPOINT ${quoteId(name)}`)
+  async savepoint(name: string): Promise<void> {
+    this.#checkOpen()
+    this.#queued.push(`SAVEPOINT ${quoteId(name)}`)
   }
 
   rollbackTo(name: string): Promise<void> {
     return this.#exec(`ROLLBACK TO SAVEPOINT ${quoteId(name)}`)
   }
 
-  setState(state: StoreState): Promise<void> {
-    return this.#exec(WRITE_STATE, [state.offset, state.logId])
+  async setState(state: StoreState): Promise<void> {
+    this.#checkOpen()
+    this.#queued.push(this.#session.format(WRITE_STATE, stateValues(state)))
   }
 
   async commit(): Promise<void> {
@@ -240,17 +255,25 @@ class MysqlTxn implements StoreTxn {
 
   async rollback(): Promise<void> {
     if (!this.#release) return
-    if (!this.#session.broken) {
+    if (this.#started && !this.#session.broken) {
       // A failed ROLLBACK leaves the session in an unknown state: drop it so the next begin() reconnects.
       await this.#session.query('ROLLBACK').catch(() => this.#session.markBroken())
     }
     this.#end()
   }
 
-  async #exec(sql: string, values?: unknown[]): Promise<void> {
+  /** Transaction control waiting to go out; from here on the server has a transaction to roll back. */
+  #takeQueued(): string[] {
+    const queued = this.#queued
+    this.#queued = []
+    this.#started = true
+    return queued
+  }
+
+  async #exec(sql: string): Promise<void> {
     this.#checkOpen()
     try {
-      await this.#session.query(sql, values)
+      await this.#session.runPacket(this.#takeQueued(), [], [sql])
     } catch (err) {
       throw storeError(err)
     }
@@ -285,6 +308,39 @@ class Session {
     this.#broken = true
   }
 
+  /** Binds params into sql client-side, as the driver does for query(sql, params). */
+  format(sql: string, params: unknown[]): string {
+    return params.length > 0 ? this.conn.format(sql, params) : sql
+  }
+
+  /**
+   * Sends `before`, then each statement (switching databases with USE where it
+   * changes), then `after`, as ONE multi-statement packet; resolves with the
+   * statements' results. Statements are joined with a newline before the ';'
+   * so a trailing `-- comment` cannot swallow the separator.
+   */
+  async runPacket(before: string[], statements: StoreStatement[], after: string[]): Promise<RunResult[]> {
+    const texts = [...before]
+    const mine: number[] = []
+    let db = this.#db
+    for (const s of statements) {
+      if (s.db !== db && s.db !== null) {
+        texts.push(`USE ${quoteId(s.db)}`)
+        db = s.db
+      }
+      mine.push(texts.length)
+      texts.push(this.format(s.sql, s.params.map(toDriverValue)))
+    }
+    texts.push(...after)
+    if (texts.length === 0) return []
+    this.#db = null // unknown until the packet succeeds
+    const [result] = await this.query(texts.join('\n;\n'))
+    const results = texts.length === 1 ? [result] : (result as unknown[])
+    for (const r of results) db = schemaChange(r) ?? db
+    this.#db = db
+    return mine.map((i) => runResult(results[i]))
+  }
+
   /** Runs one user statement in database `db`, switching databases first when needed. */
   async run(db: string, sql: string, params: Param[]): Promise<RunResult> {
     if (this.#db !== db) {
@@ -294,9 +350,7 @@ class Session {
     const [result] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
     const schema = schemaChange(result)
     if (schema !== undefined) this.#db = schema // the statement itself was a USE (or dropped this database)
-    if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 }
-    const header = result as ResultHeader
-    return { affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+    return runResult(result)
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
@@ -343,10 +397,15 @@ function connectionOptions(config: MysqlStoreConfig) {
   }
 }
 
-/** Opens a writer session with no database selected (it may not exist yet). */
+/**
+ * Opens a writer session with no database selected (it may not exist yet).
+ * It sends many statements per packet, so the server must split them where
+ * ddb's lexer did: NO_BACKSLASH_ESCAPES would move where a string ends.
+ */
 async function connect(config: MysqlStoreConfig): Promise<Session> {
   try {
-    const conn: MysqlConnection = await mysql.createConnection(connectionOptions(config))
+    const conn: MysqlConnection = await mysql.createConnection({ ...connectionOptions(config), multipleStatements: true })
+    await conn.query(`SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')`)
     return new Session(conn)
   } catch (err) {
     throw connectError(err, config.displayUrl)
@@ -383,6 +442,13 @@ function storeError(err: unknown, prefix = ''): StoreError {
     storeCode: e?.sqlState ? e.errno : e?.code,
     rejectedByServer: fromServer,
   })
+}
+
+/** A statement's RunResult: rows affected and insert id; zeros for a statement that returned rows. */
+function runResult(result: unknown): RunResult {
+  if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 }
+  const header = result as ResultHeader
+  return { affectedRows: header.affectedRows, insertId: Number(header.insertId) }
 }
 
 /** The database a statement switched its session to, if it did ('' when it dropped the current one). */

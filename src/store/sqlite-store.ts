@@ -1,8 +1,8 @@
-import { Database } from 'bun:sqlite'
+import { Database, type Statement } from 'bun:sqlite'
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
-import type { RunResult, Store, StoreState, StoreTxn } from './store.ts'
-import { toDriverValue, toJsonRow } from './values.ts'
+import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import { stateOf, toDriverValue, toJsonRow } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
 /** PRAGMA synchronous for the writer: FULL fsyncs every commit (the default). */
@@ -18,7 +18,7 @@ export interface SqliteStoreOptions {
 export const BUSY_TIMEOUT_MS = 5_000
 
 const STATE_DDL =
-  'CREATE TABLE IF NOT EXISTS ddb_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_offset INTEGER NOT NULL, log_id TEXT)'
+  'CREATE TABLE IF NOT EXISTS ddb_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_offset INTEGER NOT NULL, log_id TEXT, pending_entries TEXT)'
 
 /** Opens (creating if needed) the SQLite store in file `path`: WAL, one writer and one reader connection. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -52,6 +52,7 @@ export class SqliteStore implements Store {
   }
   readonly displayUrl: string
   readonly #writer: Database
+  readonly #statements: StatementCache
   readonly #reader: Database
   readonly #lock = new WriterLock()
   #closed = false
@@ -59,14 +60,15 @@ export class SqliteStore implements Store {
   constructor(displayUrl: string, writer: Database, reader: Database) {
     this.displayUrl = displayUrl
     this.#writer = writer
+    this.#statements = new StatementCache(writer)
     this.#reader = reader
   }
 
   async readState(): Promise<StoreState> {
-    const { rows } = await this.read(null, 'SELECT applied_offset, log_id FROM ddb_state WHERE id = 1', [])
+    const { rows } = await this.read(null, 'SELECT applied_offset, log_id, pending_entries FROM ddb_state WHERE id = 1', [])
     const row = rows[0]
     if (!row) throw new StoreError(`read state ${this.displayUrl}: the ddb_state row is missing`)
-    return { offset: Number(row.applied_offset), logId: row.log_id === null ? null : String(row.log_id) }
+    return stateOf(row)
   }
 
   async begin(): Promise<StoreTxn> {
@@ -77,13 +79,13 @@ export class SqliteStore implements Store {
       release()
       throw storeError(err)
     }
-    return new SqliteTxn(this.#writer, release)
+    return new SqliteTxn(this.#writer, this.#statements, release)
   }
 
   async runAutocommit(_db: string | null, sql: string, params: Param[]): Promise<RunResult> {
     const release = await this.#acquire()
     try {
-      return runOn(this.#writer, sql, params)
+      return runOn(this.#statements, sql, params)
     } finally {
       release()
     }
@@ -92,7 +94,7 @@ export class SqliteStore implements Store {
   async writeState(state: StoreState): Promise<void> {
     const release = await this.#acquire()
     try {
-      writeStateOn(this.#writer, state)
+      writeStateOn(this.#statements, state)
     } finally {
       release()
     }
@@ -116,6 +118,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#statements.clear()
     this.#reader.close()
     this.#writer.close()
   }
@@ -138,16 +141,25 @@ export class SqliteStore implements Store {
 /** One BEGIN IMMEDIATE … COMMIT on the writer; holds the writer lock until it ends. */
 class SqliteTxn implements StoreTxn {
   readonly #db: Database
+  readonly #statements: StatementCache
   #release: (() => void) | null
 
-  constructor(db: Database, release: () => void) {
+  constructor(db: Database, statements: StatementCache, release: () => void) {
     this.#db = db
+    this.#statements = statements
     this.#release = release
   }
 
   async run(_db: string | null, sql: string, params: Param[]): Promise<RunResult> {
     this.#checkOpen()
-    return runOn(this.#db, sql, params)
+    return runOn(this.#statements, sql, params)
+  }
+
+  async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
+    this.#checkOpen()
+    const results = statements.map((s) => runOn(this.#statements, s.sql, s.params))
+    if (state) writeStateOn(this.#statements, state)
+    return results
   }
 
   async savepoint(name: string): Promise<void> {
@@ -160,7 +172,7 @@ class SqliteTxn implements StoreTxn {
 
   async setState(state: StoreState): Promise<void> {
     this.#checkOpen()
-    writeStateOn(this.#db, state)
+    writeStateOn(this.#statements, state)
   }
 
   async commit(): Promise<void> {
@@ -197,22 +209,55 @@ class SqliteTxn implements StoreTxn {
   }
 }
 
-function runOn(db: Database, sql: string, params: Param[]): RunResult {
-  try {
-    const stmt = db.prepare(sql)
-    try {
-      const { changes, lastInsertRowid } = stmt.run(...params.map(toDriverValue))
-      return { affectedRows: changes, insertId: Number(lastInsertRowid) }
-    } finally {
-      stmt.finalize()
+/** Most prepared statements kept for reuse (a replayed log repeats the same parameterized texts). */
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Prepared statements of one connection by SQL text, the least recently used
+ * finalized past STATEMENT_CACHE_SIZE (bun's own query() cache never forgets,
+ * and replayed statements with literals are mostly unique).
+ */
+class StatementCache {
+  readonly #db: Database
+  readonly #statements = new Map<string, Statement>()
+
+  constructor(db: Database) {
+    this.#db = db
+  }
+
+  get(sql: string): Statement {
+    let stmt = this.#statements.get(sql)
+    if (stmt) {
+      this.#statements.delete(sql)
+    } else {
+      stmt = this.#db.prepare(sql)
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        const [oldest, old] = this.#statements.entries().next().value!
+        old.finalize()
+        this.#statements.delete(oldest)
+      }
     }
+    this.#statements.set(sql, stmt)
+    return stmt
+  }
+
+  clear(): void {
+    for (const stmt of this.#statements.values()) stmt.finalize()
+    this.#statements.clear()
+  }
+}
+
+function runOn(cache: StatementCache, sql: string, params: Param[]): RunResult {
+  try {
+    const { changes, lastInsertRowid } = cache.get(sql).run(...params.map(toDriverValue))
+    return { affectedRows: changes, insertId: Number(lastInsertRowid) }
   } catch (err) {
     throw storeError(err)
   }
 }
 
-function writeStateOn(db: Database, state: StoreState): void {
-  runOn(db, 'UPDATE ddb_state SET applied_offset = ?, log_id = ? WHERE id = 1', [state.offset, state.logId])
+function writeStateOn(cache: StatementCache, state: StoreState): void {
+  runOn(cache, 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1', [state.offset, state.logId, state.pending ?? null])
 }
 
 function quoteId(name: string): string {

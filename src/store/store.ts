@@ -6,12 +6,25 @@ export interface StoreState {
   offset: number
   /** The id of the replication log those entries came from (null: none yet). */
   logId: string | null
+  /**
+   * The master's last committed batch, as JSON Entry[]: committed in the same
+   * transaction as the data, so recovery can put entries the log lacks back into
+   * it (the master commits store and log concurrently). Null elsewhere.
+   */
+  pending?: string | null
 }
 
 /** What one write statement did. */
 export interface RunResult {
   affectedRows: number
   insertId: number
+}
+
+/** A statement to run in a database (null: the store's default). */
+export interface StoreStatement {
+  db: string | null
+  sql: string
+  params: Param[]
 }
 
 /**
@@ -21,9 +34,16 @@ export interface RunResult {
 export interface StoreTxn {
   /** Runs one statement in database `db` (ignored by SQLite; null: the URL's database). */
   run(db: string | null, sql: string, params: Param[]): Promise<RunResult>
+  /**
+   * Runs statements in order and then, if given, writes the replication state,
+   * in as few round trips as the store allows (MySQL: one packet). Resolves with
+   * each statement's result. If one fails it rejects with that failure, and which
+   * earlier statements took effect is unknown: the caller must roll back.
+   */
+  runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]>
   savepoint(name: string): Promise<void>
   rollbackTo(name: string): Promise<void>
-  /** Writes the replication state row; commits or rolls back with the data. */
+  /** Writes the replication state row; commits or rolls back with the data (MySQL: sent with the next packet). */
   setState(state: StoreState): Promise<void>
   commit(): Promise<void>
   /** Safe to call after a failed commit or on a broken connection. */

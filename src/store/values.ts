@@ -1,4 +1,5 @@
 import type { Param } from '../entry.ts'
+import type { StoreState } from './store.ts'
 
 /** A value as reads return it: JSON-safe, the same shape as a Param (bytes as {$bytes: base64}). */
 export type JsonValue = Param
@@ -48,4 +49,13 @@ function formatDate(d: Date): string {
   const iso = d.toISOString() // YYYY-MM-DDTHH:MM:SS.mmmZ
   const ms = d.getUTCMilliseconds()
   return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + (ms ? `.${String(ms).padStart(3, '0')}000` : '')
+}
+
+/** The replication state from its row (applied_offset, log_id, pending_entries), as both stores keep it. */
+export function stateOf(row: Record<string, unknown>): StoreState {
+  return {
+    offset: Number(row.applied_offset),
+    logId: row.log_id === null ? null : String(row.log_id),
+    pending: row.pending_entries === null || row.pending_entries === undefined ? null : String(row.pending_entries),
+  }
 }
