@@ -10,6 +10,10 @@ export type Param = null | boolean | number | string | { $bytes: string }
 export interface Statement {
   sql: string
   params: Param[]
+  /** The AUTO_INCREMENT value the master generated (INSERT/REPLACE); MySQL slaves replay it with SET INSERT_ID. */
+  insertId?: number
+  /** The statement as the client sent it, when ddb rewrote it to replay the same everywhere (kept for auditing). */
+  original?: string
 }
 
 export interface Entry {

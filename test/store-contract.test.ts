@@ -56,7 +56,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     afterEach(() => store.close())
 
     const createItems = () =>
-      store.runAutocommit(null, `CREATE TABLE items (id ${fx.autoId}, name VARCHAR(200), data BLOB)`, [])
+      store.runAutocommit({ db: null, sql: `CREATE TABLE items (id ${fx.autoId}, name VARCHAR(200), data BLOB)`, params: [] })
     const names = async () =>
       (await store.read(null, 'SELECT name FROM items ORDER BY id', [])).rows.map((r) => r.name)
 
@@ -175,11 +175,11 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     })
 
     test('read() values are JSON-safe', async () => {
-      await store.runAutocommit(
-        null,
-        'CREATE TABLE v (big BIGINT, small BIGINT, amount DECIMAL(10,2), at DATETIME(6), data BLOB)',
-        [],
-      )
+      await store.runAutocommit({
+        db: null,
+        sql: 'CREATE TABLE v (big BIGINT, small BIGINT, amount DECIMAL(10,2), at DATETIME(6), data BLOB)',
+        params: [],
+      })
       const txn = await store.begin()
       await txn.run(null, 'INSERT INTO v VALUES (?, ?, ?, ?, ?)', [
         '9007199254740993',
@@ -217,7 +217,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         secondStarted = true
         return txn
       })
-      const autocommit = store.runAutocommit(null, "INSERT INTO items (name) VALUES ('auto')", [])
+      const autocommit = store.runAutocommit({ db: null, sql: "INSERT INTO items (name) VALUES ('auto')", params: [] })
       await Bun.sleep(100)
       expect(secondStarted).toBe(false)
       await first.run(null, "INSERT INTO items (name) VALUES ('first')", [])
@@ -258,14 +258,14 @@ for (const kind of ['sqlite', 'mysql'] as const) {
 
     test('runAutocommit runs DDL outside any transaction', async () => {
       await createItems()
-      await store.runAutocommit(null, 'CREATE TABLE later (id INT)', [])
+      await store.runAutocommit({ db: null, sql: 'CREATE TABLE later (id INT)', params: [] })
       expect((await store.read(null, 'SELECT COUNT(*) AS n FROM later', [])).rows).toEqual([{ n: 0 }])
     })
 
     if (kind === 'mysql') {
       test('run() in another database switches to it, and back', async () => {
         await server.current!.query('CREATE DATABASE IF NOT EXISTS `other`')
-        await store.runAutocommit('other', 'CREATE TABLE IF NOT EXISTS elsewhere (v INT)', [])
+        await store.runAutocommit({ db: 'other', sql: 'CREATE TABLE IF NOT EXISTS elsewhere (v INT)', params: [] })
         await createItems()
         const txn = await store.begin()
         await txn.run('other', 'INSERT INTO elsewhere VALUES (1)', [])

@@ -1,5 +1,5 @@
 import type { HostPort } from '../config.ts'
-import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import { ReplicationLog, type LogSync } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
@@ -11,7 +11,7 @@ import type { NodeStatus } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { recover } from './recovery.ts'
 import { ReplicaSession } from './replica-session.ts'
-import { Writer } from './writer.ts'
+import { Writer, type WriteStatement } from './writer.ts'
 
 export interface MasterOptions {
   /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
@@ -83,7 +83,11 @@ export class Master implements NodeApi {
     return this.#server?.address ?? ''
   }
 
-  write(db: string | null, statements: Statement[]): Promise<WriteResult> {
+  get dialect(): 'mysql' | 'sqlite' {
+    return this.store.kind
+  }
+
+  write(db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
     return this.#writer.submit({ db, statements })
   }
 

@@ -3,14 +3,20 @@ import type { Entry, EntryDraft, Statement, WriteResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
-import { classify } from '../sql/classify.ts'
-import { applyEntries, hasDdl } from '../store/apply.ts'
-import type { RunResult, Store, StoreTxn } from '../store/store.ts'
+import type { Classification } from '../sql/classify.ts'
+import { applyEntries } from '../store/apply.ts'
+import type { RunResult, Store, StoreStatement, StoreTxn } from '../store/store.ts'
+
+/** A statement to write, with the classification the session already made (each statement is lexed once). */
+export interface WriteStatement {
+  statement: Statement
+  classification: Classification
+}
 
 /** One client's write: statements that become one entry. */
 export interface WriteRequest {
   db: string | null
-  statements: Statement[]
+  statements: WriteStatement[]
 }
 
 interface Pending {
@@ -128,19 +134,14 @@ export class Writer {
     const ts = Date.now()
     let results: RunResult[]
     try {
-      const statements = batch.flatMap((p) => p.req.statements.map((s) => ({ db: p.req.db, sql: s.sql, params: s.params })))
-      results = await tx.runMany(statements)
+      results = await tx.runMany(batch.flatMap((p) => storeStatements(p.req, ts)))
     } catch (err) {
       await tx.rollback()
       if (batch.length === 1 || !(err instanceof StoreError && err.rejectedByServer)) return batch.forEach((p) => p.reject(err))
       return this.#writeEachBehindSavepoint(batch)
     }
     let k = 0
-    const executed = batch.map((pending) => {
-      const { db, statements } = pending.req
-      const mine = statements.map((s) => normalize(s.sql, results[k++]!))
-      return { pending, draft: { ts, db, statements, affected: mine.map((r) => r.affectedRows) }, results: mine }
-    })
+    const executed = batch.map((pending) => executedAs(pending, ts, pending.req.statements.map(() => results[k++]!)))
     await this.#logAndCommit(tx, executed)
   }
 
@@ -218,11 +219,13 @@ export class Writer {
    */
   async #writeDdl(pending: Pending): Promise<void> {
     const { req } = pending
-    const [entry] = this.#log.prepare([{ ts: Date.now(), db: req.db, statements: req.statements, affected: req.statements.map(() => 0) }])
+    const [entry] = this.#log.prepare([{ ts: Date.now(), db: req.db, statements: req.statements.map((s) => s.statement), affected: req.statements.map(() => 0) }])
     this.#log.append([entry!])
     const results: RunResult[] = []
     try {
-      for (const s of req.statements) results.push(normalize(s.sql, await this.#store.runAutocommit(req.db, s.sql, s.params)))
+      for (const [i, s] of storeStatements(req, entry!.ts).entries()) {
+        results.push(normalize(req.statements[i]!.classification, await this.#store.runAutocommit(s)))
+      }
       await this.#store.writeState({ offset: entry!.offset, logId: this.#log.id })
     } catch (err) {
       if (err instanceof StoreError && err.rejectedByServer && results.length === 0) {
@@ -237,11 +240,8 @@ export class Writer {
   }
 
   async #execute(tx: StoreTxn, pending: Pending): Promise<Executed> {
-    const { db, statements } = pending.req
     const ts = Date.now()
-    const results: RunResult[] = []
-    for (const s of statements) results.push(normalize(s.sql, await tx.run(db, s.sql, s.params)))
-    return { pending, draft: { ts, db, statements, affected: results.map((r) => r.affectedRows) }, results }
+    return executedAs(pending, ts, await tx.runMany(storeStatements(pending.req, ts)))
   }
 
   /**
@@ -276,12 +276,33 @@ function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
+/** True when the request holds DDL. */
+function hasDdl(req: WriteRequest): boolean {
+  return req.statements.some((s) => s.classification.kind === 'ddl')
+}
+
+/** A request's statements as the store runs them, at the entry's time (MySQL: SET TIMESTAMP). */
+function storeStatements(req: WriteRequest, ts: number): StoreStatement[] {
+  return req.statements.map(({ statement }) => ({ db: req.db, sql: statement.sql, params: statement.params, ts }))
+}
+
+/**
+ * A request once its statements ran: the entry draft (each INSERT's generated
+ * id goes with it, for slaves to generate the same) and the client's results.
+ */
+function executedAs(pending: Pending, ts: number, raw: RunResult[]): Executed {
+  const results = raw.map((r, i) => normalize(pending.req.statements[i]!.classification, r))
+  const statements = pending.req.statements.map(({ statement }, i) =>
+    results[i]!.insertId > 0 ? { ...statement, insertId: results[i]!.insertId } : statement,
+  )
+  return { pending, draft: { ts, db: pending.req.db, statements, affected: results.map((r) => r.affectedRows) }, results }
+}
+
 /**
  * Keeps only what a statement's kind can report: rows affected by DML, an insert
  * id from INSERT/REPLACE. (SQLite's counters are sticky across other statements.)
  */
-function normalize(sql: string, r: RunResult): RunResult {
-  const c = classify(sql)
+function normalize(c: Classification, r: RunResult): RunResult {
   if (c.kind !== 'write') return { affectedRows: 0, insertId: 0 }
   return c.keyword === 'INSERT' || c.keyword === 'REPLACE' ? r : { affectedRows: r.affectedRows, insertId: 0 }
 }

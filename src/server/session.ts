@@ -1,6 +1,9 @@
-import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
+import type { WriteStatement } from '../master/writer.ts'
 import { classify } from '../sql/classify.ts'
+import { makeDeterministic } from '../sql/determinism.ts'
+import { tokenize } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { NodeRole, NodeStatus, QueryAnswer } from '../wire/messages.ts'
 
@@ -9,8 +12,10 @@ export interface NodeApi {
   readonly role: NodeRole
   /** The database a new session starts in. */
   readonly defaultDb: string | null
+  /** The SQL dialect of the node's store, for the determinism rules. */
+  readonly dialect: 'mysql' | 'sqlite'
   /** Commits statements as one entry (a slave refuses with NotMasterError). */
-  write(db: string | null, statements: Statement[]): Promise<WriteResult>
+  write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
   status(): NodeStatus
 }
@@ -45,11 +50,16 @@ export class Session {
       case 'read':
         return { kind: 'read', ...(await this.#node.read(this.db, sql, params)) }
       case 'write':
-      case 'ddl':
-        return { kind: 'write', ...(await this.#node.write(this.db, [{ sql, params }])) }
+      case 'ddl': {
+        if (this.#node.role !== 'master') return { kind: 'write', ...(await this.#node.write(this.db, [])) }
+        // Replayed text must mean the same on every node: rewrite or refuse what would not.
+        const prepared = makeDeterministic(sql, { dialect: this.#node.dialect, now: Date.now(), random: Math.random })
+        const statement = prepared.rewritten ? { sql: prepared.sql, params, original: sql } : { sql, params }
+        return { kind: 'write', ...(await this.#node.write(this.db, [{ statement, classification: c }])) }
+      }
       case 'session':
         if (c.keyword === 'USE') return this.#use(c.database ?? '')
-        if (c.keyword === 'SET' && /^SET\s+NAMES\b/i.test(sql)) return { kind: 'ok' } // ddb always speaks utf8mb4
+        if (c.keyword === 'SET' && tokenize(sql)[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
         throw new DdbError('UNSUPPORTED', `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`)
       case 'transaction':
         throw new DdbError('UNSUPPORTED', `not supported yet: ${c.keyword}; each statement commits on its own`)

@@ -99,6 +99,10 @@ export class Slave implements NodeApi {
     return this.store.defaultDb
   }
 
+  get dialect(): 'mysql' | 'sqlite' {
+    return this.store.kind
+  }
+
   get address(): string {
     return this.#server?.address ?? ''
   }

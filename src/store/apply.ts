@@ -1,7 +1,7 @@
 import { DdbError, DivergenceError, StoreError } from '../errors.ts'
-import type { Entry } from '../entry.ts'
+import type { Entry, Statement } from '../entry.ts'
 import { classify } from '../sql/classify.ts'
-import type { Store, StoreTxn } from './store.ts'
+import type { Store, StoreStatement, StoreTxn } from './store.ts'
 
 /** Applying an entry failed on this store; entries before it stay applied. */
 export class ApplyError extends DdbError {
@@ -59,7 +59,7 @@ async function applyInTransaction(store: Store, run: Entry[], logId: string): Pr
   for (const part of byTextSize(run)) {
     const tx = await store.begin()
     try {
-      const statements = part.flatMap((e) => e.statements.map((s) => ({ db: e.db, sql: s.sql, params: s.params })))
+      const statements = part.flatMap((e) => e.statements.map((s) => replayed(e, s)))
       const results = await tx.runMany(statements, { offset: part[part.length - 1]!.offset, logId })
       if (firstDivergence(part, results.map((r) => r.affectedRows)) === null) {
         await tx.commit()
@@ -130,7 +130,7 @@ async function applyEntry(tx: StoreTxn, e: Entry): Promise<void> {
   const affected: number[] = []
   for (const s of e.statements) {
     try {
-      affected.push((await tx.run(e.db, s.sql, s.params)).affectedRows)
+      affected.push((await tx.runMany([replayed(e, s)]))[0]!.affectedRows)
     } catch (err) {
       throw rejected(err) ? new ApplyError(e.offset, s.sql, err) : err
     }
@@ -142,13 +142,18 @@ async function applyEntry(tx: StoreTxn, e: Entry): Promise<void> {
 async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boolean): Promise<void> {
   for (const s of e.statements) {
     try {
-      await store.runAutocommit(e.db, s.sql, s.params)
+      await store.runAutocommit(replayed(e, s))
     } catch (err) {
       if (!rejected(err)) throw err
       if (!inDoubt || !store.ddlAlreadyApplied(err)) throw new ApplyError(e.offset, s.sql, err)
     }
   }
   await store.writeState({ offset: e.offset, logId })
+}
+
+/** A logged statement as the store replays it: in the entry's database, at the entry's time, with the master's insert id. */
+function replayed(e: Entry, s: Statement): StoreStatement {
+  return { db: e.db, sql: s.sql, params: s.params, ts: e.ts, insertId: s.insertId }
 }
 
 /** A statement the database refused (as opposed to a store that could not be reached: retried later). */

@@ -119,8 +119,9 @@ export class MysqlStore implements Store {
     }
   }
 
-  async runAutocommit(db: string | null, sql: string, params: Param[]): Promise<RunResult> {
-    return this.#withWriter((session) => session.run(db ?? this.defaultDb, sql, params))
+  async runAutocommit(statement: StoreStatement): Promise<RunResult> {
+    const s = { ...statement, db: statement.db ?? this.defaultDb }
+    return this.#withWriter(async (session) => (await session.runPacket([], [s], []))[0]!)
   }
 
   async writeState(state: StoreState): Promise<void> {
@@ -293,6 +294,8 @@ class MysqlTxn implements StoreTxn {
 class Session {
   readonly conn: MysqlConnection
   #db: string | null = null
+  /** The session's pinned clock (SET TIMESTAMP), in ms; undefined when unknown. */
+  #ts: number | undefined = undefined
   #broken = false
 
   constructor(conn: MysqlConnection) {
@@ -323,34 +326,30 @@ class Session {
     const texts = [...before]
     const mine: number[] = []
     let db = this.#db
+    let ts = this.#ts
     for (const s of statements) {
       if (s.db !== db && s.db !== null) {
         texts.push(`USE ${quoteId(s.db)}`)
         db = s.db
       }
+      if (s.ts !== undefined && s.ts !== ts) {
+        texts.push(`SET TIMESTAMP = ${(s.ts / 1000).toFixed(3)}`)
+        ts = s.ts
+      }
+      if (s.insertId) texts.push(`SET INSERT_ID = ${s.insertId}`)
       mine.push(texts.length)
       texts.push(this.format(s.sql, s.params.map(toDriverValue)))
     }
     texts.push(...after)
     if (texts.length === 0) return []
     this.#db = null // unknown until the packet succeeds
+    this.#ts = undefined
     const [result] = await this.query(texts.join('\n;\n'))
     const results = texts.length === 1 ? [result] : (result as unknown[])
     for (const r of results) db = schemaChange(r) ?? db
     this.#db = db
+    this.#ts = ts
     return mine.map((i) => runResult(results[i]))
-  }
-
-  /** Runs one user statement in database `db`, switching databases first when needed. */
-  async run(db: string, sql: string, params: Param[]): Promise<RunResult> {
-    if (this.#db !== db) {
-      await this.query(`USE ${quoteId(db)}`)
-      this.#db = db
-    }
-    const [result] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
-    const schema = schemaChange(result)
-    if (schema !== undefined) this.#db = schema // the statement itself was a USE (or dropped this database)
-    return runResult(result)
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */

@@ -82,7 +82,7 @@ export class SqliteStore implements Store {
     return new SqliteTxn(this.#writer, this.#statements, release)
   }
 
-  async runAutocommit(_db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+  async runAutocommit({ sql, params }: StoreStatement): Promise<RunResult> {
     const release = await this.#acquire()
     try {
       return runOn(this.#statements, sql, params)

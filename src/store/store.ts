@@ -25,6 +25,10 @@ export interface StoreStatement {
   db: string | null
   sql: string
   params: Param[]
+  /** The entry's time (ms since the epoch): what NOW() and friends return (MySQL: SET TIMESTAMP). */
+  ts?: number
+  /** The AUTO_INCREMENT value to generate (MySQL: SET INSERT_ID), as the master did. */
+  insertId?: number
 }
 
 /**
@@ -72,7 +76,7 @@ export interface Store {
   readState(): Promise<StoreState>
   begin(): Promise<StoreTxn>
   /** Runs one statement outside any transaction (MySQL DDL). */
-  runAutocommit(db: string | null, sql: string, params: Param[]): Promise<RunResult>
+  runAutocommit(statement: StoreStatement): Promise<RunResult>
   /**
    * True when a DDL statement's error says its effect is already there ("table
    * exists", "unknown table" on DROP …): a logged DDL that ran before a crash, run

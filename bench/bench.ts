@@ -1,0 +1,166 @@
+/**
+ * `bun run bench [--quick]`: ddb against MariaDB's native replication, on
+ * private mariadbd instances and the compiled ddb binary, all started and
+ * removed by this run. Prints a table of figures (medians over rounds, the
+ * ratio ddb / MariaDB, PASS/MISS against the targets), writes it into
+ * BENCHMARKS.md, and exits non-zero if any master and slave differ.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startMariadb, type Mariadb } from '../test/support/mariadb.ts'
+import { ddbCatchUp, nativeCatchUp } from './catch-up.ts'
+import { method, toFigures } from './figures.ts'
+import { measureLag } from './lag.ts'
+import { timeToFirstLine } from './log-tail.ts'
+import { now, percentile } from './measure.ts'
+import { measureMemory } from './memory.ts'
+import { buildDdb } from './nodes.ts'
+import { count, progress } from './progress.ts'
+import { environment, renderReport, renderTable, writeBenchmarks } from './report.ts'
+import { guardTempDir, Resources } from './resources.ts'
+import { FULL, QUICK } from './settings.ts'
+import { DdbReplication, NativeReplication } from './systems.ts'
+import { measureThroughput } from './throughput.ts'
+import { compareCopies, mysqlCopy, sqliteCopy } from './verify.ts'
+
+async function main(args: string[], resources: Resources): Promise<number> {
+  const unknown = args.filter((a) => a !== '--quick')
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown argument ${unknown[0]}\nusage: bun run bench [--quick]\n`)
+    return 2
+  }
+  const s = args.includes('--quick') ? QUICK : FULL
+  const started = now()
+
+  const dir = await mkdtemp(join(tmpdir(), 'ddb-bench-'))
+  resources.defer('temp dir', () => rm(dir, { recursive: true, force: true }))
+  const file = (name: string) => join(dir, name)
+  progress('setup', `${s.mode} mode; building the ddb binary`)
+  const binary = await buildDdb(dir)
+  guardTempDir(dir, binary)
+
+  progress('setup', 'starting 5 private mariadbd: native master and 2 native slaves, ddb master store, ddb slave store')
+  const server = (p: Promise<Mariadb>, what: string) => p.then((m) => (resources.defer(what, () => m.stop()), m))
+  const [native, masterStore, slaveStore] = await Promise.all([
+    NativeReplication.start({ serial: 0, parallel: 4 }).then((n) => (resources.defer('native replication', () => n.close()), n)),
+    server(startMariadb(), 'ddb master store'),
+    server(startMariadb(), 'ddb slave store'),
+  ])
+  progress('setup', 'starting ddb masters and slaves')
+  const ddbMysql = await DdbReplication.start('ddb (MySQL)', binary, masterStore.url('bench'), file('mysql-master-log.sqlite'), {
+    mysql: slaveStore.url('bench'),
+    sqlite: `sqlite:${file('mysql-master-slave.sqlite')}`,
+  })
+  resources.defer('ddb (MySQL)', () => ddbMysql.close())
+  const ddbSqlite = await DdbReplication.start('ddb (SQLite)', binary, `sqlite:${file('sqlite-master.sqlite')}`, file('sqlite-master-log.sqlite'), {
+    sqlite: `sqlite:${file('sqlite-slave.sqlite')}`,
+  })
+  resources.defer('ddb (SQLite)', () => ddbSqlite.close())
+
+  // 1. Durable replicated write throughput.
+  progress('throughput', `${s.rounds} rounds of ${s.roundMs / 1000} s per case`)
+  const cases = {
+    mysql1: { label: 'ddb, MySQL store, 1 client', system: ddbMysql, clients: 1 },
+    native1: { label: 'MariaDB direct, 1 connection', system: native, clients: 1 },
+    mysql16: { label: 'ddb, MySQL store, 16 clients', system: ddbMysql, clients: 16 },
+    native16: { label: 'MariaDB direct, 16 connections', system: native, clients: 16 },
+    sqlite1: { label: 'ddb, SQLite store, 1 client', system: ddbSqlite, clients: 1 },
+    sqlite16: { label: 'ddb, SQLite store, 16 clients', system: ddbSqlite, clients: 16 },
+  }
+  const rounds = await measureThroughput(Object.values(cases), s.rounds, s.roundMs)
+  const throughput = Object.fromEntries(Object.entries(cases).map(([key, c]) => [key, rounds.get(c)!])) as Record<keyof typeof cases, number[]>
+
+  // 2. Replication lag at a steady rate: ddb with MySQL stores, and native.
+  progress('lag', `${s.lagPerSecond} writes/s for ${s.lagMs / 1000} s each`)
+  const lag = {
+    ddb: await measureLag(ddbMysql, slaveStore.port, s.lagPerSecond, s.lagMs),
+    native: await measureLag(native, native.slave('serial').port, s.lagPerSecond, s.lagMs),
+  }
+  for (const [name, lags] of Object.entries(lag)) {
+    progress('lag', `${name}: p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms over ${count(lags.length)} writes`)
+  }
+
+  // 3. Catch-up from far behind.
+  progress('catch-up', `slaves ${count(s.catchUpEntries)} entries behind`)
+  const ddbRates = await ddbCatchUp(ddbMysql, ['mysql', 'sqlite'], s.catchUpEntries)
+  const nativeRates = await nativeCatchUp(native, ['serial', 'parallel'], s.catchUpEntries)
+
+  // 4. Memory while three slaves catch up on a long history; 5. `ddb log tail` on that history.
+  const memory = await measureMemory(binary, dir, s.historyEntries, resources)
+  const tail = async (args: string[]) => {
+    const times: number[] = []
+    for (let i = 0; i < s.tailRuns; i++) times.push(await timeToFirstLine(binary, memory.logPath, args))
+    progress('log tail', `${args.join(' ')}: ${times.map((t) => t.toFixed(0)).join(', ')} ms`)
+    return times
+  }
+
+  const figures = toFigures(
+    {
+      throughput,
+      lag,
+      catchUp: { mysql: ddbRates.get('mysql')!, sqlite: ddbRates.get('sqlite')!, serial: nativeRates.get('serial')!, parallel: nativeRates.get('parallel')! },
+      memory: { master: memory.masterPeak, slave: Math.max(...memory.slavePeaks) },
+      tail: { middle: await tail(['--from', String(s.historyEntries / 2), '-n', '1']), end: await tail(['--from', String(s.historyEntries - 10)]) },
+    },
+    s,
+  )
+
+  // Every master and its slaves hold the same rows.
+  progress('check', 'comparing every master with its slaves, row by row')
+  await Promise.all([ddbMysql.settle(), ddbSqlite.settle(), native.settle()])
+  const failures = (
+    await Promise.all([
+      compareCopies('ddb (MySQL)', ddbMysql.ids.last, [
+        mysqlCopy('master store', masterStore.port, 'bench'),
+        mysqlCopy('MySQL slave', slaveStore.port, 'bench'),
+        sqliteCopy('SQLite slave', file('mysql-master-slave.sqlite')),
+      ]),
+      compareCopies('ddb (SQLite)', ddbSqlite.ids.last, [sqliteCopy('master store', file('sqlite-master.sqlite')), sqliteCopy('slave', file('sqlite-slave.sqlite'))]),
+      compareCopies('MariaDB native', native.ids.last, [
+        mysqlCopy('master', native.master.port, 'bench'),
+        mysqlCopy('serial slave', native.slave('serial').port, 'bench'),
+        mysqlCopy('parallel slave', native.slave('parallel').port, 'bench'),
+      ]),
+      compareCopies('ddb history', s.historyEntries - 1, [
+        sqliteCopy('master store', memory.masterStore),
+        ...memory.slaveStores.map((path, i) => sqliteCopy(`slave ${i + 1}`, path)),
+      ]),
+    ])
+  ).flat()
+
+  const seconds = (now() - started) / 1000
+  console.log(renderTable(figures))
+  if (failures.length > 0) {
+    process.stderr.write(`\nbench FAILED: masters and slaves differ, so BENCHMARKS.md was not written:\n${failures.map((f) => `  ${f}\n`).join('')}`)
+    return 1
+  }
+  progress('check', 'every master equals its slaves, row for row')
+  const env = await environment(String((await native.master.query('SELECT VERSION() AS v'))[0].v))
+  await writeBenchmarks(renderReport(figures, env, s.mode, method(s), seconds))
+  progress('report', `wrote BENCHMARKS.md; the run took ${seconds.toFixed(0)} s`)
+  return 0
+}
+
+const resources = new Resources()
+/** The exit status a signal asked for, once one arrived. */
+const interrupted: { status: number | null } = { status: null }
+for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.on(signal, () => {
+    if (interrupted.status !== null) return
+    interrupted.status = status
+    process.stderr.write(`\nbench: ${signal}: stopping every process and removing the temp files\n`)
+    void resources.closeAll().finally(() => process.exit(status))
+  })
+}
+
+let status: number
+try {
+  status = await main(process.argv.slice(2), resources)
+} catch (err) {
+  // After a signal, the phase in progress fails as its servers go away: that is not news.
+  if (interrupted.status === null) process.stderr.write(`\nbench FAILED: ${(err as Error).stack ?? err}\n`)
+  status = 1
+}
+await resources.closeAll()
+process.exit(interrupted.status ?? status)

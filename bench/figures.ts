@@ -1,0 +1,74 @@
+import { median, percentile } from './measure.ts'
+import { count } from './progress.ts'
+import type { Figure } from './report.ts'
+import type { Settings } from './settings.ts'
+
+const MiB = 2 ** 20
+
+/** What the phases measured, raw: rates per second, lags and times in ms, memory in bytes. */
+export interface Results {
+  /** Rows/s per round: ddb with a MySQL or SQLite store, MariaDB direct; 1 and 16 clients. */
+  throughput: Record<'mysql1' | 'native1' | 'mysql16' | 'native16' | 'sqlite1' | 'sqlite16', number[]>
+  /** Each write's lag. */
+  lag: { ddb: number[]; native: number[] }
+  /** Entries applied per second: ddb into MySQL and SQLite, native serial and parallel. */
+  catchUp: { mysql: number; sqlite: number; serial: number; parallel: number }
+  /** Peak RSS of the master and of the largest slave. */
+  memory: { master: number; slave: number }
+  /** Spawn to first line, per run. */
+  tail: { middle: number[]; end: number[] }
+}
+
+/** The table's rows, with the targets the issue set. */
+export function toFigures(r: Results, s: Settings): Figure[] {
+  const t = r.throughput
+  const lag = `Lag at ${s.lagPerSecond} writes/s`
+  const catchUp = `Catch-up of ${count(s.catchUpEntries)} entries`
+  const [ddbP99, nativeP99] = [percentile(r.lag.ddb, 99), percentile(r.lag.native, 99)]
+  const { mysql, sqlite, serial, parallel } = r.catchUp
+  return [
+    throughput('Replicated writes, 1 client (MySQL store)', t.mysql1, t.native1, 0.8),
+    throughput('Replicated writes, 16 clients (MySQL store)', t.mysql16, t.native16, 1.5),
+    throughput('Replicated writes, 1 client (SQLite store)', t.sqlite1),
+    throughput('Replicated writes, 16 clients (SQLite store)', t.sqlite16),
+    { name: `${lag}, p50`, unit: 'ms', ddb: percentile(r.lag.ddb, 50), mariadb: percentile(r.lag.native, 50) },
+    { name: `${lag}, p99`, unit: 'ms', ddb: ddbP99, mariadb: nativeP99, target: '≤ 2× MariaDB and ≤ 5 ms', pass: ddbP99 <= 2 * nativeP99 && ddbP99 <= 5 },
+    { name: `${lag}, max`, unit: 'ms', ddb: Math.max(...r.lag.ddb), mariadb: Math.max(...r.lag.native) },
+    { name: `${catchUp} into MySQL (MariaDB: serial)`, unit: 'per-second', ddb: mysql, mariadb: serial, target: '≥ 3× MariaDB and ≥ 20,000/s', pass: mysql >= 3 * serial && mysql >= 20_000 },
+    { name: `${catchUp} into MySQL (MariaDB: 4 parallel threads)`, unit: 'per-second', ddb: mysql, mariadb: parallel },
+    { name: `${catchUp} into SQLite`, unit: 'per-second', ddb: sqlite, target: '≥ 100,000/s', pass: sqlite >= 100_000 },
+    memory(`Peak RSS of the master, 3 slaves catching up ${count(s.historyEntries)} entries`, r.memory.master),
+    memory('Peak RSS of a slave (the largest of the 3)', r.memory.slave),
+    tail(`\`ddb log tail --from ${s.historyEntries / 2} -n 1\`, to first line`, r.tail.middle),
+    tail(`\`ddb log tail --from ${s.historyEntries - 10}\`, to first line`, r.tail.end),
+  ]
+}
+
+/** How each figure was measured, in words, for BENCHMARKS.md. */
+export function method(s: Settings): string[] {
+  return [
+    'Every mariadbd is private to the run, with innodb_flush_log_at_trx_commit=1 and sync_binlog=1. MariaDB native: a master with the binlog on (GTID, binlog_format=MIXED, log_slave_updates) and two GTID slaves, one serial (slave_parallel_threads=0), one with 4 optimistic parallel threads. ddb: the compiled binary; its MySQL master store is its own mariadbd without a binlog (ddb\'s log replaces it), log commits fsynced (--log-sync full).',
+    `Replicated writes: single-row \`INSERT INTO t (id, v) VALUES (?, ?)\` with a 100-byte v, each client a separate connection with one write outstanding, acknowledged once durable (ddb: in the log and committed on the master's store). MariaDB: the same insert, autocommit, straight into the native master. Both masters have their slaves attached and applying (ddb MySQL: a MySQL and a SQLite slave; native: both slaves; ddb SQLite: one SQLite slave). ${s.rounds} rounds of ${s.roundMs / 1000} s per case, cases interleaved, slaves caught up between rounds; the figure is the median.`,
+    `Lag: ${s.lagPerSecond} writes/s on a schedule for ${s.lagMs / 1000} s, spread over 8 connections; the bench records each id's acknowledgement time and a poller on its own connection to the slave's mariadbd loops \`SELECT MAX(id) FROM t\`; each id's lag is the time MAX(id) first covered it minus its acknowledgement, on the bench's clock (0 if the slave showed it first). ddb: MySQL master store, MySQL slave; MariaDB: master, serial slave.`,
+    `Catch-up: the slaves are stopped (ddb: the slave process; MariaDB: STOP SLAVE), ${count(s.catchUpEntries)} rows are written through the master by 16 clients, then each slave is started alone and timed until it has applied everything (ddb: from the process's spawn until its status says applied = the master's offset; MariaDB: from START SLAVE until gtid_slave_pos = the master's gtid_binlog_pos).`,
+    `Memory: a ${count(s.historyEntries)}-entry history (CREATE TABLE, then single-row inserts) is written into the master's log and SQLite store with the library; then the master and three SQLite slaves start at once. Peak RSS is the larger of VmHWM at the end and VmRSS sampled every 200 ms.`,
+    `Log tail: \`ddb log tail\` on that log, from spawn to the first line on stdout, median of ${s.tailRuns} runs.`,
+    'At the end every master is compared with each of its slaves row by row (ordered dumps, SHA-1): the run fails if any differ.',
+  ]
+}
+
+function throughput(name: string, ddb: number[], mariadb?: number[], atLeast?: number): Figure {
+  const d = median(ddb)
+  const m = mariadb && median(mariadb)
+  const target = m !== undefined && atLeast !== undefined ? { target: `≥ ${atLeast}× MariaDB`, pass: d >= atLeast * m } : {}
+  return { name, unit: 'per-second', ddb: d, mariadb: m, ...target, rounds: { ddb, mariadb } }
+}
+
+function memory(name: string, bytes: number): Figure {
+  return { name, unit: 'MB', ddb: bytes, target: '< 150 MB', pass: bytes < 150 * MiB }
+}
+
+function tail(name: string, times: number[]): Figure {
+  const ms = median(times)
+  return { name, unit: 'ms', ddb: ms, target: '< 100 ms', pass: ms < 100, rounds: { ddb: times } }
+}

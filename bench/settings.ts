@@ -1,0 +1,40 @@
+/** How much each phase does: the full run, or --quick. */
+export interface Settings {
+  mode: 'full' | 'quick'
+  /** Throughput rounds per case, and each round's length in milliseconds. */
+  rounds: number
+  roundMs: number
+  /** Steady write rate (per second) and duration (ms) of the lag phase. */
+  lagPerSecond: number
+  lagMs: number
+  /** How far behind the catch-up slaves are, in entries. */
+  catchUpEntries: number
+  /** The history the memory and log-tail phases use, in entries. */
+  historyEntries: number
+  /** Runs of each `ddb log tail` timing. */
+  tailRuns: number
+}
+
+/** `bun run bench`: about 3 to 4 minutes on 2 cores. */
+export const FULL: Settings = {
+  mode: 'full',
+  rounds: 5,
+  roundMs: 3_000,
+  lagPerSecond: 500,
+  lagMs: 10_000,
+  catchUpEntries: 100_000,
+  historyEntries: 1_000_000,
+  tailRuns: 5,
+}
+
+/** `bun run bench --quick`: under a minute. */
+export const QUICK: Settings = {
+  mode: 'quick',
+  rounds: 3,
+  roundMs: 1_000,
+  lagPerSecond: 500,
+  lagMs: 3_000,
+  catchUpEntries: 20_000,
+  historyEntries: 100_000,
+  tailRuns: 5,
+}

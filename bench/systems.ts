@@ -1,0 +1,174 @@
+import type mysql from 'mysql2/promise'
+import type { Mariadb } from '../test/support/mariadb.ts'
+import { CREATE_TABLE, ddbConnector, Ids, mariadbConnector, type Connector } from './load.ts'
+import { binlogPosition, connectMysql, startNativeMaster, startNativeSlave, waitSlavePosition } from './native.ts'
+import { masterOffset, startNode, waitApplied, type DdbNode } from './nodes.ts'
+
+/** How long settle() waits for slaves to catch up before it gives up, in milliseconds. */
+const SETTLE_TIMEOUT_MS = 120_000
+
+/** A replicated setup the bench writes to: a master that clients write to, and its slaves. */
+export interface System {
+  readonly name: string
+  /** Row ids for the setup's table `t`. */
+  readonly ids: Ids
+  /** Opens a write connection to the master. */
+  readonly connect: Connector
+  /** Resolves once every running slave has applied everything the master acknowledged. */
+  settle(): Promise<void>
+  /** Stops every process and server of the setup; safe twice. */
+  close(): Promise<void>
+}
+
+/** A ddb master and named slaves, processes of the compiled binary; a slave can be stopped and started again on its store. */
+export class DdbReplication implements System {
+  readonly name: string
+  readonly ids = new Ids()
+  readonly connect: Connector
+  readonly master: DdbNode
+  readonly #binary: string
+  readonly #slaveDbs: Record<string, string>
+  readonly #slaves = new Map<string, DdbNode>()
+
+  private constructor(name: string, binary: string, master: DdbNode, slaveDbs: Record<string, string>) {
+    this.name = name
+    this.#binary = binary
+    this.master = master
+    this.connect = ddbConnector(master.address)
+    this.#slaveDbs = slaveDbs
+  }
+
+  /** Starts a master on store `db` with log file `log`, creates table t through it, and starts the slaves (name → store URL). */
+  static async start(name: string, binary: string, db: string, log: string, slaveDbs: Record<string, string>): Promise<DdbReplication> {
+    const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log])
+    const rep = new DdbReplication(name, binary, master, slaveDbs)
+    try {
+      const client = await master.connect()
+      await client.query(CREATE_TABLE).finally(() => client.close())
+      for (const slave of Object.keys(slaveDbs)) await rep.startSlave(slave)
+    } catch (err) {
+      await rep.close()
+      throw err
+    }
+    return rep
+  }
+
+  /** Starts slave `name` on its store (where it left off); resolves once it answers. */
+  async startSlave(name: string): Promise<DdbNode> {
+    const db = this.#slaveDbs[name]
+    if (db === undefined) throw new Error(`${this.name}: no slave ${name}`)
+    const node = await startNode(this.#binary, `${this.name} slave ${name}`, ['slave', '--master', this.master.address, '--db', db, '--id', name])
+    this.#slaves.set(name, node)
+    return node
+  }
+
+  /** Stops slave `name`'s process (SIGTERM). */
+  async stopSlave(name: string): Promise<void> {
+    await this.#slaves.get(name)?.stop()
+    this.#slaves.delete(name)
+  }
+
+  async settle(): Promise<void> {
+    const offset = await masterOffset(this.master)
+    for (const slave of this.#slaves.values()) await waitApplied(slave, offset, SETTLE_TIMEOUT_MS)
+  }
+
+  async close(): Promise<void> {
+    for (const slave of this.#slaves.values()) await slave.stop()
+    await this.master.stop()
+  }
+}
+
+/** A native slave: its server, a connection for STOP/START SLAVE and positions, and whether it applies. */
+interface NativeSlave {
+  server: Mariadb
+  conn: mysql.Connection
+  running: boolean
+}
+
+/** MariaDB's own replication: a binlog master and named GTID slaves, private mariadbd each. */
+export class NativeReplication implements System {
+  readonly name = 'MariaDB native'
+  readonly ids = new Ids()
+  readonly connect: Connector
+  readonly master: Mariadb
+  readonly #masterConn: mysql.Connection
+  readonly #slaves: Map<string, NativeSlave>
+
+  private constructor(master: Mariadb, masterConn: mysql.Connection, slaves: Map<string, NativeSlave>) {
+    this.master = master
+    this.#masterConn = masterConn
+    this.#slaves = slaves
+    this.connect = mariadbConnector(master.port, 'bench')
+  }
+
+  /** Starts the master and one slave per entry of `slaves` (name → applier threads), and creates bench.t. */
+  static async start(slaves: Record<string, number>): Promise<NativeReplication> {
+    const master = await startNativeMaster()
+    const started = new Map<string, NativeSlave>()
+    try {
+      let serverId = 2
+      for (const [name, threads] of Object.entries(slaves)) {
+        const server = await startNativeSlave(master, serverId++, threads)
+        started.set(name, { server, conn: await connectMysql(server.port), running: true })
+      }
+      const masterConn = await connectMysql(master.port)
+      await masterConn.query('CREATE DATABASE bench')
+      await masterConn.query('USE bench')
+      await masterConn.query(CREATE_TABLE)
+      return new NativeReplication(master, masterConn, started)
+    } catch (err) {
+      for (const s of started.values()) {
+        s.conn.destroy()
+        await s.server.stop()
+      }
+      await master.stop()
+      throw err
+    }
+  }
+
+  /** The server of slave `name`. */
+  slave(name: string): Mariadb {
+    const s = this.#slaves.get(name)
+    if (!s) throw new Error(`no native slave ${name}`)
+    return s.server
+  }
+
+  /** STOP SLAVE on `name`. */
+  async stopSlave(name: string): Promise<void> {
+    const s = this.#slaves.get(name)!
+    await s.conn.query('STOP SLAVE')
+    s.running = false
+  }
+
+  /** START SLAVE on `name`. */
+  async startSlave(name: string): Promise<void> {
+    const s = this.#slaves.get(name)!
+    await s.conn.query('START SLAVE')
+    s.running = true
+  }
+
+  /** The master's @@gtid_binlog_pos. */
+  position(): Promise<string> {
+    return binlogPosition(this.#masterConn)
+  }
+
+  /** Waits until slave `name` has applied up to `target`, reporting its position after each look. */
+  waitSlave(name: string, target: string, timeoutMs: number, onPoll?: (pos: string) => void): Promise<void> {
+    return waitSlavePosition(this.#slaves.get(name)!.conn, target, timeoutMs, onPoll)
+  }
+
+  async settle(): Promise<void> {
+    const target = await this.position()
+    for (const [name, s] of this.#slaves) if (s.running) await this.waitSlave(name, target, SETTLE_TIMEOUT_MS)
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#slaves.values()) {
+      s.conn.destroy()
+      await s.server.stop()
+    }
+    this.#masterConn.destroy()
+    await this.master.stop()
+  }
+}
