@@ -99,3 +99,22 @@ export function formatError(err: unknown): string {
   if (err instanceof Error) return err.message
   return String(err)
 }
+
+/** Read-your-writes: the node did not reach the offset a query asked for in time. */
+export class StaleReadError extends DdbError {
+  /** The offset the node had reached: applied (slave) or published (master). */
+  readonly reached: number
+  readonly requested: number
+
+  constructor(role: 'master' | 'slave', reached: number, requested: number, waitedMs: number) {
+    const has = role === 'slave' ? 'this slave has applied' : 'this master has published'
+    super('STALE_READ', `read-your-writes: ${has} offset ${reached}, below the requested ${requested}, after waiting ${waitedMs} ms`, {
+      hint: role === 'slave'
+        ? 'the slave is behind or cut off from its master (see ddb status); retry, wait longer (--wait-timeout), or read from the master'
+        : 'no write with that offset was made on this master; check the offset and the node',
+    })
+    this.name = 'StaleReadError'
+    this.reached = reached
+    this.requested = requested
+  }
+}

@@ -55,6 +55,8 @@ export function formatStatus(s: NodeStatus): string {
       `applied    ${s.applied}`,
       `lag        ${s.lagEntries} entries, ${s.lagSeconds.toFixed(1)} s`,
       `store      ${s.store}`,
+      ...(s.filters?.replicateDb.length ? [`replicate  ${s.filters.replicateDb.join(', ')}`] : []),
+      ...(s.filters?.ignoreDb.length ? [`ignore     ${s.filters.ignoreDb.join(', ')}`] : []),
       ...(s.error ? [`error      ${s.error}`] : []),
     ].join('\n')
   }

@@ -11,6 +11,23 @@ interface SlaveFlags {
   listen?: string
   secret?: string
   id?: string
+  forwardWrites?: boolean
+  replicateDb: string[]
+  ignoreDb: string[]
+}
+
+/** Collects a repeatable flag's values. */
+const collect = (value: string, all: string[]) => [...all, value]
+
+/** A repeatable database-name flag: its values if given, else the environment's comma-separated list. */
+function databases(flag: string[], envName: string): string[] {
+  const names = flag.length > 0 ? flag : (process.env[envName] ?? '').split(',')
+  return [...new Set(names.map((n) => n.trim()).filter(Boolean))]
+}
+
+/** A boolean flag: true if given, else the environment's 1/true/yes. */
+function enabled(flag: boolean | undefined, envName: string): boolean {
+  return flag ?? ['1', 'true', 'yes'].includes((process.env[envName] ?? '').toLowerCase())
 }
 
 /** `ddb slave`: keep a copy of the master's store, serve reads from it. */
@@ -23,6 +40,9 @@ export function registerSlave(program: Command, logger: Logger): void {
     .option('--listen <host:port>', `port for clients (env DDB_LISTEN; default ${DEFAULT_SLAVE_LISTEN})`)
     .option('--secret <secret>', 'shared secret the master expects (env DDB_SECRET; default none)')
     .option('--id <name>', 'how the master names this slave (default hostname:port)')
+    .option('--forward-writes', 'forward clients\' INSERT/UPDATE/DELETE/REPLACE to the master instead of refusing them (env DDB_FORWARD_WRITES)')
+    .option('--replicate-db <name>', 'apply only entries of this database (repeatable; env DDB_REPLICATE_DB, comma-separated)', collect, [])
+    .option('--ignore-db <name>', 'skip entries of this database (repeatable; env DDB_IGNORE_DB, comma-separated)', collect, [])
     .action(async (flags: SlaveFlags) => {
       const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
       const slave = await Slave.start({
@@ -31,6 +51,8 @@ export function registerSlave(program: Command, logger: Logger): void {
         listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', DEFAULT_SLAVE_LISTEN), '--listen'),
         secret: setting(flags.secret, 'DDB_SECRET', ''),
         id: flags.id,
+        forwardWrites: enabled(flags.forwardWrites, 'DDB_FORWARD_WRITES'),
+        filters: { replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'), ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB') },
         logger: logger.child({ node: 'slave' }),
       })
       await untilStopped()

@@ -1,6 +1,6 @@
 import type { HostPort } from '../config.ts'
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
-import { DdbError } from '../errors.ts'
+import { DdbError, StaleReadError } from '../errors.ts'
 import { ReplicationLog, type LogSync } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { startServer, type Server, type SlaveHello } from '../server/server.ts'
@@ -9,6 +9,7 @@ import { openStore } from '../store/open-store.ts'
 import type { Store } from '../store/store.ts'
 import type { NodeStatus } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
+import { ClientTransaction } from './client-transaction.ts'
 import { recover } from './recovery.ts'
 import { ReplicaSession } from './replica-session.ts'
 import { Writer, type WriteStatement } from './writer.ts'
@@ -95,6 +96,20 @@ export class Master implements NodeApi {
     return this.store.read(db, sql, params)
   }
 
+  /** Resolves once `offset` is published (a write in flight may still publish it); else STALE_READ after timeoutMs. */
+  async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (this.#writer.published < offset) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new StaleReadError('master', this.#writer.published, offset, timeoutMs)
+      await this.#writer.waitBeyond(this.#writer.published, left)
+    }
+  }
+
+  async beginTransaction(db: string | null): Promise<ClientTransaction> {
+    return new ClientTransaction(() => this.store.beginClientTransaction(), this.#writer, db ?? this.store.defaultDb)
+  }
+
   status(): NodeStatus {
     return {
       role: 'master',
@@ -120,7 +135,7 @@ export class Master implements NodeApi {
     this.#replicas.get(hello.slaveId)?.close('replaced by a new connection from the same slave')
     const session = new ReplicaSession(peer, hello, this.log, this.#writer, this.#logger.child({ component: 'streamer' }))
     this.#replicas.set(hello.slaveId, session)
-    peer.send({ type: 'welcome', role: 'master', logId: this.log.id, offset: published }).catch(() => {})
+    peer.send({ type: 'welcome', role: 'master', logId: this.log.id, offset: published, timeZone: this.store.timeZone }).catch(() => {})
     this.#logger.info('slave attached', { slave: hello.slaveId, address: session.address, position: hello.position, offset: published })
     session.stream().catch((err) => peer.close(`stream failed: ${(err as Error).message}`))
     return session

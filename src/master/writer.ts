@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts'
 import type { Classification } from '../sql/classify.ts'
 import { applyEntries } from '../store/apply.ts'
 import type { RunResult, Store, StoreStatement, StoreTxn } from '../store/store.ts'
+import { WriterLock } from '../store/writer-lock.ts'
 
 /** A statement to write, with the classification the session already made (each statement is lexed once). */
 export interface WriteStatement {
@@ -55,6 +56,8 @@ export class Writer {
   #published: number
   #waiters = new Set<() => void>()
   #closed = false
+  /** Held from a commit's offsets to its store commit: log order is commit order, batches and client transactions alike. */
+  readonly #commitOrder = new WriterLock()
 
   constructor(store: Store, log: ReplicationLog, logger: Logger, onFatal: (err: unknown) => void) {
     this.#store = store
@@ -75,6 +78,18 @@ export class Writer {
     return new Promise((resolve, reject) => {
       this.#queue.push({ req, resolve, reject })
       this.#draining ??= this.#drain().finally(() => (this.#draining = null))
+    })
+  }
+
+  /**
+   * Commits a client's transaction (its statements already ran in `tx`) as one
+   * entry, in commit order with everything else; resolves with its offset.
+   */
+  commitTransaction(tx: StoreTxn, draft: EntryDraft, results: RunResult[]): Promise<WriteResult> {
+    if (this.#closed) return Promise.reject(new StoreError('commit refused: the master is shutting down'))
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { req: { db: draft.db, statements: [] }, resolve, reject }
+      void this.#logAndCommit(tx, [{ pending, draft, results }])
     })
   }
 
@@ -182,6 +197,15 @@ export class Writer {
    * gives the log the entries back.
    */
   async #logAndCommit(tx: StoreTxn, executed: Executed[]): Promise<void> {
+    const release = await this.#commitOrder.acquire()
+    try {
+      await this.#logAndCommitInOrder(tx, executed)
+    } finally {
+      release()
+    }
+  }
+
+  async #logAndCommitInOrder(tx: StoreTxn, executed: Executed[]): Promise<void> {
     const entries = this.#log.prepare(executed.map((e) => e.draft))
     const last = entries[entries.length - 1]!.offset
     let committed: Promise<void>
@@ -218,6 +242,15 @@ export class Writer {
    * published, so it is removed from the log and the client gets the error.
    */
   async #writeDdl(pending: Pending): Promise<void> {
+    const release = await this.#commitOrder.acquire()
+    try {
+      await this.#writeDdlInOrder(pending)
+    } finally {
+      release()
+    }
+  }
+
+  async #writeDdlInOrder(pending: Pending): Promise<void> {
     const { req } = pending
     const [entry] = this.#log.prepare([{ ts: Date.now(), db: req.db, statements: req.statements.map((s) => s.statement), affected: req.statements.map(() => 0) }])
     this.#log.append([entry!])
@@ -302,7 +335,7 @@ function executedAs(pending: Pending, ts: number, raw: RunResult[]): Executed {
  * Keeps only what a statement's kind can report: rows affected by DML, an insert
  * id from INSERT/REPLACE. (SQLite's counters are sticky across other statements.)
  */
-function normalize(c: Classification, r: RunResult): RunResult {
+export function normalize(c: Classification, r: RunResult): RunResult {
   if (c.kind !== 'write') return { affectedRows: 0, insertId: 0 }
   return c.keyword === 'INSERT' || c.keyword === 'REPLACE' ? r : { affectedRows: r.affectedRows, insertId: 0 }
 }

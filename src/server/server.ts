@@ -3,9 +3,10 @@ import { HANDSHAKE_TIMEOUT_MS, formatHostPort, type HostPort } from '../config.t
 import { DdbError, formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { checkProof, newNonce } from '../wire/auth.ts'
-import { PROTOCOL_VERSION, type Message, type NodeRole } from '../wire/messages.ts'
+import { DEFAULT_WAIT_MS, PROTOCOL_VERSION, type Message, type NodeRole } from '../wire/messages.ts'
 import { Peer } from '../wire/peer.ts'
 import { Session, type NodeApi } from './session.ts'
+
 
 /** The hello a slave sends. */
 export type SlaveHello = Extract<Message, { type: 'hello'; peer: 'slave' }>
@@ -115,7 +116,9 @@ function accept(socket: net.Socket, options: ServerOptions, peers: Set<Peer>): v
     }
     const { logId, offset } = options.welcome()
     peer.send({ type: 'welcome', role: options.role, logId, offset }).catch(() => {})
-    onMessage = clientHandler(peer, new Session(options.node), options.node)
+    const session = new Session(options.node)
+    onMessage = clientHandler(peer, session, options.node)
+    onClose = () => void session.close() // a client gone mid-transaction rolls back
   }
 }
 
@@ -127,7 +130,8 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
       case 'query':
         previous = previous.then(async () => {
           try {
-            const result = await session.execute(m.sql, m.params)
+            if (m.minOffset !== undefined) await node.waitForOffset(m.minOffset, m.waitMs ?? DEFAULT_WAIT_MS)
+            const result = await session.execute(m.sql, m.params, { db: m.db ?? null })
             await peer.send({ type: 'result', id: m.id, result })
           } catch (err) {
             await peer.send(errorMessage(m.id, err))

@@ -1,7 +1,8 @@
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
+import type { ClientTransaction } from '../master/client-transaction.ts'
 import type { WriteStatement } from '../master/writer.ts'
-import { classify } from '../sql/classify.ts'
+import { classify, type Classification } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import { tokenize } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
@@ -17,54 +18,126 @@ export interface NodeApi {
   /** Commits statements as one entry (a slave refuses with NotMasterError). */
   write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  /**
+   * Read-your-writes: resolves once the node holds entry `offset` (a slave: has
+   * applied it; the master: has published it), or rejects with STALE_READ
+   * (StaleReadError) after timeoutMs.
+   */
+  waitForOffset(offset: number, timeoutMs: number): Promise<void>
+  /** Opens a client transaction (master only; a slave's sessions keep read-only transactions themselves). */
+  beginTransaction?(db: string | null): Promise<ClientTransaction>
   status(): NodeStatus
 }
 
 /**
- * Session is one client's conversation with a node: its current database, and
- * the path each statement takes: reads to the store, writes through the node
- * (the master's writer; a slave refuses them), USE kept here.
+ * Session is one client's conversation with a node: its current database, its
+ * open transaction, and the path each statement takes: reads to the store,
+ * writes through the node (the master's writer; a slave refuses them), USE
+ * kept here. Inside BEGIN … COMMIT, reads and writes go to the transaction.
  */
 export class Session {
   readonly #node: NodeApi
   db: string | null
+  /** The open transaction: a master's ClientTransaction, or 'read-only' on a slave. */
+  #txn: ClientTransaction | 'read-only' | null = null
 
   constructor(node: NodeApi) {
     this.#node = node
     this.db = node.defaultDb
   }
 
-  /** Runs one statement, or several separated by ';', in order; stops at the first error. */
-  async execute(sql: string, params: Param[] = []): Promise<QueryAnswer> {
+  /**
+   * Runs one statement, or several separated by ';', in order; stops at the first error.
+   * options.db (a slave's forwarded write carries its session's database): run in that
+   * database for this query only; the session's own comes back after. Ignored on SQLite.
+   */
+  async execute(sql: string, params: Param[] = [], options: { db?: string | null } = {}): Promise<QueryAnswer> {
     const statements = splitStatements(sql)
     if (statements.length === 0) throw new UsageError('no statement given')
     if (params.length > 0 && statements.length > 1) throw new UsageError('parameters need exactly one statement')
     const answers: QueryAnswer = []
-    for (const text of statements) answers.push(await this.#executeOne(text, params))
+    const own = this.db
+    const switched = options.db != null && this.#node.defaultDb !== null
+    if (switched) this.db = options.db!
+    try {
+      for (const text of statements) answers.push(await this.#executeOne(text, params))
+    } finally {
+      if (switched) this.db = own
+    }
     return answers
+  }
+
+  /** Ends the session: an open transaction rolls back, as when a MySQL client disconnects. */
+  async close(): Promise<void> {
+    const txn = this.#txn
+    this.#txn = null
+    if (txn && txn !== 'read-only') await txn.rollback().catch(() => {})
   }
 
   async #executeOne(sql: string, params: Param[]): Promise<QueryAnswer[number]> {
     const c = classify(sql)
+    const txn = this.#txn
     switch (c.kind) {
       case 'read':
+        if (txn && txn !== 'read-only') return { kind: 'read', ...(await txn.read(sql, params)) }
         return { kind: 'read', ...(await this.#node.read(this.db, sql, params)) }
       case 'write':
       case 'ddl': {
-        if (this.#node.role !== 'master') return { kind: 'write', ...(await this.#node.write(this.db, [])) }
-        // Replayed text must mean the same on every node: rewrite or refuse what would not.
-        const prepared = makeDeterministic(sql, { dialect: this.#node.dialect, now: Date.now(), random: Math.random })
-        const statement = prepared.rewritten ? { sql: prepared.sql, params, original: sql } : { sql, params }
-        return { kind: 'write', ...(await this.#node.write(this.db, [{ statement, classification: c }])) }
+        // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
+        if (this.#node.role !== 'master') return { kind: 'write', ...(await this.#node.write(this.db, txn ? [] : [{ statement: { sql, params }, classification: c }])) }
+        const write = this.#prepareWrite(sql, params, c)
+        if (!txn || txn === 'read-only') return { kind: 'write', ...(await this.#node.write(this.db, [write])) }
+        if (c.kind === 'ddl' && this.#node.dialect === 'mysql') {
+          throw new DdbError('DDL_IN_TRANSACTION', `${c.keyword} inside a transaction: MySQL would commit the transaction implicitly; run it after COMMIT`)
+        }
+        return { kind: 'write', ...(await txn.write(write)) }
       }
       case 'session':
-        if (c.keyword === 'USE') return this.#use(c.database ?? '')
+        if (c.keyword === 'USE') {
+          if (txn) throw new DdbError('USE_IN_TRANSACTION', 'USE inside a transaction: a transaction replicates as one entry in one database; COMMIT first')
+          return this.#use(c.database ?? '')
+        }
         if (c.keyword === 'SET' && tokenize(sql)[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
         throw new DdbError('UNSUPPORTED', `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`)
       case 'transaction':
-        throw new DdbError('UNSUPPORTED', `not supported yet: ${c.keyword}; each statement commits on its own`)
+        return this.#transactionControl(c.keyword)
       case 'unsupported':
         throw new DdbError('UNSUPPORTED', c.reason ?? `not supported: ${c.keyword}`)
+    }
+  }
+
+  /** Rewrites a write so it replays the same on every node, or refuses it. */
+  #prepareWrite(sql: string, params: Param[], classification: Classification): WriteStatement {
+    const prepared = makeDeterministic(sql, { dialect: this.#node.dialect, now: Date.now(), random: Math.random })
+    const statement = prepared.rewritten ? { sql: prepared.sql, params, original: sql } : { sql, params }
+    return { statement, classification }
+  }
+
+  /** BEGIN / START TRANSACTION, COMMIT (or SQLite's END), ROLLBACK. */
+  async #transactionControl(keyword: string): Promise<QueryAnswer[number]> {
+    const txn = this.#txn
+    switch (keyword) {
+      case 'BEGIN':
+      case 'START TRANSACTION':
+        if (txn) throw new DdbError('TRANSACTION_OPEN', 'a transaction is already open: COMMIT or ROLLBACK it first')
+        this.#txn = this.#node.beginTransaction ? await this.#node.beginTransaction(this.db) : 'read-only'
+        return { kind: 'ok' }
+      case 'COMMIT':
+      case 'END': {
+        this.#txn = null
+        if (!txn || txn === 'read-only') return { kind: 'ok' }
+        const result = await txn.commit().catch(async (err) => {
+          await txn.rollback().catch(() => {})
+          throw err
+        })
+        return result ? { kind: 'write', ...result } : { kind: 'ok' }
+      }
+      case 'ROLLBACK':
+        this.#txn = null
+        if (txn && txn !== 'read-only') await txn.rollback()
+        return { kind: 'ok' }
+      default:
+        throw new DdbError('UNSUPPORTED', `${keyword} is not supported: a transaction replicates whole or not at all`)
     }
   }
 

@@ -4,16 +4,19 @@ import {
   formatHostPort, type HostPort,
 } from '../config.ts'
 import { entryChecksum, type Entry, type Param, type ReadResult, type WriteResult } from '../entry.ts'
-import { DivergenceError, NotMasterError, formatError } from '../errors.ts'
+import { DdbError, DivergenceError, NotMasterError, formatError, StaleReadError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { WriteStatement } from '../master/writer.ts'
 import { startServer, type Server } from '../server/server.ts'
 import type { NodeApi } from '../server/session.ts'
 import { ApplyError, applyEntries } from '../store/apply.ts'
 import { openStore } from '../store/open-store.ts'
 import type { Store, StoreState } from '../store/store.ts'
 import { authProof } from '../wire/auth.ts'
-import { PROTOCOL_VERSION, type Message, type NodeStatus } from '../wire/messages.ts'
+import { Client } from '../wire/client.ts'
+import { PROTOCOL_VERSION, type Message, type NodeStatus, type ReplicationFilters } from '../wire/messages.ts'
 import { connectPeer, type Peer } from '../wire/peer.ts'
+import { NO_FILTERS, filterEntries } from './filter.ts'
 
 export interface SlaveOptions {
   master: HostPort
@@ -23,6 +26,10 @@ export interface SlaveOptions {
   secret: string
   /** How the master names this slave; default hostname:listen-port. */
   id?: string
+  /** Forward clients' INSERT/UPDATE/DELETE/REPLACE to the master instead of refusing them; default false. */
+  forwardWrites?: boolean
+  /** Which databases' entries to apply (--replicate-db / --ignore-db); default all. */
+  filters?: ReplicationFilters
   logger: Logger
 }
 
@@ -33,8 +40,10 @@ const QUEUE_HIGH = APPLY_BATCH_ENTRIES * 4
  * Slave keeps its store a copy of the master's: it attaches with its position
  * (the offset its store holds), applies every later entry in order, many per
  * store transaction, and reconnects by itself after any disconnect. It serves
- * reads meanwhile and refuses writes. If an entry fails or diverges it stops
- * applying (never skips), keeps serving reads, and says why in its status.
+ * reads meanwhile and refuses writes, or (forwardWrites) passes DML on to the
+ * master. Entries its filters skip still advance its offset. If an entry fails
+ * or diverges it stops applying (never skips), keeps serving reads, and says why
+ * in its status.
  */
 export class Slave implements NodeApi {
   readonly role = 'slave'
@@ -55,11 +64,19 @@ export class Slave implements NodeApi {
   #masterOffset = 0
   /** The entry that may have half-applied before a crash or a lost store connection (see applyEntries). */
   #inDoubt: number
+  /** The time zone the master's statements ran in: NOW() must render the same here. */
+  #masterTimeZone: string | null = null
   /** The master's log id from its welcome; a fresh store records it with its first entries. */
   #masterLogId = ''
   #lastHeard = 0
   #wakeReconnect: (() => void) | null = null
   #timer: ReturnType<typeof setInterval> | null = null
+  readonly #filters: ReplicationFilters
+  /** Reads waiting for the store to reach an offset (read-your-writes). */
+  readonly #offsetWaiters = new Set<{ offset: number; wake(): void; fail(err: unknown): void }>()
+  /** The one connection forwarded writes travel on, opened on first use and again after it drops. */
+  #forwarder: Client | null = null
+  #forwarderOpening: Promise<Client> | null = null
 
   private constructor(store: Store, state: StoreState, options: SlaveOptions) {
     this.store = store
@@ -70,6 +87,7 @@ export class Slave implements NodeApi {
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
     this.#masterOffset = state.offset
     this.#inDoubt = state.offset + 1
+    this.#filters = options.filters ?? NO_FILTERS
   }
 
   /** Opens the store, starts serving reads, and starts replicating in the background. */
@@ -87,7 +105,10 @@ export class Slave implements NodeApi {
       })
       slave.#timer = setInterval(() => slave.#tick(), HEARTBEAT_MS)
       void slave.#replicate()
-      options.logger.info('slave started', { listen: slave.address, master: slave.#masterAddress, store: store.displayUrl, applied: slave.#state.offset })
+      options.logger.info('slave started', {
+        listen: slave.address, master: slave.#masterAddress, store: store.displayUrl, applied: slave.#state.offset,
+        forwardWrites: options.forwardWrites ?? false, replicateDb: slave.#filters.replicateDb.join(','), ignoreDb: slave.#filters.ignoreDb.join(','),
+      })
       return slave
     } catch (err) {
       await store.close()
@@ -107,12 +128,46 @@ export class Slave implements NodeApi {
     return this.#server?.address ?? ''
   }
 
-  write(): Promise<WriteResult> {
-    return Promise.reject(new NotMasterError(this.#masterAddress))
+  /**
+   * A client's write. Refused, naming the master; with forwardWrites, one DML
+   * statement is sent on to the master, through its normal write path, and the
+   * master's answer (its offset) comes back. DDL is never forwarded.
+   */
+  async write(db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
+    if (!this.#options.forwardWrites) throw new NotMasterError(this.#masterAddress)
+    if (statements.some((s) => s.classification.kind !== 'write')) {
+      throw new DdbError('NOT_MASTER', `DDL refused: this slave forwards only INSERT, UPDATE, DELETE and REPLACE; send DDL to the master at ${this.#masterAddress}`)
+    }
+    if (statements.length !== 1) {
+      throw new DdbError('NOT_MASTER', `write refused: this slave forwards single statements only; send transactions to the master at ${this.#masterAddress}`)
+    }
+    return this.#forward(db, statements[0]!)
   }
 
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
     return this.store.read(db, sql, params)
+  }
+
+  /** Resolves once the store holds entry `offset`; rejects with StaleReadError after timeoutMs. */
+  waitForOffset(offset: number, timeoutMs: number): Promise<void> {
+    if (this.#state.offset >= offset) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        offset,
+        wake: () => {
+          clearTimeout(timer)
+          this.#offsetWaiters.delete(waiter)
+          resolve()
+        },
+        fail: (err: unknown) => {
+          clearTimeout(timer)
+          this.#offsetWaiters.delete(waiter)
+          reject(err)
+        },
+      }
+      const timer = setTimeout(() => waiter.fail(new StaleReadError('slave', this.#state.offset, offset, timeoutMs)), timeoutMs)
+      this.#offsetWaiters.add(waiter)
+    })
   }
 
   status(): NodeStatus {
@@ -128,7 +183,63 @@ export class Slave implements NodeApi {
       lagSeconds: lagEntries > 0 && oldest ? Math.max(0, (Date.now() - oldest.ts) / 1000) : 0,
       store: this.store.displayUrl,
       error: this.#error,
+      filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
     }
+  }
+
+  /** Sends one statement to the master on the forwarding connection, in database `db`. */
+  async #forward(db: string | null, { statement }: WriteStatement): Promise<WriteResult> {
+    const client = await this.#forwardingClient()
+    let answer
+    try {
+      answer = await client.query(statement.sql, statement.params, { db })
+    } catch (err) {
+      if (!(err instanceof DdbError) || err.code !== 'CONNECTION_LOST') throw err // the master's own answer: pass it on
+      if (this.#forwarder === client) this.#forwarder = null
+      throw new DdbError('MASTER_UNAVAILABLE', `forward write: lost the connection to the master at ${this.#masterAddress} before it answered`, {
+        cause: err,
+        hint: 'the write may or may not have been applied: check on the master before retrying',
+      })
+    }
+    const [first] = answer
+    if (answer.length !== 1 || first?.kind !== 'write') throw new DdbError('PROTOCOL', `forward write: the master answered ${first?.kind ?? 'nothing'}, not a write`)
+    return { offset: first.offset, affectedRows: first.affectedRows, insertId: first.insertId }
+  }
+
+  /** The forwarding connection: the open one, or a new one (shared by writes that arrive while it opens). */
+  async #forwardingClient(): Promise<Client> {
+    if (this.#forwarder && !this.#forwarder.closed) return this.#forwarder
+    this.#forwarder = null
+    this.#forwarderOpening ??= this.#openForwarder().finally(() => (this.#forwarderOpening = null))
+    return this.#forwarderOpening
+  }
+
+  async #openForwarder(): Promise<Client> {
+    let client: Client
+    try {
+      client = await Client.connect(this.#options.master, this.#options.secret)
+    } catch (err) {
+      throw new DdbError('MASTER_UNAVAILABLE', `forward write: cannot reach the master at ${this.#masterAddress}: ${formatError(err)}`, {
+        cause: err,
+        hint: 'the write was not applied; retry when the master is back, or send it to the master directly',
+      })
+    }
+    if (client.role !== 'master') {
+      client.close()
+      throw new DdbError('NOT_MASTER', `forward write: ${this.#masterAddress} is not a master (it is a ${client.role}); writes are not forwarded twice`)
+    }
+    if (this.#stopped) {
+      client.close()
+      throw new DdbError('MASTER_UNAVAILABLE', 'forward write: this slave is shutting down')
+    }
+    this.#forwarder = client
+    return client
+  }
+
+  /** Records the store's new state and wakes the reads waiting for an offset it reached. */
+  #setState(state: StoreState): void {
+    this.#state = state
+    for (const w of [...this.#offsetWaiters]) if (state.offset >= w.offset) w.wake()
   }
 
   /** Connects, streams until disconnected, waits, and again: 100 ms doubling to 5 s. */
@@ -176,6 +287,7 @@ export class Slave implements NodeApi {
           this.#connected = true
           this.#masterOffset = m.offset
           this.#masterLogId = m.logId ?? ''
+          this.#masterTimeZone = m.timeZone ?? null
           this.#next = this.#state.offset + 1
           this.#logger.info('attached to master', { master: this.#masterAddress, applied: this.#state.offset, masterOffset: m.offset })
           return
@@ -233,10 +345,12 @@ export class Slave implements NodeApi {
       const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
       const logId = this.#state.logId ?? this.#masterLogId
       try {
-        await applyEntries(this.store, batch, logId, this.#inDoubt)
-        this.#state = { offset: batch[batch.length - 1]!.offset, logId }
+        // Entries the filters skip are applied with no statements: the offset still advances.
+        await this.store.useTimeZone(this.#masterTimeZone)
+        await applyEntries(this.store, filterEntries(this.#filters, batch), logId, this.#inDoubt)
+        this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
       } catch (err) {
-        this.#state = await this.store.readState().catch(() => this.#state)
+        this.#setState(await this.store.readState().catch(() => this.#state))
         if (err instanceof DivergenceError || err instanceof ApplyError) {
           this.#error = formatError(err)
           this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
@@ -272,6 +386,9 @@ export class Slave implements NodeApi {
     if (this.#timer) clearInterval(this.#timer)
     this.#peer?.close(null)
     this.#wakeReconnect?.()
+    this.#forwarder?.close()
+    await this.#forwarderOpening?.then((c) => c.close(), () => {})
+    for (const w of [...this.#offsetWaiters]) w.fail(new DdbError('SHUTTING_DOWN', 'read-your-writes: this slave is shutting down'))
     await this.#applying
     await this.#server?.close()
     await this.store.close()

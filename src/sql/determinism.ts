@@ -60,6 +60,8 @@ type Rule =
   | { kind: 'clock-function'; timeArgs: number[]; nowWhenOmitted: boolean }
   /** A value that depends on the server or the session: always refused. */
   | { kind: 'server'; bare: boolean; when: (args: Token[][]) => boolean }
+  /** MySQL's SYSDATE(): renamed NOW(), as mysqld --sysdate-is-now does, which the applier's SET TIMESTAMP pins in every time zone. */
+  | { kind: 'now-alias' }
 
 /** How a span of a statement's tokens is evaluated. */
 type Evaluation =
@@ -115,7 +117,7 @@ const RULES = new Map<string, Partial<Record<Dialect, Rule>>>(Object.entries({
   UUID_V7: { mysql: fresh((ctx) => quote(uuid(timestamped(ctx.now, randomBytes(ctx.random, 16)), 7)), noArguments) },
   SYS_GUID: { mysql: fresh((ctx) => quote(uuid(randomBytes(ctx.random, 16), 4).replaceAll('-', '')), noArguments) },
   UUID_SHORT: { mysql: fresh((ctx) => String(randomBits(ctx.random, 63)), noArguments) },
-  SYSDATE: { mysql: fresh((ctx, use) => quote(utcDateTime(ctx.now, precisionArgument(use))), always, "use NOW(), which every server evaluates at the master's clock") },
+  SYSDATE: { mysql: { kind: 'now-alias' } },
 
   CURRENT_TIMESTAMP: { sqlite: { kind: 'clock', literal: (now) => utcDateTime(now, 0) } },
   CURRENT_DATE: { sqlite: { kind: 'clock', literal: utcDate } },
@@ -444,6 +446,7 @@ function collectEdits(sql: string, tokens: Token[], regions: Region[], ctx: Dete
 /** Whether the occurrence has the rule's form: clock keywords bare, functions called, CURRENT_USER either way. */
 function fits(rule: Rule, use: Use): boolean {
   if (rule.kind === 'clock') return !use.open
+  if (rule.kind === 'now-alias') return use.open !== undefined
   return use.open !== undefined || (rule.kind === 'server' && rule.bare)
 }
 
@@ -459,6 +462,12 @@ function apply(rule: Rule, use: Use, at: Evaluation, sql: string, ctx: Determini
       edits.push({ start: use.name.start, end: use.end, text: rule.literal(ctx, use) + (startsWord(sql[use.end]) ? ' ' : '') })
       return
     }
+    case 'now-alias':
+      precisionArgument(use)
+      // A default or a trigger runs later, on each server, outside any statement's pinned clock.
+      if (at.evaluation === 'definition' || at.evaluation === 'trigger') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
+      edits.push({ start: use.name.start, end: use.name.end, text: 'NOW' })
+      return
     case 'clock':
       if (at.evaluation === 'definition') return
       if (at.evaluation === 'trigger') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)

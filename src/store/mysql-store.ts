@@ -15,6 +15,8 @@ export interface MysqlStoreConfig {
   database: string
   /** The URL with the password masked. */
   displayUrl: string
+  /** The time zone writer sessions are pinned to (set once known; null: the server's). */
+  timeZone?: string | null
 }
 
 /** How long opening a MySQL connection may take, in milliseconds. */
@@ -73,13 +75,28 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
     database: config.database,
     connectionLimit: READ_POOL_SIZE,
   })
-  return new MysqlStore(config, writer, pool)
+  // Pin the zone NOW() renders in, so it stays the same across reconnects (a SYSTEM zone becomes its offset).
+  const [rows] = await writer.query(`SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz`)
+  const zone = String((rows as Array<{ tz: string }>)[0]!.tz)
+  const timeZone = /^[+-]/.test(zone) ? zone : /^\d/.test(zone) ? `+${zone}` : zone
+  await writer.query('SET SESSION time_zone = ?', [timeZone])
+  return new MysqlStore({ ...config, timeZone }, writer, pool)
 }
 
 /** The mysql2 Store: one writer connection serialized by a lock, and a small pool for reads. */
 export class MysqlStore implements Store {
   readonly kind = 'mysql' as const
   readonly ddlCommitsImplicitly = true
+
+  get timeZone(): string | null {
+    return this.#config.timeZone ?? null
+  }
+
+  async useTimeZone(timeZone: string | null): Promise<void> {
+    if (!timeZone || timeZone === this.#config.timeZone) return
+    this.#config.timeZone = timeZone
+    await this.#withWriter((session) => session.query('SET SESSION time_zone = ?', [timeZone]))
+  }
 
   ddlAlreadyApplied(err: unknown): boolean {
     return err instanceof StoreError && DDL_ALREADY_APPLIED.has(Number(err.storeCode))
@@ -117,6 +134,13 @@ export class MysqlStore implements Store {
       release()
       throw storeError(err)
     }
+  }
+
+  /** A connection of its own for the client's transaction, closed when it ends. */
+  async beginClientTransaction(): Promise<StoreTxn> {
+    this.#checkOpen()
+    const session = await connect(this.#config)
+    return new MysqlTxn(session, this.defaultDb, () => void session.end())
   }
 
   async runAutocommit(statement: StoreStatement): Promise<RunResult> {
@@ -235,6 +259,16 @@ class MysqlTxn implements StoreTxn {
     }
   }
 
+  async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    this.#checkOpen()
+    try {
+      await this.#session.runPacket(this.#takeQueued(), [], [])
+      return await this.#session.read(db ?? this.#defaultDb, sql, params)
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
   async savepoint(name: string): Promise<void> {
     this.#checkOpen()
     this.#queued.push(`SAVEPOINT ${quoteId(name)}`)
@@ -339,6 +373,8 @@ class Session {
       if (s.insertId) texts.push(`SET INSERT_ID = ${s.insertId}`)
       mine.push(texts.length)
       texts.push(this.format(s.sql, s.params.map(toDriverValue)))
+      // INSERT_ID stays set until a statement generates a value: one that did not must not lend it to a later one.
+      if (s.insertId) texts.push('SET INSERT_ID = 0')
     }
     texts.push(...after)
     if (texts.length === 0) return []
@@ -350,6 +386,17 @@ class Session {
     this.#db = db
     this.#ts = ts
     return mine.map((i) => runResult(results[i]))
+  }
+
+  /** Runs a statement that returns rows in database `db` on this connection. */
+  async read(db: string, sql: string, params: Param[]): Promise<ReadResult> {
+    if (this.#db !== db) {
+      await this.query(`USE ${quoteId(db)}`)
+      this.#db = db
+    }
+    const [result, fields] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
+    if (!Array.isArray(result)) return { columns: [], rows: [] }
+    return { columns: (fields ?? []).map((f) => f.name), rows: result.map(toJsonRow) }
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
@@ -405,6 +452,7 @@ async function connect(config: MysqlStoreConfig): Promise<Session> {
   try {
     const conn: MysqlConnection = await mysql.createConnection({ ...connectionOptions(config), multipleStatements: true })
     await conn.query(`SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')`)
+    if (config.timeZone) await conn.query('SET SESSION time_zone = ?', [config.timeZone])
     return new Session(conn)
   } catch (err) {
     throw connectError(err, config.displayUrl)

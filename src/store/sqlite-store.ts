@@ -46,6 +46,11 @@ export class SqliteStore implements Store {
   readonly defaultDb = null
   readonly ddlCommitsImplicitly = false
 
+  readonly timeZone = null
+
+  /** SQLite's clock functions only know UTC (the master rewrites them into literals). */
+  async useTimeZone(): Promise<void> {}
+
   /** SQLite DDL is transactional: a crash never leaves it half-recorded. */
   ddlAlreadyApplied(): boolean {
     return false
@@ -82,6 +87,11 @@ export class SqliteStore implements Store {
     return new SqliteTxn(this.#writer, this.#statements, release)
   }
 
+  /** SQLite has one writer: a client's transaction holds it, as SQLite's own lock would. */
+  beginClientTransaction(): Promise<StoreTxn> {
+    return this.begin()
+  }
+
   async runAutocommit({ sql, params }: StoreStatement): Promise<RunResult> {
     const release = await this.#acquire()
     try {
@@ -102,17 +112,7 @@ export class SqliteStore implements Store {
 
   async read(_db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
     this.#checkOpen()
-    try {
-      const stmt = this.#reader.prepare(sql)
-      try {
-        const rows = stmt.all(...params.map(toDriverValue)) as Record<string, unknown>[]
-        return { columns: stmt.columnNames, rows: rows.map(toJsonRow) }
-      } finally {
-        stmt.finalize()
-      }
-    } catch (err) {
-      throw storeError(err)
-    }
+    return readOn(this.#reader, sql, params)
   }
 
   async close(): Promise<void> {
@@ -153,6 +153,11 @@ class SqliteTxn implements StoreTxn {
   async run(_db: string | null, sql: string, params: Param[]): Promise<RunResult> {
     this.#checkOpen()
     return runOn(this.#statements, sql, params)
+  }
+
+  async read(_db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    this.#checkOpen()
+    return readOn(this.#db, sql, params)
   }
 
   async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
@@ -244,6 +249,21 @@ class StatementCache {
   clear(): void {
     for (const stmt of this.#statements.values()) stmt.finalize()
     this.#statements.clear()
+  }
+}
+
+/** Runs a statement that returns rows on connection `db`. */
+function readOn(db: Database, sql: string, params: Param[]): ReadResult {
+  try {
+    const stmt = db.prepare(sql)
+    try {
+      const rows = stmt.all(...params.map(toDriverValue)) as Record<string, unknown>[]
+      return { columns: stmt.columnNames, rows: rows.map(toJsonRow) }
+    } finally {
+      stmt.finalize()
+    }
+  } catch (err) {
+    throw storeError(err)
   }
 }
 

@@ -45,6 +45,8 @@ export interface StoreTxn {
    * earlier statements took effect is unknown: the caller must roll back.
    */
   runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]>
+  /** Runs a statement that returns rows inside the transaction: it sees the transaction's own writes. */
+  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
   savepoint(name: string): Promise<void>
   rollbackTo(name: string): Promise<void>
   /** Writes the replication state row; commits or rolls back with the data (MySQL: sent with the next packet). */
@@ -70,11 +72,25 @@ export interface Store {
   readonly displayUrl: string
   /** The database a session starts in (MySQL: the URL's path; SQLite: null). */
   readonly defaultDb: string | null
+  /**
+   * The time zone the writer's statements run in (MySQL: the session's, a SYSTEM
+   * zone resolved to its current offset; SQLite: null, it only knows UTC).
+   */
+  readonly timeZone: string | null
+  /** Runs the writer's statements in this time zone from now on (a slave takes its master's). */
+  useTimeZone(timeZone: string | null): Promise<void>
   /** True when DDL commits implicitly (MySQL), so it cannot share a transaction. */
   readonly ddlCommitsImplicitly: boolean
 
   readState(): Promise<StoreState>
   begin(): Promise<StoreTxn>
+  /**
+   * A client's own transaction (BEGIN … COMMIT), open while the client works.
+   * MySQL: on a connection of its own, so other writes go on beside it as far as
+   * row locks allow. SQLite: on the single writer, so other writes wait for it
+   * (SQLite locks the whole database for a write transaction anyway).
+   */
+  beginClientTransaction(): Promise<StoreTxn>
   /** Runs one statement outside any transaction (MySQL DDL). */
   runAutocommit(statement: StoreStatement): Promise<RunResult>
   /**

@@ -7,6 +7,16 @@ import { connectPeer, type Peer } from './peer.ts'
 
 type Waiter = { resolve: (m: Message) => void; reject: (err: unknown) => void }
 
+/** How a query runs besides its SQL: see the query message in messages.ts. */
+export interface QueryOptions {
+  /** Run in this database for this query only (null or absent: the session's current one). */
+  db?: string | null
+  /** Read-your-writes: the node must first reach this offset… */
+  minOffset?: number
+  /** …within this many milliseconds (default DEFAULT_WAIT_MS, on the node). */
+  waitMs?: number
+}
+
 /**
  * Client is a `ddb sql` / `ddb status` connection to a master or a slave:
  * greeting, hello, welcome, then requests answered by id.
@@ -69,9 +79,19 @@ export class Client {
     }
   }
 
+  /** True once the connection has ended; a closed client answers every request with CONNECTION_LOST. */
+  get closed(): boolean {
+    return this.#peer.closed
+  }
+
   /** Runs a statement (or several separated by ';'); rejects with the node's error. */
-  async query(sql: string, params: Param[] = []): Promise<QueryAnswer> {
-    const m = await this.#request({ type: 'query', id: this.#nextId++, sql, params })
+  async query(sql: string, params: Param[] = [], options: QueryOptions = {}): Promise<QueryAnswer> {
+    const m = await this.#request({
+      type: 'query', id: this.#nextId++, sql, params,
+      ...(options.db != null ? { db: options.db } : {}),
+      ...(options.minOffset !== undefined ? { minOffset: options.minOffset } : {}),
+      ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),
+    })
     if (m.type !== 'result') throw new DdbError('PROTOCOL', `expected result, got ${m.type}`)
     return m.result
   }

@@ -83,7 +83,10 @@ const replicaStatus = object({
 
 const nodeStatus = union('role', {
   master: { offset: uint, logId: str, store: str, replicas: arrayOf(replicaStatus) },
-  slave: { master: str, applied: uint, connected: bool, lagEntries: num, lagSeconds: num, store: str, error: strOrNull },
+  slave: {
+    master: str, applied: uint, connected: bool, lagEntries: num, lagSeconds: num, store: str, error: strOrNull,
+    filters: optional(object({ replicateDb: arrayOf(str), ignoreDb: arrayOf(str) })),
+  },
 })
 
 /** Every message type's fields, besides `type` itself. */
@@ -93,11 +96,11 @@ const MESSAGES: Record<MessageType, Check> = {
     slave: { protocol: uint, auth: str, slaveId: str, position: uint, logId: strOrNull, listen: strOrNull },
     client: { protocol: uint, auth: str },
   }),
-  welcome: object({ role, logId: strOrNull, offset: uint }),
+  welcome: object({ role, logId: strOrNull, offset: uint, timeZone: optional(strOrNull) }),
   entries: object({ entries: arrayOf(entry) }),
   heartbeat: object({ offset: uint, ts: num }),
   ack: object({ applied: uint, error: strOrNull }),
-  query: object({ id: uint, sql: str, params: arrayOf(param) }),
+  query: object({ id: uint, sql: str, params: arrayOf(param), db: optional(strOrNull), minOffset: optional(uint), waitMs: optional(uint) }),
   status: object({ id: uint }),
   result: object({ id: uint, result: queryAnswer }),
   'status-result': object({ id: uint, status: nodeStatus }),

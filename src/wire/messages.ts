@@ -3,6 +3,9 @@ import type { Entry, Param, ReadResult, WriteResult } from '../entry.ts'
 /** Bumped on any incompatible change to frames or messages. */
 export const PROTOCOL_VERSION = 1
 
+/** How long a query with minOffset waits for the node to reach it unless it says (waitMs), in milliseconds. */
+export const DEFAULT_WAIT_MS = 5_000
+
 /** Which kind of node answered. */
 export type NodeRole = 'master' | 'slave'
 
@@ -18,16 +21,23 @@ export type Message =
   /** peer → server: auth = hex HMAC-SHA256(secret, nonce), or '' when no secret is set. */
   | { type: 'hello'; protocol: number; peer: 'slave'; auth: string; slaveId: string; position: number; logId: string | null; listen: string | null }
   | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
-  /** server → peer: accepted. To a slave: the master's log id and last offset. */
-  | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number }
+  /** server → peer: accepted. To a slave: the master's log id, last offset, and the time zone its statements ran in (NOW() replays in it). */
+  | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number; timeZone?: string | null }
   /** master → slave: the next entries, in offset order, with no gaps. */
   | { type: 'entries'; entries: Entry[] }
   /** master → slave when idle: the master's last offset and clock, so lag is known. */
   | { type: 'heartbeat'; offset: number; ts: number }
   /** slave → master: the slave's applied offset, and why it stopped applying if it did. */
   | { type: 'ack'; applied: number; error: string | null }
-  /** client → server: run one statement (or several separated by ';'). */
-  | { type: 'query'; id: number; sql: string; params: Param[] }
+  /**
+   * client → server: run one statement (or several separated by ';').
+   * db: run in this database for this query only (the session's own stays as it
+   * was; ignored by a SQLite store, which has one database); absent or null: the
+   * session's current database. minOffset: first wait until the node has applied
+   * (slave) or published (master) at least this offset, for up to waitMs
+   * milliseconds (default DEFAULT_WAIT_MS), else fail with STALE_READ.
+   */
+  | { type: 'query'; id: number; sql: string; params: Param[]; db?: string | null; minOffset?: number; waitMs?: number }
   /** client → server: the node's status, as `ddb status --json` prints it. */
   | { type: 'status'; id: number }
   /** server → client: a query's or status request's answer. */
@@ -51,6 +61,18 @@ export interface ReplicaStatus {
   error: string | null
 }
 
+/** A slave's replication filters (ddb slave --replicate-db / --ignore-db); both empty: everything applies. */
+export interface ReplicationFilters {
+  /** When not empty, only entries in one of these databases apply. */
+  replicateDb: string[]
+  /** Entries in one of these databases are skipped (unless replicateDb names them). */
+  ignoreDb: string[]
+}
+
 export type NodeStatus =
   | { role: 'master'; offset: number; logId: string; store: string; replicas: ReplicaStatus[] }
-  | { role: 'slave'; master: string; applied: number; connected: boolean; lagEntries: number; lagSeconds: number; store: string; error: string | null }
+  | {
+    role: 'slave'; master: string; applied: number; connected: boolean; lagEntries: number; lagSeconds: number; store: string; error: string | null
+    /** Absent from slaves that predate filters. */
+    filters?: ReplicationFilters
+  }

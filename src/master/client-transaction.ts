@@ -1,0 +1,89 @@
+import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import { DdbError, StoreError } from '../errors.ts'
+import type { StoreTxn } from '../store/store.ts'
+import { normalize, type WriteStatement, type Writer } from './writer.ts'
+
+/** MySQL's ER_LOCK_DEADLOCK: the server rolled the whole transaction back. */
+const DEADLOCK = 1213
+
+/**
+ * One client's BEGIN … COMMIT on the master. Its statements run live in a store
+ * transaction of their own (the client reads its own writes; others are held
+ * only by the store's locks) with the clock pinned at BEGIN, so NOW() replays
+ * the same. COMMIT hands the statements to the writer as ONE entry, in commit
+ * order with every other write; ROLLBACK, or a client that goes away, logs nothing.
+ */
+export class ClientTransaction {
+  /** The database the transaction runs in (USE is refused inside it: an entry has one database). */
+  readonly db: string | null
+  readonly #begin: () => Promise<StoreTxn>
+  /** Begun at the first statement, as a deferred BEGIN: SQLite's single writer is held only once needed. */
+  #tx: Promise<StoreTxn> | null = null
+  readonly #writer: Writer
+  readonly #ts = Date.now()
+  readonly #statements: Statement[] = []
+  readonly #results: WriteResult[] = []
+  #failed: string | null = null
+  #ended = false
+
+  constructor(begin: () => Promise<StoreTxn>, writer: Writer, db: string | null) {
+    this.#begin = begin
+    this.#writer = writer
+    this.db = db
+  }
+
+  /** Runs a write inside the transaction; its offset is 0 until COMMIT gives the entry one. */
+  async write({ statement, classification }: WriteStatement): Promise<WriteResult> {
+    this.#checkUsable()
+    let result
+    try {
+      const [raw] = await (await this.#store()).runMany([{ db: this.db, sql: statement.sql, params: statement.params, ts: this.#ts }])
+      result = normalize(classification, raw!)
+    } catch (err) {
+      // Most errors undo just the statement; a deadlock or a lost connection undoes the whole transaction.
+      if (!(err instanceof StoreError) || !err.rejectedByServer || err.storeCode === DEADLOCK) this.#failed = (err as Error).message
+      throw err
+    }
+    this.#statements.push(result.insertId > 0 ? { ...statement, insertId: result.insertId } : statement)
+    this.#results.push({ offset: 0, ...result })
+    return { offset: 0, ...result }
+  }
+
+  /** Reads inside the transaction: it sees the transaction's own writes. */
+  async read(sql: string, params: Param[]): Promise<ReadResult> {
+    this.#checkUsable()
+    return (await this.#store()).read(this.db, sql, params)
+  }
+
+  /** Commits: one entry with every statement, or nothing to log when none wrote. Null offset: nothing logged. */
+  async commit(): Promise<WriteResult | null> {
+    this.#checkUsable()
+    this.#ended = true
+    if (this.#statements.length === 0) {
+      await (await this.#tx)?.commit()
+      return null
+    }
+    const draft = { ts: this.#ts, db: this.db, statements: this.#statements, affected: this.#results.map((r) => r.affectedRows) }
+    return this.#writer.commitTransaction(await this.#store(), draft, this.#results)
+  }
+
+  /** Rolls back; nothing is logged. Safe to call twice, and after a failed commit. */
+  async rollback(): Promise<void> {
+    if (this.#ended) return
+    this.#ended = true
+    const tx = await this.#tx?.catch(() => null)
+    await tx?.rollback()
+  }
+
+  #store(): Promise<StoreTxn> {
+    this.#tx ??= this.#begin()
+    return this.#tx
+  }
+
+  #checkUsable(): void {
+    if (this.#ended) throw new DdbError('NO_TRANSACTION', 'the transaction has already ended')
+    if (this.#failed) {
+      throw new DdbError('TRANSACTION_ABORTED', `the store rolled this transaction back (${this.#failed}); only ROLLBACK is possible now`)
+    }
+  }
+}

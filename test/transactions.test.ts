@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
+import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { waitFor } from './support/util.ts'
+
+async function offsetOf(master: DdbNode): Promise<number> {
+  const s = await statusOf(master)
+  return s.role === 'master' ? s.offset : -1
+}
+
+for (const kind of BACKEND_KINDS) {
+  describe(`transactions on ${kind} stores`, () => {
+    let backend: Backend
+    let master: DdbNode
+    let slave: DdbNode
+    let log: string
+    beforeAll(async () => {
+      backend = createBackend(kind)
+      log = join(backend.dir, 'txn.log')
+      master = await startMaster(await backend.newStore(), log)
+      slave = await startSlave(master.address, await backend.newStore())
+      const c = await master.client()
+      await c.query('CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)')
+      await c.query('INSERT INTO acct (id, balance) VALUES (1, 100), (2, 100)')
+      await c.query('CREATE TABLE other (id INTEGER PRIMARY KEY)')
+      c.close()
+    })
+    afterAll(async () => {
+      await slave[Symbol.asyncDispose]()
+      await master[Symbol.asyncDispose]()
+      await backend.close()
+    })
+
+    test('BEGIN … COMMIT becomes one entry, applied whole on the slave', async () => {
+      const c = await master.client()
+      await c.query('BEGIN')
+      await c.query('UPDATE acct SET balance = balance - 30 WHERE id = 1')
+      await c.query('UPDATE acct SET balance = balance + 30 WHERE id = 2')
+      expect(rowsOf(await c.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual([{ id: 1, balance: 70 }, { id: 2, balance: 130 }])
+      const [commit] = await c.query('COMMIT')
+      expect(commit).toMatchObject({ kind: 'write', affectedRows: 2 })
+      const offset = commit?.kind === 'write' ? commit.offset : 0
+      const tail = await runDdb(['log', 'tail', '--log', log, '--from', String(offset), '--json'])
+      const entry = JSON.parse(tail.stdout.trim().split('\n')[0]!)
+      expect(entry.statements.map((s: { sql: string }) => s.sql)).toEqual([
+        'UPDATE acct SET balance = balance - 30 WHERE id = 1',
+        'UPDATE acct SET balance = balance + 30 WHERE id = 2',
+      ])
+      await waitApplied(slave, offset)
+      const s = await slave.client()
+      expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual([{ id: 1, balance: 70 }, { id: 2, balance: 130 }])
+      c.close()
+      s.close()
+    })
+
+    test('ROLLBACK logs nothing, and others never see the rolled-back writes', async () => {
+      const before = await offsetOf(master)
+      const c = await master.client()
+      const other = await master.client()
+      await c.query('BEGIN')
+      await c.query('INSERT INTO acct (id, balance) VALUES (3, 1)')
+      expect(rowsOf(await c.query('SELECT COUNT(*) AS n FROM acct'))).toEqual([{ n: 3 }])
+      expect(rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct'))).toEqual([{ n: 2 }])
+      await c.query('ROLLBACK')
+      expect(rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct'))).toEqual([{ n: 2 }])
+      expect(await offsetOf(master)).toBe(before)
+      c.close()
+      other.close()
+    })
+
+    test('a client that disconnects mid-transaction rolls back', async () => {
+      const before = await offsetOf(master)
+      const c = await master.client()
+      await c.query('BEGIN')
+      await c.query('INSERT INTO acct (id, balance) VALUES (4, 1)')
+      c.close()
+      const other = await master.client()
+      // SQLite: the transaction held the single writer; once rolled back, writes flow again.
+      await waitFor(async () => rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct WHERE id = 4'))[0]?.n === 0, { timeoutMs: 5_000, what: 'the rollback' })
+      const [w] = await other.query('INSERT INTO other (id) VALUES (1)')
+      expect(w?.kind === 'write' && w.offset).toBe(before + 1)
+      other.close()
+    })
+
+    test('a transaction does not block other clients beyond what the store locks', async () => {
+      const c = await master.client()
+      const other = await master.client()
+      await c.query('BEGIN')
+      await c.query('UPDATE acct SET balance = balance + 1 WHERE id = 1')
+      const write = other.query('INSERT INTO other (id) VALUES (2)')
+      if (kind === 'mysql') {
+        // A different table: InnoDB holds no lock it needs, so it commits while the transaction is open.
+        const [w] = await write
+        expect(w?.kind).toBe('write')
+        await c.query('COMMIT')
+      } else {
+        // SQLite locks the whole database for a write transaction: the write waits for COMMIT.
+        const raced = await Promise.race([write.then(() => 'written'), Bun.sleep(300).then(() => 'waiting')])
+        expect(raced).toBe('waiting')
+        await c.query('COMMIT')
+        expect((await write)[0]?.kind).toBe('write')
+      }
+      const offset = await offsetOf(master)
+      await waitApplied(slave, offset)
+      const s = await slave.client()
+      expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual(rowsOf(await other.query('SELECT id, balance FROM acct ORDER BY id')))
+      c.close()
+      other.close()
+      s.close()
+    })
+
+    test('conflicting transactions replay in commit order', async () => {
+      const t1 = await master.client()
+      const t2 = await master.client()
+      await t1.query('BEGIN')
+      await t1.query('UPDATE acct SET balance = balance * 2 WHERE id = 2')
+      await t2.query('BEGIN')
+      // t2 waits for t1's row lock (MySQL) or for the single writer (SQLite); it commits second.
+      const second = (async () => {
+        await t2.query('UPDATE acct SET balance = balance + 5 WHERE id = 2')
+        return t2.query('COMMIT')
+      })()
+      await Bun.sleep(100)
+      const [first] = await t1.query('COMMIT')
+      const [last] = await second
+      expect(first?.kind === 'write' && last?.kind === 'write' && last.offset > first.offset).toBe(true)
+      await waitApplied(slave, last?.kind === 'write' ? last.offset : 0)
+      const s = await slave.client()
+      expect(rowsOf(await s.query('SELECT balance FROM acct WHERE id = 2'))).toEqual(rowsOf(await t1.query('SELECT balance FROM acct WHERE id = 2')))
+      t1.close()
+      t2.close()
+      s.close()
+    })
+
+    test('USE inside a transaction, and MySQL DDL inside one, are refused', async () => {
+      const c = await master.client()
+      await c.query('BEGIN')
+      if (kind === 'mysql') {
+        await expect(c.query('USE app')).rejects.toThrow(/USE inside a transaction/)
+        await expect(c.query('CREATE TABLE x (id INT)')).rejects.toThrow(/inside a transaction: MySQL would commit/)
+      } else {
+        await expect(c.query('BEGIN')).rejects.toThrow(/already open/)
+      }
+      await c.query('ROLLBACK')
+      c.close()
+    })
+  })
+}
