@@ -83,7 +83,7 @@ function statement(g: Gen, kind: Kind, client: number, i: number, multi = true):
     return [a, a + g.int(0, 30)] as const
   }
   const dir = () => g.pick(['ASC', 'DESC'])
-  switch (g.int(0, 24)) {
+  switch (g.int(0, 26)) {
     case 0: case 1:
       return `INSERT INTO kv (id, k, v, note) VALUES ${kvRow()}`
     case 2:
@@ -114,6 +114,16 @@ function statement(g: Gen, kind: Kind, client: number, i: number, multi = true):
     }
     case 24:
       return `INSERT INTO items (id, grp, tag, v) VALUES (${g.int(401, 2000)}, ${g.int(1, 8)}, 'w${g.int(0, 99)}', ${g.int(2, 999)})`
+    case 25:
+      // The master's clock, which slaves must replay rather than read their own.
+      return kind === 'mysql'
+        ? `UPDATE kv SET note = CAST(NOW(6) AS CHAR) WHERE id BETWEEN ${g.int(1, 150)} AND ${g.int(1, 150)}`
+        : `UPDATE kv SET note = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id BETWEEN ${g.int(1, 150)} AND ${g.int(1, 150)}`
+    case 26:
+      // Random values, which the master writes as literals.
+      return kind === 'mysql'
+        ? `INSERT INTO kv (id, k, v, note) VALUES (${g.int(1, 150)}, ${g.int(1, 300)}, FLOOR(RAND() * 1000), UUID())`
+        : `INSERT INTO kv (id, k, v, note) VALUES (${g.int(1, 150)}, ${g.int(1, 300)}, abs(random()) % 1000, hex(randomblob(16)))`
     case 11: case 12:
       return `UPDATE kv SET v = (v * 3 + ${g.int(1, 9)}) % 1000, note = ${note} WHERE id = ${g.int(1, 150)}`
     case 13: {
