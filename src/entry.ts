@@ -23,6 +23,8 @@ export interface Entry {
   ts: number
   /** The database the statements ran in (MySQL), or null (SQLite, or none selected). */
   db: string | null
+  /** The time zone the statements ran in (MySQL session time_zone), so NOW() renders the same wall clock on replay. */
+  timeZone?: string | null
   statements: Statement[]
   /** Rows each statement affected on the master; the slave's divergence guard compares. */
   affected: number[]
@@ -48,6 +50,8 @@ export interface ReadResult {
 
 /** The checksum covers everything but itself, in a fixed field order. */
 export function entryChecksum(e: Omit<Entry, 'checksum'>): number {
-  const canonical = JSON.stringify([e.offset, e.ts, e.db, e.statements, e.affected])
+  const fields: unknown[] = [e.offset, e.ts, e.db, e.statements, e.affected]
+  if (e.timeZone) fields.push(e.timeZone)
+  const canonical = JSON.stringify(fields)
   return Bun.hash.crc32(canonical)
 }

@@ -324,3 +324,36 @@ describe('determinism across MySQL servers in different time zones', () => {
     expect(Math.abs(Number(row!.drift)), `NOW(6) = ${row!.at}, SYSDATE(6) = ${row!.sys}`).toBeLessThanOrEqual(1)
   })
 })
+
+describe('determinism when the master changes time zone between entries (mysql)', () => {
+  const servers: Mariadb[] = []
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()))
+  })
+
+  test('a slave that catches up after the master restarts in another zone replays each entry in the zone it ran in', async () => {
+    // As a master whose SYSTEM zone moves (daylight saving time) and is restarted: its entries span two zones.
+    const [onMaster, onSlave] = await Promise.all([
+      startMariadb({ serverArgs: ['--default-time-zone=+05:00'] }),
+      startMariadb({ serverArgs: ['--default-time-zone=-03:00'] }),
+    ])
+    servers.push(onMaster, onSlave)
+    await using dir = await tempDir('ddb-zone-change-')
+    const log = join(dir.path, 'zone-change.log')
+    {
+      await using master = await startMaster(onMaster.url('app'), log)
+      await write(master, 'CREATE TABLE moved (id INT PRIMARY KEY, at DATETIME(6))')
+      await write(master, 'INSERT INTO moved (id, at) VALUES (1, NOW(6))')
+      expect(await master.stop()).toBe(0)
+    }
+    await onMaster.query("SET GLOBAL time_zone = '+08:00'")
+    await using master = await startMaster(onMaster.url('app'), log)
+    await write(master, 'INSERT INTO moved (id, at) VALUES (2, NOW(6))')
+    const rows = await select(master, 'SELECT id, at, UNIX_TIMESTAMP(at) AS epoch FROM moved ORDER BY id')
+    // On the master, row 1 was written at +05:00 and row 2 at +08:00 (about 3 hours apart on the wall clock).
+    expect(Number(rows[1]!.epoch) - Number(rows[0]!.epoch)).toBeGreaterThan(3 * 3600 - 60)
+    await using slave = await startSlave(master.address, onSlave.url('app'))
+    await waitCaughtUp(slave, await masterOffset(master))
+    expect(await select(slave, 'SELECT id, at FROM moved ORDER BY id')).toEqual(rows.map(({ id, at }) => ({ id, at })))
+  })
+})

@@ -29,6 +29,7 @@ interface EntryRow {
   statements: string
   affected: string
   checksum: number
+  time_zone: string | null
 }
 
 const SCHEMA = `
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS entries (
   db         TEXT,
   statements TEXT NOT NULL,
   affected   TEXT NOT NULL,
-  checksum   INTEGER NOT NULL
+  checksum   INTEGER NOT NULL,
+  time_zone  TEXT
 );`
 
 /**
@@ -60,7 +62,7 @@ export class ReplicationLog {
     this.path = path
     this.#db = db
     this.id = (db.query(`SELECT value FROM meta WHERE key = 'log_id'`).get() as { value: string }).value
-    this.#insert = db.prepare(`INSERT INTO entries (offset, ts, db, statements, affected, checksum) VALUES (?, ?, ?, ?, ?, ?)`)
+    this.#insert = db.prepare(`INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)`)
     this.#readFrom = db.prepare(`SELECT * FROM entries WHERE offset > ? ORDER BY offset LIMIT ?`)
     this.#last = (db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }).last
   }
@@ -78,6 +80,9 @@ export class ReplicationLog {
         db.exec('PRAGMA journal_mode = WAL')
         db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`)
         db.exec(SCHEMA)
+        // Logs written before entries carried a time zone gain the column (empty for their old entries).
+        const columns = db.query(`PRAGMA table_info(entries)`).all() as Array<{ name: string }>
+        if (!columns.some((c) => c.name === 'time_zone')) db.exec(`ALTER TABLE entries ADD COLUMN time_zone TEXT`)
         db.query(`INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)`).run(crypto.randomUUID())
       }
       db.query(`SELECT 1 FROM entries LIMIT 1`).all()
@@ -104,7 +109,7 @@ export class ReplicationLog {
   /** Gives drafts the next offsets and their checksums, without writing anything. */
   prepare(drafts: EntryDraft[]): Entry[] {
     return drafts.map((d, i) => {
-      const e = { offset: this.#last + 1 + i, ts: d.ts, db: d.db, statements: d.statements, affected: d.affected }
+      const e = { offset: this.#last + 1 + i, ts: d.ts, db: d.db, ...(d.timeZone ? { timeZone: d.timeZone } : {}), statements: d.statements, affected: d.affected }
       return { ...e, checksum: entryChecksum(e) }
     })
   }
@@ -117,7 +122,7 @@ export class ReplicationLog {
     }
     this.#db.transaction(() => {
       for (const e of entries) {
-        this.#insert.run(e.offset, e.ts, e.db, JSON.stringify(e.statements), JSON.stringify(e.affected), e.checksum)
+        this.#insert.run(e.offset, e.ts, e.db, JSON.stringify(e.statements), JSON.stringify(e.affected), e.checksum, e.timeZone ?? null)
       }
     })()
     this.#last = entries[entries.length - 1]!.offset
@@ -149,6 +154,7 @@ function rowToEntry(row: EntryRow): Entry {
     offset: row.offset,
     ts: row.ts,
     db: row.db,
+    ...(row.time_zone ? { timeZone: row.time_zone } : {}),
     statements: JSON.parse(row.statements),
     affected: JSON.parse(row.affected),
     checksum: row.checksum,

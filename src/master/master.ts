@@ -135,7 +135,7 @@ export class Master implements NodeApi {
     this.#replicas.get(hello.slaveId)?.close('replaced by a new connection from the same slave')
     const session = new ReplicaSession(peer, hello, this.log, this.#writer, this.#logger.child({ component: 'streamer' }))
     this.#replicas.set(hello.slaveId, session)
-    peer.send({ type: 'welcome', role: 'master', logId: this.log.id, offset: published, timeZone: this.store.timeZone }).catch(() => {})
+    peer.send({ type: 'welcome', role: 'master', logId: this.log.id, offset: published }).catch(() => {})
     this.#logger.info('slave attached', { slave: hello.slaveId, address: session.address, position: hello.position, offset: published })
     session.stream().catch((err) => peer.close(`stream failed: ${(err as Error).message}`))
     return session

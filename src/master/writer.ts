@@ -206,7 +206,8 @@ export class Writer {
   }
 
   async #logAndCommitInOrder(tx: StoreTxn, executed: Executed[]): Promise<void> {
-    const entries = this.#log.prepare(executed.map((e) => e.draft))
+    // Each entry names the time zone its statements ran in, as it names their time.
+    const entries = this.#log.prepare(executed.map((e) => ({ ...e.draft, timeZone: this.#store.timeZone })))
     const last = entries[entries.length - 1]!.offset
     let committed: Promise<void>
     try {
@@ -252,7 +253,9 @@ export class Writer {
 
   async #writeDdlInOrder(pending: Pending): Promise<void> {
     const { req } = pending
-    const [entry] = this.#log.prepare([{ ts: Date.now(), db: req.db, statements: req.statements.map((s) => s.statement), affected: req.statements.map(() => 0) }])
+    const [entry] = this.#log.prepare([
+      { ts: Date.now(), db: req.db, timeZone: this.#store.timeZone, statements: req.statements.map((s) => s.statement), affected: req.statements.map(() => 0) },
+    ])
     this.#log.append([entry!])
     const results: RunResult[] = []
     try {

@@ -64,8 +64,6 @@ export class Slave implements NodeApi {
   #masterOffset = 0
   /** The entry that may have half-applied before a crash or a lost store connection (see applyEntries). */
   #inDoubt: number
-  /** The time zone the master's statements ran in: NOW() must render the same here. */
-  #masterTimeZone: string | null = null
   /** The master's log id from its welcome; a fresh store records it with its first entries. */
   #masterLogId = ''
   #lastHeard = 0
@@ -287,7 +285,6 @@ export class Slave implements NodeApi {
           this.#connected = true
           this.#masterOffset = m.offset
           this.#masterLogId = m.logId ?? ''
-          this.#masterTimeZone = m.timeZone ?? null
           this.#next = this.#state.offset + 1
           this.#logger.info('attached to master', { master: this.#masterAddress, applied: this.#state.offset, masterOffset: m.offset })
           return
@@ -346,7 +343,6 @@ export class Slave implements NodeApi {
       const logId = this.#state.logId ?? this.#masterLogId
       try {
         // Entries the filters skip are applied with no statements: the offset still advances.
-        await this.store.useTimeZone(this.#masterTimeZone)
         await applyEntries(this.store, filterEntries(this.#filters, batch), logId, this.#inDoubt)
         this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
       } catch (err) {

@@ -92,12 +92,6 @@ export class MysqlStore implements Store {
     return this.#config.timeZone ?? null
   }
 
-  async useTimeZone(timeZone: string | null): Promise<void> {
-    if (!timeZone || timeZone === this.#config.timeZone) return
-    this.#config.timeZone = timeZone
-    await this.#withWriter((session) => session.query('SET SESSION time_zone = ?', [timeZone]))
-  }
-
   ddlAlreadyApplied(err: unknown): boolean {
     return err instanceof StoreError && DDL_ALREADY_APPLIED.has(Number(err.storeCode))
   }
@@ -330,6 +324,8 @@ class Session {
   #db: string | null = null
   /** The session's pinned clock (SET TIMESTAMP), in ms; undefined when unknown. */
   #ts: number | undefined = undefined
+  /** The session's time_zone as last set here; undefined when unknown. */
+  #zone: string | undefined = undefined
   #broken = false
 
   constructor(conn: MysqlConnection) {
@@ -361,6 +357,7 @@ class Session {
     const mine: number[] = []
     let db = this.#db
     let ts = this.#ts
+    let zone = this.#zone
     for (const s of statements) {
       if (s.db !== db && s.db !== null) {
         texts.push(`USE ${quoteId(s.db)}`)
@@ -369,6 +366,10 @@ class Session {
       if (s.ts !== undefined && s.ts !== ts) {
         texts.push(`SET TIMESTAMP = ${(s.ts / 1000).toFixed(3)}`)
         ts = s.ts
+      }
+      if (s.timeZone && s.timeZone !== zone) {
+        texts.push(this.format('SET time_zone = ?', [s.timeZone]))
+        zone = s.timeZone
       }
       if (s.insertId) texts.push(`SET INSERT_ID = ${s.insertId}`)
       mine.push(texts.length)
@@ -380,11 +381,13 @@ class Session {
     if (texts.length === 0) return []
     this.#db = null // unknown until the packet succeeds
     this.#ts = undefined
+    this.#zone = undefined
     const [result] = await this.query(texts.join('\n;\n'))
     const results = texts.length === 1 ? [result] : (result as unknown[])
     for (const r of results) db = schemaChange(r) ?? db
     this.#db = db
     this.#ts = ts
+    this.#zone = zone
     return mine.map((i) => runResult(results[i]))
   }
 

@@ -46,10 +46,8 @@ export class SqliteStore implements Store {
   readonly defaultDb = null
   readonly ddlCommitsImplicitly = false
 
-  readonly timeZone = null
-
   /** SQLite's clock functions only know UTC (the master rewrites them into literals). */
-  async useTimeZone(): Promise<void> {}
+  readonly timeZone = null
 
   /** SQLite DDL is transactional: a crash never leaves it half-recorded. */
   ddlAlreadyApplied(): boolean {

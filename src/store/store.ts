@@ -29,6 +29,8 @@ export interface StoreStatement {
   ts?: number
   /** The AUTO_INCREMENT value to generate (MySQL: SET INSERT_ID), as the master did. */
   insertId?: number
+  /** The time zone to run in (MySQL: SET time_zone), as the master's session was. */
+  timeZone?: string | null
 }
 
 /**
@@ -77,8 +79,6 @@ export interface Store {
    * zone resolved to its current offset; SQLite: null, it only knows UTC).
    */
   readonly timeZone: string | null
-  /** Runs the writer's statements in this time zone from now on (a slave takes its master's). */
-  useTimeZone(timeZone: string | null): Promise<void>
   /** True when DDL commits implicitly (MySQL), so it cannot share a transaction. */
   readonly ddlCommitsImplicitly: boolean
 

@@ -21,8 +21,8 @@ export type Message =
   /** peer → server: auth = hex HMAC-SHA256(secret, nonce), or '' when no secret is set. */
   | { type: 'hello'; protocol: number; peer: 'slave'; auth: string; slaveId: string; position: number; logId: string | null; listen: string | null }
   | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
-  /** server → peer: accepted. To a slave: the master's log id, last offset, and the time zone its statements ran in (NOW() replays in it). */
-  | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number; timeZone?: string | null }
+  /** server → peer: accepted. To a slave: the master's log id and last offset. */
+  | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number }
   /** master → slave: the next entries, in offset order, with no gaps. */
   | { type: 'entries'; entries: Entry[] }
   /** master → slave when idle: the master's last offset and clock, so lag is known. */
