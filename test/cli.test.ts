@@ -96,6 +96,23 @@ describe('command-line errors', () => {
   })
 })
 
+describe('ddb sql --param', () => {
+  test('parameters are stored in the entry and bound again on replay, never pasted into the text', async () => {
+    const log = logFile()
+    await using master = await startMaster(store(), log)
+    await using slave = await startSlave(master.address, store())
+    await runDdb(['sql', 'CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)', '--to', master.address])
+    const nasty = "it's; DROP TABLE p; --"
+    const insert = await runDdb(['sql', 'INSERT INTO p (id, v) VALUES (?, ?)', '--param', '7', '--param', nasty, '--to', master.address, '--json'])
+    expect(insert.code).toBe(0)
+    const tail = await runDdb(['log', 'tail', '--log', log, '-n', '1', '--json'])
+    expect(JSON.parse(tail.stdout).statements).toEqual([{ sql: 'INSERT INTO p (id, v) VALUES (?, ?)', params: ['7', nasty], insertId: 7 }])
+    await waitApplied(slave, 2)
+    const read = await runDdb(['sql', 'SELECT id, v FROM p WHERE v = ?', '--param', nasty, '--to', slave.address, '--json'])
+    expect(JSON.parse(read.stdout)).toEqual({ rows: [{ id: 7, v: nasty }] })
+  })
+})
+
 describe('ddb log tail', () => {
   let master: DdbNode
   const log = join(dir, 'tail.log')
