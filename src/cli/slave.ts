@@ -1,11 +1,13 @@
 import type { Command } from 'commander'
 import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, parseHostPort } from '../config.ts'
+import { serveHttpApi } from '../http/http-api.ts'
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
+import { mysqlOptions, mysqlSettings, startMysql, type MysqlFlags } from './master.ts'
 import { requiredSetting, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
-interface SlaveFlags {
+interface SlaveFlags extends MysqlFlags {
   master?: string
   db?: string
   listen?: string
@@ -14,6 +16,7 @@ interface SlaveFlags {
   forwardWrites?: boolean
   replicateDb: string[]
   ignoreDb: string[]
+  http?: string
 }
 
 /** Collects a repeatable flag's values. */
@@ -32,7 +35,7 @@ function enabled(flag: boolean | undefined, envName: string): boolean {
 
 /** `ddb slave`: keep a copy of the master's store, serve reads from it. */
 export function registerSlave(program: Command, logger: Logger): void {
-  program
+  const command = program
     .command('slave')
     .description('run a slave: replays the master\'s log into its own store and serves reads')
     .option('--master <host:port>', 'the master to replicate from (env DDB_MASTER; required)')
@@ -43,8 +46,13 @@ export function registerSlave(program: Command, logger: Logger): void {
     .option('--forward-writes', 'forward clients\' INSERT/UPDATE/DELETE/REPLACE to the master instead of refusing them (env DDB_FORWARD_WRITES)')
     .option('--replicate-db <name>', 'apply only entries of this database (repeatable; env DDB_REPLICATE_DB, comma-separated)', collect, [])
     .option('--ignore-db <name>', 'skip entries of this database (repeatable; env DDB_IGNORE_DB, comma-separated)', collect, [])
+    .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
+  mysqlOptions(command)
     .action(async (flags: SlaveFlags) => {
       const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
+      const mysqlListen = mysqlSettings(flags)
+      const httpText = setting(flags.http, 'DDB_HTTP', '')
+      const httpListen = httpText ? parseHostPort(httpText, '--http') : null
       const slave = await Slave.start({
         master,
         db: setting(flags.db, 'DDB_DB', DEFAULT_SLAVE_DB),
@@ -55,7 +63,15 @@ export function registerSlave(program: Command, logger: Logger): void {
         filters: { replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'), ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB') },
         logger: logger.child({ node: 'slave' }),
       })
+      const mysql = await startMysql(mysqlListen, slave, logger.child({ node: 'slave' }))
+      const http = await serveHttpApi(slave, httpListen, logger.child({ node: 'slave' }), setting(flags.secret, 'DDB_SECRET', '')).catch(async (err) => {
+        await mysql?.close()
+        await slave.close()
+        throw err
+      })
       await untilStopped()
+      await http?.close()
+      await mysql?.close()
       await slave.close()
     })
 }

@@ -6,6 +6,9 @@ import { normalize, type WriteStatement, type Writer } from './writer.ts'
 /** MySQL's ER_LOCK_DEADLOCK: the server rolled the whole transaction back. */
 const DEADLOCK = 1213
 
+/** A transaction left idle this long is rolled back: it may hold SQLite's single writer, or MySQL row locks. */
+export const TRANSACTION_IDLE_MS = 60_000
+
 /**
  * One client's BEGIN … COMMIT on the master. Its statements run live in a store
  * transaction of their own (the client reads its own writes; others are held
@@ -25,11 +28,14 @@ export class ClientTransaction {
   readonly #results: WriteResult[] = []
   #failed: string | null = null
   #ended = false
+  #idle: ReturnType<typeof setTimeout> | null = null
+  readonly #idleMs: number
 
-  constructor(begin: () => Promise<StoreTxn>, writer: Writer, db: string | null) {
+  constructor(begin: () => Promise<StoreTxn>, writer: Writer, db: string | null, idleMs = TRANSACTION_IDLE_MS) {
     this.#begin = begin
     this.#writer = writer
     this.db = db
+    this.#idleMs = idleMs
   }
 
   /** Runs a write inside the transaction; its offset is 0 until COMMIT gives the entry one. */
@@ -59,6 +65,7 @@ export class ClientTransaction {
   async commit(): Promise<WriteResult | null> {
     this.#checkUsable()
     this.#ended = true
+    if (this.#idle) clearTimeout(this.#idle)
     if (this.#statements.length === 0) {
       await (await this.#tx)?.commit()
       return null
@@ -71,19 +78,30 @@ export class ClientTransaction {
   async rollback(): Promise<void> {
     if (this.#ended) return
     this.#ended = true
+    if (this.#idle) clearTimeout(this.#idle)
     const tx = await this.#tx?.catch(() => null)
     await tx?.rollback()
   }
 
   #store(): Promise<StoreTxn> {
     this.#tx ??= this.#begin()
+    this.#restartIdleTimer()
     return this.#tx
+  }
+
+  /** Rolls the transaction back once it has been idle for #idleMs; the client's next statement says why. */
+  #restartIdleTimer(): void {
+    if (this.#idle) clearTimeout(this.#idle)
+    this.#idle = setTimeout(() => {
+      this.#failed = `idle for ${this.#idleMs / 1000} s, so ddb rolled it back to release its locks`
+      void this.#tx?.then((tx) => tx.rollback()).catch(() => {})
+    }, this.#idleMs)
   }
 
   #checkUsable(): void {
     if (this.#ended) throw new DdbError('NO_TRANSACTION', 'the transaction has already ended')
     if (this.#failed) {
-      throw new DdbError('TRANSACTION_ABORTED', `the store rolled this transaction back (${this.#failed}); only ROLLBACK is possible now`)
+      throw new DdbError('TRANSACTION_ABORTED', `this transaction was rolled back (${this.#failed}); only ROLLBACK is possible now`)
     }
   }
 }

@@ -26,6 +26,8 @@ export interface MasterOptions {
   logger: Logger
   /** Called when the master cannot go on (its store cannot apply its own log). */
   onFatal(err: unknown): void
+  /** A client transaction idle this long is rolled back, in ms (default TRANSACTION_IDLE_MS). */
+  transactionIdleMs?: number
 }
 
 /**
@@ -40,12 +42,14 @@ export class Master implements NodeApi {
   readonly #writer: Writer
   readonly #replicas = new Map<string, ReplicaSession>()
   readonly #logger: Logger
+  readonly #transactionIdleMs: number | undefined
   #server: Server | null = null
 
   private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
     this.store = store
     this.log = log
     this.#logger = options.logger
+    this.#transactionIdleMs = options.transactionIdleMs
     this.#writer = new Writer(store, log, options.logger.child({ component: 'writer' }), options.onFatal)
   }
 
@@ -107,7 +111,7 @@ export class Master implements NodeApi {
   }
 
   async beginTransaction(db: string | null): Promise<ClientTransaction> {
-    return new ClientTransaction(() => this.store.beginClientTransaction(), this.#writer, db ?? this.store.defaultDb)
+    return new ClientTransaction(() => this.store.beginClientTransaction(), this.#writer, db ?? this.store.defaultDb, this.#transactionIdleMs)
   }
 
   status(): NodeStatus {

@@ -1,0 +1,139 @@
+/**
+ * The binary protocol of prepared statements: COM_STMT_EXECUTE's parameters in,
+ * binary result rows out.
+ */
+import type { Param } from '../entry.ts'
+import { MalformedPacketError, MYSQL_TYPE, PayloadReader, PayloadWriter, type ColumnDef } from './packets.ts'
+import { textValue } from './results.ts'
+
+/** A prepared statement as the connection keeps it. */
+export interface PreparedStatement {
+  id: number
+  sql: string
+  paramCount: number
+  /** The parameter types the client last bound (type byte and unsigned flag), reused when it does not send them again. */
+  types: Array<{ type: number; unsigned: boolean }> | null
+}
+
+/** Type bytes whose values travel as length-encoded bytes; the BLOB family and BIT become {$bytes}. */
+const BYTES_TYPES = new Set([0x10 /* BIT */, 0xf9, 0xfa, 0xfb, 0xfc /* TINY/MEDIUM/LONG/BLOB */, 0xff /* GEOMETRY */])
+const pad = (n: number, width = 2) => String(n).padStart(width, '0')
+
+/** Decodes COM_STMT_EXECUTE (after the command byte's statement id) into the statement's parameters. */
+export function decodeExecuteParams(r: PayloadReader, stmt: PreparedStatement): Param[] {
+  r.int1() // flags (cursor type): ddb always answers with a complete result set
+  r.int4() // iteration count, always 1
+  const n = stmt.paramCount
+  if (n === 0) return []
+  const nulls = r.bytes(Math.floor((n + 7) / 8))
+  const bound = r.int1()
+  if (bound === 1) {
+    const types: PreparedStatement['types'] = []
+    for (let i = 0; i < n; i++) {
+      const type = r.int1()
+      types.push({ type, unsigned: (r.int1() & 0x80) !== 0 })
+    }
+    stmt.types = types
+  }
+  if (!stmt.types) throw new MalformedPacketError('COM_STMT_EXECUTE without parameter types')
+  const params: Param[] = []
+  for (let i = 0; i < n; i++) {
+    if (nulls[i >> 3]! & (1 << (i & 7))) {
+      params.push(null)
+      continue
+    }
+    params.push(decodeValue(r, stmt.types[i]!.type, stmt.types[i]!.unsigned))
+  }
+  return params
+}
+
+function decodeValue(r: PayloadReader, type: number, unsigned: boolean): Param {
+  switch (type) {
+    case 0x06: // NULL
+      return null
+    case 0x01: {
+      const v = r.int1()
+      return unsigned ? v : (v << 24) >> 24
+    }
+    case 0x02:
+    case 0x0d: {
+      const v = r.int2()
+      return unsigned ? v : (v << 16) >> 16
+    }
+    case 0x03:
+    case 0x09: {
+      const v = r.int4()
+      return unsigned ? v : v | 0
+    }
+    case 0x08: {
+      const raw = r.int8()
+      const v = unsigned ? raw : BigInt.asIntN(64, raw)
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
+    }
+    case 0x04:
+      return r.bytes(4).readFloatLE(0)
+    case 0x05:
+      return r.bytes(8).readDoubleLE(0)
+    case 0x07:
+    case 0x0a:
+    case 0x0c:
+      return decodeDateTime(r, type === 0x0a)
+    case 0x0b:
+      return decodeTime(r)
+    default: {
+      const bytes = r.lenencBytes()
+      return BYTES_TYPES.has(type) ? { $bytes: Buffer.from(bytes).toString('base64') } : bytes.toString('utf8')
+    }
+  }
+}
+
+function decodeDateTime(r: PayloadReader, dateOnly: boolean): string {
+  const length = r.int1()
+  const f = new PayloadReader(r.bytes(length))
+  const [y, mo, d] = length >= 4 ? [f.int2(), f.int1(), f.int1()] : [0, 0, 0]
+  const [h, mi, s] = length >= 7 ? [f.int1(), f.int1(), f.int1()] : [0, 0, 0]
+  const micro = length >= 11 ? f.int4() : 0
+  const date = `${pad(y, 4)}-${pad(mo)}-${pad(d)}`
+  if (dateOnly) return date
+  return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}${micro ? '.' + pad(micro, 6) : ''}`
+}
+
+function decodeTime(r: PayloadReader): string {
+  const length = r.int1()
+  if (length === 0) return '00:00:00'
+  const f = new PayloadReader(r.bytes(length))
+  const negative = f.int1() === 1
+  const days = f.int4()
+  const [h, mi, s] = [f.int1(), f.int1(), f.int1()]
+  const micro = length >= 12 ? f.int4() : 0
+  return `${negative ? '-' : ''}${pad(days * 24 + h)}:${pad(mi)}:${pad(s)}${micro ? '.' + pad(micro, 6) : ''}`
+}
+
+/** A binary-protocol result row (header 0x00, NULL bitmap with offset 2, then each non-NULL value in its column's type). */
+export function binaryRowPacket(columns: ColumnDef[], values: unknown[]): Buffer {
+  const bitmap = Buffer.alloc(Math.floor((columns.length + 7 + 2) / 8))
+  const w = new PayloadWriter()
+  values.forEach((v, i) => {
+    if (v === null || v === undefined) {
+      bitmap[(i + 2) >> 3]! |= 1 << ((i + 2) & 7)
+      return
+    }
+    switch (columns[i]!.type) {
+      case MYSQL_TYPE.LONGLONG:
+        w.int8(BigInt.asUintN(64, BigInt(v as number)))
+        break
+      case MYSQL_TYPE.DOUBLE: {
+        const b = Buffer.alloc(8)
+        b.writeDoubleLE(Number(v))
+        w.bytes(b)
+        break
+      }
+      case MYSQL_TYPE.TINY:
+        w.int1(v ? 1 : 0)
+        break
+      default:
+        w.lenencString(textValue(v)!)
+    }
+  })
+  return Buffer.concat([Buffer.from([0x00]), bitmap, w.build()])
+}

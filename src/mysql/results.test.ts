@@ -1,0 +1,94 @@
+import { describe, expect, test } from 'bun:test'
+import { DdbError, NotMasterError, StoreError, UsageError } from '../errors.ts'
+import { answerLocally, type LocalContext } from './local.ts'
+import { MYSQL_TYPE } from './packets.ts'
+import { inferColumn, textValue, toMysqlError } from './results.ts'
+
+describe('toMysqlError', () => {
+  test.each([
+    ['a slave refusing a write', new NotMasterError('10.0.0.1:8080'), 1290, 'HY000'],
+    ['a MySQL store errno', new StoreError("Duplicate entry '1'", { storeCode: 1062 }), 1062, '23000'],
+    ['an unknown MySQL errno', new StoreError('odd', { storeCode: 4321 }), 4321, 'HY000'],
+    ['a SQLite unique violation', new StoreError('UNIQUE constraint failed', { storeCode: 'SQLITE_CONSTRAINT_UNIQUE' }), 1062, '23000'],
+    ['another SQLite error', new StoreError('no such table: x', { storeCode: 'SQLITE_ERROR' }), 1105, 'HY000'],
+    ['an unsafe statement', new DdbError('UNSAFE_STATEMENT', 'UUID() is not deterministic'), 1235, '42000'],
+    ['an unsupported statement', new DdbError('UNSUPPORTED', 'LOCK TABLES'), 1235, '42000'],
+    ['a slave refusing DDL it would not forward', new DdbError('NOT_MASTER', 'DDL refused: send DDL to the master at h:1'), 1290, 'HY000'],
+    ['a statement the lexer cannot read', new DdbError('SQL_SYNTAX', "unterminated string"), 1064, '42000'],
+    ['an empty query', new UsageError('no statement given'), 1065, '42000'],
+    ['anything else', new Error('boom'), 1105, 'HY000'],
+  ])('%s', (_name, err, errno, sqlState) => {
+    expect(toMysqlError(err)).toMatchObject({ errno, sqlState })
+  })
+
+  test('the SQL state of a MySQL store error comes from the server when it gave one', () => {
+    const cause = Object.assign(new Error('x'), { sqlState: '42S02' })
+    expect(toMysqlError(new StoreError('x', { storeCode: 1146, cause })).sqlState).toBe('42S02')
+  })
+
+  test('the read-only error names the master', () => {
+    expect(toMysqlError(new NotMasterError('10.0.0.1:8080')).message).toBe(
+      'The MySQL server is running with the --read-only option so it cannot execute this statement; send writes to the master at 10.0.0.1:8080',
+    )
+  })
+})
+
+describe('inferColumn', () => {
+  test.each([
+    [[1, null, -3], MYSQL_TYPE.LONGLONG],
+    [[1, 2.5], MYSQL_TYPE.DOUBLE],
+    [[true, false], MYSQL_TYPE.TINY],
+    [[{ $bytes: 'AA==' }, null], MYSQL_TYPE.BLOB],
+    [['a', 1], MYSQL_TYPE.VAR_STRING],
+    [[null, null], MYSQL_TYPE.VAR_STRING],
+    [[], MYSQL_TYPE.VAR_STRING],
+  ])('%p → type %p', (values, type) => {
+    expect(inferColumn('c', values).type).toBe(type)
+  })
+
+  test('values travel as text; bytes as themselves', () => {
+    expect(textValue(null)).toBeNull()
+    expect(textValue(1.5)!.toString()).toBe('1.5')
+    expect(textValue(false)!.toString()).toBe('0')
+    expect([...textValue({ $bytes: 'AP8=' })!]).toEqual([0, 255])
+  })
+})
+
+describe('answerLocally', () => {
+  const ctx: LocalContext = { connectionId: 9, user: 'root', db: 'app', lastOffset: 41, dialect: 'mysql' }
+
+  test.each([
+    ['SELECT @@version_comment LIMIT 1', ['@@version_comment'], 'ddb statement replication'],
+    ['select @@session.auto_increment_increment AS inc', ['inc'], 1],
+    ['SELECT DATABASE()', ['DATABASE()'], 'app'],
+    ['SELECT ddb_offset()', ['ddb_offset()'], 41],
+    ['SELECT CONNECTION_ID() id', ['id'], 9],
+  ])('%s', (sql, columns, value) => {
+    const answer = answerLocally(sql, ctx)
+    expect(answer).toMatchObject({ kind: 'read', columns })
+    if (answer?.kind === 'read') expect(answer.rows[0]![columns[0]!]).toBe(value)
+  })
+
+  test.each(['SET NAMES utf8mb4', "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'", 'SET autocommit=1', 'SET SESSION net_write_timeout = 600', 'SET @@session.wait_timeout = 10, NAMES utf8'])(
+    '%s is accepted and ignored',
+    (sql) => expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok' }),
+  )
+
+  test.each(['SELECT * FROM t', 'SELECT @@no_such_variable', 'SELECT @@version, id FROM t', 'SET sql_mode = ""', 'SET @x = 1', 'SHOW TABLES', 'INSERT INTO t VALUES (1)'])(
+    '%s goes to the session',
+    (sql) => expect(answerLocally(sql, ctx)).toBeNull(),
+  )
+
+  test('on SQLite, a system variable ddb does not know reads as NULL', () => {
+    expect(answerLocally('SELECT @@no_such_variable AS v, @@version_comment', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [{ v: null }] })
+  })
+
+  test('SET autocommit=0 is refused', () => {
+    expect(answerLocally('SET autocommit = 0', ctx)).toMatchObject({ kind: 'error', errno: 1235 })
+  })
+
+  test('SHOW TABLES and SHOW DATABASES on SQLite read its catalog', () => {
+    expect(answerLocally('SHOW TABLES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'rewrite' })
+    expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [{ Database: 'main' }] })
+  })
+})

@@ -1,0 +1,135 @@
+import { DdbError, NotMasterError, StoreError } from '../errors.ts'
+import {
+  CHARSET_BINARY,
+  CHARSET_UTF8MB4,
+  MYSQL_TYPE,
+  columnDefinitionPacket,
+  textRowPacket,
+  type ColumnDef,
+} from './packets.ts'
+
+/** An error as a MySQL client sees it. */
+export interface MysqlError {
+  errno: number
+  sqlState: string
+  message: string
+}
+
+/** SQL states of the MySQL errors a store commonly answers with. */
+const SQL_STATES: Record<number, string> = {
+  1044: '42000', 1045: '28000', 1046: '3D000', 1048: '23000', 1049: '42000', 1050: '42S01', 1051: '42S02',
+  1054: '42S22', 1060: '42S21', 1061: '42000', 1062: '23000', 1064: '42000', 1091: '42000', 1136: '21S01',
+  1146: '42S02', 1193: 'HY000', 1205: 'HY000', 1213: '40001', 1216: '23000', 1217: '23000', 1264: '22003',
+  1292: '22007', 1364: 'HY000', 1366: 'HY000', 1406: '22001', 1451: '23000', 1452: '23000', 1690: '22003',
+}
+
+/** SQLite's extended codes that have a MySQL counterpart a client would branch on. */
+const SQLITE_CODES: Record<string, number> = {
+  SQLITE_CONSTRAINT_UNIQUE: 1062,
+  SQLITE_CONSTRAINT_PRIMARYKEY: 1062,
+  SQLITE_CONSTRAINT_NOTNULL: 1048,
+  SQLITE_CONSTRAINT_FOREIGNKEY: 1452,
+}
+
+/** ER_NOT_SUPPORTED_YET: what ddb answers for statements it refuses to replicate. */
+export const ER_NOT_SUPPORTED_YET = 1235
+/** ER_UNKNOWN_ERROR: anything without a closer MySQL error. */
+export const ER_UNKNOWN_ERROR = 1105
+
+/**
+ * Maps an error from a Session to a MySQL error: a slave's refusal is MySQL's
+ * read-only error (1290), a store's error keeps the store's errno and SQL state,
+ * statements ddb refuses (UNSAFE_STATEMENT, UNSUPPORTED) are 1235 / 42000, and
+ * anything else is 1105 / HY000 with ddb's message.
+ */
+export function toMysqlError(err: unknown): MysqlError {
+  if (err instanceof NotMasterError) {
+    return {
+      errno: 1290,
+      sqlState: 'HY000',
+      message: `The MySQL server is running with the --read-only option so it cannot execute this statement; send writes to the master at ${err.master}`,
+    }
+  }
+  if (err instanceof StoreError) {
+    const cause = err.cause as { sqlState?: unknown } | undefined
+    let errno = typeof err.storeCode === 'number' ? err.storeCode : ER_UNKNOWN_ERROR
+    if (typeof err.storeCode === 'string') errno = SQLITE_CODES[err.storeCode] ?? ER_UNKNOWN_ERROR
+    const sqlState = typeof cause?.sqlState === 'string' && cause.sqlState.length === 5 ? cause.sqlState : SQL_STATES[errno] ?? 'HY000'
+    return { errno, sqlState, message: err.message }
+  }
+  if (err instanceof DdbError) {
+    switch (err.code) {
+      case 'UNSAFE_STATEMENT':
+      case 'UNSUPPORTED':
+        return { errno: ER_NOT_SUPPORTED_YET, sqlState: '42000', message: err.message }
+      case 'NOT_MASTER': // a slave's other refusals: DDL or a transaction under --forward-writes
+        return { errno: 1290, sqlState: 'HY000', message: `The MySQL server is running with the --read-only option so it cannot execute this statement; ${err.message}` }
+      case 'SQL_SYNTAX':
+        return { errno: 1064, sqlState: '42000', message: err.message }
+      case 'UNKNOWN_DATABASE':
+        return { errno: 1049, sqlState: '42000', message: err.message }
+      case 'USAGE':
+        if (err.message === 'no statement given') return { errno: 1065, sqlState: '42000', message: 'Query was empty' }
+        break
+    }
+    return { errno: ER_UNKNOWN_ERROR, sqlState: 'HY000', message: err.hint ? `${err.message} (${err.hint})` : err.message }
+  }
+  return { errno: ER_UNKNOWN_ERROR, sqlState: 'HY000', message: err instanceof Error ? err.message : String(err) }
+}
+
+const isBytes = (v: unknown): v is { $bytes: string } =>
+  typeof v === 'object' && v !== null && typeof (v as { $bytes?: unknown }).$bytes === 'string'
+
+/**
+ * Picks a column type from the values a read returned (the stores report JSON
+ * values, not column types): all integers → LONGLONG, numbers with a fraction →
+ * DOUBLE, booleans → TINY, bytes → BLOB; anything else, mixed, or all NULL →
+ * VAR_STRING. Values always travel as text.
+ */
+export function inferColumn(name: string, values: unknown[]): ColumnDef {
+  let kind: 'none' | 'int' | 'double' | 'bool' | 'bytes' | 'string' = 'none'
+  for (const v of values) {
+    if (v === null || v === undefined) continue
+    const k = typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double')
+      : typeof v === 'bigint' ? 'int'
+      : typeof v === 'boolean' ? 'bool'
+      : isBytes(v) ? 'bytes'
+      : 'string'
+    if (kind === 'none') kind = k
+    else if (kind !== k) kind = (kind === 'int' && k === 'double') || (kind === 'double' && k === 'int') ? 'double' : 'string'
+    if (kind === 'string') break
+  }
+  switch (kind) {
+    case 'int':
+      return { name, type: MYSQL_TYPE.LONGLONG, charset: CHARSET_BINARY, length: 20, flags: 0x8000 /* NUM */ }
+    case 'double':
+      return { name, type: MYSQL_TYPE.DOUBLE, charset: CHARSET_BINARY, length: 22, decimals: 0x1f, flags: 0x8000 }
+    case 'bool':
+      return { name, type: MYSQL_TYPE.TINY, charset: CHARSET_BINARY, length: 1, flags: 0x8000 }
+    case 'bytes':
+      return { name, type: MYSQL_TYPE.BLOB, charset: CHARSET_BINARY, length: 0xffff_ffff, flags: 0x90 /* BLOB | BINARY */ }
+    default:
+      return { name, type: MYSQL_TYPE.VAR_STRING, charset: CHARSET_UTF8MB4, length: 0xffff_ffff >>> 2, decimals: 0x1f }
+  }
+}
+
+/** A read value as the text protocol sends it; null for SQL NULL. */
+export function textValue(v: unknown): Buffer | null {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'string') return Buffer.from(v, 'utf8')
+  if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(String(v))
+  if (typeof v === 'boolean') return Buffer.from(v ? '1' : '0')
+  if (isBytes(v)) return Buffer.from(v.$bytes, 'base64')
+  return Buffer.from(JSON.stringify(v), 'utf8')
+}
+
+/** The column definitions of a read, each type inferred from the column's values. */
+export function resultColumns(columns: string[], rows: Record<string, unknown>[]): ColumnDef[] {
+  return columns.map((c) => inferColumn(c, rows.map((r) => r[c])))
+}
+
+/** The column definition packets and text rows of a read, before the framing (count, EOF/OK) the connection adds. */
+export function textResultset(columns: string[], rows: Record<string, unknown>[]): { definitions: Buffer[]; rows: Buffer[] } {
+  const definitions = resultColumns(columns, rows).map(columnDefinitionPacket)
+  return { definitions, rows: rows.map((r) => textRowPacket(columns.map((c) => textValue(r[c])))) }
+}
