@@ -4,6 +4,10 @@ import { UsageError } from './errors.ts'
 export const DEFAULT_MASTER_LISTEN = '127.0.0.1:8080'
 /** Where a slave listens for clients unless told otherwise. */
 export const DEFAULT_SLAVE_LISTEN = '127.0.0.1:8081'
+/** Where a master serves the MySQL client protocol unless told otherwise (MySQL's own 3306 stays free). */
+export const DEFAULT_MASTER_MYSQL_LISTEN = '127.0.0.1:3307'
+/** Where a slave serves the MySQL client protocol unless told otherwise. */
+export const DEFAULT_SLAVE_MYSQL_LISTEN = '127.0.0.1:3308'
 export const DEFAULT_MASTER_DB = 'sqlite:ddb-master.sqlite'
 export const DEFAULT_SLAVE_DB = 'sqlite:ddb-slave.sqlite'
 export const DEFAULT_LOG = 'ddb-log.sqlite'

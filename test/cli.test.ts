@@ -113,6 +113,25 @@ describe('ddb sql --param', () => {
   })
 })
 
+describe('ddb sql --mysql', () => {
+  test('talks to a node over its MySQL port and prints as the mysql client does', async () => {
+    const mysqlPort = await freePort()
+    const to = `127.0.0.1:${mysqlPort}`
+    await using master = await startMaster(store(), logFile(), { args: ['--mysql-listen', to] })
+    const create = await runDdb(['sql', '--mysql', '--to', to, "CREATE TABLE m (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO m (name) VALUES ('Bo'), ('Al')"])
+    expect(create.stdout).toMatch(/^Query OK, 0 rows affected \(\d+\.\d\d sec\)\noffset 1\nQuery OK, 2 rows affected \(\d+\.\d\d sec\)\noffset 2\n$/)
+    const read = await runDdb(['sql', '--mysql', '--to', to, 'SELECT * FROM m'])
+    expect(read.stdout).toContain('| 2  | Al   |')
+    expect(read.stdout).toMatch(/2 rows in set \(\d+\.\d\d sec\)/)
+    const json = await runDdb(['sql', '--mysql', '--to', to, '--json', 'SELECT name FROM m WHERE id = ?', '--param', '1'])
+    expect(json.stdout.trim()).toBe('{"rows":[{"name":"Bo"}]}')
+    const bad = await runDdb(['sql', '--mysql', '--to', to, 'SELECT * FROM nowhere'])
+    expect(bad.code).toBe(1)
+    expectOneLineError(bad.stderr, /^ddb: ERROR \d+ \(\w+\): .*nowhere/)
+    expect(master.log()).toContain('mysql protocol listening')
+  })
+})
+
 describe('ddb log tail', () => {
   let master: DdbNode
   const log = join(dir, 'tail.log')

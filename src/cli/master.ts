@@ -1,14 +1,12 @@
 import type { Command } from 'commander'
-import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, parseHostPort, type HostPort } from '../config.ts'
+import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, DEFAULT_MASTER_MYSQL_LISTEN, parseHostPort } from '../config.ts'
 import { formatError } from '../errors.ts'
 import { serveHttpApi } from '../http/http-api.ts'
 import type { Logger } from '../logger.ts'
 import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
-import type { MysqlUser } from '../mysql/auth.ts'
-import { DEFAULT_MYSQL_USER, startMysqlListener, type MysqlListener } from '../mysql/server.ts'
-import type { NodeApi } from '../server/session.ts'
 import { Session } from '../server/session.ts'
+import { mysqlOptions, mysqlSettings, startMysql, type MysqlFlags } from './mysql-flags.ts'
 import { formatAnswer } from './print.ts'
 import { parseChoice, parseCount, setting } from './settings.ts'
 import { runShell } from './shell.ts'
@@ -27,50 +25,6 @@ interface MasterFlags {
   transactionTimeout?: string
 }
 
-/** The MySQL-protocol flags `ddb master` and `ddb slave` share. */
-export interface MysqlFlags {
-  mysqlListen?: string
-  mysqlUser?: string
-  mysqlPassword?: string
-}
-
-/** Adds --mysql-listen, --mysql-user and --mysql-password to a node command. */
-export function mysqlOptions(command: Command): Command {
-  return command
-    .option('--mysql-listen <host:port>', 'also serve the MySQL client protocol here, or off (env DDB_MYSQL_LISTEN; default off)')
-    .option('--mysql-user <name>', `user MySQL clients log in as (env DDB_MYSQL_USER; default ${DEFAULT_MYSQL_USER})`)
-    .option('--mysql-password <password>', 'password of that user (env DDB_MYSQL_PASSWORD; default empty)')
-}
-
-/** The MySQL listener a node's flags ask for: where, and who may log in. */
-export interface MysqlSettings {
-  listen: HostPort
-  user: MysqlUser
-}
-
-/** Reads --mysql-listen (or DDB_MYSQL_LISTEN) and the user flags; null when no listener is asked for. Throws UsageError on a bad address. */
-export function mysqlSettings(flags: MysqlFlags): MysqlSettings | null {
-  const listen = setting(flags.mysqlListen, 'DDB_MYSQL_LISTEN', '')
-  if (!listen || listen === 'off') return null
-  return {
-    listen: parseHostPort(listen, '--mysql-listen'),
-    user: { name: setting(flags.mysqlUser, 'DDB_MYSQL_USER', DEFAULT_MYSQL_USER), password: setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', '') },
-  }
-}
-
-/** Starts the node's MySQL listener when settings ask for one; on failure closes the node, then rethrows. */
-export async function startMysql(settings: MysqlSettings | null, node: NodeApi & { close(): Promise<void> }, logger: Logger): Promise<MysqlListener | null> {
-  if (!settings) return null
-  try {
-    const listener = await startMysqlListener({ listen: settings.listen, node, users: [settings.user], logger: logger.child({ component: 'mysql' }) })
-    logger.info('mysql protocol listening', { address: listener.address, user: settings.user.name })
-    return listener
-  } catch (err) {
-    await node.close()
-    throw err
-  }
-}
-
 /** `ddb master`: serve writes, log them, stream them to slaves; a SQL prompt on a terminal. */
 export function registerMaster(program: Command, logger: Logger): void {
   const command = program
@@ -83,11 +37,11 @@ export function registerMaster(program: Command, logger: Logger): void {
     .option('--secret <secret>', 'shared secret slaves and clients must prove (env DDB_SECRET; default none)')
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
     .option('--transaction-timeout <ms>', `roll back a client transaction idle this long (env DDB_TRANSACTION_TIMEOUT; default ${TRANSACTION_IDLE_MS})`)
-  mysqlOptions(command)
+  mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN)
     .action(async (flags: MasterFlags) => {
       const httpText = setting(flags.http, 'DDB_HTTP', '')
       const httpListen = httpText ? parseHostPort(httpText, '--http') : null
-      const mysqlListen = mysqlSettings(flags)
+      const mysqlListen = mysqlSettings(flags, DEFAULT_MASTER_MYSQL_LISTEN)
       const master = await Master.start({
         db: setting(flags.db, 'DDB_DB', DEFAULT_MASTER_DB),
         log: setting(flags.log, 'DDB_LOG', DEFAULT_LOG),

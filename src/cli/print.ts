@@ -18,6 +18,21 @@ export function formatAnswer(answer: QueryAnswer[number], json: boolean): string
   }
 }
 
+/** One statement's answer as the mysql client prints it: a table and `N rows in set (T sec)`, or `Query OK, …`. */
+export function formatMysqlAnswer(answer: QueryAnswer[number], seconds: number): string {
+  const time = `(${seconds.toFixed(2)} sec)`
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
+  switch (answer.kind) {
+    case 'read':
+      if (answer.rows.length === 0) return `Empty set ${time}`
+      return `${formatTable(answer.columns, answer.rows.map((r) => answer.columns.map((c) => r[c])))}\n${plural(answer.rows.length, 'row')} in set ${time}`
+    case 'write':
+      return `Query OK, ${plural(answer.affectedRows, 'row')} affected ${time}\noffset ${answer.offset}`
+    case 'ok':
+      return `Query OK, 0 rows affected ${time}`
+  }
+}
+
 /** A boxed text table, as the mysql client prints one. */
 export function formatTable(columns: string[], rows: unknown[][]): string {
   const cells = rows.map((r) => r.map(formatValue))

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
-import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, parseHostPort } from '../config.ts'
+import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN, parseHostPort } from '../config.ts'
 import { serveHttpApi } from '../http/http-api.ts'
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
-import { mysqlOptions, mysqlSettings, startMysql, type MysqlFlags } from './master.ts'
+import { mysqlOptions, mysqlSettings, startMysql, type MysqlFlags } from './mysql-flags.ts'
 import { requiredSetting, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
@@ -47,10 +47,10 @@ export function registerSlave(program: Command, logger: Logger): void {
     .option('--replicate-db <name>', 'apply only entries of this database (repeatable; env DDB_REPLICATE_DB, comma-separated)', collect, [])
     .option('--ignore-db <name>', 'skip entries of this database (repeatable; env DDB_IGNORE_DB, comma-separated)', collect, [])
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
-  mysqlOptions(command)
+  mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN)
     .action(async (flags: SlaveFlags) => {
       const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
-      const mysqlListen = mysqlSettings(flags)
+      const mysqlListen = mysqlSettings(flags, DEFAULT_SLAVE_MYSQL_LISTEN)
       const httpText = setting(flags.http, 'DDB_HTTP', '')
       const httpListen = httpText ? parseHostPort(httpText, '--http') : null
       const slave = await Slave.start({

@@ -45,7 +45,9 @@ export interface NodeOptions {
 /** Starts `ddb <args> --listen 127.0.0.1:<free port>` and waits until it answers status. */
 export async function startNode(args: string[], options: NodeOptions = {}): Promise<DdbNode> {
   const address = options.listen ?? `127.0.0.1:${await freePort()}`
-  const proc = Bun.spawn([...ddbCommand(options.compiled), ...args, '--listen', address], {
+  // Nodes serve the MySQL protocol on fixed default ports; tests that want it ask for one, others turn it off.
+  const mysql = args.includes('--mysql-listen') ? [] : ['--mysql-listen', 'off']
+  const proc = Bun.spawn([...ddbCommand(options.compiled), ...args, ...mysql, '--listen', address], {
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

@@ -1,0 +1,51 @@
+import type { Command } from 'commander'
+import { parseHostPort, type HostPort } from '../config.ts'
+import type { Logger } from '../logger.ts'
+import type { MysqlUser } from '../mysql/auth.ts'
+import { DEFAULT_MYSQL_USER, startMysqlListener, type MysqlListener } from '../mysql/server.ts'
+import type { NodeApi } from '../server/session.ts'
+import { setting } from './settings.ts'
+
+/** The MySQL-protocol flags `ddb master` and `ddb slave` share. */
+export interface MysqlFlags {
+  mysqlListen?: string
+  mysqlUser?: string
+  mysqlPassword?: string
+}
+
+/** Adds --mysql-listen, --mysql-user and --mysql-password to a node command. */
+export function mysqlOptions(command: Command, defaultListen: string): Command {
+  return command
+    .option('--mysql-listen <host:port>', `also serve the MySQL client protocol here, or off (env DDB_MYSQL_LISTEN; default ${defaultListen})`)
+    .option('--mysql-user <name>', `user MySQL clients log in as (env DDB_MYSQL_USER; default ${DEFAULT_MYSQL_USER})`)
+    .option('--mysql-password <password>', 'password of that user (env DDB_MYSQL_PASSWORD; default empty)')
+}
+
+/** The MySQL listener a node's flags ask for: where, and who may log in. */
+export interface MysqlSettings {
+  listen: HostPort
+  user: MysqlUser
+}
+
+/** Reads --mysql-listen (or DDB_MYSQL_LISTEN) and the user flags; null for `off`. Throws UsageError on a bad address. */
+export function mysqlSettings(flags: MysqlFlags, defaultListen: string): MysqlSettings | null {
+  const listen = setting(flags.mysqlListen, 'DDB_MYSQL_LISTEN', defaultListen)
+  if (!listen || listen === 'off') return null
+  return {
+    listen: parseHostPort(listen, '--mysql-listen'),
+    user: { name: setting(flags.mysqlUser, 'DDB_MYSQL_USER', DEFAULT_MYSQL_USER), password: setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', '') },
+  }
+}
+
+/** Starts the node's MySQL listener when settings ask for one; on failure closes the node, then rethrows. */
+export async function startMysql(settings: MysqlSettings | null, node: NodeApi & { close(): Promise<void> }, logger: Logger): Promise<MysqlListener | null> {
+  if (!settings) return null
+  try {
+    const listener = await startMysqlListener({ listen: settings.listen, node, users: [settings.user], logger: logger.child({ component: 'mysql' }) })
+    logger.info('mysql protocol listening', { address: listener.address, user: settings.user.name })
+    return listener
+  } catch (err) {
+    await node.close()
+    throw err
+  }
+}

@@ -1,0 +1,72 @@
+import mysql from 'mysql2/promise'
+import type { HostPort } from '../config.ts'
+import { DdbError } from '../errors.ts'
+import { splitStatements } from '../sql/split.ts'
+import { toJsonRow } from '../store/values.ts'
+import type { QueryAnswer } from '../wire/messages.ts'
+
+interface Header {
+  affectedRows: number
+  insertId: number | string
+  info?: string
+}
+
+/**
+ * A MySQL-protocol client for `ddb sql --mysql`: talks to a node's MySQL port as
+ * any MySQL client would, and returns the same answers as ddb's own protocol
+ * (the write's offset read from the OK packet's info, `offset N`).
+ */
+export class MysqlProtocolClient {
+  readonly #conn: mysql.Connection
+
+  private constructor(conn: mysql.Connection) {
+    this.#conn = conn
+  }
+
+  /** Connects and logs in; rejects with a one-line DdbError. */
+  static async connect(address: HostPort, user: string, password: string): Promise<MysqlProtocolClient> {
+    try {
+      const conn = await mysql.createConnection({
+        host: address.host, port: address.port, user, password, multipleStatements: true, dateStrings: true, connectTimeout: 5_000,
+      })
+      return new MysqlProtocolClient(conn)
+    } catch (err) {
+      throw mysqlError(err, `connect ${address.host}:${address.port}`)
+    }
+  }
+
+  /** Runs a statement (or several separated by ';'): one answer per statement. */
+  async query(sql: string, params: string[] = []): Promise<QueryAnswer> {
+    let result: unknown
+    try {
+      ;[result] = await this.#conn.query(sql, params.length > 0 ? params : undefined)
+    } catch (err) {
+      throw mysqlError(err)
+    }
+    const many = splitStatements(sql).length > 1
+    return (many ? (result as unknown[]) : [result]).map(answerOf)
+  }
+
+  close(): void {
+    this.#conn.destroy()
+  }
+}
+
+function answerOf(result: unknown): QueryAnswer[number] {
+  if (Array.isArray(result)) {
+    const rows = (result as Record<string, unknown>[]).map(toJsonRow)
+    return { kind: 'read', columns: rows[0] ? Object.keys(rows[0]) : [], rows }
+  }
+  const header = result as Header
+  const offset = /offset (\d+)/.exec(header.info ?? '')
+  if (!offset) return { kind: 'ok' }
+  return { kind: 'write', offset: Number(offset[1]), affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+}
+
+/** A driver error as ddb prints errors: the server's code and state, as the mysql client shows them. */
+function mysqlError(err: unknown, operation?: string): DdbError {
+  const e = err as { errno?: number; sqlState?: string; message?: string; code?: string }
+  if (e.sqlState) return new DdbError(`MYSQL_${e.errno}`, `ERROR ${e.errno} (${e.sqlState}): ${e.message}`)
+  const why = e.code === 'ECONNREFUSED' ? 'connection refused' : (e.message ?? String(err))
+  return new DdbError('UNREACHABLE', `${operation ?? 'query'}: ${why}`, { hint: 'is the node running with --mysql-listen at that address?' })
+}
