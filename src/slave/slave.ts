@@ -13,9 +13,9 @@ import { ApplyError, applyEntries } from '../store/apply.ts'
 import { openStore } from '../store/open-store.ts'
 import type { Store, StoreState } from '../store/store.ts'
 import { authProof } from '../wire/auth.ts'
-import { Client } from '../wire/client.ts'
 import { PROTOCOL_VERSION, type Message, type NodeStatus, type ReplicationFilters } from '../wire/messages.ts'
 import { connectPeer, type Peer } from '../wire/peer.ts'
+import { WriteForwarder } from './forwarder.ts'
 import { NO_FILTERS, filterEntries } from './filter.ts'
 
 export interface SlaveOptions {
@@ -72,9 +72,8 @@ export class Slave implements NodeApi {
   readonly #filters: ReplicationFilters
   /** Reads waiting for the store to reach an offset (read-your-writes). */
   readonly #offsetWaiters = new Set<{ offset: number; wake(): void; fail(err: unknown): void }>()
-  /** The one connection forwarded writes travel on, opened on first use and again after it drops. */
-  #forwarder: Client | null = null
-  #forwarderOpening: Promise<Client> | null = null
+  /** Passes clients' DML on to the master (--forward-writes). */
+  readonly #forwarder: WriteForwarder
 
   private constructor(store: Store, state: StoreState, options: SlaveOptions) {
     this.store = store
@@ -82,6 +81,7 @@ export class Slave implements NodeApi {
     this.#options = options
     this.#logger = options.logger
     this.#masterAddress = formatHostPort(options.master)
+    this.#forwarder = new WriteForwarder(options.master, options.secret)
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
     this.#masterOffset = state.offset
     this.#inDoubt = state.offset + 1
@@ -139,7 +139,7 @@ export class Slave implements NodeApi {
     if (statements.length !== 1) {
       throw new DdbError('NOT_MASTER', `write refused: this slave forwards single statements only; send transactions to the master at ${this.#masterAddress}`)
     }
-    return this.#forward(db, statements[0]!)
+    return this.#forwarder.forward(db, statements[0]!.statement)
   }
 
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
@@ -185,54 +185,6 @@ export class Slave implements NodeApi {
     }
   }
 
-  /** Sends one statement to the master on the forwarding connection, in database `db`. */
-  async #forward(db: string | null, { statement }: WriteStatement): Promise<WriteResult> {
-    const client = await this.#forwardingClient()
-    let answer
-    try {
-      answer = await client.query(statement.sql, statement.params, { db })
-    } catch (err) {
-      if (!(err instanceof DdbError) || err.code !== 'CONNECTION_LOST') throw err // the master's own answer: pass it on
-      if (this.#forwarder === client) this.#forwarder = null
-      throw new DdbError('MASTER_UNAVAILABLE', `forward write: lost the connection to the master at ${this.#masterAddress} before it answered`, {
-        cause: err,
-        hint: 'the write may or may not have been applied: check on the master before retrying',
-      })
-    }
-    const [first] = answer
-    if (answer.length !== 1 || first?.kind !== 'write') throw new DdbError('PROTOCOL', `forward write: the master answered ${first?.kind ?? 'nothing'}, not a write`)
-    return { offset: first.offset, affectedRows: first.affectedRows, insertId: first.insertId }
-  }
-
-  /** The forwarding connection: the open one, or a new one (shared by writes that arrive while it opens). */
-  async #forwardingClient(): Promise<Client> {
-    if (this.#forwarder && !this.#forwarder.closed) return this.#forwarder
-    this.#forwarder = null
-    this.#forwarderOpening ??= this.#openForwarder().finally(() => (this.#forwarderOpening = null))
-    return this.#forwarderOpening
-  }
-
-  async #openForwarder(): Promise<Client> {
-    let client: Client
-    try {
-      client = await Client.connect(this.#options.master, this.#options.secret)
-    } catch (err) {
-      throw new DdbError('MASTER_UNAVAILABLE', `forward write: cannot reach the master at ${this.#masterAddress}: ${formatError(err)}`, {
-        cause: err,
-        hint: 'the write was not applied; retry when the master is back, or send it to the master directly',
-      })
-    }
-    if (client.role !== 'master') {
-      client.close()
-      throw new DdbError('NOT_MASTER', `forward write: ${this.#masterAddress} is not a master (it is a ${client.role}); writes are not forwarded twice`)
-    }
-    if (this.#stopped) {
-      client.close()
-      throw new DdbError('MASTER_UNAVAILABLE', 'forward write: this slave is shutting down')
-    }
-    this.#forwarder = client
-    return client
-  }
 
   /** Records the store's new state and wakes the reads waiting for an offset it reached. */
   #setState(state: StoreState): void {
@@ -382,8 +334,7 @@ export class Slave implements NodeApi {
     if (this.#timer) clearInterval(this.#timer)
     this.#peer?.close(null)
     this.#wakeReconnect?.()
-    this.#forwarder?.close()
-    await this.#forwarderOpening?.then((c) => c.close(), () => {})
+    await this.#forwarder.close()
     for (const w of [...this.#offsetWaiters]) w.fail(new DdbError('SHUTTING_DOWN', 'read-your-writes: this slave is shutting down'))
     await this.#applying
     await this.#server?.close()
