@@ -2,9 +2,9 @@ import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
 import type { ClientTransaction } from '../master/client-transaction.ts'
 import type { WriteStatement } from '../master/writer.ts'
-import { classify, type Classification } from '../sql/classify.ts'
+import { classifyTokens, type Classification } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
-import { tokenize } from '../sql/lexer.ts'
+import { tokenize, type Token } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { NodeRole, NodeStatus, QueryAnswer } from '../wire/messages.ts'
 
@@ -75,7 +75,8 @@ export class Session {
   }
 
   async #executeOne(sql: string, params: Param[]): Promise<QueryAnswer[number]> {
-    const c = classify(sql)
+    const tokens = tokenize(sql) // lexed once: classification and the determinism rules share the tokens
+    const c = classifyTokens(tokens)
     const txn = this.#txn
     switch (c.kind) {
       case 'read':
@@ -85,7 +86,7 @@ export class Session {
       case 'ddl': {
         // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
         if (this.#node.role !== 'master') return { kind: 'write', ...(await this.#node.write(this.db, txn ? [] : [{ statement: { sql, params }, classification: c }])) }
-        const write = this.#prepareWrite(sql, params, c)
+        const write = this.#prepareWrite(sql, params, c, tokens)
         if (!txn || txn === 'read-only') return { kind: 'write', ...(await this.#node.write(this.db, [write])) }
         if (c.kind === 'ddl' && this.#node.dialect === 'mysql') {
           throw new DdbError('DDL_IN_TRANSACTION', `${c.keyword} inside a transaction: MySQL would commit the transaction implicitly; run it after COMMIT`)
@@ -97,7 +98,7 @@ export class Session {
           if (txn) throw new DdbError('USE_IN_TRANSACTION', 'USE inside a transaction: a transaction replicates as one entry in one database; COMMIT first')
           return this.#use(c.database ?? '')
         }
-        if (c.keyword === 'SET' && tokenize(sql)[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
+        if (c.keyword === 'SET' && tokens[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
         throw new DdbError('UNSUPPORTED', `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`)
       case 'transaction':
         return this.#transactionControl(c.keyword)
@@ -107,8 +108,8 @@ export class Session {
   }
 
   /** Rewrites a write so it replays the same on every node, or refuses it. */
-  #prepareWrite(sql: string, params: Param[], classification: Classification): WriteStatement {
-    const prepared = makeDeterministic(sql, { dialect: this.#node.dialect, now: Date.now(), random: Math.random })
+  #prepareWrite(sql: string, params: Param[], classification: Classification, tokens: Token[]): WriteStatement {
+    const prepared = makeDeterministic(sql, { dialect: this.#node.dialect, now: Date.now(), random: Math.random }, tokens)
     const statement = prepared.rewritten ? { sql: prepared.sql, params, original: sql } : { sql, params }
     return { statement, classification }
   }

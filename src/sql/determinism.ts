@@ -190,9 +190,12 @@ const ROW_PICKERS: Record<string, [string, string, string]> = {
   subquery: ['a subquery', 'returns', 'get'],
 }
 
-/** Rewrites non-deterministic functions into literals, or throws DdbError code 'UNSAFE_STATEMENT' with a reason naming the function/clause. */
-export function makeDeterministic(sql: string, ctx: DeterminismContext): Prepared {
-  const tokens = tokenize(sql)
+/**
+ * Rewrites non-deterministic functions into literals, or throws DdbError code
+ * 'UNSAFE_STATEMENT' with a reason naming the function/clause. `tokens`: the
+ * statement already lexed, when the caller has them (saves lexing it again).
+ */
+export function makeDeterministic(sql: string, ctx: DeterminismContext, tokens: Token[] = tokenize(sql)): Prepared {
   const { kind, keyword } = classifyTokens(tokens)
   if (kind !== 'write' && kind !== 'ddl') return { sql, rewritten: false }
   if (ctx.dialect === 'sqlite' && TABLE_DDL.has(keyword)) refuseTimeDefaults(sql, tokens)
