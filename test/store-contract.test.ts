@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { COLUMN_TYPE } from '../src/entry.ts'
 import { StoreError, UsageError } from '../src/errors.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/store.ts'
@@ -204,9 +205,11 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       expect(JSON.parse(JSON.stringify(result.rows))).toEqual(result.rows)
     })
 
-    test('read() of an empty result still names its columns', async () => {
+    test('read() of an empty result still names its columns, and gives their types', async () => {
       await createItems()
-      expect(await store.read(null, 'SELECT name FROM items', [])).toEqual({ columns: ['name'], rows: [] })
+      const result = await store.read(null, 'SELECT name, data FROM items', [])
+      expect(result).toMatchObject({ columns: ['name', 'data'], rows: [] })
+      expect(result.columnTypes?.map((t) => t?.type)).toEqual([COLUMN_TYPE.VAR_STRING, COLUMN_TYPE.BLOB])
     })
 
     test('begin() serializes: a second caller waits for the first to finish', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { binaryRowPacket, decodeExecuteParams, type PreparedStatement } from './binary.ts'
+import { COLUMN_TYPE } from '../entry.ts'
+import { binaryRowPacket, decodeExecuteParams, encodeDateTime, encodeTime, type PreparedStatement } from './binary.ts'
 import { PayloadReader, PayloadWriter } from './packets.ts'
 import { inferColumn } from './results.ts'
 
@@ -48,6 +49,60 @@ describe('binaryRowPacket', () => {
     expect(r.bytes(8).readDoubleLE(0)).toBe(2.5)
     expect(r.lenencBytes().toString()).toBe('x')
     expect([...r.lenencBytes()]).toEqual([0, 255])
+    expect(r.remaining).toBe(0)
+  })
+})
+
+describe('encodeDateTime and encodeTime', () => {
+  test.each([
+    ['0000-00-00 00:00:00', 0],
+    ['2024-02-29', 4],
+    ['2024-02-29 00:00:00', 4],
+    ['2024-02-29 13:14:15', 7],
+    ['2024-02-29 13:14:15.5', 11],
+    ['2024-02-29 13:14:15.123456', 11],
+  ])('%s takes %p bytes, as MySQL sends it', (s, length) => {
+    const b = encodeDateTime(s)
+    expect(b[0]).toBe(length)
+    expect(b.length).toBe(length + 1)
+  })
+
+  test.each([
+    ['00:00:00', 0],
+    ['13:14:15', 8],
+    ['-838:59:59', 8],
+    ['00:00:01.5', 12],
+  ])('%s takes %p bytes', (s, length) => {
+    expect(encodeTime(s)[0]).toBe(length)
+  })
+
+  test('values read back as the parameter decoder reads them', () => {
+    const stmt = (): PreparedStatement => ({ id: 1, sql: '?', paramCount: 1, types: null })
+    const back = (type: number, bytes: Buffer) => decodeExecuteParams(executeBody([0], [[type, 0]], new PayloadWriter().bytes(bytes)), stmt())[0]
+    expect(back(COLUMN_TYPE.DATETIME, encodeDateTime('2024-02-29 13:14:15.123456'))).toBe('2024-02-29 13:14:15.123456')
+    expect(back(COLUMN_TYPE.DATETIME, encodeDateTime('2024-02-29 13:14:15.5'))).toBe('2024-02-29 13:14:15.500000')
+    expect(back(COLUMN_TYPE.DATE, encodeDateTime('1999-12-31'))).toBe('1999-12-31')
+    expect(back(COLUMN_TYPE.TIME, encodeTime('-838:59:59.000001'))).toBe('-838:59:59.000001')
+    expect(back(COLUMN_TYPE.TIME, encodeTime('25:00:00'))).toBe('25:00:00')
+  })
+})
+
+describe('binaryRowPacket with the store\'s types', () => {
+  test('integers by width, FLOAT in 4 bytes, DECIMAL as text, dates in the binary date format', () => {
+    const col = (type: number) => ({ name: 'c', type, charset: 63, length: 0 })
+    const types = [COLUMN_TYPE.TINY, COLUMN_TYPE.SHORT, COLUMN_TYPE.LONG, COLUMN_TYPE.LONGLONG, COLUMN_TYPE.FLOAT, COLUMN_TYPE.NEWDECIMAL, COLUMN_TYPE.DATETIME, COLUMN_TYPE.YEAR]
+    const values = [-1, -300, 70000, '18446744073709551615', 0.5, '12.34', '2024-02-29 13:14:15', 2024]
+    const r = new PayloadReader(binaryRowPacket(types.map(col), values))
+    expect(r.int1()).toBe(0x00)
+    r.bytes(2) // NULL bitmap
+    expect(r.int1()).toBe(0xff)
+    expect(r.int2()).toBe(0x1_0000 - 300)
+    expect(r.int4()).toBe(70000)
+    expect(r.int8()).toBe(18446744073709551615n)
+    expect(r.bytes(4).readFloatLE(0)).toBe(0.5)
+    expect(r.lenencBytes().toString()).toBe('12.34')
+    expect([...r.bytes(8)]).toEqual([7, 0xe8, 0x07, 2, 29, 13, 14, 15])
+    expect(r.int2()).toBe(2024)
     expect(r.remaining).toBe(0)
   })
 })

@@ -2,8 +2,8 @@
  * The binary protocol of prepared statements: COM_STMT_EXECUTE's parameters in,
  * binary result rows out.
  */
-import type { Param } from '../entry.ts'
-import { MalformedPacketError, MYSQL_TYPE, PayloadReader, PayloadWriter, type ColumnDef } from './packets.ts'
+import { COLUMN_TYPE, type Param } from '../entry.ts'
+import { MalformedPacketError, PayloadReader, PayloadWriter, type ColumnDef } from './packets.ts'
 import { textValue } from './results.ts'
 
 /** A prepared statement as the connection keeps it. */
@@ -118,22 +118,83 @@ export function binaryRowPacket(columns: ColumnDef[], values: unknown[]): Buffer
       bitmap[(i + 2) >> 3]! |= 1 << ((i + 2) & 7)
       return
     }
-    switch (columns[i]!.type) {
-      case MYSQL_TYPE.LONGLONG:
-        w.int8(BigInt.asUintN(64, BigInt(v as number)))
-        break
-      case MYSQL_TYPE.DOUBLE: {
-        const b = Buffer.alloc(8)
-        b.writeDoubleLE(Number(v))
-        w.bytes(b)
-        break
-      }
-      case MYSQL_TYPE.TINY:
-        w.int1(v ? 1 : 0)
-        break
-      default:
-        w.lenencString(textValue(v)!)
-    }
+    encodeValue(w, columns[i]!.type, v)
   })
   return Buffer.concat([Buffer.from([0x00]), bitmap, w.build()])
+}
+
+/** An integer value (a number, a boolean, or a decimal string for one beyond 2^53) as a bigint. */
+const toBigInt = (v: unknown): bigint => (typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(typeof v === 'number' ? Math.trunc(v) : String(v)))
+
+/** Writes one non-NULL value as the binary protocol encodes its column's type (the value fits it: see fitsType). */
+function encodeValue(w: PayloadWriter, type: number, v: unknown): void {
+  switch (type) {
+    case COLUMN_TYPE.TINY:
+      w.int1(Number(toBigInt(v) & 0xffn))
+      return
+    case COLUMN_TYPE.SHORT:
+    case COLUMN_TYPE.YEAR:
+      w.int2(Number(toBigInt(v) & 0xffffn))
+      return
+    case COLUMN_TYPE.LONG:
+    case COLUMN_TYPE.INT24:
+      w.int4(Number(BigInt.asUintN(32, toBigInt(v))))
+      return
+    case COLUMN_TYPE.LONGLONG:
+      w.int8(BigInt.asUintN(64, toBigInt(v)))
+      return
+    case COLUMN_TYPE.FLOAT: {
+      const b = Buffer.alloc(4)
+      b.writeFloatLE(Number(v))
+      w.bytes(b)
+      return
+    }
+    case COLUMN_TYPE.DOUBLE: {
+      const b = Buffer.alloc(8)
+      b.writeDoubleLE(Number(v))
+      w.bytes(b)
+      return
+    }
+    case COLUMN_TYPE.DATE:
+    case COLUMN_TYPE.NEWDATE:
+    case COLUMN_TYPE.DATETIME:
+    case COLUMN_TYPE.TIMESTAMP:
+      w.bytes(encodeDateTime(String(v)))
+      return
+    case COLUMN_TYPE.TIME:
+      w.bytes(encodeTime(String(v)))
+      return
+    default:
+      w.lenencString(textValue(v)!)
+  }
+}
+
+/**
+ * 'YYYY-MM-DD[ hh:mm:ss[.ffffff]]' in the binary protocol: a length byte, then
+ * as few fields as carry the value (0 bytes for the zero date, 4 for a date, 7
+ * with a time of day, 11 with microseconds), as MySQL sends it.
+ */
+export function encodeDateTime(s: string): Buffer {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?/.exec(s)
+  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m?.[i] ?? 0))
+  const micro = Number((m?.[7] ?? '').padEnd(6, '0'))
+  const length = micro ? 11 : h || mi || sec ? 7 : y || mo || d ? 4 : 0
+  const w = new PayloadWriter().int1(length)
+  if (length >= 4) w.int2(y!).int1(mo!).int1(d!)
+  if (length >= 7) w.int1(h!).int1(mi!).int1(sec!)
+  if (length >= 11) w.int4(micro)
+  return w.build()
+}
+
+/** '[-]hhh:mm:ss[.ffffff]' in the binary protocol: a length byte (0, 8 or 12), sign, days, hours, minutes, seconds, microseconds. */
+export function encodeTime(s: string): Buffer {
+  const m = /^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?/.exec(s)
+  const hours = Number(m?.[2] ?? 0)
+  const [mi, sec] = [3, 4].map((i) => Number(m?.[i] ?? 0))
+  const micro = Number((m?.[5] ?? '').padEnd(6, '0'))
+  const length = micro ? 12 : hours || mi || sec ? 8 : 0
+  const w = new PayloadWriter().int1(length)
+  if (length >= 8) w.int1(m?.[1] ? 1 : 0).int4(Math.floor(hours / 24)).int1(hours % 24).int1(mi!).int1(sec!)
+  if (length >= 12) w.int4(micro)
+  return w.build()
 }

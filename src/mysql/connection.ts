@@ -1,7 +1,7 @@
 import type net from 'node:net'
 import type { Logger } from '../logger.ts'
 import { Session, type NodeApi } from '../server/session.ts'
-import type { Param } from '../entry.ts'
+import type { ColumnType, Param } from '../entry.ts'
 import { tokenize } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
@@ -361,7 +361,7 @@ export class MysqlConnection {
       return this.#send(this.#ok({ status, affectedRows: answer.affectedRows, insertId: answer.insertId, info: `offset ${answer.offset}` }))
     }
     if (answer.columns.length === 0) return this.#send(this.#ok({ status }))
-    const { definitions, rows } = binary ? this.#binaryResultset(answer.columns, answer.rows) : textResultset(answer.columns, answer.rows)
+    const { definitions, rows } = binary ? this.#binaryResultset(answer.columns, answer.rows, answer.columnTypes) : textResultset(answer.columns, answer.rows, answer.columnTypes)
     this.#send(new PayloadWriter().lenencInt(answer.columns.length).build())
     for (const d of definitions) this.#send(d)
     const deprecateEof = (this.#capabilities & CLIENT.DEPRECATE_EOF) !== 0
@@ -370,8 +370,8 @@ export class MysqlConnection {
     this.#send(deprecateEof ? this.#ok({ status, header: 0xfe }) : eofPacket(status))
   }
 
-  #binaryResultset(columns: string[], rows: Record<string, unknown>[]): { definitions: Buffer[]; rows: Buffer[] } {
-    const defs = resultColumns(columns, rows)
+  #binaryResultset(columns: string[], rows: Record<string, unknown>[], types?: Array<ColumnType | null>): { definitions: Buffer[]; rows: Buffer[] } {
+    const defs = resultColumns(columns, rows, types)
     return { definitions: defs.map(columnDefinitionPacket), rows: rows.map((r) => binaryRowPacket(defs, columns.map((c) => r[c]))) }
   }
 

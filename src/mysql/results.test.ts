@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'bun:test'
+import { COLUMN_TYPE } from '../entry.ts'
 import { DdbError, NotMasterError, StoreError, UsageError } from '../errors.ts'
 import { answerLocally, type LocalContext } from './local.ts'
 import { MYSQL_TYPE } from './packets.ts'
-import { inferColumn, textValue, toMysqlError } from './results.ts'
+import { fitsType, inferColumn, resultColumn, textValue, toMysqlError } from './results.ts'
 
 describe('toMysqlError', () => {
   test.each([
@@ -90,5 +91,50 @@ describe('answerLocally', () => {
   test('SHOW TABLES and SHOW DATABASES on SQLite read its catalog', () => {
     expect(answerLocally('SHOW TABLES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'rewrite' })
     expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [{ Database: 'main' }] })
+  })
+})
+
+describe('resultColumn', () => {
+  const T = COLUMN_TYPE
+  const type = (t: number, charset = 63) => ({ type: t, length: 10, decimals: 0, flags: 0, charset })
+
+  test.each([
+    ['integers, big ones as strings, fit LONGLONG', T.LONGLONG, [1, '18446744073709551615', null], true],
+    ['a fraction does not fit LONGLONG', T.LONGLONG, [1.5], false],
+    ['text does not fit LONG', T.LONG, ['abc'], false],
+    ['-128 and 255 fit TINY', T.TINY, [-128, 255], true],
+    ['256 does not fit TINY', T.TINY, [256], false],
+    ['2^64 does not fit LONGLONG', T.LONGLONG, ['18446744073709551616'], false],
+    ['numbers and numeric strings fit DOUBLE', T.DOUBLE, [1.5, 2, '3.25'], true],
+    ['decimal strings and numbers fit NEWDECIMAL', T.NEWDECIMAL, ['12.34', 5], true],
+    ['other text does not fit NEWDECIMAL', T.NEWDECIMAL, ['n/a'], false],
+    ['YYYY-MM-DD fits DATE', T.DATE, ['2024-02-29'], true],
+    ['a time of day does not fit DATE', T.DATE, ['2024-02-29 10:00:00'], false],
+    ['dates with or without time and fraction fit DATETIME', T.DATETIME, ['2024-02-29 13:14:15.123456', '2024-02-29'], true],
+    ['other text does not fit TIMESTAMP', T.TIMESTAMP, ['yesterday'], false],
+    ['[-]hhh:mm:ss[.ffffff] fits TIME', T.TIME, ['-838:59:59.000000', '01:02:03'], true],
+    ['anything fits a binary BLOB', T.BLOB, [{ $bytes: 'AA==' }, 'x', 1], true],
+    ['text does not fit GEOMETRY', T.GEOMETRY, ['{"x":1}'], false],
+    ['nothing fits an unknown type', 0x42, ['x'], false],
+  ])('%s', (_name, t, values, fits) => {
+    expect((values as unknown[]).every((v) => fitsType(type(t as number), v))).toBe(fits as boolean)
+  })
+
+  test('text types take bytes only under the binary charset', () => {
+    expect(fitsType(type(T.VAR_STRING, 45), { $bytes: 'AA==' })).toBe(false)
+    expect(fitsType(type(T.VAR_STRING, 63), { $bytes: 'AA==' })).toBe(true)
+  })
+
+  test("the store's type when every value fits, else the inferred one", () => {
+    const dt = { type: T.DATETIME, length: 26, decimals: 6, flags: 0x80, charset: 63 }
+    expect(resultColumn('d', ['2024-02-29 13:14:15.123456', null], dt)).toEqual({ name: 'd', ...dt })
+    expect(resultColumn('d', ['2024-02-29', 'not a date'], dt).type).toBe(T.VAR_STRING)
+    expect(resultColumn('n', [1, 2], null).type).toBe(T.LONGLONG)
+    expect(resultColumn('n', [1, 2]).type).toBe(T.LONGLONG)
+  })
+
+  test('doubles are written without a plus in the exponent, as MySQL does', () => {
+    expect(textValue(-2.25e300)!.toString()).toBe('-2.25e300')
+    expect(textValue(1e-7)!.toString()).toBe('1e-7')
   })
 })

@@ -1,3 +1,4 @@
+import { COLUMN_TYPE, type ColumnType } from '../entry.ts'
 import { DdbError, NotMasterError, StoreError } from '../errors.ts'
 import {
   CHARSET_BINARY,
@@ -81,10 +82,10 @@ const isBytes = (v: unknown): v is { $bytes: string } =>
   typeof v === 'object' && v !== null && typeof (v as { $bytes?: unknown }).$bytes === 'string'
 
 /**
- * Picks a column type from the values a read returned (the stores report JSON
- * values, not column types): all integers → LONGLONG, numbers with a fraction →
- * DOUBLE, booleans → TINY, bytes → BLOB; anything else, mixed, or all NULL →
- * VAR_STRING. Values always travel as text.
+ * Picks a column type from the values a read returned, for a column whose type
+ * the store did not report or whose values do not fit it (see resultColumn):
+ * all integers → LONGLONG, numbers with a fraction → DOUBLE, booleans → TINY,
+ * bytes → BLOB; anything else, mixed, or all NULL → VAR_STRING.
  */
 export function inferColumn(name: string, values: unknown[]): ColumnDef {
   let kind: 'none' | 'int' | 'double' | 'bool' | 'bytes' | 'string' = 'none'
@@ -117,19 +118,83 @@ export function inferColumn(name: string, values: unknown[]): ColumnDef {
 export function textValue(v: unknown): Buffer | null {
   if (v === null || v === undefined) return null
   if (typeof v === 'string') return Buffer.from(v, 'utf8')
-  if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(String(v))
+  if (typeof v === 'number') return Buffer.from(String(v).replace('e+', 'e')) // MySQL writes 1e21, not 1e+21
+  if (typeof v === 'bigint') return Buffer.from(String(v))
   if (typeof v === 'boolean') return Buffer.from(v ? '1' : '0')
   if (isBytes(v)) return Buffer.from(v.$bytes, 'base64')
   return Buffer.from(JSON.stringify(v), 'utf8')
 }
 
-/** The column definitions of a read, each type inferred from the column's values. */
-export function resultColumns(columns: string[], rows: Record<string, unknown>[]): ColumnDef[] {
-  return columns.map((c) => inferColumn(c, rows.map((r) => r[c])))
+const INTEGER = /^-?\d{1,20}$/
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+const DATETIME = /^\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)?$/
+const TIME = /^-?\d{1,3}:\d{2}:\d{2}(?:\.\d{1,6})?$/
+const T = COLUMN_TYPE
+
+/** Each integer type's width in bits; a value fits from the signed minimum to the unsigned maximum. */
+const INTEGER_BITS: Record<number, bigint> = { [T.TINY]: 8n, [T.SHORT]: 16n, [T.YEAR]: 16n, [T.INT24]: 32n, [T.LONG]: 32n, [T.LONGLONG]: 64n }
+
+const isInteger = (v: unknown, bits: bigint) => {
+  if (typeof v === 'boolean') return true
+  if (!(typeof v === 'number' && Number.isInteger(v)) && !(typeof v === 'string' && INTEGER.test(v))) return false
+  const n = BigInt(v)
+  return n >= -(1n << (bits - 1n)) && n < 1n << bits
+}
+const isNumeric = (v: unknown) =>
+  typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)))
+
+/**
+ * Whether a read value can travel as a column of this type, in the text and the
+ * binary protocol: integers for the integer types, numbers (or numeric strings)
+ * for FLOAT, DOUBLE and DECIMAL, 'YYYY-MM-DD[ hh:mm:ss[.ffffff]]' for the date
+ * types, bytes for BIT and GEOMETRY, anything but bytes for text (bytes too for
+ * binary strings). A SQLite column may hold any value whatever its declared type.
+ */
+export function fitsType(c: ColumnType, v: unknown): boolean {
+  if (v === null || v === undefined) return true
+  switch (c.type) {
+    case T.TINY: case T.SHORT: case T.LONG: case T.INT24: case T.LONGLONG: case T.YEAR:
+      return isInteger(v, INTEGER_BITS[c.type]!)
+    case T.FLOAT: case T.DOUBLE: case T.DECIMAL: case T.NEWDECIMAL:
+      return isNumeric(v)
+    case T.DATE: case T.NEWDATE:
+      return typeof v === 'string' && DATE.test(v)
+    case T.DATETIME: case T.TIMESTAMP:
+      return typeof v === 'string' && DATETIME.test(v)
+    case T.TIME:
+      return typeof v === 'string' && TIME.test(v)
+    case T.BIT: case T.GEOMETRY:
+      return isBytes(v)
+    case T.VARCHAR: case T.VAR_STRING: case T.STRING: case T.ENUM: case T.SET: case T.JSON:
+    case T.TINY_BLOB: case T.MEDIUM_BLOB: case T.LONG_BLOB: case T.BLOB:
+      return c.charset === CHARSET_BINARY || !isBytes(v)
+    default:
+      return false
+  }
+}
+
+/**
+ * A column's definition: the store's type when it reported one and every value
+ * fits it (see fitsType), else the type inferred from the values (inferColumn).
+ */
+export function resultColumn(name: string, values: unknown[], type?: ColumnType | null): ColumnDef {
+  if (type && values.every((v) => fitsType(type, v))) {
+    return { name, type: type.type, length: type.length, decimals: type.decimals, flags: type.flags, charset: type.charset }
+  }
+  return inferColumn(name, values)
+}
+
+/** The column definitions of a read: the store's column types where it knows them, else inferred from the values. */
+export function resultColumns(columns: string[], rows: Record<string, unknown>[], types?: Array<ColumnType | null>): ColumnDef[] {
+  return columns.map((c, i) => resultColumn(c, rows.map((r) => r[c]), types?.[i]))
 }
 
 /** The column definition packets and text rows of a read, before the framing (count, EOF/OK) the connection adds. */
-export function textResultset(columns: string[], rows: Record<string, unknown>[]): { definitions: Buffer[]; rows: Buffer[] } {
-  const definitions = resultColumns(columns, rows).map(columnDefinitionPacket)
+export function textResultset(
+  columns: string[],
+  rows: Record<string, unknown>[],
+  types?: Array<ColumnType | null>,
+): { definitions: Buffer[]; rows: Buffer[] } {
+  const definitions = resultColumns(columns, rows, types).map(columnDefinitionPacket)
   return { definitions, rows: rows.map((r) => textRowPacket(columns.map((c) => textValue(r[c])))) }
 }

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise'
-import type { Param, ReadResult } from '../entry.ts'
+import { COLUMN_CHARSET, COLUMN_TYPE, type ColumnType, type Param, type ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue, toJsonRow } from './values.ts'
@@ -27,6 +27,13 @@ export const READ_POOL_SIZE = 4
 // The slice of mysql2/promise this store uses (the only module that imports mysql2).
 interface MysqlField {
   name: string
+  /** enum_field_types code. */
+  columnType?: number
+  columnLength?: number
+  decimals: number
+  /** A number for result sets (the driver gives names only when asked to). */
+  flags: number | string[]
+  characterSet?: number
 }
 interface MysqlConnection {
   query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
@@ -164,7 +171,7 @@ export class MysqlStore implements Store {
       const schema = schemaChange(result)
       if (schema !== undefined) this.#readerDbs.set(conn.connection, schema)
       if (!Array.isArray(result)) return { columns: [], rows: [] }
-      return { columns: (fields ?? []).map((f) => f.name), rows: result.map(toJsonRow) }
+      return readResult(result, fields ?? [])
     } catch (err) {
       throw storeError(err)
     } finally {
@@ -399,7 +406,7 @@ class Session {
     }
     const [result, fields] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
     if (!Array.isArray(result)) return { columns: [], rows: [] }
-    return { columns: (fields ?? []).map((f) => f.name), rows: result.map(toJsonRow) }
+    return readResult(result, fields ?? [])
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
@@ -492,6 +499,26 @@ function storeError(err: unknown, prefix = ''): StoreError {
     storeCode: e?.sqlState ? e.errno : e?.code,
     rejectedByServer: fromServer,
   })
+}
+
+/** A read's rows and columns, with each column's type from the driver's field metadata. */
+function readResult(rows: unknown[], fields: MysqlField[]): ReadResult {
+  return {
+    columns: fields.map((f) => f.name),
+    rows: rows.map((r) => toJsonRow(r as Record<string, unknown>)),
+    columnTypes: fields.map(columnTypeOf),
+  }
+}
+
+/** A column's type as the server described it (mysql2's FieldPacket). */
+export function columnTypeOf(f: MysqlField): ColumnType {
+  return {
+    type: f.columnType ?? COLUMN_TYPE.VAR_STRING,
+    length: f.columnLength ?? 0,
+    decimals: f.decimals,
+    flags: typeof f.flags === 'number' ? f.flags : 0,
+    charset: f.characterSet ?? COLUMN_CHARSET.BINARY,
+  }
 }
 
 /** A statement's RunResult: rows affected and insert id; zeros for a statement that returned rows. */

@@ -72,8 +72,11 @@ const entry = object({
   checksum: num,
 })
 
+const nullable = (check: Check): Check => v => (v === null ? null : check(v))
+const columnType = object({ type: uint, length: uint, decimals: uint, flags: uint, charset: uint })
+
 const queryAnswer = arrayOf(union('kind', {
-  read: { columns: arrayOf(str), rows: arrayOf(record) },
+  read: { columns: arrayOf(str), rows: arrayOf(record), columnTypes: optional(arrayOf(nullable(columnType))) },
   write: { offset: uint, affectedRows: num, insertId: num },
   ok: {},
 }))
