@@ -241,6 +241,34 @@ for (const kind of BACKEND_KINDS) {
       }
     })
 
+    test('a 20 MB statement: replicated on SQLite, a clear error from a MySQL store that refuses it; the node keeps serving', async () => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
+      await c.query(`CREATE TABLE big (id INTEGER PRIMARY KEY, v ${kind === 'mysql' ? 'LONGTEXT' : 'TEXT'})`)
+      const value = 'x'.repeat(20 * 1024 * 1024)
+      const sent = c.query(`INSERT INTO big (id, v) VALUES (1, '${value}')`)
+      if (kind === 'sqlite') {
+        const [ok] = (await sent) as unknown as [{ affectedRows: number; info: string }]
+        expect(ok.affectedRows).toBe(1)
+        const offset = Number(/offset (\d+)/.exec(ok.info)![1])
+        const s = await mysql.createConnection({ host: '127.0.0.1', port: slavePort, user: 'root' })
+        await waitFor(async () => {
+          const [rows] = await s.query('SELECT length(v) AS n FROM big')
+          return (rows as Array<{ n: number }>)[0]?.n === value.length
+        }, { timeoutMs: 30_000, what: `the slave to apply the 20 MB entry ${offset}` })
+        await s.end()
+      } else {
+        // The master's own mariadbd refuses packets over its max_allowed_packet (16 MB): the client hears why.
+        await expect(sent).rejects.toThrow(/max_allowed_packet|packet|connection/i)
+      }
+      // Everyone else is still served, and the next write works.
+      const other = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
+      const [w] = (await other.query('INSERT INTO big (id, v) VALUES (2, \'small\')')) as unknown as [{ affectedRows: number }]
+      expect(w.affectedRows).toBe(1)
+      await other.end()
+      await c.end().catch(() => {})
+      expect(master.proc.exitCode).toBeNull()
+    })
+
     test('lying, oversized and half-sent packets close only their own connection', async () => {
       // A header that announces more bytes than the client sends, then a disconnect.
       const liar = await rawLogin(masterPort)
