@@ -48,7 +48,8 @@ export interface DdbNode {
 export async function startNode(binary: string, name: string, args: string[]): Promise<DdbNode> {
   const port = await freePort()
   const address = `127.0.0.1:${port}`
-  const proc: Subprocess<'ignore', 'ignore', 'pipe'> = Bun.spawn([binary, ...args, '--listen', address], {
+  // The bench talks ddb's own protocol; the MySQL listener's fixed default ports would collide between nodes.
+  const proc: Subprocess<'ignore', 'ignore', 'pipe'> = Bun.spawn([binary, ...args, '--mysql-listen', 'off', '--listen', address], {
     stdin: 'ignore',
     stdout: 'ignore',
     stderr: 'pipe',
