@@ -1,12 +1,12 @@
 import type { Command } from 'commander'
 import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, DEFAULT_MASTER_MYSQL_LISTEN, parseHostPort } from '../config.ts'
 import { formatError } from '../errors.ts'
-import { serveHttpApi } from '../http/http-api.ts'
 import type { Logger } from '../logger.ts'
 import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
 import { Session } from '../server/session.ts'
-import { mysqlOptions, mysqlSettings, startMysql, type MysqlFlags } from './mysql-flags.ts'
+import { clientPortSettings, startClientPorts } from './client-ports.ts'
+import { mysqlOptions, type MysqlFlags } from './mysql-flags.ts'
 import { formatAnswer } from './print.ts'
 import { parseChoice, parseCount, setting } from './settings.ts'
 import { runShell } from './shell.ts'
@@ -39,9 +39,7 @@ export function registerMaster(program: Command, logger: Logger): void {
     .option('--transaction-timeout <ms>', `roll back a client transaction idle this long (env DDB_TRANSACTION_TIMEOUT; default ${TRANSACTION_IDLE_MS})`)
   mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN)
     .action(async (flags: MasterFlags) => {
-      const httpText = setting(flags.http, 'DDB_HTTP', '')
-      const httpListen = httpText ? parseHostPort(httpText, '--http') : null
-      const mysqlListen = mysqlSettings(flags, DEFAULT_MASTER_MYSQL_LISTEN)
+      const ports = clientPortSettings(flags, DEFAULT_MASTER_MYSQL_LISTEN)
       const master = await Master.start({
         db: setting(flags.db, 'DDB_DB', DEFAULT_MASTER_DB),
         log: setting(flags.log, 'DDB_LOG', DEFAULT_LOG),
@@ -55,12 +53,7 @@ export function registerMaster(program: Command, logger: Logger): void {
           process.exit(1)
         },
       })
-      const mysql = await startMysql(mysqlListen, master, logger.child({ node: 'master' }))
-      const http = await serveHttpApi(master, httpListen, logger.child({ node: 'master' }), setting(flags.secret, 'DDB_SECRET', '')).catch(async (err) => {
-        await mysql?.close()
-        await master.close()
-        throw err
-      })
+      const closePorts = await startClientPorts(master, ports, logger.child({ node: 'master' }))
       const stopped = untilStopped()
       const prompt = process.stdin.isTTY
         ? runShell('ddb> ', async (sql) => {
@@ -72,8 +65,7 @@ export function registerMaster(program: Command, logger: Logger): void {
           })
         : new Promise<void>(() => {})
       await Promise.race([stopped, prompt])
-      await mysql?.close()
-      await http?.close()
+      await closePorts()
       await master.close()
     })
 }

@@ -1,9 +1,7 @@
 import type { Command } from 'commander'
 import { parseHostPort, type HostPort } from '../config.ts'
-import type { Logger } from '../logger.ts'
 import type { MysqlUser } from '../mysql/auth.ts'
-import { DEFAULT_MYSQL_USER, startMysqlListener, type MysqlListener } from '../mysql/server.ts'
-import type { NodeApi } from '../server/session.ts'
+import { DEFAULT_MYSQL_USER } from '../mysql/server.ts'
 import { setting } from './settings.ts'
 
 /** The MySQL-protocol flags `ddb master` and `ddb slave` share. */
@@ -34,18 +32,5 @@ export function mysqlSettings(flags: MysqlFlags, defaultListen: string): MysqlSe
   return {
     listen: parseHostPort(listen, '--mysql-listen'),
     user: { name: setting(flags.mysqlUser, 'DDB_MYSQL_USER', DEFAULT_MYSQL_USER), password: setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', '') },
-  }
-}
-
-/** Starts the node's MySQL listener when settings ask for one; on failure closes the node, then rethrows. */
-export async function startMysql(settings: MysqlSettings | null, node: NodeApi & { close(): Promise<void> }, logger: Logger): Promise<MysqlListener | null> {
-  if (!settings) return null
-  try {
-    const listener = await startMysqlListener({ listen: settings.listen, node, users: [settings.user], logger: logger.child({ component: 'mysql' }) })
-    logger.info('mysql protocol listening', { address: listener.address, user: settings.user.name })
-    return listener
-  } catch (err) {
-    await node.close()
-    throw err
   }
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN, parseHostPort } from '../config.ts'
-import { serveHttpApi } from '../http/http-api.ts'
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
-import { mysqlOptions, mysqlSettings, startMysql, type MysqlFlags } from './mysql-flags.ts'
+import { clientPortSettings, startClientPorts } from './client-ports.ts'
+import { mysqlOptions, type MysqlFlags } from './mysql-flags.ts'
 import { requiredSetting, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
@@ -50,9 +50,7 @@ export function registerSlave(program: Command, logger: Logger): void {
   mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN)
     .action(async (flags: SlaveFlags) => {
       const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
-      const mysqlListen = mysqlSettings(flags, DEFAULT_SLAVE_MYSQL_LISTEN)
-      const httpText = setting(flags.http, 'DDB_HTTP', '')
-      const httpListen = httpText ? parseHostPort(httpText, '--http') : null
+      const ports = clientPortSettings(flags, DEFAULT_SLAVE_MYSQL_LISTEN)
       const slave = await Slave.start({
         master,
         db: setting(flags.db, 'DDB_DB', DEFAULT_SLAVE_DB),
@@ -63,15 +61,9 @@ export function registerSlave(program: Command, logger: Logger): void {
         filters: { replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'), ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB') },
         logger: logger.child({ node: 'slave' }),
       })
-      const mysql = await startMysql(mysqlListen, slave, logger.child({ node: 'slave' }))
-      const http = await serveHttpApi(slave, httpListen, logger.child({ node: 'slave' }), setting(flags.secret, 'DDB_SECRET', '')).catch(async (err) => {
-        await mysql?.close()
-        await slave.close()
-        throw err
-      })
+      const closePorts = await startClientPorts(slave, ports, logger.child({ node: 'slave' }))
       await untilStopped()
-      await http?.close()
-      await mysql?.close()
+      await closePorts()
       await slave.close()
     })
 }

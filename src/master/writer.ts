@@ -140,12 +140,8 @@ export class Writer {
    * failing client gets the error.
    */
   async #writeBatch(batch: Pending[]): Promise<void> {
-    let tx: StoreTxn
-    try {
-      tx = await this.#store.begin()
-    } catch (err) {
-      return batch.forEach((p) => p.reject(err))
-    }
+    const tx = await this.#begin(batch)
+    if (!tx) return
     const ts = Date.now()
     let results: RunResult[]
     try {
@@ -160,13 +156,19 @@ export class Writer {
     await this.#logAndCommit(tx, executed)
   }
 
-  async #writeEachBehindSavepoint(batch: Pending[]): Promise<void> {
-    let tx: StoreTxn
+  /** Begins a store transaction for the batch, or fails every write in it and returns null. */
+  async #begin(batch: Pending[]): Promise<StoreTxn | null> {
     try {
-      tx = await this.#store.begin()
+      return await this.#store.begin()
     } catch (err) {
-      return batch.forEach((p) => p.reject(err))
+      batch.forEach((p) => p.reject(err))
+      return null
     }
+  }
+
+  async #writeEachBehindSavepoint(batch: Pending[]): Promise<void> {
+    const tx = await this.#begin(batch)
+    if (!tx) return
     const executed: Executed[] = []
     for (const [i, pending] of batch.entries()) {
       try {
