@@ -230,6 +230,7 @@ export class Writer {
       await committed
     } catch (err) {
       this.#logger.error('store commit failed after log commit; reconciling', { offset: last, error: err })
+      await tx.rollback() // frees the store's writer for reconciling; the commit's outcome is for it to find
       await this.#reconcile(entries)
     }
     this.#publish(last)

@@ -12,6 +12,10 @@ export interface Mariadb extends AsyncDisposable {
   url(db: string): string
   /** Runs one statement on a fresh connection (for test assertions); rows, or [ResultSetHeader] for writes. */
   query(sql: string): Promise<any[]>
+  /** kill -9 of the server, keeping its files, as a crash would; restart() brings it back. */
+  crash(): Promise<void>
+  /** Starts the server again on the same files and port, after crash(). */
+  restart(): Promise<void>
   /** Kills the server, waits for it to exit and removes its files; safe to call twice. */
   stop(): Promise<void>
 }
@@ -50,45 +54,52 @@ async function launch(options: StartMariadbOptions): Promise<Mariadb> {
   const errLog = join(dir, 'err.log')
   await run(['cp', '-a', source, dataDir])
   const port = await freePort()
-  const proc = Bun.spawn(
-    [
-      mariadbd,
-      '--no-defaults',
-      `--datadir=${dataDir}`,
-      `--port=${port}`,
-      '--bind-address=127.0.0.1',
-      `--socket=${join(dir, 'sock')}`,
-      `--pid-file=${join(dir, 'mariadbd.pid')}`,
-      ...(asRoot ? ['--user=root'] : []),
-      '--skip-name-resolve',
-      '--innodb-buffer-pool-size=64M',
-      '--innodb-log-file-size=48M',
-      '--innodb-flush-log-at-trx-commit=1',
-      '--sync-binlog=1',
-      `--log-error=${errLog}`,
-      ...(options.serverArgs ?? []),
-    ],
-    { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
-  )
-  const guard = watchdog(dir, proc.pid)
+  const spawn = () =>
+    Bun.spawn(
+      [
+        mariadbd,
+        '--no-defaults',
+        `--datadir=${dataDir}`,
+        `--port=${port}`,
+        '--bind-address=127.0.0.1',
+        `--socket=${join(dir, 'sock')}`,
+        `--pid-file=${join(dir, 'mariadbd.pid')}`,
+        ...(asRoot ? ['--user=root'] : []),
+        '--skip-name-resolve',
+        '--innodb-buffer-pool-size=64M',
+        '--innodb-log-file-size=48M',
+        '--innodb-flush-log-at-trx-commit=1',
+        '--sync-binlog=1',
+        `--log-error=${errLog}`,
+        ...(options.serverArgs ?? []),
+      ],
+      { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
+    )
+  let proc = spawn()
+  let guard = watchdog(dir, proc.pid)
+  const kill = async () => {
+    proc.kill('SIGKILL')
+    await proc.exited
+    guard.kill('SIGKILL')
+  }
 
   let stopping: Promise<void> | undefined
   const stop = () =>
     (stopping ??= (async () => {
-      proc.kill('SIGKILL')
-      await proc.exited
-      guard.kill('SIGKILL')
+      await kill()
       await rm(dir, { recursive: true, force: true })
     })())
-
-  try {
-    await waitUntilReady(proc, port)
-  } catch (err) {
-    const log = await readFile(errLog, 'utf8').catch(() => '(no err.log)')
-    await stop()
-    const tail = log.trimEnd().split('\n').slice(-20).join('\n')
-    throw new Error(`start mariadbd: ${(err as Error).message}\n--- err.log (tail) ---\n${tail}`)
+  const ready = async () => {
+    try {
+      await waitUntilReady(proc, port)
+    } catch (err) {
+      const log = await readFile(errLog, 'utf8').catch(() => '(no err.log)')
+      await stop()
+      const tail = log.trimEnd().split('\n').slice(-20).join('\n')
+      throw new Error(`start mariadbd: ${(err as Error).message}\n--- err.log (tail) ---\n${tail}`)
+    }
   }
+  await ready()
 
   return {
     port,
@@ -102,6 +113,12 @@ async function launch(options: StartMariadbOptions): Promise<Mariadb> {
       } finally {
         await conn.end()
       }
+    },
+    crash: kill,
+    async restart() {
+      proc = spawn()
+      guard = watchdog(dir, proc.pid)
+      await ready()
     },
     stop,
     [Symbol.asyncDispose]: stop,
