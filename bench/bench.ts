@@ -17,7 +17,7 @@ import { now, percentile } from './measure.ts'
 import { measureMemory } from './memory.ts'
 import { buildDdb } from './nodes.ts'
 import { count, progress } from './progress.ts'
-import { environment, renderReport, renderTable, writeBenchmarks } from './report.ts'
+import { environment, renderCpuTable, renderReport, renderTable, writeBenchmarks } from './report.ts'
 import { guardTempDir, Resources } from './resources.ts'
 import { FULL, QUICK } from './settings.ts'
 import { DdbReplication, NativeReplication } from './systems.ts'
@@ -51,7 +51,7 @@ async function main(args: string[], resources: Resources): Promise<number> {
   const ddbMysql = await DdbReplication.start('ddb (MySQL)', binary, masterStore.url('bench'), file('mysql-master-log.sqlite'), {
     mysql: slaveStore.url('bench'),
     sqlite: `sqlite:${file('mysql-master-slave.sqlite')}`,
-  })
+  }, { master: masterStore, slaves: [slaveStore] })
   resources.defer('ddb (MySQL)', () => ddbMysql.close())
   const ddbSqlite = await DdbReplication.start('ddb (SQLite)', binary, `sqlite:${file('sqlite-master.sqlite')}`, file('sqlite-master-log.sqlite'), {
     sqlite: `sqlite:${file('sqlite-slave.sqlite')}`,
@@ -69,7 +69,8 @@ async function main(args: string[], resources: Resources): Promise<number> {
     sqlite16: { label: 'ddb, SQLite store, 16 clients', system: ddbSqlite, clients: 16 },
   }
   const rounds = await measureThroughput(Object.values(cases), s.rounds, s.roundMs)
-  const throughput = Object.fromEntries(Object.entries(cases).map(([key, c]) => [key, rounds.get(c)!])) as Record<keyof typeof cases, number[]>
+  const throughput = Object.fromEntries(Object.entries(cases).map(([key, c]) => [key, rounds.get(c)!.perSecond])) as Record<keyof typeof cases, number[]>
+  const cpuTable = renderCpuTable(Object.values(cases).map((c) => ({ label: c.label, clients: c.clients, cpu: rounds.get(c)!.cpu })))
 
   // 2. Replication lag at a steady rate: ddb with MySQL stores, and native.
   progress('lag', `${s.lagPerSecond} writes/s for ${s.lagMs / 1000} s each`)
@@ -130,14 +131,14 @@ async function main(args: string[], resources: Resources): Promise<number> {
   ).flat()
 
   const seconds = (now() - started) / 1000
-  console.log(renderTable(figures))
+  console.log(`${renderTable(figures)}\n\n${cpuTable}`)
   if (failures.length > 0) {
     process.stderr.write(`\nbench FAILED: masters and slaves differ, so BENCHMARKS.md was not written:\n${failures.map((f) => `  ${f}\n`).join('')}`)
     return 1
   }
   progress('check', 'every master equals its slaves, row for row')
   const env = await environment(String((await native.master.query('SELECT VERSION() AS v'))[0].v))
-  await writeBenchmarks(renderReport(figures, env, s.mode, method(s), seconds))
+  await writeBenchmarks(renderReport(figures, cpuTable, env, s.mode, method(s), seconds))
   progress('report', `wrote BENCHMARKS.md; the run took ${seconds.toFixed(0)} s`)
   return 0
 }

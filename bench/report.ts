@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import type { CpuPerWrite } from './throughput.ts'
 
 const ROOT = join(import.meta.dir, '..')
 /** The file the bench writes its results into. */
@@ -67,8 +68,36 @@ export function renderTable(figures: Figure[]): string {
   return lines.join('\n')
 }
 
-/** The generated part of BENCHMARKS.md: table, per-round values, method, environment. */
-export function renderReport(figures: Figure[], env: Environment, mode: string, method: string[], wallSeconds: number): string {
+/** A throughput case's CPU use, for the CPU table. */
+export interface CpuRow {
+  label: string
+  clients: number
+  cpu: CpuPerWrite
+}
+
+/**
+ * CPU per acknowledged write in the throughput rounds, by process, and how busy
+ * the machine was: what says whether a figure is bound by CPU or by waiting
+ * (round trips, fsyncs).
+ */
+export function renderCpuTable(rows: CpuRow[]): string {
+  const µs = (seconds: number | undefined) => (seconds ? `${Math.round(seconds * 1e6)} µs` : '')
+  const lines = [
+    'CPU per acknowledged write in the throughput rounds (user + system time of each process, all its threads), and how busy the machine’s cores were (idle and iowait count as not busy):',
+    '',
+    '| Case | master | master\'s store (mysqld) | slaves and their stores | load generator | total | machine busy |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ]
+  for (const { label, cpu } of rows) {
+    const p = cpu.perWrite
+    const total = Object.values(p).reduce((a, b) => a + b, 0)
+    lines.push(`| ${label} | ${µs(p.master)} | ${µs(p['master store'])} | ${µs(p.slaves)} | ${µs(p['load generator'])} | ${µs(total)} | ${(cpu.busy * 100).toFixed(0)}% |`)
+  }
+  return lines.join('\n')
+}
+
+/** The generated part of BENCHMARKS.md: table, per-round values, CPU table, method, environment. */
+export function renderReport(figures: Figure[], cpuTable: string, env: Environment, mode: string, method: string[], wallSeconds: number): string {
   const rounds = figures
     .filter((f) => f.rounds)
     .map((f) => {
@@ -83,6 +112,8 @@ export function renderReport(figures: Figure[], env: Environment, mode: string, 
     'Rounds (each figure above is the median of these):',
     '',
     ...rounds,
+    '',
+    cpuTable,
     '',
     '### How it was measured',
     '',

@@ -1,5 +1,6 @@
 import type mysql from 'mysql2/promise'
 import type { Mariadb } from '../test/support/mariadb.ts'
+import type { ProcessGroups } from './cpu.ts'
 import { CREATE_TABLE, ddbConnector, Ids, mariadbConnector, type Connector } from './load.ts'
 import { binlogPosition, connectMysql, startNativeMaster, startNativeSlave, waitSlavePosition } from './native.ts'
 import { masterOffset, startNode, waitApplied, type DdbNode } from './nodes.ts'
@@ -16,6 +17,8 @@ export interface System {
   readonly connect: Connector
   /** Resolves once every running slave has applied everything the master acknowledged. */
   settle(): Promise<void>
+  /** Its processes, for CPU accounting: the master, the master's store when it is a server of its own, the slaves and their stores. */
+  processes(): ProcessGroups
   /** Stops every process and server of the setup; safe twice. */
   close(): Promise<void>
 }
@@ -29,19 +32,25 @@ export class DdbReplication implements System {
   readonly #binary: string
   readonly #slaveDbs: Record<string, string>
   readonly #slaves = new Map<string, DdbNode>()
+  readonly #servers: StoreServers
 
-  private constructor(name: string, binary: string, master: DdbNode, slaveDbs: Record<string, string>) {
+  private constructor(name: string, binary: string, master: DdbNode, slaveDbs: Record<string, string>, servers: StoreServers) {
     this.name = name
     this.#binary = binary
     this.master = master
     this.connect = ddbConnector(master.address)
     this.#slaveDbs = slaveDbs
+    this.#servers = servers
   }
 
-  /** Starts a master on store `db` with log file `log`, creates table t through it, and starts the slaves (name → store URL). */
-  static async start(name: string, binary: string, db: string, log: string, slaveDbs: Record<string, string>): Promise<DdbReplication> {
+  /**
+   * Starts a master on store `db` with log file `log`, creates table t through
+   * it, and starts the slaves (name → store URL); `servers` are the mariadbd
+   * those stores live on, for CPU accounting.
+   */
+  static async start(name: string, binary: string, db: string, log: string, slaveDbs: Record<string, string>, servers: StoreServers = {}): Promise<DdbReplication> {
     const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log])
-    const rep = new DdbReplication(name, binary, master, slaveDbs)
+    const rep = new DdbReplication(name, binary, master, slaveDbs, servers)
     try {
       const client = await master.connect()
       await client.query(CREATE_TABLE).finally(() => client.close())
@@ -73,10 +82,24 @@ export class DdbReplication implements System {
     for (const slave of this.#slaves.values()) await waitApplied(slave, offset, SETTLE_TIMEOUT_MS)
   }
 
+  processes(): ProcessGroups {
+    return {
+      master: [this.master.pid],
+      'master store': this.#servers.master ? [this.#servers.master.pid] : [],
+      slaves: [...[...this.#slaves.values()].map((s) => s.pid), ...(this.#servers.slaves ?? []).map((s) => s.pid)],
+    }
+  }
+
   async close(): Promise<void> {
     for (const slave of this.#slaves.values()) await slave.stop()
     await this.master.stop()
   }
+}
+
+/** The mariadbd servers a ddb setup's stores live on (none for SQLite stores). */
+export interface StoreServers {
+  master?: Mariadb
+  slaves?: Mariadb[]
 }
 
 /** A native slave: its server, a connection for STOP/START SLAVE and positions, and whether it applies. */
@@ -156,6 +179,11 @@ export class NativeReplication implements System {
   /** Waits until slave `name` has applied up to `target`, reporting its position after each look. */
   waitSlave(name: string, target: string, timeoutMs: number, onPoll?: (pos: string) => void): Promise<void> {
     return waitSlavePosition(this.#slaves.get(name)!.conn, target, timeoutMs, onPoll)
+  }
+
+  processes(): ProcessGroups {
+    // MariaDB's master and its store are one process.
+    return { master: [this.master.pid], 'master store': [], slaves: [...this.#slaves.values()].map((s) => s.server.pid) }
   }
 
   async settle(): Promise<void> {

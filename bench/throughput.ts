@@ -1,3 +1,4 @@
+import { meterCpu } from './cpu.ts'
 import { insertLoop, openAll } from './load.ts'
 import { now } from './measure.ts'
 import { count, progress } from './progress.ts'
@@ -10,24 +11,48 @@ export interface ThroughputCase {
   clients: number
 }
 
+/** A case's results: rows/s per round, and the CPU its rounds used. */
+export interface ThroughputResult {
+  perSecond: number[]
+  cpu: CpuPerWrite
+}
+
+/** CPU seconds per acknowledged write, by process group (master, master store, slaves, load generator), and how busy the machine was (0…1). */
+export interface CpuPerWrite {
+  perWrite: Record<string, number>
+  busy: number
+}
+
 /**
  * Measures durable writes per second for every case, `rounds` times, each
  * round `durationMs` long; rounds are interleaved (round 1 of every case, then
  * round 2 …) so noise hits all cases alike, and the system's slaves catch up
- * between rounds. Returns each case's rows/s per round.
+ * between rounds. Also meters the CPU each process group uses during the rounds.
  */
-export async function measureThroughput(cases: ThroughputCase[], rounds: number, durationMs: number): Promise<Map<ThroughputCase, number[]>> {
-  const results = new Map(cases.map((c) => [c, [] as number[]]))
+export async function measureThroughput(cases: ThroughputCase[], rounds: number, durationMs: number): Promise<Map<ThroughputCase, ThroughputResult>> {
+  const totals = new Map(cases.map((c) => [c, { perSecond: [] as number[], rows: 0, seconds: {} as Record<string, number>, busy: 0 }]))
   for (let round = 1; round <= rounds; round++) {
     for (const c of cases) {
       const conns = await openAll(c.system.connect, c.clients)
       const deadline = now() + durationMs
+      const stopMeter = meterCpu({ ...c.system.processes(), 'load generator': [process.pid] })
       const { rows, ms } = await insertLoop(conns, c.system.ids, () => now() < deadline).finally(() => conns.forEach((conn) => conn.close()))
+      const cpu = stopMeter()
       await c.system.settle()
       const perSecond = (rows / ms) * 1000
-      results.get(c)!.push(perSecond)
-      progress('throughput', `round ${round}/${rounds}, ${c.label}: ${count(rows)} rows in ${(ms / 1000).toFixed(1)} s = ${count(perSecond)}/s`)
+      const total = totals.get(c)!
+      total.perSecond.push(perSecond)
+      total.rows += rows
+      total.busy += cpu.busy / rounds
+      for (const [group, seconds] of Object.entries(cpu.seconds)) total.seconds[group] = (total.seconds[group] ?? 0) + seconds
+      progress('throughput', `round ${round}/${rounds}, ${c.label}: ${count(rows)} rows in ${(ms / 1000).toFixed(1)} s = ${count(perSecond)}/s, machine ${(cpu.busy * 100).toFixed(0)}% busy`)
     }
   }
-  return results
+  return new Map(
+    cases.map((c) => {
+      const t = totals.get(c)!
+      const perWrite = Object.fromEntries(Object.entries(t.seconds).map(([group, seconds]) => [group, seconds / Math.max(t.rows, 1)]))
+      return [c, { perSecond: t.perSecond, cpu: { perWrite, busy: t.busy } }]
+    }),
+  )
 }

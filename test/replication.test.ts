@@ -110,10 +110,11 @@ for (const kind of BACKEND_KINDS) {
       const last = Math.max(...offsets)
       const slaveStore = await backend.newStore()
       const killedAt: number[] = []
-      // Kill it at spread-out instants of its catch-up (it applies as soon as it starts).
+      // Kill it at spread-out instants of its catch-up, counted from when it attached (however long it took to start).
       for (let round = 0; round < 12 && !killedAt.includes(last); round++) {
         await using slave = await startSlave(master.address, slaveStore, { noWait: true })
-        await Bun.sleep(kind === 'sqlite' ? 70 + round * 8 : 150 + round * 150)
+        await waitFor(() => slave.log().includes('attached to master'), { timeoutMs: 30_000, intervalMs: 1, what: 'the slave to attach' })
+        await Bun.sleep(kind === 'sqlite' ? round * 4 : 50 + round * 100)
         await slave.kill9()
         killedAt.push(await backend.offsetOf(slaveStore).catch(() => 0))
       }

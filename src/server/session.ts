@@ -4,8 +4,8 @@ import type { ClientTransaction } from '../master/client-transaction.ts'
 import type { WriteStatement } from '../master/writer.ts'
 import { classifyTokens, type Classification } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
-import { tokenize, type Token } from '../sql/lexer.ts'
-import { splitStatements } from '../sql/split.ts'
+import type { Token } from '../sql/lexer.ts'
+import { splitLexed } from '../sql/split.ts'
 import type { NodeRole, NodeStatus, QueryAnswer } from '../wire/messages.ts'
 
 /** What a client session needs from the node it runs on: the master or a slave. */
@@ -52,7 +52,7 @@ export class Session {
    * database for this query only; the session's own comes back after. Ignored on SQLite.
    */
   async execute(sql: string, params: Param[] = [], options: { db?: string | null } = {}): Promise<QueryAnswer> {
-    const statements = splitStatements(sql)
+    const statements = splitLexed(sql) // lexed once: splitting, classification and the determinism rules share the tokens
     if (statements.length === 0) throw new UsageError('no statement given')
     if (params.length > 0 && statements.length > 1) throw new UsageError('parameters need exactly one statement')
     const answers: QueryAnswer = []
@@ -60,7 +60,7 @@ export class Session {
     const switched = options.db != null && this.#node.defaultDb !== null
     if (switched) this.db = options.db!
     try {
-      for (const text of statements) answers.push(await this.#executeOne(text, params))
+      for (const s of statements) answers.push(await this.#executeOne(s.sql, s.tokens, params))
     } finally {
       if (switched) this.db = own
     }
@@ -74,8 +74,7 @@ export class Session {
     if (txn && txn !== 'read-only') await txn.rollback().catch(() => {})
   }
 
-  async #executeOne(sql: string, params: Param[]): Promise<QueryAnswer[number]> {
-    const tokens = tokenize(sql) // lexed once: classification and the determinism rules share the tokens
+  async #executeOne(sql: string, tokens: Token[], params: Param[]): Promise<QueryAnswer[number]> {
     const c = classifyTokens(tokens)
     const txn = this.#txn
     switch (c.kind) {

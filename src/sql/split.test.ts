@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { DdbError } from '../errors.ts'
-import { splitStatements } from './split.ts'
+import { splitLexed, splitStatements } from './split.ts'
 
 describe('splitStatements', () => {
   test.each<[string, string[]]>([
@@ -115,5 +115,17 @@ describe('splitStatements: size', () => {
   test('splits 60,000 statements', () => {
     const text = 'INSERT INTO t VALUES (1, \'a;b\'); BEGIN; COMMIT; '.repeat(20_000)
     expect(splitStatements(text)).toHaveLength(60_000)
+  })
+})
+
+describe('splitLexed', () => {
+  test("each statement's tokens point into its own trimmed source", () => {
+    const text = "  /* hint */ INSERT INTO t VALUES ('a;b') ;\n  UPDATE t SET v = 1 ; "
+    const statements = splitLexed(text)
+    expect(statements.map((s) => s.sql)).toEqual(["/* hint */ INSERT INTO t VALUES ('a;b')", 'UPDATE t SET v = 1'])
+    for (const { sql, tokens } of statements) {
+      for (const t of tokens) expect(sql.slice(t.start, t.end)).toBe(t.text)
+    }
+    expect(statements[1]!.tokens[0]).toMatchObject({ value: 'UPDATE', start: 0, end: 6 })
   })
 })

@@ -13,10 +13,21 @@ const HAS_BODY = new Set(['CREATE TRIGGER', 'CREATE TEMPORARY TRIGGER', 'CREATE 
 /** Words after END that close a block that did not open with BEGIN or CASE: END IF, END LOOP … */
 const OTHER_BLOCK_ENDS = new Set(['IF', 'LOOP', 'WHILE', 'REPEAT'])
 
+/** A statement of a split input: its trimmed source and its tokens, with offsets into that source. */
+export interface LexedStatement {
+  sql: string
+  tokens: Token[]
+}
+
 /** Splits `text` on `;` outside strings, identifiers, comments and routine bodies; returns each statement's trimmed source, dropping empty ones. */
 export function splitStatements(text: string): string[] {
+  return splitLexed(text).map((s) => s.sql)
+}
+
+/** splitStatements, keeping each statement's tokens, so the input is lexed once. */
+export function splitLexed(text: string): LexedStatement[] {
   const tokens = tokenize(text)
-  const statements: string[] = []
+  const statements: LexedStatement[] = []
   let first = 0 // index of the current statement's first token
   let from = 0 // where the current statement's text begins
   let hasBody: boolean | undefined // whether the current statement defines a routine; decided at its first BEGIN
@@ -24,7 +35,12 @@ export function splitStatements(text: string): string[] {
   let depth = 0 // parentheses open in the current statement; blocks never open inside them
   /** Adds the current statement, which ends at `end` in the text and before tokens[stop], unless it has no tokens. */
   const add = (end: number, stop: number): void => {
-    if (stop > first) statements.push(text.slice(from, end).trim())
+    if (stop <= first) return
+    const raw = text.slice(from, end)
+    const sql = raw.trim()
+    const start = from + raw.length - raw.trimStart().length // where sql begins in text
+    const own = tokens.slice(first, stop)
+    statements.push({ sql, tokens: start === 0 ? own : own.map((t) => ({ ...t, start: t.start - start, end: t.end - start })) })
   }
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]

@@ -8,6 +8,8 @@ import { freePort } from './util.ts'
 export interface Mariadb extends AsyncDisposable {
   readonly port: number
   readonly dataDir: string
+  /** The server's process id (a new one after restart()). */
+  readonly pid: number
   /** `mysql://root@127.0.0.1:PORT/<db>`, for openStore and --db. */
   url(db: string): string
   /** Runs one statement on a fresh connection (for test assertions); rows, or [ResultSetHeader] for writes. */
@@ -104,6 +106,9 @@ async function launch(options: StartMariadbOptions): Promise<Mariadb> {
   return {
     port,
     dataDir,
+    get pid() {
+      return proc.pid
+    },
     url: (db) => `mysql://root@127.0.0.1:${port}/${db}`,
     async query(sql) {
       const conn = await connect(port)
