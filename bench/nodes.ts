@@ -9,12 +9,13 @@ const ROOT = join(import.meta.dir, '..')
 const LOG_TAIL_CHARS = 8_000
 
 /**
- * Compiles ddb the way `bun run build` does, into `dir` (not dist/, which a
+ * Compiles ddb the way `bun run build` does (keep the two alike), into `dir` (not dist/, which a
  * concurrent `bun run build` could replace mid-run); returns the binary's path.
  */
 export async function buildDdb(dir: string): Promise<string> {
   const binary = join(dir, 'ddb')
-  const proc = Bun.spawn([process.execPath, 'build', '--compile', join(ROOT, 'bin', 'ddb.ts'), '--outfile', binary], {
+  // Bytecode: the binary starts about 3× faster (no parsing of the bundled JS at each start).
+  const proc = Bun.spawn([process.execPath, 'build', '--compile', '--bytecode', '--format=esm', join(ROOT, 'bin', 'ddb.ts'), '--outfile', binary], {
     cwd: ROOT,
     stdin: 'ignore',
     stdout: 'pipe',
