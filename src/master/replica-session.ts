@@ -44,7 +44,7 @@ export class ReplicaSession {
     while (peer && !peer.closed) {
       const published = this.#writer.published
       if (sent < published) {
-        const entries = this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
+        const entries = this.#writer.publishedAfter(sent) ?? this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
         await peer.send({ type: 'entries', entries })
         sent = entries[entries.length - 1]!.offset
         continue

@@ -54,6 +54,7 @@ export class Writer {
   #queue: Pending[] = []
   #draining: Promise<void> | null = null
   #published: number
+  #lastPublished: Entry[] = []
   #waiters = new Set<() => void>()
   #closed = false
   /** Held from a commit's offsets to its store commit: log order is commit order, batches and client transactions alike. */
@@ -70,6 +71,14 @@ export class Writer {
   /** The newest offset committed on both log and store: what slaves may receive. */
   get published(): number {
     return this.#published
+  }
+
+  /**
+   * The entries published last, if they are the ones right after `offset`: a
+   * live slave's next entries, from memory instead of the log file.
+   */
+  publishedAfter(offset: number): Entry[] | null {
+    return this.#lastPublished[0]?.offset === offset + 1 ? this.#lastPublished : null
   }
 
   /** Queues a write; resolves once its entry is durable in the log and committed on the store. */
@@ -233,7 +242,7 @@ export class Writer {
       await tx.rollback() // frees the store's writer for reconciling; the commit's outcome is for it to find
       await this.#reconcile(entries)
     }
-    this.#publish(last)
+    this.#publish(entries)
     executed.forEach((e, i) => e.pending.resolve(writeResult(entries[i]!.offset, e.results)))
   }
 
@@ -274,7 +283,7 @@ export class Writer {
       this.#logger.error('store failed during DDL after log commit; reconciling', { offset: entry!.offset, error: err })
       await this.#reconcile([entry!])
     }
-    this.#publish(entry!.offset)
+    this.#publish([entry!])
     pending.resolve(writeResult(entry!.offset, results))
   }
 
@@ -305,8 +314,9 @@ export class Writer {
     }
   }
 
-  #publish(offset: number): void {
-    this.#published = offset
+  #publish(entries: Entry[]): void {
+    this.#published = entries[entries.length - 1]!.offset
+    this.#lastPublished = entries
     for (const wake of [...this.#waiters]) wake()
   }
 }

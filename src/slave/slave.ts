@@ -35,6 +35,8 @@ export interface SlaveOptions {
 
 /** Entries received but not yet applied above which the slave stops reading from the master. */
 const QUEUE_HIGH = APPLY_BATCH_ENTRIES * 4
+/** How long progress waits to be acked, so that at a steady trickle the master gets one ack per interval, not one per entry. */
+const ACK_INTERVAL_MS = 20
 
 /**
  * Slave keeps its store a copy of the master's: it attaches with its position
@@ -69,6 +71,7 @@ export class Slave implements NodeApi {
   #lastHeard = 0
   #wakeReconnect: (() => void) | null = null
   #timer: ReturnType<typeof setInterval> | null = null
+  #ackTimer: ReturnType<typeof setTimeout> | null = null
   readonly #filters: ReplicationFilters
   /** Reads waiting for the store to reach an offset (read-your-writes). */
   readonly #offsetWaiters = new Set<{ offset: number; wake(): void; fail(err: unknown): void }>()
@@ -310,9 +313,18 @@ export class Slave implements NodeApi {
           this.#peer?.close('store unavailable')
         }
       }
-      this.#ack()
+      this.#ackSoon()
       if (this.#queue.length < QUEUE_HIGH / 2 && this.#error === null) this.#peer?.resume()
     }
+  }
+
+  /** Acks progress within ACK_INTERVAL_MS (each ack costs the master a message); an error at once. */
+  #ackSoon(): void {
+    if (this.#error !== null) return this.#ack()
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = null
+      this.#ack()
+    }, ACK_INTERVAL_MS)
   }
 
   #ack(): void {
@@ -332,6 +344,7 @@ export class Slave implements NodeApi {
     if (this.#stopped) return
     this.#stopped = true
     if (this.#timer) clearInterval(this.#timer)
+    if (this.#ackTimer) clearTimeout(this.#ackTimer)
     this.#peer?.close(null)
     this.#wakeReconnect?.()
     await this.#forwarder.close()
