@@ -31,15 +31,16 @@ export class ApplyError extends DdbError {
  * committed, so the store's offset names exactly the last applied entry.
  */
 export async function applyEntries(store: Store, entries: Entry[], logId: string, inDoubt = 0): Promise<void> {
+  const alone = entries.map((e) => store.ddlCommitsImplicitly && hasDdl(e))
   let i = 0
   while (i < entries.length) {
-    if (store.ddlCommitsImplicitly && hasDdl(entries[i]!)) {
+    if (alone[i]) {
       await applyDdlEntry(store, entries[i]!, logId, entries[i]!.offset === inDoubt)
       i++
       continue
     }
     let j = i
-    while (j < entries.length && !(store.ddlCommitsImplicitly && hasDdl(entries[j]!))) j++
+    while (j < entries.length && !alone[j]) j++
     await applyInTransaction(store, entries.slice(i, j), logId)
     i = j
   }
@@ -163,5 +164,8 @@ function rejected(err: unknown): boolean {
 
 /** True when any statement of the entry is DDL. */
 export function hasDdl(e: { statements: { sql: string }[] }): boolean {
-  return e.statements.some((s) => classify(s.sql).kind === 'ddl')
+  return e.statements.some((s) => !PLAIN_DML.test(s.sql) && classify(s.sql).kind === 'ddl')
 }
+
+/** Statements that begin with a DML keyword are never DDL: no need to lex them (a slave replays thousands a second). */
+const PLAIN_DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i
