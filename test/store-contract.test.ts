@@ -281,6 +281,44 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         expect(await server.current!.query('SELECT v FROM other.elsewhere')).toEqual([{ v: 1 }])
       })
 
+      test('runManyAndCommit commits in one go when each statement affected the rows expected of it', async () => {
+        await createItems()
+        const txn = await store.begin()
+        const results = await txn.runManyAndCommit!(
+          [
+            { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a'), (2, 'b')", params: [] },
+            { db: null, sql: 'UPDATE items SET name = name WHERE id = 1', params: [] },
+            { db: null, sql: 'SELECT 1', params: [] },
+          ],
+          [2, 1, null],
+          { offset: 4, logId: 'log-g' },
+        )
+        expect(results.map((r) => r.affectedRows)).toEqual([2, 1, 0])
+        expect(await store.readState()).toEqual({ offset: 4, logId: 'log-g', pending: null })
+        expect(await names()).toEqual(['a', 'b'])
+        await txn.rollback() // already finished: a no-op
+      })
+
+      test('runManyAndCommit commits nothing when a statement affected other rows than expected', async () => {
+        await createItems()
+        const txn = await store.begin()
+        const err = await txn
+          .runManyAndCommit!(
+            [
+              { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a')", params: [] },
+              { db: null, sql: 'DELETE FROM items WHERE id = 2', params: [] },
+            ],
+            [1, 1],
+            { offset: 5, logId: 'log-g' },
+          )
+          .catch((e: unknown) => e)
+        expect(err).toBeInstanceOf(StoreError)
+        expect((err as StoreError).rejectedByServer).toBe(true)
+        await txn.rollback()
+        expect(await names()).toEqual([])
+        expect((await store.readState()).offset).toBe(0)
+      })
+
       test('a transaction on a killed connection rejects; the next begin() reconnects', async () => {
         await createItems()
         const txn = await store.begin()

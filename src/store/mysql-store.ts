@@ -260,6 +260,27 @@ class MysqlTxn implements StoreTxn {
     }
   }
 
+  /**
+   * runMany, the state row and COMMIT in ONE packet, for a slave's small batch
+   * (one round trip instead of two). After each statement with an expected row
+   * count, a guard inserts the state row's key again unless the count matches:
+   * the duplicate-key error stops the packet before COMMIT, so a diverged batch
+   * is never committed. On any error nothing is committed: roll back.
+   */
+  async runManyAndCommit(statements: StoreStatement[], expected: Array<number | null>, state: StoreState): Promise<RunResult[]> {
+    this.#checkOpen()
+    const guards = expected.map((n) => (n === null ? null : `INSERT INTO ${STATE_TABLE} (id, applied_offset) SELECT 1, 0 FROM DUAL WHERE ROW_COUNT() <> ${n}`))
+    const after = [this.#session.format(WRITE_STATE, stateValues(state)), 'COMMIT']
+    let results: RunResult[]
+    try {
+      results = await this.#session.runPacket(this.#takeQueued(), statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })), after, guards)
+    } catch (err) {
+      throw storeError(err)
+    }
+    this.#end()
+    return results
+  }
+
   async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
     this.#checkOpen()
     try {
@@ -355,11 +376,11 @@ class Session {
 
   /**
    * Sends `before`, then each statement (switching databases with USE where it
-   * changes), then `after`, as ONE multi-statement packet; resolves with the
+   * changes; followed by its guard, if any), then `after`, as ONE multi-statement packet; resolves with the
    * statements' results. Statements are joined with a newline before the ';'
    * so a trailing `-- comment` cannot swallow the separator.
    */
-  async runPacket(before: string[], statements: StoreStatement[], after: string[]): Promise<RunResult[]> {
+  async runPacket(before: string[], statements: StoreStatement[], after: string[], guards: Array<string | null> = []): Promise<RunResult[]> {
     const texts = [...before]
     const mine: number[] = []
     let db = this.#db
@@ -381,6 +402,8 @@ class Session {
       if (s.insertId) texts.push(`SET INSERT_ID = ${s.insertId}`)
       mine.push(texts.length)
       texts.push(this.format(s.sql, s.params.map(toDriverValue)))
+      const guard = guards[mine.length - 1]
+      if (guard) texts.push(guard) // right after its statement: ROW_COUNT() is that statement's
       // INSERT_ID stays set until a statement generates a value: one that did not must not lend it to a later one.
       if (s.insertId) texts.push('SET INSERT_ID = 0')
     }

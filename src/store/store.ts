@@ -47,6 +47,13 @@ export interface StoreTxn {
    * earlier statements took effect is unknown: the caller must roll back.
    */
   runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]>
+  /**
+   * Optional (stores where a round trip costs): runMany, then the state and
+   * COMMIT at once, but only if each statement affected the rows `expected` of
+   * it (null: not checked); otherwise, or on any error, it rejects and nothing
+   * is committed: roll back.
+   */
+  runManyAndCommit?(statements: StoreStatement[], expected: Array<number | null>, state: StoreState): Promise<RunResult[]>
   /** Runs a statement that returns rows inside the transaction: it sees the transaction's own writes. */
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
   savepoint(name: string): Promise<void>
