@@ -59,6 +59,10 @@ export class Writer {
   #closed = false
   /** Held from a commit's offsets to its store commit: log order is commit order, batches and client transactions alike. */
   readonly #commitOrder = new WriterLock()
+  /** Set while the store is being reconciled with the log: no batch starts meanwhile. */
+  #reconciling: Promise<void> | null = null
+  /** Batches waiting for their turn to commit, told when a reconcile starts (they hold the store's writer it needs). */
+  readonly #onReconcile = new Set<() => void>()
 
   constructor(store: Store, log: ReplicationLog, logger: Logger, onFatal: (err: unknown) => void) {
     this.#store = store
@@ -127,6 +131,10 @@ export class Writer {
     // bun:sqlite commits block the thread, so requests that arrived meanwhile sit
     // unread in their sockets: yield to I/O before each batch to let them join it.
     for (await yieldToIo(); this.#queue.length > 0; await yieldToIo()) {
+      if (this.#reconciling) {
+        await this.#reconciling
+        continue
+      }
       const separateDdl = this.#store.ddlCommitsImplicitly
       const ddl = separateDdl && hasDdl(this.#queue[0]!.req)
       let n = 1
@@ -162,7 +170,7 @@ export class Writer {
     }
     let k = 0
     const executed = batch.map((pending) => executedAs(pending, ts, pending.req.statements.map(() => results[k++]!)))
-    await this.#logAndCommit(tx, executed)
+    await this.#commitBatch(tx, executed)
   }
 
   /** Begins a store transaction for the batch, or fails every write in it and returns null. */
@@ -195,7 +203,7 @@ export class Writer {
       }
     }
     if (executed.length === 0) return tx.rollback()
-    await this.#logAndCommit(tx, executed)
+    await this.#commitBatch(tx, executed)
   }
 
   /**
@@ -207,8 +215,8 @@ export class Writer {
    * from the other: log ahead, the store replays it; store ahead, its state row
    * gives the log the entries back.
    */
-  async #logAndCommit(tx: StoreTxn, executed: Executed[]): Promise<void> {
-    const release = await this.#commitOrder.acquire()
+  async #logAndCommit(tx: StoreTxn, executed: Executed[], release?: () => void): Promise<void> {
+    release ??= await this.#commitOrder.acquire()
     try {
       await this.#logAndCommitInOrder(tx, executed)
     } finally {
@@ -244,6 +252,36 @@ export class Writer {
     }
     this.#publish(entries)
     executed.forEach((e, i) => e.pending.resolve(writeResult(entries[i]!.offset, e.results)))
+  }
+
+  /**
+   * A batch's #logAndCommit, once it is its turn. If a reconcile starts first
+   * (a client transaction's commit failed after it was logged), the batch gives
+   * back the store's writer, which the reconcile needs, by rolling back, and is
+   * queued again: nobody has seen its results.
+   */
+  async #commitBatch(tx: StoreTxn, executed: Executed[]): Promise<void> {
+    const release = await this.#turnToCommit()
+    if (release) return this.#logAndCommit(tx, executed, release)
+    await tx.rollback()
+    this.#queue.unshift(...executed.map((e) => e.pending))
+  }
+
+  /** Resolves with the commit-order lock's release, or null if a reconcile is running or starts before the lock is ours. */
+  #turnToCommit(): Promise<(() => void) | null> {
+    if (this.#reconciling) return Promise.resolve(null)
+    const turn = this.#commitOrder.acquire()
+    return new Promise((resolve) => {
+      const giveUp = () => {
+        this.#onReconcile.delete(giveUp)
+        void turn.then((release) => release())
+        resolve(null)
+      }
+      this.#onReconcile.add(giveUp)
+      void turn.then((release) => {
+        if (this.#onReconcile.delete(giveUp)) resolve(release)
+      })
+    })
   }
 
   /**
@@ -299,6 +337,18 @@ export class Writer {
    * Retries until the store answers: nothing later may commit before them.
    */
   async #reconcile(entries: Entry[]): Promise<void> {
+    let done!: () => void
+    this.#reconciling = new Promise((resolve) => (done = resolve))
+    for (const giveUp of [...this.#onReconcile]) giveUp()
+    try {
+      await this.#reconcileUntilDone(entries)
+    } finally {
+      this.#reconciling = null
+      done()
+    }
+  }
+
+  async #reconcileUntilDone(entries: Entry[]): Promise<void> {
     const last = entries[entries.length - 1]!.offset
     for (;;) {
       try {
