@@ -1,7 +1,8 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
 import { DdbError } from '../errors.ts'
-import { checkSqliteDdl, hasTimeDefaults, makeDeterministic, type DeterminismContext, type Dialect } from './determinism.ts'
+import { checkSqliteDdl, hasTimeDefaults } from './clock-defaults.ts'
+import { makeDeterministic, type DeterminismContext, type Dialect } from './determinism.ts'
 
 /** The master's clock in these tests: 2026-11-22 10:00:00.123 UTC. */
 const NOW = Date.UTC(2026, 10, 22, 10, 0, 0, 123)

@@ -13,21 +13,12 @@
  * (column defaults, trigger bodies) → refused too. SQLite's clock is constant
  * within a statement, so its uses are rewritten wherever the statement runs them.
  */
-import { DdbError } from '../errors.ts'
 import { classifyTokens } from './classify.ts'
+import { refuseTimeDefaults, TABLE_DDL } from './clock-defaults.ts'
+import { closing, isPunct, isWord, nowEdits, precisionArgument, quote, readUse, RULES, unsafe, utcDateTime, type DeterminismContext, type Edit, type Rule, type Use } from './determinism-rules.ts'
 import { tokenize, type Token } from './lexer.ts'
 
-/** The SQL dialect of the master's store. */
-export type Dialect = 'mysql' | 'sqlite'
-
-/** What makeDeterministic needs to know about the entry it prepares. */
-export interface DeterminismContext {
-  dialect: Dialect
-  /** The master's clock for this entry, ms since the epoch (UTC). */
-  now: number
-  /** Source of randomness for rewritten RAND()/UUID(); injectable for tests. */
-  random: () => number
-}
+export type { Dialect, DeterminismContext } from './determinism-rules.ts'
 
 /** A write statement ready for the master to execute and log. */
 export interface Prepared {
@@ -36,32 +27,6 @@ export interface Prepared {
   /** True when sql differs from the input (the log then keeps the original too, for auditing). */
   rewritten: boolean
 }
-
-/** One occurrence of a rule's name: a call name(…), or a bare keyword such as CURRENT_TIMESTAMP. */
-interface Use {
-  name: Token
-  /** The opening parenthesis of a call; undefined for a bare keyword. */
-  open?: Token
-  /** The call's arguments, each as its tokens; empty for a bare keyword. */
-  args: Token[][]
-  /** Offset just past the occurrence in the source. */
-  end: number
-  /** The occurrence as written, for messages. */
-  text: string
-}
-
-/** What a rule does with a name whose value the statement's text does not fix. */
-type Rule =
-  /** A new value at every evaluation: rewritten into a literal where evaluated once, refused elsewhere. */
-  | { kind: 'fresh'; when: (args: Token[][]) => boolean; literal: (ctx: DeterminismContext, use: Use) => string; instead: string }
-  /** A SQLite clock keyword, constant within a statement: replaced by the literal time. */
-  | { kind: 'clock'; literal: (now: number) => string }
-  /** A SQLite date/time function: its 'now' time values, or an omitted one that means now, become the literal time. */
-  | { kind: 'clock-function'; timeArgs: number[]; nowWhenOmitted: boolean }
-  /** A value that depends on the server or the session: always refused. */
-  | { kind: 'server'; bare: boolean; when: (args: Token[][]) => boolean }
-  /** MySQL's SYSDATE(): renamed NOW(), as mysqld --sysdate-is-now does, which the applier's SET TIMESTAMP pins in every time zone. */
-  | { kind: 'now-alias' }
 
 /** How a span of a statement's tokens is evaluated. */
 type Evaluation =
@@ -76,87 +41,7 @@ type Evaluation =
 /** The tokens [from, to) of a statement, and how the statement evaluates them. */
 type Region = Evaluation & { from: number; to: number }
 
-/** A replacement of the source text [start, end). */
-interface Edit {
-  start: number
-  end: number
-  text: string
-}
-
-/** Longest RANDOMBLOB() written out as a literal, in bytes. */
-const MAX_LITERAL_BYTES = 65_536
-
-const PER_ROW_VALUES = 'compute the values in the client and send them as literals'
 const CLOCK_INSTEAD = 'write the time as a literal instead'
-
-const noArguments = (args: Token[][]): boolean => args.length === 0
-const always = (): boolean => true
-
-function fresh(literal: (ctx: DeterminismContext, use: Use) => string, when: (args: Token[][]) => boolean = always, instead = PER_ROW_VALUES): Rule {
-  return { kind: 'fresh', when, literal, instead }
-}
-
-function server(when: (args: Token[][]) => boolean = always, bare = false): Rule {
-  return { kind: 'server', bare, when }
-}
-
-const uuidLiteral = (ctx: DeterminismContext): string => quote(uuid(randomBytes(ctx.random, 16), 4))
-
-/**
- * The rules, by uppercased name and dialect. MySQL's clock functions (NOW(),
- * CURRENT_TIMESTAMP, CURDATE(), UNIX_TIMESTAMP() …) are absent on purpose: the
- * applier pins them with SET TIMESTAMP = <entry ts>. SQLite has no such setting.
- */
-const RULES = new Map<string, Partial<Record<Dialect, Rule>>>(Object.entries({
-  RAND: { mysql: fresh((ctx) => doubleLiteral(ctx.random()), noArguments) },
-  RANDOM: { sqlite: fresh((ctx) => int64Literal(ctx.random), noArguments) },
-  RANDOMBLOB: { sqlite: fresh((ctx, use) => hexLiteral(randomBytes(ctx.random, Math.max(1, lengthArgument(use, 0, MAX_LITERAL_BYTES))))) },
-  RANDOM_BYTES: { mysql: fresh((ctx, use) => hexLiteral(randomBytes(ctx.random, lengthArgument(use, 1, 1024)))) },
-  UUID: { mysql: fresh(uuidLiteral, noArguments) },
-  UUID_V4: { mysql: fresh(uuidLiteral, noArguments) },
-  UUID_V7: { mysql: fresh((ctx) => quote(uuid(timestamped(ctx.now, randomBytes(ctx.random, 16)), 7)), noArguments) },
-  SYS_GUID: { mysql: fresh((ctx) => quote(uuid(randomBytes(ctx.random, 16), 4).replaceAll('-', '')), noArguments) },
-  UUID_SHORT: { mysql: fresh((ctx) => String(randomBits(ctx.random, 63)), noArguments) },
-  SYSDATE: { mysql: { kind: 'now-alias' } },
-
-  CURRENT_TIMESTAMP: { sqlite: { kind: 'clock', literal: (now) => utcDateTime(now, 0) } },
-  CURRENT_DATE: { sqlite: { kind: 'clock', literal: utcDate } },
-  CURRENT_TIME: { sqlite: { kind: 'clock', literal: utcTime } },
-  DATE: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  TIME: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  DATETIME: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  JULIANDAY: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  UNIXEPOCH: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  STRFTIME: { sqlite: { kind: 'clock-function', timeArgs: [1], nowWhenOmitted: true } },
-  TIMEDIFF: { sqlite: { kind: 'clock-function', timeArgs: [0, 1], nowWhenOmitted: false } },
-
-  USER: { mysql: server() },
-  CURRENT_USER: { mysql: server(always, true) },
-  SESSION_USER: { mysql: server() },
-  SYSTEM_USER: { mysql: server() },
-  CURRENT_ROLE: { mysql: server() },
-  CONNECTION_ID: { mysql: server() },
-  DATABASE: { mysql: server() },
-  SCHEMA: { mysql: server() },
-  VERSION: { mysql: server() },
-  LAST_INSERT_ID: { mysql: server(noArguments) },
-  FOUND_ROWS: { mysql: server() },
-  ROW_COUNT: { mysql: server() },
-  LOAD_FILE: { mysql: server() },
-  GET_LOCK: { mysql: server() },
-  RELEASE_LOCK: { mysql: server() },
-  RELEASE_ALL_LOCKS: { mysql: server() },
-  IS_FREE_LOCK: { mysql: server() },
-  IS_USED_LOCK: { mysql: server() },
-  MASTER_POS_WAIT: { mysql: server() },
-  SOURCE_POS_WAIT: { mysql: server() },
-  MASTER_GTID_WAIT: { mysql: server() },
-  CHANGES: { sqlite: server() },
-  TOTAL_CHANGES: { sqlite: server() },
-  LAST_INSERT_ROWID: { sqlite: server() },
-  SQLITE_VERSION: { sqlite: server() },
-  SQLITE_SOURCE_ID: { sqlite: server() },
-}))
 
 /** Words after which a name follows, not a function call: INSERT INTO user (…), REFERENCES version (…), KEY uuid (…). */
 const NAME_BEFORE = new Set([
@@ -164,20 +49,11 @@ const NAME_BEFORE = new Set([
   'INSERT', 'REPLACE', 'IGNORE', 'LOW_PRIORITY', 'HIGH_PRIORITY', 'DELAYED', 'WITH', 'RECURSIVE',
 ])
 
-/** Clock words that make a column default or ON UPDATE clause a time default, in either dialect. */
-const CLOCK_WORDS = new Set([
-  'CURRENT_TIMESTAMP', 'CURRENT_DATE', 'CURRENT_TIME', 'NOW', 'LOCALTIME', 'LOCALTIMESTAMP', 'CURDATE', 'CURTIME',
-  'UTC_TIMESTAMP', 'UTC_DATE', 'UTC_TIME', 'UNIX_TIMESTAMP', 'SYSDATE',
-])
-
 /** SQLite date/time modifiers that read the server's time zone. */
 const ZONE_MODIFIERS = new Set(['localtime', 'utc'])
 
 /** Words that join queries into one result, at a query's own level. */
 const SET_OPERATORS = new Set(['UNION', 'EXCEPT', 'INTERSECT'])
-
-/** Statements whose column definitions may hold defaults. */
-const TABLE_DDL = new Set(['CREATE TABLE', 'ALTER TABLE'])
 
 /** What picks rows, as refusals about row order name it: [subject, what it does to rows, what slaves could do]. */
 const ROW_PICKERS: Record<string, [string, string, string]> = {
@@ -201,51 +77,6 @@ export function makeDeterministic(sql: string, ctx: DeterminismContext, tokens: 
   if (ctx.dialect === 'sqlite' && TABLE_DDL.has(keyword)) refuseTimeDefaults(sql, tokens)
   const edits = collectEdits(sql, tokens, regions(tokens, keyword), ctx)
   return edits.length === 0 ? { sql, rewritten: false } : { sql: splice(sql, edits), rewritten: true }
-}
-
-/** True when a CREATE/ALTER TABLE declares DEFAULT CURRENT_TIMESTAMP/NOW() (or another clock value) or ON UPDATE CURRENT_TIMESTAMP. */
-export function hasTimeDefaults(sql: string): boolean {
-  const tokens = tokenize(sql)
-  return TABLE_DDL.has(classifyTokens(tokens).keyword) && timeDefault(sql, tokens) !== undefined
-}
-
-/** Throws UNSAFE_STATEMENT when SQLite DDL declares a clock default (DEFAULT CURRENT_TIMESTAMP, DEFAULT (datetime('now')) …). */
-export function checkSqliteDdl(sql: string): void {
-  const tokens = tokenize(sql)
-  if (TABLE_DDL.has(classifyTokens(tokens).keyword)) refuseTimeDefaults(sql, tokens)
-}
-
-function refuseTimeDefaults(sql: string, tokens: Token[]): void {
-  const found = timeDefault(sql, tokens)
-  if (!found) return
-  const text = sql.slice(tokens[found.from].start, tokens[found.to - 1].end)
-  throw unsafe(`${text}: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead`)
-}
-
-/** Finds the first DEFAULT or ON UPDATE clause whose value reads the clock; returns its tokens [from, to). */
-function timeDefault(sql: string, tokens: Token[]): { from: number; to: number } | undefined {
-  for (let k = 0; k < tokens.length; k++) {
-    const value = isWord(tokens[k], 'DEFAULT') ? k + 1 : isWord(tokens[k], 'ON') && isWord(tokens[k + 1], 'UPDATE') ? k + 2 : -1
-    if (value < 0 || value >= tokens.length) continue
-    const open = isPunct(tokens[value], '(') ? value : isPunct(tokens[value + 1], '(') ? value + 1 : -1
-    const end = open < 0 ? value + 1 : closing(tokens, open) + 1
-    if (readsClock(sql, tokens, value, end)) return { from: k, to: end }
-  }
-  return undefined
-}
-
-/** Whether tokens [from, to) use a clock word, or call a SQLite date/time function at 'now'. */
-function readsClock(sql: string, tokens: Token[], from: number, to: number): boolean {
-  for (let k = from; k < to; k++) {
-    const t = tokens[k]
-    if (t.type !== 'word') continue
-    if (CLOCK_WORDS.has(t.value)) return true
-    const rule = RULES.get(t.value)?.sqlite
-    if (rule?.kind !== 'clock-function') continue
-    const use = readUse(sql, tokens, k)
-    if (use && nowEdits(rule, use, '').length > 0) return true
-  }
-  return false
 }
 
 /** Checks the statement's shape (LIMIT and ORDER BY) and returns the regions the rules apply to; statements no rule concerns get none. */
@@ -496,48 +327,6 @@ function laterOrPerRow(at: Exclude<Evaluation, { evaluation: 'once' }>): string 
   }
 }
 
-/** The edits that put `literal` in place of a SQLite date/time call's 'now' time values, or insert it where an omitted time value means now. */
-function nowEdits(rule: Extract<Rule, { kind: 'clock-function' }>, use: Use, literal: string): Edit[] {
-  const edits: Edit[] = []
-  if (rule.nowWhenOmitted && use.args.length === rule.timeArgs[0] && use.open) {
-    const after = use.args.length === 0 ? use.open.end : use.args[use.args.length - 1].at(-1)?.end ?? use.open.end
-    edits.push({ start: after, end: after, text: use.args.length === 0 ? literal : `, ${literal}` })
-  }
-  for (const index of rule.timeArgs) {
-    const arg = use.args[index]
-    if (arg?.length === 1 && arg[0].type === 'string' && arg[0].value.toLowerCase() === 'now') {
-      edits.push({ start: arg[0].start, end: arg[0].end, text: literal })
-    }
-  }
-  return edits
-}
-
-/** Reads the occurrence whose name is tokens[i]: a call with its arguments, or a bare name; undefined if its parentheses never close. */
-function readUse(sql: string, tokens: Token[], i: number): Use | undefined {
-  const name = tokens[i]
-  const open = tokens[i + 1]
-  if (!isPunct(open, '(')) return { name, args: [], end: name.end, text: name.text }
-  const args: Token[][] = []
-  let arg: Token[] = []
-  let depth = 0
-  for (let k = i + 2; k < tokens.length; k++) {
-    const t = tokens[k]
-    if (depth === 0 && isPunct(t, ')')) {
-      if (arg.length > 0 || args.length > 0) args.push(arg)
-      return { name, open, args, end: t.end, text: sql.slice(name.start, t.end) }
-    }
-    if (isPunct(t, '(')) depth++
-    else if (isPunct(t, ')')) depth--
-    if (depth === 0 && isPunct(t, ',')) {
-      args.push(arg)
-      arg = []
-    } else {
-      arg.push(t)
-    }
-  }
-  return undefined
-}
-
 /** Whether tokens[i] is a name rather than a function: qualified (x.rand), or after INTO, TABLE, REFERENCES, KEY … */
 function isName(tokens: Token[], i: number): boolean {
   const before = tokens[i - 1]
@@ -566,29 +355,6 @@ function variableReason(text: string): string {
     : `${text} is a user variable, which is not replicated: slaves would read a different value; use a literal instead`
 }
 
-/** Reads RANDOMBLOB(n)'s or RANDOM_BYTES(n)'s length, which must be an integer literal from min to max. */
-function lengthArgument(use: Use, min: number, max: number): number {
-  const n = integerArgument(use)
-  if (n === undefined) throw unsafe(`${use.text} has a length that is not a number literal, so its bytes cannot be written as a literal; use a number`)
-  if (n < min || n > max) throw unsafe(`${use.text} needs a length from ${min} to ${max} to be written as a literal`)
-  return n
-}
-
-/** Reads SYSDATE(fsp)'s precision: 0 without an argument, else an integer literal from 0 to 6. */
-function precisionArgument(use: Use): number {
-  if (use.args.length === 0) return 0
-  const fsp = integerArgument(use)
-  if (fsp === undefined || fsp > 6) throw unsafe(`${use.text} needs a precision from 0 to 6`)
-  return fsp
-}
-
-/** The call's only argument if it is a plain integer literal. */
-function integerArgument(use: Use): number | undefined {
-  const [arg, ...rest] = use.args
-  if (rest.length > 0 || arg?.length !== 1 || arg[0].type !== 'number' || !/^\d+$/.test(arg[0].text)) return undefined
-  return Number(arg[0].text)
-}
-
 /** Splices the edits into the text. */
 function splice(sql: string, edits: Edit[]): string {
   edits.sort((a, b) => a.start - b.start)
@@ -601,95 +367,7 @@ function splice(sql: string, edits: Edit[]): string {
   return out + sql.slice(from)
 }
 
-/** `x` as a DOUBLE literal with 17 significant digits (the exponent keeps MySQL from reading it as DECIMAL). */
-function doubleLiteral(x: number): string {
-  const digits = x.toPrecision(17)
-  return digits.includes('e') ? digits : `${digits}e0`
-}
-
-/** A random signed 64-bit integer literal; a negative one in parentheses, so that `x -RANDOM()` cannot become a `--` comment. */
-function int64Literal(random: () => number): string {
-  const magnitude = randomBits(random, 63)
-  return random() < 0.5 ? String(magnitude) : `(-${magnitude})`
-}
-
-/** A random unsigned integer of `bits` bits, drawn 32 bits at a time. */
-function randomBits(random: () => number, bits: number): bigint {
-  let n = 0n
-  for (let b = 0; b < bits; b += 32) n = (n << 32n) | BigInt(Math.floor(random() * 2 ** 32) >>> 0)
-  return BigInt.asUintN(bits, n)
-}
-
-function randomBytes(random: () => number, count: number): number[] {
-  return Array.from({ length: count }, () => Math.floor(random() * 256) & 255)
-}
-
-/** Puts the 48-bit ms timestamp in the first six bytes, as UUID version 7 does. */
-function timestamped(now: number, bytes: number[]): number[] {
-  for (let i = 0; i < 6; i++) bytes[i] = Math.floor(now / 2 ** (8 * (5 - i))) & 255
-  return bytes
-}
-
-/** Formats 16 bytes as an RFC 4122 UUID string of the given version. */
-function uuid(bytes: number[], version: number): string {
-  bytes[6] = (bytes[6] & 0x0f) | (version << 4)
-  bytes[8] = (bytes[8] & 0x3f) | 0x80
-  const hex = toHex(bytes)
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-}
-
-function hexLiteral(bytes: number[]): string {
-  return `X'${toHex(bytes).toUpperCase()}'`
-}
-
-function toHex(bytes: number[]): string {
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join('')
-}
-
-/** `now` as 'YYYY-MM-DD HH:MM:SS' in UTC, with `digits` (0–6) fractional digits, truncated; those past milliseconds are zeros. */
-function utcDateTime(now: number, digits: number): string {
-  const iso = new Date(now).toISOString()
-  const fraction = digits > 0 ? `.${`${iso.slice(20, 23)}000`.slice(0, digits)}` : ''
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction}`
-}
-
-/** `now` as 'YYYY-MM-DD' in UTC. */
-function utcDate(now: number): string {
-  return new Date(now).toISOString().slice(0, 10)
-}
-
-/** `now` as 'HH:MM:SS' in UTC. */
-function utcTime(now: number): string {
-  return new Date(now).toISOString().slice(11, 19)
-}
-
-/** A SQL string literal; the texts quoted here never hold a quote or backslash. */
-function quote(text: string): string {
-  return `'${text}'`
-}
-
 /** Whether `c` would join a word or number written just before it. */
 function startsWord(c: string | undefined): boolean {
   return c !== undefined && /[\p{L}\p{N}_$]/u.test(c)
-}
-
-function closing(tokens: Token[], open: number): number {
-  let depth = 0
-  for (let k = open; k < tokens.length; k++) {
-    if (isPunct(tokens[k], '(')) depth++
-    else if (isPunct(tokens[k], ')') && --depth === 0) return k
-  }
-  return tokens.length - 1
-}
-
-function unsafe(reason: string): DdbError {
-  return new DdbError('UNSAFE_STATEMENT', `not safe to replicate: ${reason}`)
-}
-
-function isWord(t: Token | undefined, value: string): boolean {
-  return t?.type === 'word' && t.value === value
-}
-
-function isPunct(t: Token | undefined, text: string): boolean {
-  return t?.type === 'punct' && t.text === text
 }

@@ -1,0 +1,190 @@
+import { COLUMN_CHARSET, COLUMN_TYPE, type ColumnType, type Param, type ReadResult } from '../entry.ts'
+import { StoreError } from '../errors.ts'
+import type { RunResult, StoreStatement } from './store.ts'
+import { toDriverValue, toJsonRow } from './values.ts'
+
+// The slice of a mysql2/promise connection the MySQL store uses (mysql-store.ts is the only module that imports mysql2).
+export interface MysqlField {
+  name: string
+  /** enum_field_types code. */
+  columnType?: number
+  columnLength?: number
+  decimals: number
+  /** A number for result sets (the driver gives names only when asked to). */
+  flags: number | string[]
+  characterSet?: number
+}
+export interface MysqlConnection {
+  query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
+  /** Binds values into sql client-side, exactly as query(sql, values) would. */
+  format(sql: string, values: unknown[]): string
+  on(event: 'error', listener: (err: Error) => void): unknown
+  end(): Promise<void>
+  destroy(): void
+}
+interface ResultHeader {
+  affectedRows: number
+  insertId: number | string
+  /** Session state the server reported (CLIENT_SESSION_TRACK): `schema` after a USE or a dropped database. */
+  stateChanges?: { schema?: string }
+}
+
+/** A connection plus the database it is in; broken once the driver reports a fatal error. */
+export class Session {
+  readonly conn: MysqlConnection
+  #db: string | null = null
+  /** The session's pinned clock (SET TIMESTAMP), in ms; undefined when unknown. */
+  #ts: number | undefined = undefined
+  /** The session's time_zone as last set here; undefined when unknown. */
+  #zone: string | undefined = undefined
+  #broken = false
+
+  constructor(conn: MysqlConnection) {
+    this.conn = conn
+    conn.on('error', () => this.markBroken())
+  }
+
+  get broken(): boolean {
+    return this.#broken
+  }
+
+  markBroken(): void {
+    this.#broken = true
+  }
+
+  /** Binds params into sql client-side, as the driver does for query(sql, params). */
+  format(sql: string, params: unknown[]): string {
+    return params.length > 0 ? this.conn.format(sql, params) : sql
+  }
+
+  /**
+   * Sends `before`, then each statement (switching databases with USE where it
+   * changes; followed by its guard, if any), then `after`, as ONE multi-statement packet; resolves with the
+   * statements' results. Statements are joined with a newline before the ';'
+   * so a trailing `-- comment` cannot swallow the separator.
+   */
+  async runPacket(before: string[], statements: StoreStatement[], after: string[], guards: Array<string | null> = []): Promise<RunResult[]> {
+    const texts = [...before]
+    const mine: number[] = []
+    let db = this.#db
+    let ts = this.#ts
+    let zone = this.#zone
+    for (const s of statements) {
+      if (s.db !== db && s.db !== null) {
+        texts.push(`USE ${quoteId(s.db)}`)
+        db = s.db
+      }
+      if (s.ts !== undefined && s.ts !== ts) {
+        texts.push(`SET TIMESTAMP = ${(s.ts / 1000).toFixed(3)}`)
+        ts = s.ts
+      }
+      if (s.timeZone && s.timeZone !== zone) {
+        texts.push(this.format('SET time_zone = ?', [s.timeZone]))
+        zone = s.timeZone
+      }
+      if (s.insertId) texts.push(`SET INSERT_ID = ${s.insertId}`)
+      mine.push(texts.length)
+      texts.push(this.format(s.sql, s.params.map(toDriverValue)))
+      const guard = guards[mine.length - 1]
+      if (guard) texts.push(guard) // right after its statement: ROW_COUNT() is that statement's
+      // INSERT_ID stays set until a statement generates a value: one that did not must not lend it to a later one.
+      if (s.insertId) texts.push('SET INSERT_ID = 0')
+    }
+    texts.push(...after)
+    if (texts.length === 0) return []
+    this.#db = null // unknown until the packet succeeds
+    this.#ts = undefined
+    this.#zone = undefined
+    const [result] = await this.query(texts.join('\n;\n'))
+    const results = texts.length === 1 ? [result] : (result as unknown[])
+    for (const r of results) db = schemaChange(r) ?? db
+    this.#db = db
+    this.#ts = ts
+    this.#zone = zone
+    return mine.map((i) => runResult(results[i]))
+  }
+
+  /** Runs a statement that returns rows in database `db` on this connection. */
+  async read(db: string, sql: string, params: Param[]): Promise<ReadResult> {
+    if (this.#db !== db) {
+      await this.query(`USE ${quoteId(db)}`)
+      this.#db = db
+    }
+    const [result, fields] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
+    if (!Array.isArray(result)) return { columns: [], rows: [] }
+    return readResult(result, fields ?? [])
+  }
+
+  /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
+  async query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]> {
+    try {
+      return values ? await this.conn.query(sql, values) : await this.conn.query(sql)
+    } catch (err) {
+      if ((err as { fatal?: boolean }).fatal) this.markBroken()
+      throw err
+    }
+  }
+
+  async end(): Promise<void> {
+    try {
+      await this.conn.end()
+    } catch {
+      this.conn.destroy()
+    }
+  }
+}
+
+/** Server errors that mean the connection went away, so the statement's outcome is unknown. */
+const CONNECTION_GONE_ERRNOS = new Set([1053 /* ER_SERVER_SHUTDOWN */, 1927 /* ER_CONNECTION_KILLED */])
+
+/**
+ * Wraps a mysql2 error: its message; storeCode = the server's errno (the driver's
+ * code for network errors); rejectedByServer when the server answered with an error.
+ */
+export function storeError(err: unknown, prefix = ''): StoreError {
+  if (err instanceof StoreError) return err
+  const e = err as { message?: string; errno?: number; code?: string; sqlState?: string; fatal?: boolean }
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  const fromServer = Boolean(e?.sqlState) && !e.fatal && !CONNECTION_GONE_ERRNOS.has(e.errno ?? 0)
+  return new StoreError(prefix + message, {
+    cause: err,
+    storeCode: e?.sqlState ? e.errno : e?.code,
+    rejectedByServer: fromServer,
+  })
+}
+
+/** A read's rows and columns, with each column's type from the driver's field metadata. */
+export function readResult(rows: unknown[], fields: MysqlField[]): ReadResult {
+  return {
+    columns: fields.map((f) => f.name),
+    rows: rows.map((r) => toJsonRow(r as Record<string, unknown>)),
+    columnTypes: fields.map(columnTypeOf),
+  }
+}
+
+/** A column's type as the server described it (mysql2's FieldPacket). */
+export function columnTypeOf(f: MysqlField): ColumnType {
+  return {
+    type: f.columnType ?? COLUMN_TYPE.VAR_STRING,
+    length: f.columnLength ?? 0,
+    decimals: f.decimals,
+    flags: typeof f.flags === 'number' ? f.flags : 0,
+    charset: f.characterSet ?? COLUMN_CHARSET.BINARY,
+  }
+}
+
+/** A statement's RunResult: rows affected and insert id; zeros for a statement that returned rows. */
+function runResult(result: unknown): RunResult {
+  if (Array.isArray(result)) return { affectedRows: 0, insertId: 0 }
+  const header = result as ResultHeader
+  return { affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+}
+
+/** The database a statement switched its session to, if it did ('' when it dropped the current one). */
+export function schemaChange(result: unknown): string | undefined {
+  return Array.isArray(result) ? undefined : (result as ResultHeader).stateChanges?.schema
+}
+
+export function quoteId(name: string): string {
+  return '`' + name.replaceAll('`', '``') + '`'
+}

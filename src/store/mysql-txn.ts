@@ -1,0 +1,128 @@
+import type { Param, ReadResult } from '../entry.ts'
+import { StoreError } from '../errors.ts'
+import { quoteId, type Session, storeError } from './mysql-session.ts'
+import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts'
+
+/** Where a MySQL store keeps its replication state: one row, written in the same transaction as the data. */
+export const STATE_TABLE = 'ddb.replication_state'
+export const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1`
+export const stateValues = (state: StoreState) => [state.offset, state.logId, state.pending ?? null]
+
+/**
+ * One START TRANSACTION … COMMIT on the writer session; holds the writer lock
+ * until it ends. Statements that need no answer of their own (START
+ * TRANSACTION, SAVEPOINT, the state row's UPDATE) wait and travel in the next
+ * packet, so a write costs one round trip for its statements and one for COMMIT.
+ */
+export class MysqlTxn implements StoreTxn {
+  readonly #session: Session
+  readonly #defaultDb: string
+  #release: (() => void) | null
+  #queued: string[] = ['START TRANSACTION']
+  #started = false
+
+  constructor(session: Session, defaultDb: string, release: () => void) {
+    this.#session = session
+    this.#defaultDb = defaultDb
+    this.#release = release
+  }
+
+  async run(db: string | null, sql: string, params: Param[]): Promise<RunResult> {
+    return (await this.runMany([{ db, sql, params }]))[0]!
+  }
+
+  async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
+    this.#checkOpen()
+    const after = state ? [this.#session.format(WRITE_STATE, stateValues(state))] : []
+    try {
+      return await this.#session.runPacket(this.#takeQueued(), statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })), after)
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  /**
+   * runMany, the state row and COMMIT in ONE packet, for a slave's small batch
+   * (one round trip instead of two). After each statement with an expected row
+   * count, a guard inserts the state row's key again unless the count matches:
+   * the duplicate-key error stops the packet before COMMIT, so a diverged batch
+   * is never committed. On any error nothing is committed: roll back.
+   */
+  async runManyAndCommit(statements: StoreStatement[], expected: Array<number | null>, state: StoreState): Promise<RunResult[]> {
+    this.#checkOpen()
+    const guards = expected.map((n) => (n === null ? null : `INSERT INTO ${STATE_TABLE} (id, applied_offset) SELECT 1, 0 FROM DUAL WHERE ROW_COUNT() <> ${n}`))
+    const after = [this.#session.format(WRITE_STATE, stateValues(state)), 'COMMIT']
+    let results: RunResult[]
+    try {
+      results = await this.#session.runPacket(this.#takeQueued(), statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })), after, guards)
+    } catch (err) {
+      throw storeError(err)
+    }
+    this.#end()
+    return results
+  }
+
+  async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    this.#checkOpen()
+    try {
+      await this.#session.runPacket(this.#takeQueued(), [], [])
+      return await this.#session.read(db ?? this.#defaultDb, sql, params)
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  async savepoint(name: string): Promise<void> {
+    this.#checkOpen()
+    this.#queued.push(`SAVEPOINT ${quoteId(name)}`)
+  }
+
+  rollbackTo(name: string): Promise<void> {
+    return this.#exec(`ROLLBACK TO SAVEPOINT ${quoteId(name)}`)
+  }
+
+  async setState(state: StoreState): Promise<void> {
+    this.#checkOpen()
+    this.#queued.push(this.#session.format(WRITE_STATE, stateValues(state)))
+  }
+
+  async commit(): Promise<void> {
+    await this.#exec('COMMIT')
+    this.#end()
+  }
+
+  async rollback(): Promise<void> {
+    if (!this.#release) return
+    if (this.#started && !this.#session.broken) {
+      // A failed ROLLBACK leaves the session in an unknown state: drop it so the next begin() reconnects.
+      await this.#session.query('ROLLBACK').catch(() => this.#session.markBroken())
+    }
+    this.#end()
+  }
+
+  /** Transaction control waiting to go out; from here on the server has a transaction to roll back. */
+  #takeQueued(): string[] {
+    const queued = this.#queued
+    this.#queued = []
+    this.#started = true
+    return queued
+  }
+
+  async #exec(sql: string): Promise<void> {
+    this.#checkOpen()
+    try {
+      await this.#session.runPacket(this.#takeQueued(), [], [sql])
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
+  #end(): void {
+    this.#release?.()
+    this.#release = null
+  }
+
+  #checkOpen(): void {
+    if (!this.#release) throw new StoreError('transaction is finished')
+  }
+}
