@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Client } from '../src/wire/client.ts'
 import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
-import { freePort, waitFor } from './support/util.ts'
+import { freePort, tempDir, waitFor } from './support/util.ts'
 import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
 
 /** Runs `count` single-row writes from `clients` concurrent connections; returns the acknowledged offsets. */
@@ -245,3 +245,16 @@ for (const kind of BACKEND_KINDS) {
     })
   })
 }
+
+test('a slave whose master is down says so once, not at every retry, and attaches when it comes back', async () => {
+  await using dir = await tempDir('ddb-unreachable-')
+  const listen = `127.0.0.1:${await freePort()}`
+  await using slave = await startSlave(listen, `sqlite:${join(dir.path, 'slave.sqlite')}`)
+  // Retries back off from 100 ms: several fail within 2 s.
+  await Bun.sleep(2_000)
+  expect(slave.log().split('cannot reach master').length - 1).toBe(1)
+  await using master = await startMaster(`sqlite:${join(dir.path, 'master.sqlite')}`, join(dir.path, 'master.log'), { listen })
+  await waitFor(() => slave.log().includes('attached to master'), { timeoutMs: 15_000, what: 'the slave to attach' })
+  const offset = await (await master.client()).query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  await waitApplied(slave, offset[0]?.kind === 'write' ? offset[0].offset : 1)
+})

@@ -1,8 +1,10 @@
 import { CATCH_UP_PAGE_ENTRIES, HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../config.ts'
+import type { Entry } from '../entry.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import type { SlaveHello } from '../server/server.ts'
 import type { Message, ReplicaStatus } from '../wire/messages.ts'
+import { encodeFrame } from '../wire/frames.ts'
 import type { Peer } from '../wire/peer.ts'
 import type { Writer } from './writer.ts'
 
@@ -45,7 +47,7 @@ export class ReplicaSession {
       const published = this.#writer.published
       if (sent < published) {
         const entries = this.#writer.publishedAfter(sent) ?? this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
-        await peer.send({ type: 'entries', entries })
+        await peer.sendFrame(entriesFrame(entries))
         sent = entries[entries.length - 1]!.offset
         continue
       }
@@ -87,4 +89,13 @@ export class ReplicaSession {
       error: this.error,
     }
   }
+}
+
+/** Entry pages already encoded, by page: the last published batch goes to every live slave, encoded once. */
+const encodedPages = new WeakMap<Entry[], Uint8Array>()
+
+function entriesFrame(entries: Entry[]): Uint8Array {
+  let frame = encodedPages.get(entries)
+  if (!frame) encodedPages.set(entries, (frame = encodeFrame({ type: 'entries', entries })))
+  return frame
 }

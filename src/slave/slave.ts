@@ -35,6 +35,8 @@ export interface SlaveOptions {
 
 /** Entries received but not yet applied above which the slave stops reading from the master. */
 const QUEUE_HIGH = APPLY_BATCH_ENTRIES * 4
+/** While the master stays unreachable with the same error, how often that is logged again. */
+const UNREACHABLE_LOG_MS = 60_000
 /** How long progress waits to be acked, so that at a steady trickle the master gets one ack per interval, not one per entry. */
 const ACK_INTERVAL_MS = 20
 
@@ -72,6 +74,10 @@ export class Slave implements NodeApi {
   #wakeReconnect: (() => void) | null = null
   #timer: ReturnType<typeof setInterval> | null = null
   #ackTimer: ReturnType<typeof setTimeout> | null = null
+  /** Since when the master has been unreachable (null: it is not), its last error, and when that was last logged. */
+  #unreachableSince: number | null = null
+  #unreachableError = ''
+  #unreachableLogged = 0
   readonly #filters: ReplicationFilters
   /** Reads waiting for the store to reach an offset (read-your-writes). */
   readonly #offsetWaiters = new Set<{ offset: number; wake(): void; fail(err: unknown): void }>()
@@ -242,6 +248,7 @@ export class Slave implements NodeApi {
           this.#masterLogId = m.logId ?? ''
           this.#next = this.#state.offset + 1
           this.#logger.info('attached to master', { master: this.#masterAddress, applied: this.#state.offset, masterOffset: m.offset })
+          this.#unreachableSince = null
           return
         }
         this.#onStreamMessage(m)
@@ -261,11 +268,26 @@ export class Slave implements NodeApi {
         },
         (err) => {
           clearTimeout(handshake)
-          this.#logger.warn('cannot reach master', { master: this.#masterAddress, error: formatError(err) })
+          this.#unreachable(formatError(err))
           resolve(false)
         },
       )
     })
+  }
+
+  /**
+   * Logs a failed attempt to reach the master: the first one, a changed error,
+   * and then one line a minute saying for how long, not every retry.
+   */
+  #unreachable(error: string): void {
+    const now = Date.now()
+    const same = this.#unreachableSince !== null && error === this.#unreachableError
+    if (same && now - this.#unreachableLogged < UNREACHABLE_LOG_MS) return
+    this.#unreachableSince ??= now
+    this.#unreachableError = error
+    this.#unreachableLogged = now
+    const seconds = Math.round((now - this.#unreachableSince) / 1000)
+    this.#logger.warn(seconds > 0 ? 'still cannot reach master' : 'cannot reach master', { master: this.#masterAddress, error, ...(seconds > 0 ? { seconds } : {}) })
   }
 
   #onStreamMessage(m: Message): void {

@@ -88,6 +88,12 @@ export class Peer {
     } catch (err) {
       return quiet(Promise.reject(err))
     }
+    return this.sendFrame(frame)
+  }
+
+  /** send() of a message already encoded with encodeFrame: one message for many peers is encoded once. */
+  sendFrame(frame: Uint8Array): Promise<void> {
+    if (this.#closed) return quiet(Promise.reject(this.#closedError('send')))
     if (this.#socket.write(frame)) return Promise.resolve()
     this.#congested = true
     return quiet(new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject })))
