@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { CLIENT, PacketReader, PayloadWriter, framePacket, type Packet } from '../src/mysql/packets.ts'
 import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
 import { startMaster, startSlave, type DdbNode } from './support/ddb.ts'
+import { masterOffset } from './support/compare.ts'
 import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
 import { waitFor } from './support/util.ts'
 
@@ -132,6 +133,46 @@ for (const kind of BACKEND_KINDS) {
         expect(err.sqlState).toBe('23000')
       } finally {
         await c.end()
+      }
+    })
+
+    test('SET autocommit=0 (as Python drivers and JDBC send): writes gather into one entry at COMMIT; ROLLBACK and SET autocommit=1 end it as in MySQL', async () => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
+      const other = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
+      const offset = () => masterOffset(master)
+      const ids = async () => ((await other.query('SELECT id FROM ac ORDER BY id')) as unknown as [Array<{ id: number }>])[0].map((r) => r.id)
+      try {
+        await c.query('CREATE TABLE ac (id INT PRIMARY KEY)')
+        const start = await offset()
+        await c.query('SET autocommit = 0')
+        expect(((await c.query('SELECT @@autocommit AS a')) as unknown as [[{ a: number }]])[0][0].a).toBe(0)
+        // A read opens no transaction: it holds nothing, so another client's write goes through at once.
+        await c.query('SELECT COUNT(*) FROM ac')
+        await other.query('INSERT INTO ac VALUES (100)')
+        expect(await offset()).toBe(start + 1)
+        await c.query('INSERT INTO ac VALUES (1)')
+        await c.query('INSERT INTO ac VALUES (2)')
+        expect(await ids()).toEqual([100]) // not committed: other connections do not see it
+        await c.query('COMMIT')
+        expect(await offset()).toBe(start + 2) // one entry for both
+        expect(await ids()).toEqual([1, 2, 100])
+        await c.query('INSERT INTO ac VALUES (3)')
+        await c.query('ROLLBACK')
+        await c.query('INSERT INTO ac VALUES (4)')
+        await c.query('SET autocommit = 1') // commits the open transaction
+        expect(await offset()).toBe(start + 3)
+        await c.query('INSERT INTO ac VALUES (5)') // autocommit again: its own entry at once
+        expect(await offset()).toBe(start + 4)
+        expect(await ids()).toEqual([1, 2, 4, 5, 100])
+        await c.query('SET autocommit = 0')
+        await c.query('INSERT INTO ac VALUES (6)')
+        await c.query('CREATE TABLE ac2 (id INT)') // commits the open transaction first, then runs on its own
+        expect(await offset()).toBe(start + 6)
+        expect(await ids()).toEqual([1, 2, 4, 5, 6, 100])
+        await waitFor(async () => (await mariadbCli(slavePort, 'SELECT id FROM ac ORDER BY id')).stdout === 'id\n1\n2\n4\n5\n6\n100\n', { timeoutMs: 30_000, what: 'slave rows' })
+      } finally {
+        await c.end()
+        await other.end()
       }
     })
 

@@ -2,6 +2,7 @@ import type net from 'node:net'
 import type { Logger } from '../logger.ts'
 import { Session, type NodeApi } from '../server/session.ts'
 import type { ColumnType, Param } from '../entry.ts'
+import { classify } from '../sql/classify.ts'
 import { tokenize } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
@@ -82,6 +83,8 @@ export class MysqlConnection {
   #session: Session
   #lastOffset = 0
   #inTransaction = false
+  /** SET autocommit=0 makes each write open a transaction that COMMIT or ROLLBACK ends, as in MySQL. */
+  #autocommit = true
   #timer: ReturnType<typeof setTimeout> | undefined
   #partialTimer: ReturnType<typeof setTimeout> | undefined
   /** Commands received and not yet answered. */
@@ -245,6 +248,7 @@ export class MysqlConnection {
         await this.#session.close()
         this.#session = new Session(this.#o.node)
         this.#inTransaction = false
+        this.#autocommit = true
         this.#lastOffset = 0
         this.#statements.clear()
         return this.#send(this.#ok())
@@ -329,12 +333,16 @@ export class MysqlConnection {
       db: this.#session.db,
       lastOffset: this.#lastOffset,
       dialect: this.#o.node.dialect,
+      autocommit: this.#autocommit,
     })
+    if (local?.kind === 'ok' && local.autocommit !== undefined) return this.#setAutocommit(local.autocommit)
     if (local?.kind === 'read' || local?.kind === 'ok') return local
     if (local?.kind === 'error') throw new ClientError(local)
+    const text = local?.kind === 'rewrite' ? local.sql : sql
+    if (!this.#autocommit) await this.#implicitTransaction(text)
     let answers: QueryAnswer
     try {
-      answers = await this.#session.execute(local?.kind === 'rewrite' ? local.sql : sql, params)
+      answers = await this.#session.execute(text, params)
     } catch (err) {
       this.#trackTransaction(sql, false)
       throw err
@@ -343,6 +351,31 @@ export class MysqlConnection {
     const answer = answers[answers.length - 1] ?? { kind: 'ok' as const }
     if (answer.kind === 'write' && answer.offset > 0) this.#lastOffset = answer.offset
     return answer
+  }
+
+  /** SET autocommit: turning it on commits an open transaction, as MySQL does. */
+  async #setAutocommit(on: boolean): Promise<Answer> {
+    const answer = on && this.#inTransaction ? await this.#runStatement('COMMIT') : { kind: 'ok' as const }
+    this.#autocommit = on
+    return answer
+  }
+
+  /**
+   * With autocommit off, a write outside a transaction opens one. A read does
+   * not (unlike MySQL): a transaction holds SQLite's single writer, and one left
+   * idle is rolled back after --transaction-timeout, so read-only clients that
+   * never COMMIT would block writers or lose their session. DDL first commits
+   * the open transaction (MySQL commits implicitly) and runs on its own.
+   */
+  async #implicitTransaction(sql: string): Promise<void> {
+    let kind: string
+    try {
+      kind = classify(sql).kind
+    } catch {
+      return // the session reports the syntax error
+    }
+    if (kind === 'ddl' && this.#inTransaction) await this.#runStatement('COMMIT')
+    else if (kind === 'write' && !this.#inTransaction) await this.#runStatement('BEGIN')
   }
 
   /** Keeps SERVER_STATUS_IN_TRANS in step with the session: a BEGIN that succeeded opens, any COMMIT or ROLLBACK closes. */
@@ -385,7 +418,7 @@ export class MysqlConnection {
   }
 
   #status(): number {
-    return SERVER_STATUS.AUTOCOMMIT | (this.#inTransaction ? SERVER_STATUS.IN_TRANS : 0)
+    return (this.#autocommit ? SERVER_STATUS.AUTOCOMMIT : 0) | (this.#inTransaction ? SERVER_STATUS.IN_TRANS : 0)
   }
 
   #send(payload: Buffer): void {

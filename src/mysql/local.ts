@@ -11,6 +11,8 @@ export interface LocalContext {
   lastOffset: number
   /** 'sqlite' or 'mysql': SHOW TABLES / SHOW DATABASES are rewritten for SQLite. */
   dialect: 'mysql' | 'sqlite'
+  /** The connection's autocommit setting. */
+  autocommit: boolean
 }
 
 /** The server version a ddb listener reports. */
@@ -60,14 +62,19 @@ const HARMLESS_SET = new Set([
 ])
 
 /** What a locally answered query returns; null when the statement must go to the Session. */
-export type LocalAnswer = ({ kind: 'read' } & ReadResult) | { kind: 'ok' } | { kind: 'rewrite'; sql: string } | { kind: 'error'; errno: number; sqlState: string; message: string }
+export type LocalAnswer =
+  | ({ kind: 'read' } & ReadResult)
+  /** autocommit: the SET changed it (the connection applies that). */
+  | { kind: 'ok'; autocommit?: boolean }
+  | { kind: 'rewrite'; sql: string }
+  | { kind: 'error'; errno: number; sqlState: string; message: string }
 
 /**
  * Answers the queries drivers and the CLI send on connect, which ddb's stores
  * cannot (SQLite has no @@ variables) or should not (they are not replicated):
  * `SELECT @@var, DATABASE(), USER(), CONNECTION_ID(), ddb_offset() [LIMIT n]`
  * (a variable ddb does not know goes to a MySQL store, and is NULL on SQLite),
- * and SETs of autocommit=1 and harmless session variables. SHOW TABLES and
+ * and SETs of autocommit and harmless session variables. SHOW TABLES and
  * SHOW DATABASES on SQLite come back as a rewrite to the catalog. Returns null
  * for everything else.
  */
@@ -101,7 +108,7 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
       if (!(variable in SYSTEM_VARIABLES) && ctx.dialect === 'mysql') return null
       name = t.text
       value = SYSTEM_VARIABLES[variable] ?? null
-      if (variable === 'autocommit') value = 1
+      if (variable === 'autocommit') value = ctx.autocommit ? 1 : 0
       i++
     } else if (t.type === 'word' && tokens[i + 1]?.text === '(' && tokens[i + 2]?.text === ')') {
       const fn = t.value
@@ -143,6 +150,7 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
 
 function localSet(tokens: Token[]): LocalAnswer | null {
   // SET [SESSION|LOCAL|@@session.]name = value [, …]
+  let autocommit: boolean | undefined
   let i = 1
   for (;;) {
     let t = tokens[i]
@@ -163,15 +171,10 @@ function localSet(tokens: Token[]): LocalAnswer | null {
       if (!value) return null
       i += 2
       if (name === 'AUTOCOMMIT') {
-        const on = value.value === '1' || value.value === 'ON' || value.value === 'TRUE'
-        if (!on) {
-          return {
-            kind: 'error',
-            errno: 1235,
-            sqlState: '42000',
-            message: 'SET autocommit=0 is not supported: use BEGIN … COMMIT (a transaction replicates as one entry)',
-          }
-        }
+        const setting = value.value.toUpperCase()
+        if (['1', 'ON', 'TRUE'].includes(setting)) autocommit = true
+        else if (['0', 'OFF', 'FALSE'].includes(setting)) autocommit = false
+        else return { kind: 'error', errno: 1231, sqlState: '42000', message: `Variable 'autocommit' can't be set to the value of '${value.value}'` }
       } else if (!HARMLESS_SET.has(name)) {
         return null
       }
@@ -181,7 +184,8 @@ function localSet(tokens: Token[]): LocalAnswer | null {
       continue
     }
     if (tokens[i]?.text === ';') i++
-    return i === tokens.length ? { kind: 'ok' } : null
+    if (i !== tokens.length) return null
+    return autocommit === undefined ? { kind: 'ok' } : { kind: 'ok', autocommit }
   }
 }
 

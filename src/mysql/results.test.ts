@@ -56,7 +56,7 @@ describe('inferColumn', () => {
 })
 
 describe('answerLocally', () => {
-  const ctx: LocalContext = { connectionId: 9, user: 'root', db: 'app', lastOffset: 41, dialect: 'mysql' }
+  const ctx: LocalContext = { connectionId: 9, user: 'root', db: 'app', lastOffset: 41, dialect: 'mysql', autocommit: true }
 
   test.each([
     ['SELECT @@version_comment LIMIT 1', ['@@version_comment'], 'ddb statement replication'],
@@ -70,7 +70,7 @@ describe('answerLocally', () => {
     if (answer?.kind === 'read') expect(answer.rows[0]![columns[0]!]).toBe(value)
   })
 
-  test.each(['SET NAMES utf8mb4', "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'", 'SET autocommit=1', 'SET SESSION net_write_timeout = 600', 'SET @@session.wait_timeout = 10, NAMES utf8'])(
+  test.each(['SET NAMES utf8mb4', "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'", 'SET SESSION net_write_timeout = 600', 'SET @@session.wait_timeout = 10, NAMES utf8'])(
     '%s is accepted and ignored',
     (sql) => expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok' }),
   )
@@ -84,8 +84,18 @@ describe('answerLocally', () => {
     expect(answerLocally('SELECT @@no_such_variable AS v, @@version_comment', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [{ v: null }] })
   })
 
-  test('SET autocommit=0 is refused', () => {
-    expect(answerLocally('SET autocommit = 0', ctx)).toMatchObject({ kind: 'error', errno: 1235 })
+  test.each<[string, boolean]>([
+    ['SET autocommit = 0', false],
+    ['set autocommit=OFF', false],
+    ['SET SESSION autocommit = 1', true],
+    ['SET @@session.autocommit = ON, NAMES utf8mb4', true],
+  ])('%s sets autocommit for the connection to apply', (sql, on) => {
+    expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok', autocommit: on })
+  })
+
+  test('SET autocommit to something else is error 1231; @@autocommit reads the connection\'s setting', () => {
+    expect(answerLocally('SET autocommit = 2', ctx)).toMatchObject({ kind: 'error', errno: 1231 })
+    expect(answerLocally('SELECT @@autocommit', { ...ctx, autocommit: false })).toMatchObject({ kind: 'read', rows: [{ '@@autocommit': 0 }] })
   })
 
   test('SHOW TABLES and SHOW DATABASES on SQLite read its catalog', () => {
