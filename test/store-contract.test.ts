@@ -319,6 +319,28 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         expect((await store.readState()).offset).toBe(0)
       })
 
+      test('client transactions reuse a finished one\'s connection, but not a broken one', async () => {
+        await createItems()
+        const connectionOf = async (tx: Awaited<ReturnType<Store['beginClientTransaction']>>) => Number((await tx.read(null, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id)
+        const first = await store.beginClientTransaction()
+        const id = await connectionOf(first)
+        await first.run(null, "INSERT INTO items (name) VALUES ('one')", [])
+        await first.commit()
+        const second = await store.beginClientTransaction()
+        expect(await connectionOf(second)).toBe(id)
+        await second.rollback()
+        const third = await store.beginClientTransaction()
+        expect(await connectionOf(third)).toBe(id)
+        await server.current!.query(`KILL ${id}`)
+        expect(await third.run(null, "INSERT INTO items (name) VALUES ('lost')", []).catch((e: unknown) => e)).toBeInstanceOf(StoreError)
+        await third.rollback()
+        const fourth = await store.beginClientTransaction()
+        expect(await connectionOf(fourth)).not.toBe(id)
+        await fourth.run(null, "INSERT INTO items (name) VALUES ('four')", [])
+        await fourth.commit()
+        expect(await names()).toEqual(['one', 'four'])
+      })
+
       test('a transaction on a killed connection rejects; the next begin() reconnects', async () => {
         await createItems()
         const txn = await store.begin()

@@ -25,6 +25,8 @@ export interface MysqlStoreConfig {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 /** How many connections serve read(). */
 export const READ_POOL_SIZE = 4
+/** How many finished client transactions' connections are kept open for the next ones. */
+const CLIENT_SESSIONS_KEPT = 8
 
 // The slice of a mysql2/promise pool this store uses (the only module that imports mysql2; a connection's slice is in mysql-session.ts).
 interface MysqlPoolConnection extends MysqlConnection {
@@ -85,6 +87,8 @@ export class MysqlStore implements Store {
   /** The database each pooled connection switched to (unlisted: defaultDb). */
   readonly #readerDbs = new WeakMap<object, string>()
   #writer: Session | null
+  /** Connections of finished client transactions, ready for the next. */
+  readonly #idleClientSessions: Session[] = []
   #closing: Promise<void> | null = null
 
   constructor(config: MysqlStoreConfig, writer: Session, pool: MysqlPool) {
@@ -115,8 +119,17 @@ export class MysqlStore implements Store {
   /** A connection of its own for the client's transaction, closed when it ends. */
   async beginClientTransaction(): Promise<StoreTxn> {
     this.#checkOpen()
-    const session = await connect(this.#config)
-    return new MysqlTxn(session, this.defaultDb, () => void session.end())
+    let session = this.#idleClientSessions.pop()
+    while (session?.broken) session = this.#idleClientSessions.pop()
+    session ??= await connect(this.#config)
+    const own = session
+    return new MysqlTxn(own, this.defaultDb, () => this.#keepClientSession(own))
+  }
+
+  /** A finished client transaction's connection: kept for the next one (opening one costs a login and round trips), unless broken or enough are kept. */
+  #keepClientSession(session: Session): void {
+    if (session.broken || this.#closing || this.#idleClientSessions.length >= CLIENT_SESSIONS_KEPT) return void session.end()
+    this.#idleClientSessions.push(session)
   }
 
   async runAutocommit(statement: StoreStatement): Promise<RunResult> {
@@ -158,7 +171,8 @@ export class MysqlStore implements Store {
     this.#closing ??= (async () => {
       const writer = this.#writer
       this.#writer = null
-      await Promise.allSettled([writer?.end(), this.#pool.end()])
+      const idle = this.#idleClientSessions.splice(0)
+      await Promise.allSettled([writer?.end(), ...idle.map((s) => s.end()), this.#pool.end()])
     })()
     return this.#closing
   }

@@ -93,7 +93,7 @@ export interface Store {
   begin(): Promise<StoreTxn>
   /**
    * A client's own transaction (BEGIN … COMMIT), open while the client works.
-   * MySQL: on a connection of its own, so other writes go on beside it as far as
+   * MySQL: on a connection of its own (finished ones' are reused), so other writes go on beside it as far as
    * row locks allow. SQLite: on the single writer, so other writes wait for it
    * (SQLite locks the whole database for a write transaction anyway).
    */
