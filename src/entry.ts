@@ -42,10 +42,13 @@ export interface WriteResult {
   insertId: number
 }
 
-/** Rows a read returned, each row keyed by column name. */
+/**
+ * Rows a read returned, each row its values in the order of `columns` (a join
+ * may return two columns of one name: both are kept).
+ */
 export interface ReadResult {
   columns: string[]
-  rows: Record<string, unknown>[]
+  rows: unknown[][]
   /**
    * Each column's type as the store reports it, parallel to `columns`; absent when the
    * store does not know them, null for a column it does not know (an expression on SQLite).
@@ -93,4 +96,12 @@ export function entryChecksum(e: Omit<Entry, 'checksum'>): number {
   if (e.timeZone) fields.push(e.timeZone)
   const canonical = JSON.stringify(fields)
   return Bun.hash.crc32(canonical)
+}
+
+/**
+ * A read's rows as objects keyed by column name, for JSON (`--json`, the HTTP
+ * API): where two columns share a name, the last one's value stands.
+ */
+export function rowObjects(result: Pick<ReadResult, 'columns' | 'rows'>): Record<string, unknown>[] {
+  return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, row[i]])))
 }

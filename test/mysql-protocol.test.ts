@@ -176,6 +176,24 @@ for (const kind of BACKEND_KINDS) {
       }
     })
 
+    test('a join whose columns share a name returns each column\'s own value (text and binary protocol, and the CLI)', async () => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
+      try {
+        await c.query('CREATE TABLE jp (id INT PRIMARY KEY, name VARCHAR(10))')
+        await c.query('CREATE TABLE jc (id INT PRIMARY KEY, parent INT, name VARCHAR(10))')
+        await c.query("INSERT INTO jp VALUES (1, 'parent')")
+        await c.query("INSERT INTO jc VALUES (10, 1, 'child')")
+        const sql = 'SELECT jp.id, jc.id, jp.name, jc.name FROM jp JOIN jc ON jc.parent = jp.id'
+        const [text] = (await c.query({ sql, rowsAsArray: true })) as unknown as [unknown[][]]
+        expect(text).toEqual([[1, 10, 'parent', 'child']])
+        const [binary] = (await c.execute({ sql, rowsAsArray: true })) as unknown as [unknown[][]]
+        expect(binary).toEqual([[1, 10, 'parent', 'child']])
+        expect((await mariadbCli(masterPort, sql)).stdout).toBe('id\tid\tname\tname\n1\t10\tparent\tchild\n')
+      } finally {
+        await c.end()
+      }
+    })
+
     test('mysql2 execute(): prepared writes and reads with bound parameters', async () => {
       const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
       try {

@@ -24,7 +24,7 @@ async function consistentPair(backend: Backend, name: string): Promise<{ store: 
 }
 
 async function ids(store: Store): Promise<number[]> {
-  return (await store.read(null, 'SELECT id FROM r ORDER BY id', [])).rows.map((r) => Number(r.id))
+  return (await store.read(null, 'SELECT id FROM r ORDER BY id', [])).rows.map(([id]) => Number(id))
 }
 
 for (const kind of BACKEND_KINDS) {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
-import { COLUMN_TYPE } from '../src/entry.ts'
+import { COLUMN_TYPE, rowObjects } from '../src/entry.ts'
 import { StoreError, UsageError } from '../src/errors.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/store.ts'
@@ -59,7 +59,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     const createItems = () =>
       store.runAutocommit({ db: null, sql: `CREATE TABLE items (id ${fx.autoId}, name VARCHAR(200), data BLOB)`, params: [] })
     const names = async () =>
-      (await store.read(null, 'SELECT name FROM items ORDER BY id', [])).rows.map((r) => r.name)
+      (await store.read(null, 'SELECT name FROM items ORDER BY id', [])).rows.map(([name]) => name)
 
     test('a fresh store has offset 0 and no log id', async () => {
       expect(store.kind).toBe(kind)
@@ -105,7 +105,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       await txn.commit()
       expect(results.map((r) => r.affectedRows)).toEqual([1, 1, 2])
       expect(await store.readState()).toEqual({ offset: 9, logId: 'log-m', pending: null })
-      const { rows } = await store.read(null, 'SELECT id, name FROM items ORDER BY id', [])
+      const rows = rowObjects(await store.read(null, 'SELECT id, name FROM items ORDER BY id', []))
       expect(rows).toEqual([{ id: 1, name: 'a -- not a comment' }, { id: 2, name: "b'; DROP TABLE items; --" }])
     })
 
@@ -119,7 +119,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         ]),
       ).rejects.toThrow(StoreError)
       await txn.rollback()
-      expect((await store.read(null, 'SELECT COUNT(*) AS n FROM items', [])).rows).toEqual([{ n: 0 }])
+      expect((await store.read(null, 'SELECT COUNT(*) AS n FROM items', [])).rows).toEqual([[0]])
     })
 
     test('writeState outside a transaction is visible at once', async () => {
@@ -168,7 +168,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       await txn.run(null, 'INSERT INTO items (id, name, data) VALUES (?, ?, ?)', [5, tricky, { $bytes: ALL_BYTES }])
       await txn.run(null, "INSERT INTO items (id, name, data) VALUES (?, 'literal ?', ?)", [6, null])
       await txn.commit()
-      const { rows } = await store.read(null, 'SELECT id, name, data FROM items WHERE id >= ? ORDER BY id', [5])
+      const rows = rowObjects(await store.read(null, 'SELECT id, name, data FROM items WHERE id >= ? ORDER BY id', [5]))
       expect(rows).toEqual([
         { id: 5, name: tricky, data: { $bytes: ALL_BYTES } },
         { id: 6, name: 'literal ?', data: null },
@@ -192,7 +192,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       await txn.commit()
       const result = await store.read(null, 'SELECT big, small, amount, at, data, 9223372036854775807 AS lit FROM v', [])
       expect(result.columns).toEqual(['big', 'small', 'amount', 'at', 'data', 'lit'])
-      expect(result.rows).toEqual([
+      expect(rowObjects(result)).toEqual([
         {
           big: '9007199254740993',
           small: 42,
@@ -262,7 +262,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     test('runAutocommit runs DDL outside any transaction', async () => {
       await createItems()
       await store.runAutocommit({ db: null, sql: 'CREATE TABLE later (id INT)', params: [] })
-      expect((await store.read(null, 'SELECT COUNT(*) AS n FROM later', [])).rows).toEqual([{ n: 0 }])
+      expect((await store.read(null, 'SELECT COUNT(*) AS n FROM later', [])).rows).toEqual([[0]])
     })
 
     if (kind === 'mysql') {
@@ -276,7 +276,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         await txn.run(null, 'USE `other`', []) // tracked from the server's session-state report
         await txn.run(null, "INSERT INTO items (name) VALUES ('home again')", [])
         await txn.commit()
-        expect((await store.read('other', 'SELECT v FROM elsewhere', [])).rows).toEqual([{ v: 1 }])
+        expect((await store.read('other', 'SELECT v FROM elsewhere', [])).rows).toEqual([[1]])
         expect(await names()).toEqual(['home', 'home again'])
         expect(await server.current!.query('SELECT v FROM other.elsewhere')).toEqual([{ v: 1 }])
       })
@@ -321,7 +321,7 @@ for (const kind of ['sqlite', 'mysql'] as const) {
 
       test('client transactions reuse a finished one\'s connection, but not a broken one', async () => {
         await createItems()
-        const connectionOf = async (tx: Awaited<ReturnType<Store['beginClientTransaction']>>) => Number((await tx.read(null, 'SELECT CONNECTION_ID() AS id', [])).rows[0]!.id)
+        const connectionOf = async (tx: Awaited<ReturnType<Store['beginClientTransaction']>>) => Number((await tx.read(null, 'SELECT CONNECTION_ID() AS id', [])).rows[0]![0])
         const first = await store.beginClientTransaction()
         const id = await connectionOf(first)
         await first.run(null, "INSERT INTO items (name) VALUES ('one')", [])

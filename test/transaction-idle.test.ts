@@ -32,7 +32,7 @@ test('an idle client transaction is rolled back, releasing the writer it held', 
     await expect(idle.query('INSERT INTO t (id) VALUES (3)')).rejects.toThrow(/rolled back \(idle for 0.3 s/)
     expect(await idle.query('ROLLBACK')).toEqual([{ kind: 'ok' }])
     const rows = await other.query('SELECT id FROM t ORDER BY id')
-    expect(rows[0]?.kind === 'read' && rows[0].rows).toEqual([{ id: 2 }])
+    expect(rows[0]?.kind === 'read' && rows[0].rows).toEqual([[2]])
   } finally {
     idle.close()
     other.close()

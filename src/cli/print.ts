@@ -1,13 +1,13 @@
-import type { Entry, Param } from '../entry.ts'
+import { rowObjects, type Entry, type Param } from '../entry.ts'
 import type { NodeStatus, QueryAnswer } from '../wire/messages.ts'
 
 /** One statement's answer as `ddb sql` prints it: JSON (one value per line) or for a person. */
 export function formatAnswer(answer: QueryAnswer[number], json: boolean): string {
   switch (answer.kind) {
     case 'read': {
-      if (json) return JSON.stringify({ rows: answer.rows })
+      if (json) return JSON.stringify({ rows: rowObjects(answer) })
       const n = answer.rows.length
-      const table = answer.columns.length > 0 ? formatTable(answer.columns, answer.rows.map((r) => answer.columns.map((c) => r[c]))) + '\n' : ''
+      const table = answer.columns.length > 0 ? formatTable(answer.columns, answer.rows) + '\n' : ''
       return `${table}${n} ${n === 1 ? 'row' : 'rows'}`
     }
     case 'write':
@@ -25,7 +25,7 @@ export function formatMysqlAnswer(answer: QueryAnswer[number], seconds: number):
   switch (answer.kind) {
     case 'read':
       if (answer.rows.length === 0) return `Empty set ${time}`
-      return `${formatTable(answer.columns, answer.rows.map((r) => answer.columns.map((c) => r[c])))}\n${plural(answer.rows.length, 'row')} in set ${time}`
+      return `${formatTable(answer.columns, answer.rows)}\n${plural(answer.rows.length, 'row')} in set ${time}`
     case 'write':
       return `Query OK, ${plural(answer.affectedRows, 'row')} affected ${time}\noffset ${answer.offset}`
     case 'ok':

@@ -28,7 +28,7 @@ function fakeNode(overrides: Partial<NodeApi> = {}): FakeNode {
     },
     async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
       calls.push(`read ${sql} ${JSON.stringify(params)}`)
-      return { columns: ['id', 'name'], rows: [{ id: 1, name: 'Ali' }] }
+      return { columns: ['id', 'name'], rows: [[1, 'Ali']] }
     },
     async waitForOffset(n: number, timeoutMs: number) {
       calls.push(`wait ${n} ${timeoutMs}`)
@@ -43,7 +43,7 @@ function fakeNode(overrides: Partial<NodeApi> = {}): FakeNode {
         },
         async read(sql: string): Promise<ReadResult> {
           calls.push(`txn read ${sql}`)
-          return { columns: ['n'], rows: [{ n: 1 }] }
+          return { columns: ['n'], rows: [[1]] }
         },
         async commit(): Promise<WriteResult | null> {
           calls.push('commit')

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { formatHostPort, type HostPort } from '../config.ts'
+import { rowObjects } from '../entry.ts'
 import { DdbError, formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { Session, type NodeApi } from '../server/session.ts'
@@ -154,7 +155,7 @@ function methodNotAllowed(method: string, path: string, allow: string): HttpErro
 export function toJson(answer: QueryAnswer[number]): JsonAnswer {
   switch (answer.kind) {
     case 'read':
-      return { columns: answer.columns, rows: answer.rows }
+      return { columns: answer.columns, rows: rowObjects(answer) }
     case 'write':
       return { offset: answer.offset, affectedRows: answer.affectedRows, insertId: answer.insertId }
     case 'ok':

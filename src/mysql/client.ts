@@ -5,6 +5,10 @@ import { splitStatements } from '../sql/split.ts'
 import { toJsonRow } from '../store/values.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 
+interface Field {
+  name: string
+}
+
 interface Header {
   affectedRows: number
   insertId: number | string
@@ -38,13 +42,16 @@ export class MysqlProtocolClient {
   /** Runs a statement (or several separated by ';'): one answer per statement. */
   async query(sql: string, params: string[] = []): Promise<QueryAnswer> {
     let result: unknown
+    let fields: unknown
     try {
-      ;[result] = await this.#conn.query(sql, params.length > 0 ? params : undefined)
+      // Rows as arrays: a join's two columns of one name both stay.
+      ;[result, fields] = await this.#conn.query({ sql, rowsAsArray: true }, params.length > 0 ? params : undefined)
     } catch (err) {
       throw mysqlError(err)
     }
     const many = splitStatements(sql).length > 1
-    return (many ? (result as unknown[]) : [result]).map(answerOf)
+    const fieldSets = (many ? fields : [fields]) as Array<Field[] | undefined>
+    return (many ? (result as unknown[]) : [result]).map((r, i) => answerOf(r, fieldSets[i]))
   }
 
   close(): void {
@@ -52,11 +59,8 @@ export class MysqlProtocolClient {
   }
 }
 
-function answerOf(result: unknown): QueryAnswer[number] {
-  if (Array.isArray(result)) {
-    const rows = (result as Record<string, unknown>[]).map(toJsonRow)
-    return { kind: 'read', columns: rows[0] ? Object.keys(rows[0]) : [], rows }
-  }
+function answerOf(result: unknown, fields: Field[] | undefined): QueryAnswer[number] {
+  if (Array.isArray(result)) return { kind: 'read', columns: (fields ?? []).map((f) => f.name), rows: (result as unknown[][]).map(toJsonRow) }
   const header = result as Header
   const offset = /offset (\d+)/.exec(header.info ?? '')
   if (!offset) return { kind: 'ok' }

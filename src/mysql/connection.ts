@@ -403,9 +403,9 @@ export class MysqlConnection {
     this.#send(deprecateEof ? this.#ok({ status, header: 0xfe }) : eofPacket(status))
   }
 
-  #binaryResultset(columns: string[], rows: Record<string, unknown>[], types?: Array<ColumnType | null>): { definitions: Buffer[]; rows: Buffer[] } {
+  #binaryResultset(columns: string[], rows: unknown[][], types?: Array<ColumnType | null>): { definitions: Buffer[]; rows: Buffer[] } {
     const defs = resultColumns(columns, rows, types)
-    return { definitions: defs.map(columnDefinitionPacket), rows: rows.map((r) => binaryRowPacket(defs, columns.map((c) => r[c]))) }
+    return { definitions: defs.map(columnDefinitionPacket), rows: rows.map((r) => binaryRowPacket(defs, r)) }
   }
 
   #eof(more: number): Buffer {

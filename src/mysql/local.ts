@@ -96,7 +96,7 @@ export function answerLocally(sql: string, ctx: LocalContext): LocalAnswer | nul
 function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
   let i = 1
   const columns: string[] = []
-  const row: Record<string, unknown> = {}
+  const row: unknown[] = []
   for (;;) {
     const t = tokens[i]
     if (!t) return null
@@ -131,7 +131,7 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
       i++
     }
     columns.push(name)
-    row[name] = value
+    row.push(value)
     if (tokens[i]?.text === ',') {
       i++
       continue
@@ -199,7 +199,7 @@ function sqliteShow(tokens: Token[]): LocalAnswer | null {
     }
   }
   if (/^(DATABASES|SCHEMAS)$/.test(rest)) {
-    return { kind: 'read', columns: ['Database'], rows: [{ Database: 'main' }] }
+    return { kind: 'read', columns: ['Database'], rows: [['main']] }
   }
   return null
 }

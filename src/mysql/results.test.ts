@@ -67,7 +67,7 @@ describe('answerLocally', () => {
   ])('%s', (sql, columns, value) => {
     const answer = answerLocally(sql, ctx)
     expect(answer).toMatchObject({ kind: 'read', columns })
-    if (answer?.kind === 'read') expect(answer.rows[0]![columns[0]!]).toBe(value)
+    if (answer?.kind === 'read') expect(answer.rows[0]![0]).toBe(value)
   })
 
   test.each(['SET NAMES utf8mb4', "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'", 'SET SESSION net_write_timeout = 600', 'SET @@session.wait_timeout = 10, NAMES utf8'])(
@@ -81,7 +81,7 @@ describe('answerLocally', () => {
   )
 
   test('on SQLite, a system variable ddb does not know reads as NULL', () => {
-    expect(answerLocally('SELECT @@no_such_variable AS v, @@version_comment', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [{ v: null }] })
+    expect(answerLocally('SELECT @@no_such_variable AS v, @@version_comment', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', columns: ['v', '@@version_comment'], rows: [[null, 'ddb statement replication']] })
   })
 
   test.each<[string, boolean]>([
@@ -95,12 +95,12 @@ describe('answerLocally', () => {
 
   test('SET autocommit to something else is error 1231; @@autocommit reads the connection\'s setting', () => {
     expect(answerLocally('SET autocommit = 2', ctx)).toMatchObject({ kind: 'error', errno: 1231 })
-    expect(answerLocally('SELECT @@autocommit', { ...ctx, autocommit: false })).toMatchObject({ kind: 'read', rows: [{ '@@autocommit': 0 }] })
+    expect(answerLocally('SELECT @@autocommit', { ...ctx, autocommit: false })).toMatchObject({ kind: 'read', rows: [[0]] })
   })
 
   test('SHOW TABLES and SHOW DATABASES on SQLite read its catalog', () => {
     expect(answerLocally('SHOW TABLES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'rewrite' })
-    expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [{ Database: 'main' }] })
+    expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [['main']] })
   })
 })
 

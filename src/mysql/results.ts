@@ -185,16 +185,16 @@ export function resultColumn(name: string, values: unknown[], type?: ColumnType 
 }
 
 /** The column definitions of a read: the store's column types where it knows them, else inferred from the values. */
-export function resultColumns(columns: string[], rows: Record<string, unknown>[], types?: Array<ColumnType | null>): ColumnDef[] {
-  return columns.map((c, i) => resultColumn(c, rows.map((r) => r[c]), types?.[i]))
+export function resultColumns(columns: string[], rows: unknown[][], types?: Array<ColumnType | null>): ColumnDef[] {
+  return columns.map((c, i) => resultColumn(c, rows.map((r) => r[i]), types?.[i]))
 }
 
 /** The column definition packets and text rows of a read, before the framing (count, EOF/OK) the connection adds. */
 export function textResultset(
   columns: string[],
-  rows: Record<string, unknown>[],
+  rows: unknown[][],
   types?: Array<ColumnType | null>,
 ): { definitions: Buffer[]; rows: Buffer[] } {
   const definitions = resultColumns(columns, rows, types).map(columnDefinitionPacket)
-  return { definitions, rows: rows.map((r) => textRowPacket(columns.map((c) => textValue(r[c])))) }
+  return { definitions, rows: rows.map((r) => textRowPacket(r.map(textValue))) }
 }

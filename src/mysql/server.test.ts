@@ -25,7 +25,7 @@ function fakeNode(role: 'master' | 'slave' = 'master'): NodeApi & { ran: Array<{
     },
     async read(_db, sql, params): Promise<ReadResult> {
       ran.push({ sql, params })
-      return { columns: ['n', 's', 'z'], rows: [{ n: 1, s: 'a', z: null }, { n: 2, s: 'b', z: null }] }
+      return { columns: ['n', 's', 'z'], rows: [[1, 'a', null], [2, 'b', null]] }
     },
     async waitForOffset() {},
     status: () => ({ role: 'master', offset, logId: null, store: 'fake', replicas: [] }) as never,

@@ -15,7 +15,8 @@ export interface MysqlField {
   characterSet?: number
 }
 export interface MysqlConnection {
-  query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
+  /** rowsAsArray: rows come back as arrays of values, so two columns of one name both stay. */
+  query(sql: string | { sql: string; rowsAsArray: boolean }, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
   /** Binds values into sql client-side, exactly as query(sql, values) would. */
   format(sql: string, values: unknown[]): string
   on(event: 'error', listener: (err: Error) => void): unknown
@@ -110,13 +111,13 @@ export class Session {
       await this.query(`USE ${quoteId(db)}`)
       this.#db = db
     }
-    const [result, fields] = await this.query(sql, params.length ? params.map(toDriverValue) : undefined)
+    const [result, fields] = await this.query({ sql, rowsAsArray: true }, params.length ? params.map(toDriverValue) : undefined)
     if (!Array.isArray(result)) return { columns: [], rows: [] }
     return readResult(result, fields ?? [])
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
-  async query(sql: string, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]> {
+  async query(sql: string | { sql: string; rowsAsArray: boolean }, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]> {
     try {
       return values ? await this.conn.query(sql, values) : await this.conn.query(sql)
     } catch (err) {
@@ -153,11 +154,11 @@ export function storeError(err: unknown, prefix = ''): StoreError {
   })
 }
 
-/** A read's rows and columns, with each column's type from the driver's field metadata. */
+/** A read's rows (queried with rowsAsArray) and columns, with each column's type from the driver's field metadata. */
 export function readResult(rows: unknown[], fields: MysqlField[]): ReadResult {
   return {
     columns: fields.map((f) => f.name),
-    rows: rows.map((r) => toJsonRow(r as Record<string, unknown>)),
+    rows: rows.map((r) => toJsonRow(r as unknown[])),
     columnTypes: fields.map(columnTypeOf),
   }
 }

@@ -155,7 +155,7 @@ export class MysqlStore implements Store {
         await conn.query(`USE ${quoteId(target)}`)
         this.#readerDbs.set(conn.connection, target)
       }
-      const [result, fields] = await conn.query(sql, params.length ? params.map(toDriverValue) : undefined)
+      const [result, fields] = await conn.query({ sql, rowsAsArray: true }, params.length ? params.map(toDriverValue) : undefined)
       const schema = schemaChange(result)
       if (schema !== undefined) this.#readerDbs.set(conn.connection, schema)
       if (!Array.isArray(result)) return { columns: [], rows: [] }

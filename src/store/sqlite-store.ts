@@ -255,7 +255,7 @@ function readOn(db: Database, sql: string, params: Param[]): ReadResult {
   try {
     const stmt = db.prepare(sql)
     try {
-      const rows = stmt.all(...params.map(toDriverValue)) as Record<string, unknown>[]
+      const rows = stmt.values(...params.map(toDriverValue)) as unknown[][]
       return { columns: stmt.columnNames, rows: rows.map(toJsonRow), columnTypes: stmt.declaredTypes.map(sqliteColumnType) }
     } finally {
       stmt.finalize()

@@ -33,10 +33,8 @@ export function toJsonValue(value: unknown): JsonValue {
 }
 
 /** Converts every value of a result row with toJsonValue. */
-export function toJsonRow(row: Record<string, unknown>): Record<string, JsonValue> {
-  const out: Record<string, JsonValue> = {}
-  for (const key of Object.keys(row)) out[key] = toJsonValue(row[key])
-  return out
+export function toJsonRow(row: unknown[]): JsonValue[] {
+  return row.map(toJsonValue)
 }
 
 /** Converts a bound Param to what the drivers take: {$bytes} becomes a Buffer, others stay as they are. */
@@ -51,11 +49,11 @@ function formatDate(d: Date): string {
   return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + (ms ? `.${String(ms).padStart(3, '0')}000` : '')
 }
 
-/** The replication state from its row (applied_offset, log_id, pending_entries), as both stores keep it. */
-export function stateOf(row: Record<string, unknown>): StoreState {
+/** The replication state from its row's values (applied_offset, log_id, pending_entries), as both stores keep it. */
+export function stateOf([offset, logId, pending]: unknown[]): StoreState {
   return {
-    offset: Number(row.applied_offset),
-    logId: row.log_id === null ? null : String(row.log_id),
-    pending: row.pending_entries === null || row.pending_entries === undefined ? null : String(row.pending_entries),
+    offset: Number(offset),
+    logId: logId === null ? null : String(logId),
+    pending: pending === null || pending === undefined ? null : String(pending),
   }
 }

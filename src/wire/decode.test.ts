@@ -48,7 +48,7 @@ describe('decodeMessage', () => {
     ['entries', { entries: [{ ...entry, db: 3 }] }, 'field entries[0].db must be a string or null'],
     ['query', { params: [{ $bytes: 1 }] }, 'field params[0] must be null, a boolean, a number, a string or {"$bytes": string}'],
     ['query', { id: Number.MAX_SAFE_INTEGER + 1 }, 'field id must be a non-negative integer'],
-    ['result', { result: [{ kind: 'read', columns: ['a'], rows: [1] }] }, 'field result[0].rows[0] must be an object'],
+    ['result', { result: [{ kind: 'read', columns: ['a'], rows: [1] }] }, 'field result[0].rows[0] must be an array of values'],
     ['result', { result: [{ kind: 'maybe' }] }, 'field result[0].kind must be "read" or "write" or "ok"'],
     ['status-result', { status: { role: 'master', offset: 1, logId: 'l', store: 's', replicas: [{}] } }, 'field status.replicas[0].id must be a string'],
     ['error', { id: 'x' }, 'field id must be a non-negative integer or null'],

@@ -20,7 +20,6 @@ const num = leaf(v => typeof v === 'number', 'a number')
 const bool = leaf(v => typeof v === 'boolean', 'a boolean')
 const uint = leaf(v => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer')
 const uintOrNull = leaf(v => v === null || (Number.isSafeInteger(v) && (v as number) >= 0), 'a non-negative integer or null')
-const record = leaf(isRecord, 'an object')
 const param = leaf(isParam, 'null, a boolean, a number, a string or {"$bytes": string}')
 const optional = (check: Check): Check => v => (v === undefined ? null : check(v))
 
@@ -76,7 +75,7 @@ const nullable = (check: Check): Check => v => (v === null ? null : check(v))
 const columnType = object({ type: uint, length: uint, decimals: uint, flags: uint, charset: uint })
 
 const queryAnswer = arrayOf(union('kind', {
-  read: { columns: arrayOf(str), rows: arrayOf(record), columnTypes: optional(arrayOf(nullable(columnType))) },
+  read: { columns: arrayOf(str), rows: arrayOf(leaf(Array.isArray, 'an array of values')), columnTypes: optional(arrayOf(nullable(columnType))) },
   write: { offset: uint, affectedRows: num, insertId: num },
   ok: {},
 }))

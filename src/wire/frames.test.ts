@@ -27,7 +27,7 @@ const SAMPLES: Message[] = [
     type: 'result',
     id: 1,
     result: [
-      { kind: 'read', columns: ['a'], rows: [{ a: 1 }] },
+      { kind: 'read', columns: ['a'], rows: [[1]] },
       { kind: 'write', offset: 9, affectedRows: 1, insertId: 3 },
       { kind: 'ok' },
     ],

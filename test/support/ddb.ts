@@ -1,6 +1,7 @@
 import { type Subprocess } from 'bun'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { rowObjects } from '../../src/entry.ts'
 import { Client } from '../../src/wire/client.ts'
 import type { NodeStatus, QueryAnswer } from '../../src/wire/messages.ts'
 import { freePort, waitFor } from './util.ts'
@@ -141,11 +142,11 @@ export async function runDdb(args: string[], options: NodeOptions = {}): Promise
   return { code, stdout, stderr }
 }
 
-/** The rows of a read answer. */
+/** The rows of a read answer, as objects keyed by column name. */
 export function rowsOf(answer: QueryAnswer): Record<string, unknown>[] {
   const first = answer[0]
   if (!first || first.kind !== 'read') throw new Error(`expected rows, got ${JSON.stringify(answer)}`)
-  return first.rows
+  return rowObjects(first)
 }
 
 /** A node's status, on a connection of its own. */
