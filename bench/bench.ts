@@ -73,13 +73,15 @@ async function main(args: string[], resources: Resources): Promise<number> {
   const cpuTable = renderCpuTable(Object.values(cases).map((c) => ({ label: c.label, clients: c.clients, cpu: rounds.get(c)!.cpu })))
 
   // 2. Replication lag at a steady rate: ddb with MySQL stores, and native.
-  progress('lag', `${s.lagPerSecond} writes/s for ${s.lagMs / 1000} s each`)
-  const lag = {
-    ddb: await measureLag(ddbMysql, slaveStore.port, s.lagPerSecond, s.lagMs),
-    native: await measureLag(native, native.slave('serial').port, s.lagPerSecond, s.lagMs),
-  }
-  for (const [name, lags] of Object.entries(lag)) {
-    progress('lag', `${name}: p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms over ${count(lags.length)} writes`)
+  progress('lag', `${s.lagRounds} rounds of ${s.lagPerSecond} writes/s for ${s.lagMs / 1000} s each, ddb and MariaDB interleaved`)
+  const lag = { ddb: [] as number[][], native: [] as number[][] }
+  for (let round = 1; round <= s.lagRounds; round++) {
+    lag.ddb.push(await measureLag(ddbMysql, slaveStore.port, s.lagPerSecond, s.lagMs))
+    lag.native.push(await measureLag(native, native.slave('serial').port, s.lagPerSecond, s.lagMs))
+    for (const [name, rounds] of Object.entries(lag)) {
+      const lags = rounds[rounds.length - 1]!
+      progress('lag', `round ${round}/${s.lagRounds}, ${name}: p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms over ${count(lags.length)} writes`)
+    }
   }
 
   // 3. Catch-up from far behind.

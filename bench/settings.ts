@@ -4,9 +4,10 @@ export interface Settings {
   /** Throughput rounds per case, and each round's length in milliseconds. */
   rounds: number
   roundMs: number
-  /** Steady write rate (per second) and duration (ms) of the lag phase. */
+  /** Steady write rate (per second), duration (ms) of each lag round, and rounds per system (interleaved). */
   lagPerSecond: number
   lagMs: number
+  lagRounds: number
   /** How far behind the catch-up slaves are, in entries. */
   catchUpEntries: number
   /** The history the memory and log-tail phases use, in entries. */
@@ -22,6 +23,7 @@ export const FULL: Settings = {
   roundMs: 3_000,
   lagPerSecond: 500,
   lagMs: 10_000,
+  lagRounds: 3,
   catchUpEntries: 100_000,
   historyEntries: 1_000_000,
   tailRuns: 5,
@@ -33,7 +35,8 @@ export const QUICK: Settings = {
   rounds: 3,
   roundMs: 1_000,
   lagPerSecond: 500,
-  lagMs: 3_000,
+  lagMs: 1_000,
+  lagRounds: 3,
   catchUpEntries: 20_000,
   historyEntries: 100_000,
   tailRuns: 5,
