@@ -341,6 +341,17 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         expect(await names()).toEqual(['one', 'four'])
       })
 
+      test('a client transaction on a reused connection reads the current time, not the last one\'s pinned clock', async () => {
+        await createItems()
+        const first = await store.beginClientTransaction()
+        await first.runMany([{ db: null, sql: "INSERT INTO items (name) VALUES ('old')", params: [], ts: Date.UTC(2001, 0, 1) }])
+        await first.commit()
+        const second = await store.beginClientTransaction()
+        const [[year]] = (await second.read(null, 'SELECT YEAR(NOW()) AS y', [])).rows as [[number]]
+        expect(Number(year)).toBe(new Date().getUTCFullYear())
+        await second.rollback()
+      })
+
       test('a transaction on a killed connection rejects; the next begin() reconnects', async () => {
         await createItems()
         const txn = await store.begin()

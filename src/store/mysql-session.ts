@@ -53,6 +53,16 @@ export class Session {
     this.#broken = true
   }
 
+  /**
+   * The statement that unpins the session's clock (SET TIMESTAMP = DEFAULT),
+   * for a connection a new transaction reuses: its reads must not see the last
+   * one's time. The session's clock is unknown until the statement has run.
+   */
+  resetClock(): string {
+    this.#ts = undefined
+    return 'SET TIMESTAMP = DEFAULT'
+  }
+
   /** Binds params into sql client-side, as the driver does for query(sql, params). */
   format(sql: string, params: unknown[]): string {
     return params.length > 0 ? this.conn.format(sql, params) : sql

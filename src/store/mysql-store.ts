@@ -121,9 +121,10 @@ export class MysqlStore implements Store {
     this.#checkOpen()
     let session = this.#idleClientSessions.pop()
     while (session?.broken) session = this.#idleClientSessions.pop()
+    const before = session ? [session.resetClock()] : []
     session ??= await connect(this.#config)
     const own = session
-    return new MysqlTxn(own, this.defaultDb, () => this.#keepClientSession(own))
+    return new MysqlTxn(own, this.defaultDb, () => this.#keepClientSession(own), before)
   }
 
   /** A finished client transaction's connection: kept for the next one (opening one costs a login and round trips), unless broken or enough are kept. */

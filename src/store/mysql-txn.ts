@@ -21,10 +21,12 @@ export class MysqlTxn implements StoreTxn {
   #queued: string[] = ['START TRANSACTION']
   #started = false
 
-  constructor(session: Session, defaultDb: string, release: () => void) {
+  /** `before`: statements for the transaction's first packet, ahead of START TRANSACTION. */
+  constructor(session: Session, defaultDb: string, release: () => void, before: string[] = []) {
     this.#session = session
     this.#defaultDb = defaultDb
     this.#release = release
+    this.#queued.unshift(...before)
   }
 
   async run(db: string | null, sql: string, params: Param[]): Promise<RunResult> {
