@@ -85,6 +85,23 @@ for (const kind of BACKEND_KINDS) {
       expect(await dump(master, 'fw')).toEqual([{ id: 1, v: 'uno' }, { id: 3, v: 'three' }])
     })
 
+    test('a --forward-writes slave forwards many clients\' writes at once: each lands exactly once', async () => {
+      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward-many.log'))
+      const created = await write(await master.client(), 'CREATE TABLE fm (id INTEGER PRIMARY KEY)')
+      await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+      await waitApplied(slave, created)
+      // More clients than forwarding connections: some wait their turn for one.
+      const clients = await Promise.all(Array.from({ length: 24 }, () => slave.client()))
+      const offsets = (await Promise.all(clients.map(async (c, i) => [await write(c, `INSERT INTO fm (id) VALUES (${i})`), await write(c, `INSERT INTO fm (id) VALUES (${100 + i})`)]))).flat()
+      expect(new Set(offsets).size).toBe(48)
+      expect(Math.min(...offsets)).toBe(created + 1)
+      expect(Math.max(...offsets)).toBe(created + 48)
+      await waitApplied(slave, created + 48)
+      const ids = Array.from({ length: 24 }, (_, i) => [i, 100 + i]).flat().sort((a, b) => a - b)
+      expect((await dump(master, 'fm')).map((r) => Number(r.id))).toEqual(ids)
+      expect(await dump(slave, 'fm')).toEqual(await dump(master, 'fm'))
+    })
+
     test('a --forward-writes slave refuses DDL, naming the master', async () => {
       await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward-ddl.log'))
       const created = await write(await master.client(), 'CREATE TABLE fd (id INTEGER PRIMARY KEY)')

@@ -4,17 +4,28 @@ import { DdbError, formatError } from '../errors.ts'
 import { Client } from '../wire/client.ts'
 
 /**
+ * How many connections to the master forwarded writes may use at once: each
+ * carries one write at a time, so writes from several clients travel side by
+ * side and share the master's group commit.
+ */
+const FORWARD_CONNECTIONS = 8
+
+/**
  * WriteForwarder passes a slave's client writes on to its master (--forward-writes),
- * through the master's normal write path, on ONE connection opened on first use
- * and again after it drops. A write whose answer was lost is not retried: it may
- * have been applied.
+ * through the master's normal write path, on up to FORWARD_CONNECTIONS connections
+ * opened on demand and kept for the next writes. A write whose answer was lost is
+ * not retried: it may have been applied.
  */
 export class WriteForwarder {
   readonly #master: HostPort
   readonly #masterAddress: string
   readonly #secret: string
-  #forwarder: Client | null = null
-  #forwarderOpening: Promise<Client> | null = null
+  /** Open connections no write is using. */
+  #idle: Client[] = []
+  /** Connections in use or opening. */
+  #busy = 0
+  /** Writes waiting for a connection, first come first served. */
+  #waiting: Array<() => void> = []
   #closed = false
 
   constructor(master: HostPort, secret: string) {
@@ -25,32 +36,56 @@ export class WriteForwarder {
 
   /** Sends one statement to the master, in database `db`; resolves with the master's answer. */
   async forward(db: string | null, statement: Statement): Promise<WriteResult> {
-    const client = await this.#forwardingClient()
+    const client = await this.#take()
     let answer
     try {
       answer = await client.query(statement.sql, statement.params, { db })
     } catch (err) {
       if (!(err instanceof DdbError) || err.code !== 'CONNECTION_LOST') throw err // the master's own answer: pass it on
-      if (this.#forwarder === client) this.#forwarder = null
       throw new DdbError('MASTER_UNAVAILABLE', `forward write: lost the connection to the master at ${this.#masterAddress} before it answered`, {
         cause: err,
         hint: 'the write may or may not have been applied: check on the master before retrying',
       })
+    } finally {
+      this.#give(client)
     }
     const [first] = answer
     if (answer.length !== 1 || first?.kind !== 'write') throw new DdbError('PROTOCOL', `forward write: the master answered ${first?.kind ?? 'nothing'}, not a write`)
     return { offset: first.offset, affectedRows: first.affectedRows, insertId: first.insertId }
   }
 
-  /** The forwarding connection: the open one, or a new one (shared by writes that arrive while it opens). */
-  async #forwardingClient(): Promise<Client> {
-    if (this.#forwarder && !this.#forwarder.closed) return this.#forwarder
-    this.#forwarder = null
-    this.#forwarderOpening ??= this.#openForwarder().finally(() => (this.#forwarderOpening = null))
-    return this.#forwarderOpening
+  /** An idle open connection, a new one while fewer than FORWARD_CONNECTIONS are in use, or the next one given back. */
+  async #take(): Promise<Client> {
+    for (;;) {
+      if (this.#closed) throw new DdbError('MASTER_UNAVAILABLE', 'forward write: this slave is shutting down')
+      const idle = this.#idle.pop()
+      if (idle && !idle.closed) {
+        this.#busy++
+        return idle
+      }
+      if (idle) continue // it dropped while idle: try the next
+      if (this.#busy < FORWARD_CONNECTIONS) break
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    }
+    this.#busy++
+    try {
+      return await this.#open()
+    } catch (err) {
+      this.#busy--
+      this.#waiting.shift()?.()
+      throw err
+    }
   }
 
-  async #openForwarder(): Promise<Client> {
+  /** Returns a connection after a write: kept if it is still open, and the next waiting write goes ahead. */
+  #give(client: Client): void {
+    this.#busy--
+    if (this.#closed || client.closed) client.close()
+    else this.#idle.push(client)
+    this.#waiting.shift()?.()
+  }
+
+  async #open(): Promise<Client> {
     let client: Client
     try {
       client = await Client.connect(this.#master, this.#secret)
@@ -68,14 +103,13 @@ export class WriteForwarder {
       client.close()
       throw new DdbError('MASTER_UNAVAILABLE', 'forward write: this slave is shutting down')
     }
-    this.#forwarder = client
     return client
   }
 
-  /** Closes the connection; later forwards are refused. */
+  /** Closes the idle connections (busy ones close when their write ends); later forwards are refused. */
   async close(): Promise<void> {
     this.#closed = true
-    this.#forwarder?.close()
-    await this.#forwarderOpening?.then((c) => c.close(), () => {})
+    for (const client of this.#idle.splice(0)) client.close()
+    for (const wake of this.#waiting.splice(0)) wake()
   }
 }
