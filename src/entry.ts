@@ -14,6 +14,11 @@ export interface Statement {
   insertId?: number
   /** The statement as the client sent it, when ddb rewrote it to replay the same everywhere (kept for auditing). */
   original?: string
+  /**
+   * When the statement ran, if not at the entry's time: each statement of a
+   * client transaction runs at its own time, as in MySQL (ms since the epoch).
+   */
+  ts?: number
 }
 
 export interface Entry {

@@ -54,6 +54,24 @@ for (const kind of BACKEND_KINDS) {
       s.close()
     })
 
+    test('each statement of a transaction runs at its own time, on the master and on the slave', async () => {
+      const c = await master.client()
+      await c.query(kind === 'mysql' ? 'CREATE TABLE clock (id INTEGER PRIMARY KEY, at DATETIME)' : 'CREATE TABLE clock (id INTEGER PRIMARY KEY, at TEXT)')
+      const now = kind === 'mysql' ? 'NOW()' : "datetime('now')"
+      await c.query('BEGIN')
+      await c.query(`INSERT INTO clock (id, at) VALUES (1, ${now})`)
+      await Bun.sleep(1_100)
+      await c.query(`INSERT INTO clock (id, at) VALUES (2, ${now})`)
+      const [commit] = await c.query('COMMIT')
+      const rows = rowsOf(await c.query('SELECT id, at FROM clock ORDER BY id'))
+      expect(rows[0]!.at).not.toEqual(rows[1]!.at) // a second apart, as in MySQL: the clock is not pinned at BEGIN
+      await waitApplied(slave, commit?.kind === 'write' ? commit.offset : 0)
+      const s = await slave.client()
+      expect(rowsOf(await s.query('SELECT id, at FROM clock ORDER BY id'))).toEqual(rows)
+      c.close()
+      s.close()
+    })
+
     test('ROLLBACK logs nothing, and others never see the rolled-back writes', async () => {
       const before = await offsetOf(master)
       const c = await master.client()

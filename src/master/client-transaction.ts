@@ -41,16 +41,18 @@ export class ClientTransaction {
   /** Runs a write inside the transaction; its offset is 0 until COMMIT gives the entry one. */
   async write({ statement, classification }: WriteStatement): Promise<WriteResult> {
     this.#checkUsable()
+    // Each statement runs at its own time (NOW() advances within a transaction, as in MySQL); the entry keeps it.
+    const ts = Date.now()
     let result
     try {
-      const [raw] = await (await this.#store()).runMany([{ db: this.db, sql: statement.sql, params: statement.params, ts: this.#ts }])
+      const [raw] = await (await this.#store()).runMany([{ db: this.db, sql: statement.sql, params: statement.params, ts }])
       result = normalize(classification, raw!)
     } catch (err) {
       // Most errors undo just the statement; a deadlock or a lost connection undoes the whole transaction.
       if (!(err instanceof StoreError) || !err.rejectedByServer || err.storeCode === DEADLOCK) this.#failed = (err as Error).message
       throw err
     }
-    this.#statements.push(result.insertId > 0 ? { ...statement, insertId: result.insertId } : statement)
+    this.#statements.push({ ...statement, ...(ts !== this.#ts ? { ts } : {}), ...(result.insertId > 0 ? { insertId: result.insertId } : {}) })
     this.#results.push({ offset: 0, ...result })
     return { offset: 0, ...result }
   }

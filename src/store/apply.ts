@@ -165,9 +165,9 @@ async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boo
   await store.writeState({ offset: e.offset, logId })
 }
 
-/** A logged statement as the store replays it: in the entry's database, at the entry's time and time zone, with the master's insert id. */
+/** A logged statement as the store replays it: in the entry's database, at its own time (else the entry's) and the entry's time zone, with the master's insert id. */
 function replayed(e: Entry, s: Statement): StoreStatement {
-  return { db: e.db, sql: s.sql, params: s.params, ts: e.ts, insertId: s.insertId, timeZone: e.timeZone }
+  return { db: e.db, sql: s.sql, params: s.params, ts: s.ts ?? e.ts, insertId: s.insertId, timeZone: e.timeZone }
 }
 
 /** A statement the database refused (as opposed to a store that could not be reached: retried later). */

@@ -44,6 +44,8 @@ describe('decodeMessage', () => {
     ['entries', { entries: [entry, { ...entry, statements: [{ sql: 1, params: [] }] }] }, 'field entries[1].statements[0].sql must be a string'],
     ['entries', { entries: [{ ...entry, statements: [{ sql: 'x', params: [[1]] }] }] }, 'field entries[0].statements[0].params[0] must be null, a boolean, a number, a string or {"$bytes": string}'],
     ['entries', { entries: [{ ...entry, affected: ['1'] }] }, 'field entries[0].affected[0] must be a number'],
+    ['entries', { entries: [{ ...entry, statements: [{ sql: 'x', params: [], insertId: '1; DROP TABLE t' }] }] }, 'field entries[0].statements[0].insertId must be a non-negative integer'],
+    ['entries', { entries: [{ ...entry, statements: [{ sql: 'x', params: [], ts: 'now' }] }] }, 'field entries[0].statements[0].ts must be a non-negative integer'],
     ['entries', { entries: [{ ...entry, checksum: null }] }, 'field entries[0].checksum must be a number'],
     ['entries', { entries: [{ ...entry, db: 3 }] }, 'field entries[0].db must be a string or null'],
     ['query', { params: [{ $bytes: 1 }] }, 'field params[0] must be null, a boolean, a number, a string or {"$bytes": string}'],

@@ -66,7 +66,8 @@ const entry = object({
   ts: num,
   db: strOrNull,
   timeZone: optional(strOrNull),
-  statements: arrayOf(object({ sql: str, params: arrayOf(param) })),
+  // insertId and ts are written into SQL on replay (SET INSERT_ID, SET TIMESTAMP): numbers only.
+  statements: arrayOf(object({ sql: str, params: arrayOf(param), insertId: optional(uint), ts: optional(uint), original: optional(str) })),
   affected: arrayOf(num),
   checksum: num,
 })
