@@ -6,7 +6,7 @@ import type { Logger } from '../logger.ts'
 import type { Classification } from '../sql/classify.ts'
 import { applyEntries } from '../store/apply.ts'
 import type { RunResult, Store, StoreStatement, StoreTxn } from '../store/store.ts'
-import { WriterLock } from '../store/writer-lock.ts'
+import { CommitOrder } from './commit-order.ts'
 
 /** A statement to write, with the classification the session already made (each statement is lexed once). */
 export interface WriteStatement {
@@ -57,12 +57,8 @@ export class Writer {
   #lastPublished: Entry[] = []
   #waiters = new Set<() => void>()
   #closed = false
-  /** Held from a commit's offsets to its store commit: log order is commit order, batches and client transactions alike. */
-  readonly #commitOrder = new WriterLock()
-  /** Set while the store is being reconciled with the log: no batch starts meanwhile. */
-  #reconciling: Promise<void> | null = null
-  /** Batches waiting for their turn to commit, told when a reconcile starts (they hold the store's writer it needs). */
-  readonly #onReconcile = new Set<() => void>()
+  /** Log order is commit order, batches and client transactions alike; a reconcile gets the store's writer. */
+  readonly #commitOrder = new CommitOrder()
 
   constructor(store: Store, log: ReplicationLog, logger: Logger, onFatal: (err: unknown) => void) {
     this.#store = store
@@ -131,8 +127,8 @@ export class Writer {
     // bun:sqlite commits block the thread, so requests that arrived meanwhile sit
     // unread in their sockets: yield to I/O before each batch to let them join it.
     for (await yieldToIo(); this.#queue.length > 0; await yieldToIo()) {
-      if (this.#reconciling) {
-        await this.#reconciling
+      if (this.#commitOrder.reconciling) {
+        await this.#commitOrder.reconciling
         continue
       }
       const separateDdl = this.#store.ddlCommitsImplicitly
@@ -261,27 +257,10 @@ export class Writer {
    * queued again: nobody has seen its results.
    */
   async #commitBatch(tx: StoreTxn, executed: Executed[]): Promise<void> {
-    const release = await this.#turnToCommit()
+    const release = await this.#commitOrder.batchTurn()
     if (release) return this.#logAndCommit(tx, executed, release)
     await tx.rollback()
     this.#queue.unshift(...executed.map((e) => e.pending))
-  }
-
-  /** Resolves with the commit-order lock's release, or null if a reconcile is running or starts before the lock is ours. */
-  #turnToCommit(): Promise<(() => void) | null> {
-    if (this.#reconciling) return Promise.resolve(null)
-    const turn = this.#commitOrder.acquire()
-    return new Promise((resolve) => {
-      const giveUp = () => {
-        this.#onReconcile.delete(giveUp)
-        void turn.then((release) => release())
-        resolve(null)
-      }
-      this.#onReconcile.add(giveUp)
-      void turn.then((release) => {
-        if (this.#onReconcile.delete(giveUp)) resolve(release)
-      })
-    })
   }
 
   /**
@@ -336,16 +315,8 @@ export class Writer {
    * (the same statements on the same state); at them, the commit happened.
    * Retries until the store answers: nothing later may commit before them.
    */
-  async #reconcile(entries: Entry[]): Promise<void> {
-    let done!: () => void
-    this.#reconciling = new Promise((resolve) => (done = resolve))
-    for (const giveUp of [...this.#onReconcile]) giveUp()
-    try {
-      await this.#reconcileUntilDone(entries)
-    } finally {
-      this.#reconciling = null
-      done()
-    }
+  #reconcile(entries: Entry[]): Promise<void> {
+    return this.#commitOrder.reconcile(() => this.#reconcileUntilDone(entries))
   }
 
   async #reconcileUntilDone(entries: Entry[]): Promise<void> {
