@@ -2,8 +2,8 @@ import type net from 'node:net'
 import type { Logger } from '../logger.ts'
 import { Session, type NodeApi } from '../server/session.ts'
 import type { ColumnType, Param } from '../entry.ts'
-import { classify } from '../sql/classify.ts'
-import { tokenize } from '../sql/lexer.ts'
+import { statementKind } from '../sql/classify.ts'
+import { quoteIdentifier, tokenize } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 import { NATIVE_PASSWORD_PLUGIN, checkNativePassword, newScramble, type MysqlUser } from './auth.ts'
@@ -370,7 +370,7 @@ export class MysqlConnection {
   async #implicitTransaction(sql: string): Promise<void> {
     let kind: string
     try {
-      kind = classify(sql).kind
+      kind = statementKind(sql)
     } catch {
       return // the session reports the syntax error
     }
@@ -467,9 +467,4 @@ export class MysqlConnection {
     if (!this.#socket.destroyed) setTimeout(() => this.#socket.destroy(), 1_000).unref()
     this.onClose()
   }
-}
-
-/** `name` as a backquoted MySQL identifier. */
-export function quoteIdentifier(name: string): string {
-  return '`' + name.replaceAll('`', '``') + '`'
 }

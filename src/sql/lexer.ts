@@ -192,3 +192,8 @@ function isSpace(c: string): boolean {
 function unterminated(what: string, start: number): DdbError {
   return new DdbError('SQL_SYNTAX', `unterminated ${what} starting at position ${start}`)
 }
+
+/** `name` as a backtick-quoted identifier, which the lexer (and MySQL, and SQLite) read back as `name`. */
+export function quoteIdentifier(name: string): string {
+  return '`' + name.replaceAll('`', '``') + '`'
+}

@@ -1,6 +1,6 @@
 import { DdbError, DivergenceError, StoreError } from '../errors.ts'
 import type { Entry, Statement } from '../entry.ts'
-import { classify } from '../sql/classify.ts'
+import { statementKind } from '../sql/classify.ts'
 import type { Store, StoreStatement, StoreTxn } from './store.ts'
 
 /** Applying an entry failed on this store; entries before it stay applied. */
@@ -177,13 +177,10 @@ function rejected(err: unknown): boolean {
 
 /** True when any statement of the entry is DDL. */
 export function hasDdl(e: { statements: { sql: string }[] }): boolean {
-  return e.statements.some((s) => !PLAIN_DML.test(s.sql) && classify(s.sql).kind === 'ddl')
+  return e.statements.some((s) => statementKind(s.sql) === 'ddl')
 }
 
 /** True for DML, whose rows affected must match the master's. */
 function isWrite(sql: string): boolean {
-  return PLAIN_DML.test(sql) || classify(sql).kind === 'write'
+  return statementKind(sql) === 'write'
 }
-
-/** Statements that begin with a DML keyword are never DDL: no need to lex them (a slave replays thousands a second). */
-const PLAIN_DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i

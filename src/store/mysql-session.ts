@@ -1,5 +1,6 @@
 import { COLUMN_CHARSET, COLUMN_TYPE, type ColumnType, type Param, type ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
+import { quoteIdentifier } from '../sql/lexer.ts'
 import type { RunResult, StoreStatement } from './store.ts'
 import { toDriverValue, toJsonRow } from './values.ts'
 
@@ -82,7 +83,7 @@ export class Session {
     let zone = this.#zone
     for (const s of statements) {
       if (s.db !== db && s.db !== null) {
-        texts.push(`USE ${quoteId(s.db)}`)
+        texts.push(`USE ${quoteIdentifier(s.db)}`)
         db = s.db
       }
       if (s.ts !== undefined && s.ts !== ts) {
@@ -118,7 +119,7 @@ export class Session {
   /** Runs a statement that returns rows in database `db` on this connection. */
   async read(db: string, sql: string, params: Param[]): Promise<ReadResult> {
     if (this.#db !== db) {
-      await this.query(`USE ${quoteId(db)}`)
+      await this.query(`USE ${quoteIdentifier(db)}`)
       this.#db = db
     }
     const [result, fields] = await this.query({ sql, rowsAsArray: true }, params.length ? params.map(toDriverValue) : undefined)
@@ -194,8 +195,4 @@ function runResult(result: unknown): RunResult {
 /** The database a statement switched its session to, if it did ('' when it dropped the current one). */
 export function schemaChange(result: unknown): string | undefined {
   return Array.isArray(result) ? undefined : (result as ResultHeader).stateChanges?.schema
-}
-
-export function quoteId(name: string): string {
-  return '`' + name.replaceAll('`', '``') + '`'
 }

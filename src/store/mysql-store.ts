@@ -1,7 +1,8 @@
 import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
-import { type MysqlConnection, quoteId, readResult, schemaChange, Session, storeError } from './mysql-session.ts'
+import { quoteIdentifier } from '../sql/lexer.ts'
+import { type MysqlConnection, readResult, schemaChange, Session, storeError } from './mysql-session.ts'
 import { MysqlTxn, STATE_TABLE, stateValues, WRITE_STATE } from './mysql-txn.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
@@ -46,7 +47,7 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
   const writer = await connect(config)
   try {
     // utf8mb4 only applies when the database is created here (servers may default to latin1).
-    await writer.query(`CREATE DATABASE IF NOT EXISTS ${quoteId(config.database)} CHARACTER SET utf8mb4`)
+    await writer.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(config.database)} CHARACTER SET utf8mb4`)
     await writer.query('CREATE DATABASE IF NOT EXISTS ddb CHARACTER SET utf8mb4')
     await writer.query(STATE_DDL)
     await writer.query(`INSERT IGNORE INTO ${STATE_TABLE} (id, applied_offset, log_id) VALUES (1, 0, NULL)`)
@@ -120,7 +121,10 @@ export class MysqlStore implements Store {
   async beginClientTransaction(): Promise<StoreTxn> {
     this.#checkOpen()
     let session = this.#idleClientSessions.pop()
-    while (session?.broken) session = this.#idleClientSessions.pop()
+    while (session?.broken) {
+      void session.end() // it dropped while idle
+      session = this.#idleClientSessions.pop()
+    }
     const before = session ? [session.resetClock()] : []
     session ??= await connect(this.#config)
     const own = session
@@ -153,7 +157,7 @@ export class MysqlStore implements Store {
     try {
       const target = db ?? this.defaultDb
       if ((this.#readerDbs.get(conn.connection) ?? this.defaultDb) !== target) {
-        await conn.query(`USE ${quoteId(target)}`)
+        await conn.query(`USE ${quoteIdentifier(target)}`)
         this.#readerDbs.set(conn.connection, target)
       }
       const [result, fields] = await conn.query({ sql, rowsAsArray: true }, params.length ? params.map(toDriverValue) : undefined)

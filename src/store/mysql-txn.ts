@@ -1,6 +1,7 @@
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
-import { quoteId, type Session, storeError } from './mysql-session.ts'
+import { quoteIdentifier } from '../sql/lexer.ts'
+import { type Session, storeError } from './mysql-session.ts'
 import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts'
 
 /** Where a MySQL store keeps its replication state: one row, written in the same transaction as the data. */
@@ -76,11 +77,11 @@ export class MysqlTxn implements StoreTxn {
 
   async savepoint(name: string): Promise<void> {
     this.#checkOpen()
-    this.#queued.push(`SAVEPOINT ${quoteId(name)}`)
+    this.#queued.push(`SAVEPOINT ${quoteIdentifier(name)}`)
   }
 
   rollbackTo(name: string): Promise<void> {
-    return this.#exec(`ROLLBACK TO SAVEPOINT ${quoteId(name)}`)
+    return this.#exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`)
   }
 
   async setState(state: StoreState): Promise<void> {

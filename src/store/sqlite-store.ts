@@ -1,6 +1,7 @@
 import { Database, type Statement } from 'bun:sqlite'
 import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE, type ColumnType, type Param, type ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
+import { quoteIdentifier } from '../sql/lexer.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue, toJsonRow } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
@@ -166,11 +167,11 @@ class SqliteTxn implements StoreTxn {
   }
 
   async savepoint(name: string): Promise<void> {
-    this.#exec(`SAVEPOINT ${quoteId(name)}`)
+    this.#exec(`SAVEPOINT ${quoteIdentifier(name)}`)
   }
 
   async rollbackTo(name: string): Promise<void> {
-    this.#exec(`ROLLBACK TO SAVEPOINT ${quoteId(name)}`)
+    this.#exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`)
   }
 
   async setState(state: StoreState): Promise<void> {
@@ -332,10 +333,6 @@ function runOn(cache: StatementCache, sql: string, params: Param[]): RunResult {
 
 function writeStateOn(cache: StatementCache, state: StoreState): void {
   runOn(cache, 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1', [state.offset, state.logId, state.pending ?? null])
-}
-
-function quoteId(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`
 }
 
 /** SQLite result codes after which the database file's state is in doubt (not a refused statement). */
