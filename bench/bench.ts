@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startMariadb, type Mariadb } from '../test/support/mariadb.ts'
+import { type Mariadb, startMariadb } from '../test/support/mariadb.ts'
 import { ddbCatchUp, nativeCatchUp } from './catch-up.ts'
 import { method, toFigures } from './figures.ts'
 import { measureLag } from './lag.ts'
@@ -41,21 +41,41 @@ async function main(args: string[], resources: Resources): Promise<number> {
   guardTempDir(dir, binary)
 
   progress('setup', 'starting 5 private mariadbd: native master and 2 native slaves, ddb master store, ddb slave store')
-  const server = (p: Promise<Mariadb>, what: string) => p.then((m) => (resources.defer(what, () => m.stop()), m))
+  const server = (p: Promise<Mariadb>, what: string) =>
+    p.then((m) => {
+      resources.defer(what, () => m.stop())
+      return m
+    })
   const [native, masterStore, slaveStore] = await Promise.all([
-    NativeReplication.start({ serial: 0, parallel: 4 }).then((n) => (resources.defer('native replication', () => n.close()), n)),
+    NativeReplication.start({ serial: 0, parallel: 4 }).then((n) => {
+      resources.defer('native replication', () => n.close())
+      return n
+    }),
     server(startMariadb(), 'ddb master store'),
     server(startMariadb(), 'ddb slave store'),
   ])
   progress('setup', 'starting ddb masters and slaves')
-  const ddbMysql = await DdbReplication.start('ddb (MySQL)', binary, masterStore.url('bench'), file('mysql-master-log.sqlite'), {
-    mysql: slaveStore.url('bench'),
-    sqlite: `sqlite:${file('mysql-master-slave.sqlite')}`,
-  }, { master: masterStore, slaves: [slaveStore] })
+  const ddbMysql = await DdbReplication.start(
+    'ddb (MySQL)',
+    binary,
+    masterStore.url('bench'),
+    file('mysql-master-log.sqlite'),
+    {
+      mysql: slaveStore.url('bench'),
+      sqlite: `sqlite:${file('mysql-master-slave.sqlite')}`,
+    },
+    { master: masterStore, slaves: [slaveStore] },
+  )
   resources.defer('ddb (MySQL)', () => ddbMysql.close())
-  const ddbSqlite = await DdbReplication.start('ddb (SQLite)', binary, `sqlite:${file('sqlite-master.sqlite')}`, file('sqlite-master-log.sqlite'), {
-    sqlite: `sqlite:${file('sqlite-slave.sqlite')}`,
-  })
+  const ddbSqlite = await DdbReplication.start(
+    'ddb (SQLite)',
+    binary,
+    `sqlite:${file('sqlite-master.sqlite')}`,
+    file('sqlite-master-log.sqlite'),
+    {
+      sqlite: `sqlite:${file('sqlite-slave.sqlite')}`,
+    },
+  )
   resources.defer('ddb (SQLite)', () => ddbSqlite.close())
 
   // 1. Durable replicated write throughput.
@@ -69,18 +89,28 @@ async function main(args: string[], resources: Resources): Promise<number> {
     sqlite16: { label: 'ddb, SQLite store, 16 clients', system: ddbSqlite, clients: 16 },
   }
   const rounds = await measureThroughput(Object.values(cases), s.rounds, s.roundMs)
-  const throughput = Object.fromEntries(Object.entries(cases).map(([key, c]) => [key, rounds.get(c)!.perSecond])) as Record<keyof typeof cases, number[]>
-  const cpuTable = renderCpuTable(Object.values(cases).map((c) => ({ label: c.label, clients: c.clients, cpu: rounds.get(c)!.cpu })))
+  const throughput = Object.fromEntries(
+    Object.entries(cases).map(([key, c]) => [key, rounds.get(c)!.perSecond]),
+  ) as Record<keyof typeof cases, number[]>
+  const cpuTable = renderCpuTable(
+    Object.values(cases).map((c) => ({ label: c.label, clients: c.clients, cpu: rounds.get(c)!.cpu })),
+  )
 
   // 2. Replication lag at a steady rate: ddb with MySQL stores, and native.
-  progress('lag', `${s.lagRounds} rounds of ${s.lagPerSecond} writes/s for ${s.lagMs / 1000} s each, ddb and MariaDB interleaved`)
+  progress(
+    'lag',
+    `${s.lagRounds} rounds of ${s.lagPerSecond} writes/s for ${s.lagMs / 1000} s each, ddb and MariaDB interleaved`,
+  )
   const lag = { ddb: [] as number[][], native: [] as number[][] }
   for (let round = 1; round <= s.lagRounds; round++) {
     lag.ddb.push(await measureLag(ddbMysql, slaveStore.port, s.lagPerSecond, s.lagMs))
     lag.native.push(await measureLag(native, native.slave('serial').port, s.lagPerSecond, s.lagMs))
     for (const [name, rounds] of Object.entries(lag)) {
       const lags = rounds[rounds.length - 1]!
-      progress('lag', `round ${round}/${s.lagRounds}, ${name}: p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms over ${count(lags.length)} writes`)
+      progress(
+        'lag',
+        `round ${round}/${s.lagRounds}, ${name}: p50 ${percentile(lags, 50).toFixed(2)} ms, p99 ${percentile(lags, 99).toFixed(2)} ms, max ${Math.max(...lags).toFixed(2)} ms over ${count(lags.length)} writes`,
+      )
     }
   }
 
@@ -102,9 +132,17 @@ async function main(args: string[], resources: Resources): Promise<number> {
     {
       throughput,
       lag,
-      catchUp: { mysql: ddbRates.get('mysql')!, sqlite: ddbRates.get('sqlite')!, serial: nativeRates.get('serial')!, parallel: nativeRates.get('parallel')! },
+      catchUp: {
+        mysql: ddbRates.get('mysql')!,
+        sqlite: ddbRates.get('sqlite')!,
+        serial: nativeRates.get('serial')!,
+        parallel: nativeRates.get('parallel')!,
+      },
       memory: { master: memory.masterPeak, slave: Math.max(...memory.slavePeaks) },
-      tail: { middle: await tail(['--from', String(s.historyEntries / 2), '-n', '1']), end: await tail(['--from', String(s.historyEntries - 10)]) },
+      tail: {
+        middle: await tail(['--from', String(s.historyEntries / 2), '-n', '1']),
+        end: await tail(['--from', String(s.historyEntries - 10)]),
+      },
     },
     s,
   )
@@ -119,7 +157,10 @@ async function main(args: string[], resources: Resources): Promise<number> {
         mysqlCopy('MySQL slave', slaveStore.port, 'bench'),
         sqliteCopy('SQLite slave', file('mysql-master-slave.sqlite')),
       ]),
-      compareCopies('ddb (SQLite)', ddbSqlite.ids.last, [sqliteCopy('master store', file('sqlite-master.sqlite')), sqliteCopy('slave', file('sqlite-slave.sqlite'))]),
+      compareCopies('ddb (SQLite)', ddbSqlite.ids.last, [
+        sqliteCopy('master store', file('sqlite-master.sqlite')),
+        sqliteCopy('slave', file('sqlite-slave.sqlite')),
+      ]),
       compareCopies('MariaDB native', native.ids.last, [
         mysqlCopy('master', native.master.port, 'bench'),
         mysqlCopy('serial slave', native.slave('serial').port, 'bench'),
@@ -135,7 +176,9 @@ async function main(args: string[], resources: Resources): Promise<number> {
   const seconds = (now() - started) / 1000
   console.log(`${renderTable(figures)}\n\n${cpuTable}`)
   if (failures.length > 0) {
-    process.stderr.write(`\nbench FAILED: masters and slaves differ, so BENCHMARKS.md was not written:\n${failures.map((f) => `  ${f}\n`).join('')}`)
+    process.stderr.write(
+      `\nbench FAILED: masters and slaves differ, so BENCHMARKS.md was not written:\n${failures.map((f) => `  ${f}\n`).join('')}`,
+    )
     return 1
   }
   progress('check', 'every master equals its slaves, row for row')
@@ -148,7 +191,10 @@ async function main(args: string[], resources: Resources): Promise<number> {
 const resources = new Resources()
 /** The exit status a signal asked for, once one arrived. */
 const interrupted: { status: number | null } = { status: null }
-for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [signal, status] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   process.on(signal, () => {
     if (interrupted.status !== null) return
     interrupted.status = status

@@ -24,7 +24,12 @@ export async function ddbCatchUp(rep: DdbReplication, slaves: string[], entries:
   const rates = new Map<string, number>()
   for (const name of slaves) {
     let applied = before
-    const stopTicker = every(1_000, () => progress('catch-up', `${rep.name} slave ${name}: applied ${count(applied - before)} of ${count(target - before)}`))
+    const stopTicker = every(1_000, () =>
+      progress(
+        'catch-up',
+        `${rep.name} slave ${name}: applied ${count(applied - before)} of ${count(target - before)}`,
+      ),
+    )
     try {
       const start = now()
       const node = await rep.startSlave(name)
@@ -43,7 +48,11 @@ export async function ddbCatchUp(rep: DdbReplication, slaves: string[], entries:
  * gtid_slave_pos equals the master's gtid_binlog_pos. Returns entries applied
  * per second, by slave.
  */
-export async function nativeCatchUp(rep: NativeReplication, slaves: string[], entries: number): Promise<Map<string, number>> {
+export async function nativeCatchUp(
+  rep: NativeReplication,
+  slaves: string[],
+  entries: number,
+): Promise<Map<string, number>> {
   await rep.settle()
   for (const name of slaves) await rep.stopSlave(name)
   const before = gtidSeq(await rep.position())
@@ -52,7 +61,12 @@ export async function nativeCatchUp(rep: NativeReplication, slaves: string[], en
   const rates = new Map<string, number>()
   for (const name of slaves) {
     let applied = before
-    const stopTicker = every(1_000, () => progress('catch-up', `native slave ${name}: applied ${count(applied - before)} of ${count(gtidSeq(target) - before)}`))
+    const stopTicker = every(1_000, () =>
+      progress(
+        'catch-up',
+        `native slave ${name}: applied ${count(applied - before)} of ${count(gtidSeq(target) - before)}`,
+      ),
+    )
     try {
       const start = now()
       await rep.startSlave(name)
@@ -70,13 +84,18 @@ async function writeBacklog(system: System, entries: number): Promise<void> {
   const first = system.ids.last
   const end = first + entries
   const conns = await openAll(system.connect, WRITERS)
-  const stopTicker = every(1_000, () => progress('catch-up', `${system.name}: writing the backlog, ${count(system.ids.last - first)} of ${count(entries)}`))
+  const stopTicker = every(1_000, () =>
+    progress('catch-up', `${system.name}: writing the backlog, ${count(system.ids.last - first)} of ${count(entries)}`),
+  )
   try {
     const { ms } = await insertLoop(conns, system.ids, () => system.ids.last < end)
-    progress('catch-up', `${system.name}: wrote ${count(entries)} rows in ${(ms / 1000).toFixed(1)} s with ${WRITERS} clients`)
+    progress(
+      'catch-up',
+      `${system.name}: wrote ${count(entries)} rows in ${(ms / 1000).toFixed(1)} s with ${WRITERS} clients`,
+    )
   } finally {
     stopTicker()
-    conns.forEach((c) => c.close())
+    for (const c of conns) c.close()
   }
 }
 

@@ -17,7 +17,9 @@ export function meterCpu(groups: ProcessGroups): () => CpuUse {
   const before = Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, groupTicks(pids)]))
   const machineBefore = machineTicks()
   return () => {
-    const seconds = Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, (groupTicks(pids) - before[name]!) / TICKS_PER_SECOND]))
+    const seconds = Object.fromEntries(
+      Object.entries(groups).map(([name, pids]) => [name, (groupTicks(pids) - before[name]!) / TICKS_PER_SECOND]),
+    )
     const machine = machineTicks()
     const total = machine.total - machineBefore.total
     return { seconds, busy: total > 0 ? 1 - (machine.idle - machineBefore.idle) / total : 0 }

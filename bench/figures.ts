@@ -25,8 +25,13 @@ export function toFigures(r: Results, s: Settings): Figure[] {
   const lag = `Lag at ${s.lagPerSecond} writes/s`
   const catchUp = `Catch-up of ${count(s.catchUpEntries)} entries`
   // Each lag figure is the median over rounds of that round's percentile.
-  const lagOf = (rounds: number[][], p: number) => rounds.map((lags) => (p === 100 ? Math.max(...lags) : percentile(lags, p)))
-  const lagFigure = (p: number) => ({ ddb: median(lagOf(r.lag.ddb, p)), mariadb: median(lagOf(r.lag.native, p)), rounds: { ddb: lagOf(r.lag.ddb, p), mariadb: lagOf(r.lag.native, p) } })
+  const lagOf = (rounds: number[][], p: number) =>
+    rounds.map((lags) => (p === 100 ? Math.max(...lags) : percentile(lags, p)))
+  const lagFigure = (p: number) => ({
+    ddb: median(lagOf(r.lag.ddb, p)),
+    mariadb: median(lagOf(r.lag.native, p)),
+    rounds: { ddb: lagOf(r.lag.ddb, p), mariadb: lagOf(r.lag.native, p) },
+  })
   const [ddbP99, nativeP99] = [median(lagOf(r.lag.ddb, 99)), median(lagOf(r.lag.native, 99))]
   const { mysql, sqlite, serial, parallel } = r.catchUp
   return [
@@ -35,9 +40,22 @@ export function toFigures(r: Results, s: Settings): Figure[] {
     throughput('Replicated writes, 1 client (SQLite store)', t.sqlite1),
     throughput('Replicated writes, 16 clients (SQLite store)', t.sqlite16),
     { name: `${lag}, p50`, unit: 'ms', ...lagFigure(50) },
-    { name: `${lag}, p99`, unit: 'ms', ...lagFigure(99), target: '≤ 2× MariaDB and ≤ 5 ms', pass: ddbP99 <= 2 * nativeP99 && ddbP99 <= 5 },
+    {
+      name: `${lag}, p99`,
+      unit: 'ms',
+      ...lagFigure(99),
+      target: '≤ 2× MariaDB and ≤ 5 ms',
+      pass: ddbP99 <= 2 * nativeP99 && ddbP99 <= 5,
+    },
     { name: `${lag}, max`, unit: 'ms', ...lagFigure(100) },
-    { name: `${catchUp} into MySQL (MariaDB: serial)`, unit: 'per-second', ddb: mysql, mariadb: serial, target: '≥ 3× MariaDB and ≥ 20,000/s', pass: mysql >= 3 * serial && mysql >= 20_000 },
+    {
+      name: `${catchUp} into MySQL (MariaDB: serial)`,
+      unit: 'per-second',
+      ddb: mysql,
+      mariadb: serial,
+      target: '≥ 3× MariaDB and ≥ 20,000/s',
+      pass: mysql >= 3 * serial && mysql >= 20_000,
+    },
     { name: `${catchUp} into MySQL (MariaDB: 4 parallel threads)`, unit: 'per-second', ddb: mysql, mariadb: parallel },
     { name: `${catchUp} into SQLite`, unit: 'per-second', ddb: sqlite, target: '≥ 100,000/s', pass: sqlite >= 100_000 },
     memory(`Peak RSS of the master, 3 slaves catching up ${count(s.historyEntries)} entries`, r.memory.master),
@@ -50,7 +68,7 @@ export function toFigures(r: Results, s: Settings): Figure[] {
 /** How each figure was measured, in words, for BENCHMARKS.md. */
 export function method(s: Settings): string[] {
   return [
-    'Every mariadbd is private to the run, with innodb_flush_log_at_trx_commit=1 and sync_binlog=1. MariaDB native: a master with the binlog on (GTID, binlog_format=MIXED, log_slave_updates) and two GTID slaves, one serial (slave_parallel_threads=0), one with 4 optimistic parallel threads. ddb: the compiled binary; its MySQL master store is its own mariadbd without a binlog (ddb\'s log replaces it), log commits fsynced (--log-sync full).',
+    "Every mariadbd is private to the run, with innodb_flush_log_at_trx_commit=1 and sync_binlog=1. MariaDB native: a master with the binlog on (GTID, binlog_format=MIXED, log_slave_updates) and two GTID slaves, one serial (slave_parallel_threads=0), one with 4 optimistic parallel threads. ddb: the compiled binary; its MySQL master store is its own mariadbd without a binlog (ddb's log replaces it), log commits fsynced (--log-sync full).",
     `Replicated writes: single-row \`INSERT INTO t (id, v) VALUES (?, ?)\` with a 100-byte v, each client a separate connection with one write outstanding, acknowledged once durable (ddb: in the log and committed on the master's store). MariaDB: the same insert, autocommit, straight into the native master. Both masters have their slaves attached and applying (ddb MySQL: a MySQL and a SQLite slave; native: both slaves; ddb SQLite: one SQLite slave). One unmeasured warm-up round per case (up to 1 s), then ${s.rounds} rounds of ${s.roundMs / 1000} s per case, cases interleaved, slaves caught up between rounds; the figure is the median. The CPU table sums each process's user and system time (/proc) over those rounds.`,
     `Lag: ${s.lagRounds} rounds per system, ddb and MariaDB interleaved, each ${s.lagPerSecond} writes/s on a schedule for ${s.lagMs / 1000} s, spread over 8 connections; each figure is the median over rounds of that round's percentile (or maximum); the bench records each id's acknowledgement time and a poller on its own connection to the slave's mariadbd loops \`SELECT MAX(id) FROM t\`; each id's lag is the time MAX(id) first covered it minus its acknowledgement, on the bench's clock (0 if the slave showed it first). ddb: MySQL master store, MySQL slave; MariaDB: master, serial slave.`,
     `Catch-up: the slaves are stopped (ddb: the slave process; MariaDB: STOP SLAVE), ${count(s.catchUpEntries)} rows are written through the master by 16 clients, then each slave is started alone and timed until it has applied everything (ddb: from the process's spawn until its status says applied = the master's offset; MariaDB: from START SLAVE until gtid_slave_pos = the master's gtid_binlog_pos).`,
@@ -63,7 +81,8 @@ export function method(s: Settings): string[] {
 function throughput(name: string, ddb: number[], mariadb?: number[], atLeast?: number): Figure {
   const d = median(ddb)
   const m = mariadb && median(mariadb)
-  const target = m !== undefined && atLeast !== undefined ? { target: `≥ ${atLeast}× MariaDB`, pass: d >= atLeast * m } : {}
+  const target =
+    m !== undefined && atLeast !== undefined ? { target: `≥ ${atLeast}× MariaDB`, pass: d >= atLeast * m } : {}
   return { name, unit: 'per-second', ddb: d, mariadb: m, ...target, rounds: { ddb, mariadb } }
 }
 

@@ -14,7 +14,12 @@ const BATCH_ENTRIES = 1_000
  * offset and log id, as the master's writer would have left them. Calls
  * onProgress with the entries written so far after each batch.
  */
-export async function buildHistory(storePath: string, logPath: string, entries: number, onProgress: (done: number) => void): Promise<void> {
+export async function buildHistory(
+  storePath: string,
+  logPath: string,
+  entries: number,
+  onProgress: (done: number) => void,
+): Promise<void> {
   const log = ReplicationLog.open(logPath)
   const store = await openStore(`sqlite:${storePath}`)
   try {
@@ -22,7 +27,8 @@ export async function buildHistory(storePath: string, logPath: string, entries: 
     for (let done = 0; done < entries; ) {
       const drafts: EntryDraft[] = []
       for (; drafts.length < BATCH_ENTRIES && done < entries; done++) {
-        const statement = done === 0 ? { sql: CREATE_TABLE, params: [] } : { sql: INSERT, params: [done, payload(done)] }
+        const statement =
+          done === 0 ? { sql: CREATE_TABLE, params: [] } : { sql: INSERT, params: [done, payload(done)] }
         drafts.push({ ts, db: null, statements: [statement], affected: [done === 0 ? 0 : 1] })
       }
       const batch = log.prepare(drafts)

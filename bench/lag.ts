@@ -19,7 +19,12 @@ const DRAIN_TIMEOUT_MS = 30_000
  * (0 when the slave showed it before the acknowledgement arrived). Returns the
  * lags in milliseconds.
  */
-export async function measureLag(system: System, slavePort: number, perSecond: number, durationMs: number): Promise<number[]> {
+export async function measureLag(
+  system: System,
+  slavePort: number,
+  perSecond: number,
+  durationMs: number,
+): Promise<number[]> {
   await system.settle()
   const slave = await connectMysql(slavePort, 'bench')
   const conns = await openAll(system.connect, WRITE_CONNECTIONS).catch((err) => {
@@ -39,10 +44,18 @@ export async function measureLag(system: System, slavePort: number, perSecond: n
       const t = now()
       for (let id = seen + 1; id <= max; id++) visibleAt.set(id, t)
       seen = Math.max(seen, max)
-      if (t > drainDeadline) throw new Error(`${system.name}: the slave shows id ${seen} of ${last} ${DRAIN_TIMEOUT_MS} ms after the last write`)
+      if (t > drainDeadline)
+        throw new Error(
+          `${system.name}: the slave shows id ${seen} of ${last} ${DRAIN_TIMEOUT_MS} ms after the last write`,
+        )
     }
   }
-  const stopTicker = every(1_000, () => progress('lag', `${system.name}: ${count(system.ids.last - first + 1)} of ${count(last - first + 1)} writes sent, slave shows ${count(seen - first + 1)}`))
+  const stopTicker = every(1_000, () =>
+    progress(
+      'lag',
+      `${system.name}: ${count(system.ids.last - first + 1)} of ${count(last - first + 1)} writes sent, slave shows ${count(seen - first + 1)}`,
+    ),
+  )
   try {
     const writes = insertScheduled(conns, system.ids, perSecond, last - first + 1).then((acked) => {
       drainDeadline = now() + DRAIN_TIMEOUT_MS
@@ -53,7 +66,7 @@ export async function measureLag(system: System, slavePort: number, perSecond: n
   } finally {
     done = true
     stopTicker()
-    conns.forEach((c) => c.close())
+    for (const c of conns) c.close()
     slave.destroy()
   }
 }

@@ -1,6 +1,6 @@
 import { Client } from '../src/wire/client.ts'
-import { connectMysql } from './native.ts'
 import { now } from './measure.ts'
+import { connectMysql } from './native.ts'
 
 /** The table every run writes: the same DDL on MariaDB and SQLite. */
 export const CREATE_TABLE = 'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100))'
@@ -70,7 +70,7 @@ export async function openAll(connect: Connector, n: number): Promise<Conn[]> {
   const conns = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
   const failed = results.find((r) => r.status === 'rejected')
   if (failed) {
-    conns.forEach((c) => c.close())
+    for (const c of conns) c.close()
     throw failed.reason
   }
   return conns
@@ -100,7 +100,12 @@ export async function insertLoop(conns: Conn[], ids: Ids, more: () => boolean): 
  * whatever the others are doing, spread over `conns` in turn; returns each id's
  * acknowledgement time (bench clock, ms).
  */
-export async function insertScheduled(conns: Conn[], ids: Ids, perSecond: number, count: number): Promise<Map<number, number>> {
+export async function insertScheduled(
+  conns: Conn[],
+  ids: Ids,
+  perSecond: number,
+  count: number,
+): Promise<Map<number, number>> {
   const acked = new Map<number, number>()
   const pending: Promise<void>[] = []
   const start = now()

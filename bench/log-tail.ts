@@ -4,7 +4,13 @@ import { now } from './measure.ts'
 /** Runs `<binary> log tail --log <log> <args>` and returns the time from spawn to its first stdout line, in milliseconds. */
 export async function timeToFirstLine(binary: string, log: string, args: string[]): Promise<number> {
   const start = now()
-  const proc = Bun.spawn([binary, 'log', 'tail', '--log', log, ...args], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', cwd: dirname(binary), env: { PATH: process.env.PATH ?? '' } })
+  const proc = Bun.spawn([binary, 'log', 'tail', '--log', log, ...args], {
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    cwd: dirname(binary),
+    env: { PATH: process.env.PATH ?? '' },
+  })
   let firstLineAt: number | null = null
   const decoder = new TextDecoder()
   for await (const chunk of proc.stdout) {
@@ -15,6 +21,7 @@ export async function timeToFirstLine(binary: string, log: string, args: string[
   }
   proc.kill()
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
-  if (firstLineAt === null) throw new Error(`ddb log tail ${args.join(' ')} printed nothing (exit ${code}): ${stderr.trim()}`)
+  if (firstLineAt === null)
+    throw new Error(`ddb log tail ${args.join(' ')} printed nothing (exit ${code}): ${stderr.trim()}`)
   return firstLineAt - start
 }

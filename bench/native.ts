@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise'
-import { startMariadb, type Mariadb } from '../test/support/mariadb.ts'
+import { type Mariadb, startMariadb } from '../test/support/mariadb.ts'
 
 /** A persistent mysql2 connection to a private mariadbd (root, no password). */
 export function connectMysql(port: number, database?: string): Promise<mysql.Connection> {
@@ -8,7 +8,9 @@ export function connectMysql(port: number, database?: string): Promise<mysql.Con
 
 /** A mariadbd with the binlog on, as a replicated MariaDB master runs (durability flags come from startMariadb). */
 export function startNativeMaster(): Promise<Mariadb> {
-  return startMariadb({ serverArgs: ['--log-bin', '--server-id=1', '--binlog-format=MIXED', '--gtid-strict-mode=1', '--log-slave-updates'] })
+  return startMariadb({
+    serverArgs: ['--log-bin', '--server-id=1', '--binlog-format=MIXED', '--gtid-strict-mode=1', '--log-slave-updates'],
+  })
 }
 
 /**
@@ -16,10 +18,17 @@ export function startNativeMaster(): Promise<Mariadb> {
  * threads (0: serial; more: optimistic parallel mode); started and running.
  */
 export async function startNativeSlave(master: Mariadb, serverId: number, parallelThreads: number): Promise<Mariadb> {
-  const parallel = parallelThreads > 0 ? [`--slave-parallel-threads=${parallelThreads}`, '--slave-parallel-mode=optimistic'] : ['--slave-parallel-threads=0']
-  const slave = await startMariadb({ serverArgs: [`--server-id=${serverId}`, '--relay-log=relay-bin', '--gtid-strict-mode=1', ...parallel] })
+  const parallel =
+    parallelThreads > 0
+      ? [`--slave-parallel-threads=${parallelThreads}`, '--slave-parallel-mode=optimistic']
+      : ['--slave-parallel-threads=0']
+  const slave = await startMariadb({
+    serverArgs: [`--server-id=${serverId}`, '--relay-log=relay-bin', '--gtid-strict-mode=1', ...parallel],
+  })
   try {
-    await slave.query(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${master.port}, MASTER_USER='root', MASTER_USE_GTID=slave_pos`)
+    await slave.query(
+      `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${master.port}, MASTER_USER='root', MASTER_USE_GTID=slave_pos`,
+    )
     await slave.query('START SLAVE')
   } catch (err) {
     await slave.stop()
@@ -44,7 +53,12 @@ export function gtidSeq(position: string): number {
  * calls onPoll with the slave's position after each look. Fails with the
  * slave's replication error, if it has one, at the deadline.
  */
-export async function waitSlavePosition(slave: mysql.Connection, target: string, timeoutMs: number, onPoll?: (pos: string) => void): Promise<void> {
+export async function waitSlavePosition(
+  slave: mysql.Connection,
+  target: string,
+  timeoutMs: number,
+  onPoll?: (pos: string) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const [rows] = await slave.query('SELECT @@gtid_slave_pos AS pos')
@@ -54,7 +68,9 @@ export async function waitSlavePosition(slave: mysql.Connection, target: string,
     if (Date.now() > deadline) {
       const [status] = await slave.query('SHOW SLAVE STATUS')
       const s = (status as Array<Record<string, unknown>>)[0] ?? {}
-      throw new Error(`native slave at ${pos}, master at ${target} after ${timeoutMs} ms (io: ${s.Last_IO_Error || 'ok'}; sql: ${s.Last_SQL_Error || 'ok'})`)
+      throw new Error(
+        `native slave at ${pos}, master at ${target} after ${timeoutMs} ms (io: ${s.Last_IO_Error || 'ok'}; sql: ${s.Last_SQL_Error || 'ok'})`,
+      )
     }
     await Bun.sleep(10)
   }

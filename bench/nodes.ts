@@ -15,13 +15,29 @@ const LOG_TAIL_CHARS = 8_000
 export async function buildDdb(dir: string): Promise<string> {
   const binary = join(dir, 'ddb')
   // Bytecode: the binary starts about 3× faster (no parsing of the bundled JS at each start).
-  const proc = Bun.spawn([process.execPath, 'build', '--compile', '--bytecode', '--format=esm', join(ROOT, 'bin', 'ddb.ts'), '--outfile', binary], {
-    cwd: ROOT,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  const proc = Bun.spawn(
+    [
+      process.execPath,
+      'build',
+      '--compile',
+      '--bytecode',
+      '--format=esm',
+      join(ROOT, 'bin', 'ddb.ts'),
+      '--outfile',
+      binary,
+    ],
+    {
+      cwd: ROOT,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  )
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ])
   if (code !== 0) throw new Error(`bun build --compile failed (${code}):\n${err || out}`)
   return binary
 }
@@ -50,13 +66,16 @@ export async function startNode(binary: string, name: string, args: string[]): P
   const port = await freePort()
   const address = `127.0.0.1:${port}`
   // The bench talks ddb's own protocol; the MySQL listener's fixed default ports would collide between nodes.
-  const proc: Subprocess<'ignore', 'ignore', 'pipe'> = Bun.spawn([binary, ...args, '--mysql-listen', 'off', '--listen', address], {
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: 'pipe',
-    cwd: dirname(binary),
-    env: { PATH: process.env.PATH ?? '' },
-  })
+  const proc: Subprocess<'ignore', 'ignore', 'pipe'> = Bun.spawn(
+    [binary, ...args, '--mysql-listen', 'off', '--listen', address],
+    {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      cwd: dirname(binary),
+      env: { PATH: process.env.PATH ?? '' },
+    },
+  )
   let log = ''
   void (async () => {
     const decoder = new TextDecoder()
@@ -116,7 +135,12 @@ export async function masterOffset(master: DdbNode): Promise<number> {
 }
 
 /** Waits until `slave` has applied `offset`, calling onPoll with its applied offset after each look; fails at once if it stops applying or exits. */
-export async function waitApplied(slave: DdbNode, offset: number, timeoutMs: number, onPoll?: (applied: number) => void): Promise<void> {
+export async function waitApplied(
+  slave: DdbNode,
+  offset: number,
+  timeoutMs: number,
+  onPoll?: (applied: number) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const s = await slave.status()
@@ -124,7 +148,8 @@ export async function waitApplied(slave: DdbNode, offset: number, timeoutMs: num
     if (s.error) throw new Error(`${slave.name} stopped applying: ${s.error}`)
     onPoll?.(s.applied)
     if (s.applied >= offset) return
-    if (Date.now() > deadline) throw new Error(`${slave.name} applied ${s.applied} of ${offset} after ${timeoutMs} ms:\n${slave.log()}`)
+    if (Date.now() > deadline)
+      throw new Error(`${slave.name} applied ${s.applied} of ${offset} after ${timeoutMs} ms:\n${slave.log()}`)
     await Bun.sleep(20)
   }
 }

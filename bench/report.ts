@@ -43,8 +43,12 @@ export async function environment(mariadbVersion: string): Promise<Environment> 
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
   const meminfo = readFileSync('/proc/meminfo', 'utf8')
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
-  const git = async (...args: string[]) => (await new Response(Bun.spawn(['git', ...args], { cwd: ROOT, stderr: 'ignore' }).stdout).text()).trim()
-  const [head, dirty] = await Promise.all([git('rev-parse', '--short', 'HEAD'), git('status', '--porcelain', '--', 'bin', 'src', 'package.json')])
+  const git = async (...args: string[]) =>
+    (await new Response(Bun.spawn(['git', ...args], { cwd: ROOT, stderr: 'ignore' }).stdout).text()).trim()
+  const [head, dirty] = await Promise.all([
+    git('rev-parse', '--short', 'HEAD'),
+    git('status', '--porcelain', '--', 'bin', 'src', 'package.json'),
+  ])
   return {
     cpus: availableParallelism(),
     cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 'unknown',
@@ -63,7 +67,9 @@ export function renderTable(figures: Figure[]): string {
   for (const f of figures) {
     const ratio = f.mariadb === undefined ? '' : `${(f.ddb / f.mariadb).toFixed(2)}×`
     const verdict = f.pass === undefined ? '' : f.pass ? 'PASS' : '**MISS**'
-    lines.push(`| ${f.name} | ${format(f.ddb, f.unit)} | ${f.mariadb === undefined ? '' : format(f.mariadb, f.unit)} | ${ratio} | ${f.target ?? ''} | ${verdict} |`)
+    lines.push(
+      `| ${f.name} | ${format(f.ddb, f.unit)} | ${f.mariadb === undefined ? '' : format(f.mariadb, f.unit)} | ${ratio} | ${f.target ?? ''} | ${verdict} |`,
+    )
   }
   return lines.join('\n')
 }
@@ -85,19 +91,28 @@ export function renderCpuTable(rows: CpuRow[]): string {
   const lines = [
     'CPU per acknowledged write in the throughput rounds (user + system time of each process, all its threads), and how busy the machine’s cores were (idle and iowait count as not busy):',
     '',
-    '| Case | master | master\'s store (mysqld) | slaves and their stores | load generator | total | machine busy |',
+    "| Case | master | master's store (mysqld) | slaves and their stores | load generator | total | machine busy |",
     '|---|---:|---:|---:|---:|---:|---:|',
   ]
   for (const { label, cpu } of rows) {
     const p = cpu.perWrite
     const total = Object.values(p).reduce((a, b) => a + b, 0)
-    lines.push(`| ${label} | ${µs(p.master)} | ${µs(p['master store'])} | ${µs(p.slaves)} | ${µs(p['load generator'])} | ${µs(total)} | ${(cpu.busy * 100).toFixed(0)}% |`)
+    lines.push(
+      `| ${label} | ${µs(p.master)} | ${µs(p['master store'])} | ${µs(p.slaves)} | ${µs(p['load generator'])} | ${µs(total)} | ${(cpu.busy * 100).toFixed(0)}% |`,
+    )
   }
   return lines.join('\n')
 }
 
 /** The generated part of BENCHMARKS.md: table, per-round values, CPU table, method, environment. */
-export function renderReport(figures: Figure[], cpuTable: string, env: Environment, mode: string, method: string[], wallSeconds: number): string {
+export function renderReport(
+  figures: Figure[],
+  cpuTable: string,
+  env: Environment,
+  mode: string,
+  method: string[],
+  wallSeconds: number,
+): string {
   const rounds = figures
     .filter((f) => f.rounds)
     .map((f) => {

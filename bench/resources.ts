@@ -15,7 +15,7 @@ export class Resources {
 
   /** Undoes everything registered, newest first; safe to call twice. */
   closeAll(): Promise<void> {
-    return (this.#closing ??= (async () => {
+    this.#closing ??= (async () => {
       for (const { what, close } of this.#closers.reverse()) {
         try {
           await close()
@@ -24,7 +24,8 @@ export class Resources {
         }
       }
       this.#closers = []
-    })())
+    })()
+    return this.#closing
   }
 }
 
@@ -36,8 +37,13 @@ export class Resources {
 export function guardTempDir(dir: string, binary: string): void {
   const script = [
     'while kill -0 "$0" 2>/dev/null; do sleep 1; done',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
     'for p in /proc/[0-9]*; do case "$(readlink "$p/exe" 2>/dev/null)" in "$1"|"$1 (deleted)") kill -9 "${p#/proc/}" 2>/dev/null;; esac; done',
     'rm -rf "$2"',
   ].join('; ')
-  Bun.spawn(['sh', '-c', script, String(process.pid), binary, dir], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' }).unref()
+  Bun.spawn(['sh', '-c', script, String(process.pid), binary, dir], {
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'ignore',
+  }).unref()
 }

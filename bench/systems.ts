@@ -1,9 +1,9 @@
 import type mysql from 'mysql2/promise'
 import type { Mariadb } from '../test/support/mariadb.ts'
 import type { ProcessGroups } from './cpu.ts'
-import { CREATE_TABLE, ddbConnector, Ids, mariadbConnector, type Connector } from './load.ts'
+import { type Connector, CREATE_TABLE, ddbConnector, Ids, mariadbConnector } from './load.ts'
 import { binlogPosition, connectMysql, startNativeMaster, startNativeSlave, waitSlavePosition } from './native.ts'
-import { masterOffset, startNode, waitApplied, type DdbNode } from './nodes.ts'
+import { type DdbNode, masterOffset, startNode, waitApplied } from './nodes.ts'
 
 /** How long settle() waits for slaves to catch up before it gives up, in milliseconds. */
 const SETTLE_TIMEOUT_MS = 120_000
@@ -34,7 +34,13 @@ export class DdbReplication implements System {
   readonly #slaves = new Map<string, DdbNode>()
   readonly #servers: StoreServers
 
-  private constructor(name: string, binary: string, master: DdbNode, slaveDbs: Record<string, string>, servers: StoreServers) {
+  private constructor(
+    name: string,
+    binary: string,
+    master: DdbNode,
+    slaveDbs: Record<string, string>,
+    servers: StoreServers,
+  ) {
     this.name = name
     this.#binary = binary
     this.master = master
@@ -48,7 +54,14 @@ export class DdbReplication implements System {
    * it, and starts the slaves (name → store URL); `servers` are the mariadbd
    * those stores live on, for CPU accounting.
    */
-  static async start(name: string, binary: string, db: string, log: string, slaveDbs: Record<string, string>, servers: StoreServers = {}): Promise<DdbReplication> {
+  static async start(
+    name: string,
+    binary: string,
+    db: string,
+    log: string,
+    slaveDbs: Record<string, string>,
+    servers: StoreServers = {},
+  ): Promise<DdbReplication> {
     const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log])
     const rep = new DdbReplication(name, binary, master, slaveDbs, servers)
     try {
@@ -66,7 +79,15 @@ export class DdbReplication implements System {
   async startSlave(name: string): Promise<DdbNode> {
     const db = this.#slaveDbs[name]
     if (db === undefined) throw new Error(`${this.name}: no slave ${name}`)
-    const node = await startNode(this.#binary, `${this.name} slave ${name}`, ['slave', '--master', this.master.address, '--db', db, '--id', name])
+    const node = await startNode(this.#binary, `${this.name} slave ${name}`, [
+      'slave',
+      '--master',
+      this.master.address,
+      '--db',
+      db,
+      '--id',
+      name,
+    ])
     this.#slaves.set(name, node)
     return node
   }
@@ -183,7 +204,11 @@ export class NativeReplication implements System {
 
   processes(): ProcessGroups {
     // MariaDB's master and its store are one process.
-    return { master: [this.master.pid], 'master store': [], slaves: [...this.#slaves.values()].map((s) => s.server.pid) }
+    return {
+      master: [this.master.pid],
+      'master store': [],
+      slaves: [...this.#slaves.values()].map((s) => s.server.pid),
+    }
   }
 
   async settle(): Promise<void> {

@@ -1,4 +1,4 @@
-import { meterCpu, type CpuUse } from './cpu.ts'
+import { type CpuUse, meterCpu } from './cpu.ts'
 import { insertLoop, openAll } from './load.ts'
 import { now } from './measure.ts'
 import { count, progress } from './progress.ts'
@@ -29,13 +29,19 @@ export interface CpuPerWrite {
  * round 2 …) so noise hits all cases alike, and the system's slaves catch up
  * between rounds. Also meters the CPU each process group uses during the rounds.
  */
-export async function measureThroughput(cases: ThroughputCase[], rounds: number, durationMs: number): Promise<Map<ThroughputCase, ThroughputResult>> {
+export async function measureThroughput(
+  cases: ThroughputCase[],
+  rounds: number,
+  durationMs: number,
+): Promise<Map<ThroughputCase, ThroughputResult>> {
   // An unmeasured round first: ddb's JIT and both servers' caches warm up before anything counts.
   for (const c of cases) {
     const { rows, ms } = await runRound(c, Math.min(durationMs, WARM_UP_MS))
     progress('throughput', `warm-up, ${c.label}: ${count((rows / ms) * 1000)}/s (not counted)`)
   }
-  const totals = new Map(cases.map((c) => [c, { perSecond: [] as number[], rows: 0, seconds: {} as Record<string, number>, busy: 0 }]))
+  const totals = new Map(
+    cases.map((c) => [c, { perSecond: [] as number[], rows: 0, seconds: {} as Record<string, number>, busy: 0 }]),
+  )
   for (let round = 1; round <= rounds; round++) {
     for (const c of cases) {
       const { rows, ms, cpu } = await runRound(c, durationMs)
@@ -44,14 +50,20 @@ export async function measureThroughput(cases: ThroughputCase[], rounds: number,
       total.perSecond.push(perSecond)
       total.rows += rows
       total.busy += cpu.busy / rounds
-      for (const [group, seconds] of Object.entries(cpu.seconds)) total.seconds[group] = (total.seconds[group] ?? 0) + seconds
-      progress('throughput', `round ${round}/${rounds}, ${c.label}: ${count(rows)} rows in ${(ms / 1000).toFixed(1)} s = ${count(perSecond)}/s, machine ${(cpu.busy * 100).toFixed(0)}% busy`)
+      for (const [group, seconds] of Object.entries(cpu.seconds))
+        total.seconds[group] = (total.seconds[group] ?? 0) + seconds
+      progress(
+        'throughput',
+        `round ${round}/${rounds}, ${c.label}: ${count(rows)} rows in ${(ms / 1000).toFixed(1)} s = ${count(perSecond)}/s, machine ${(cpu.busy * 100).toFixed(0)}% busy`,
+      )
     }
   }
   return new Map(
     cases.map((c) => {
       const t = totals.get(c)!
-      const perWrite = Object.fromEntries(Object.entries(t.seconds).map(([group, seconds]) => [group, seconds / Math.max(t.rows, 1)]))
+      const perWrite = Object.fromEntries(
+        Object.entries(t.seconds).map(([group, seconds]) => [group, seconds / Math.max(t.rows, 1)]),
+      )
       return [c, { perSecond: t.perSecond, cpu: { perWrite, busy: t.busy } }]
     }),
   )
@@ -65,7 +77,9 @@ async function runRound(c: ThroughputCase, durationMs: number): Promise<{ rows: 
   const conns = await openAll(c.system.connect, c.clients)
   const deadline = now() + durationMs
   const stopMeter = meterCpu({ ...c.system.processes(), 'load generator': [process.pid] })
-  const { rows, ms } = await insertLoop(conns, c.system.ids, () => now() < deadline).finally(() => conns.forEach((conn) => conn.close()))
+  const { rows, ms } = await insertLoop(conns, c.system.ids, () => now() < deadline).finally(() => {
+    for (const conn of conns) conn.close()
+  })
   const cpu = stopMeter()
   await c.system.settle()
   return { rows, ms, cpu }

@@ -58,10 +58,13 @@ export async function compareCopies(what: string, expectedRows: number, copies: 
   const digests = await Promise.all(copies.map((c) => c.digest()))
   const failures: string[] = []
   const master = digests[0]!
-  if (master.rows !== expectedRows) failures.push(`${what}: ${copies[0]!.name} has ${master.rows} rows, expected ${expectedRows}`)
+  if (master.rows !== expectedRows)
+    failures.push(`${what}: ${copies[0]!.name} has ${master.rows} rows, expected ${expectedRows}`)
   digests.forEach((d, i) => {
     if (i > 0 && (d.rows !== master.rows || d.sha1 !== master.sha1)) {
-      failures.push(`${what}: ${copies[i]!.name} differs from ${copies[0]!.name} (${d.rows} rows, sha1 ${d.sha1.slice(0, 12)} vs ${master.rows} rows, sha1 ${master.sha1.slice(0, 12)})`)
+      failures.push(
+        `${what}: ${copies[i]!.name} differs from ${copies[0]!.name} (${d.rows} rows, sha1 ${d.sha1.slice(0, 12)} vs ${master.rows} rows, sha1 ${master.sha1.slice(0, 12)})`,
+      )
     }
   })
   return failures

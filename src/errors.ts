@@ -72,11 +72,9 @@ export class DivergenceError extends DdbError {
   readonly actual: number
 
   constructor(offset: number, sql: string, expected: number, actual: number) {
-    super(
-      'DIVERGED',
-      `entry ${offset} diverged: master affected ${expected} row(s), this slave ${actual}: ${sql}`,
-      { hint: 'fix the slave\'s data by hand so the statement affects the same rows, then restart the slave' },
-    )
+    super('DIVERGED', `entry ${offset} diverged: master affected ${expected} row(s), this slave ${actual}: ${sql}`, {
+      hint: "fix the slave's data by hand so the statement affects the same rows, then restart the slave",
+    })
     this.name = 'DivergenceError'
     this.offset = offset
     this.sql = sql
@@ -108,11 +106,16 @@ export class StaleReadError extends DdbError {
 
   constructor(role: 'master' | 'slave', reached: number, requested: number, waitedMs: number) {
     const has = role === 'slave' ? 'this slave has applied' : 'this master has published'
-    super('STALE_READ', `read-your-writes: ${has} offset ${reached}, below the requested ${requested}, after waiting ${waitedMs} ms`, {
-      hint: role === 'slave'
-        ? 'the slave is behind or cut off from its master (see ddb status); retry, wait longer (--wait-timeout), or read from the master'
-        : 'no write with that offset was made on this master; check the offset and the node',
-    })
+    super(
+      'STALE_READ',
+      `read-your-writes: ${has} offset ${reached}, below the requested ${requested}, after waiting ${waitedMs} ms`,
+      {
+        hint:
+          role === 'slave'
+            ? 'the slave is behind or cut off from its master (see ddb status); retry, wait longer (--wait-timeout), or read from the master'
+            : 'no write with that offset was made on this master; check the offset and the node',
+      },
+    )
     this.name = 'StaleReadError'
     this.reached = reached
     this.requested = requested

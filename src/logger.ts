@@ -27,7 +27,7 @@ export function createLogger(fields: LogFields = {}, options: LoggerOptions = {}
     const all = { ...fields, ...extra }
     let line = `${new Date().toISOString()} ${level.toUpperCase()} ${event}`
     for (const [k, v] of Object.entries(all)) if (v !== undefined) line += ` ${k}=${formatValue(v)}`
-    write(line + '\n')
+    write(`${line}\n`)
   }
   return {
     debug: (e, f) => log('debug', e, f),

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { freePort, waitFor } from './support/util.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ddb-cli-'))
@@ -91,7 +91,9 @@ describe('command-line errors', () => {
     const wrong = await runDdb(['sql', 'SELECT 1 AS one', '--to', master.address, '--secret', 'nope'])
     expect(wrong.code).toBe(1)
     expectOneLineError(wrong.stderr, /authentication failed/)
-    const right = await runDdb(['sql', 'SELECT 1 AS one', '--to', master.address, '--json'], { env: { DDB_SECRET: 's3cret' } })
+    const right = await runDdb(['sql', 'SELECT 1 AS one', '--to', master.address, '--json'], {
+      env: { DDB_SECRET: 's3cret' },
+    })
     expect(right.stdout.trim()).toBe('{"rows":[{"one":1}]}')
   })
 })
@@ -103,12 +105,32 @@ describe('ddb sql --param', () => {
     await using slave = await startSlave(master.address, store())
     await runDdb(['sql', 'CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)', '--to', master.address])
     const nasty = "it's; DROP TABLE p; --"
-    const insert = await runDdb(['sql', 'INSERT INTO p (id, v) VALUES (?, ?)', '--param', '7', '--param', nasty, '--to', master.address, '--json'])
+    const insert = await runDdb([
+      'sql',
+      'INSERT INTO p (id, v) VALUES (?, ?)',
+      '--param',
+      '7',
+      '--param',
+      nasty,
+      '--to',
+      master.address,
+      '--json',
+    ])
     expect(insert.code).toBe(0)
     const tail = await runDdb(['log', 'tail', '--log', log, '-n', '1', '--json'])
-    expect(JSON.parse(tail.stdout).statements).toEqual([{ sql: 'INSERT INTO p (id, v) VALUES (?, ?)', params: ['7', nasty], insertId: 7 }])
+    expect(JSON.parse(tail.stdout).statements).toEqual([
+      { sql: 'INSERT INTO p (id, v) VALUES (?, ?)', params: ['7', nasty], insertId: 7 },
+    ])
     await waitApplied(slave, 2)
-    const read = await runDdb(['sql', 'SELECT id, v FROM p WHERE v = ?', '--param', nasty, '--to', slave.address, '--json'])
+    const read = await runDdb([
+      'sql',
+      'SELECT id, v FROM p WHERE v = ?',
+      '--param',
+      nasty,
+      '--to',
+      slave.address,
+      '--json',
+    ])
     expect(JSON.parse(read.stdout)).toEqual({ rows: [{ id: 7, v: nasty }] })
   })
 })
@@ -118,12 +140,29 @@ describe('ddb sql --mysql', () => {
     const mysqlPort = await freePort()
     const to = `127.0.0.1:${mysqlPort}`
     await using master = await startMaster(store(), logFile(), { args: ['--mysql-listen', to] })
-    const create = await runDdb(['sql', '--mysql', '--to', to, "CREATE TABLE m (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO m (name) VALUES ('Bo'), ('Al')"])
-    expect(create.stdout).toMatch(/^Query OK, 0 rows affected \(\d+\.\d\d sec\)\noffset 1\nQuery OK, 2 rows affected \(\d+\.\d\d sec\)\noffset 2\n$/)
+    const create = await runDdb([
+      'sql',
+      '--mysql',
+      '--to',
+      to,
+      "CREATE TABLE m (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO m (name) VALUES ('Bo'), ('Al')",
+    ])
+    expect(create.stdout).toMatch(
+      /^Query OK, 0 rows affected \(\d+\.\d\d sec\)\noffset 1\nQuery OK, 2 rows affected \(\d+\.\d\d sec\)\noffset 2\n$/,
+    )
     const read = await runDdb(['sql', '--mysql', '--to', to, 'SELECT * FROM m'])
     expect(read.stdout).toContain('| 2  | Al   |')
     expect(read.stdout).toMatch(/2 rows in set \(\d+\.\d\d sec\)/)
-    const json = await runDdb(['sql', '--mysql', '--to', to, '--json', 'SELECT name FROM m WHERE id = ?', '--param', '1'])
+    const json = await runDdb([
+      'sql',
+      '--mysql',
+      '--to',
+      to,
+      '--json',
+      'SELECT name FROM m WHERE id = ?',
+      '--param',
+      '1',
+    ])
     expect(json.stdout.trim()).toBe('{"rows":[{"name":"Bo"}]}')
     const bad = await runDdb(['sql', '--mysql', '--to', to, 'SELECT * FROM nowhere'])
     expect(bad.code).toBe(1)
@@ -142,16 +181,21 @@ describe('ddb log tail', () => {
     await first.query('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
     const clients = await Promise.all(Array.from({ length: 16 }, () => master.client()))
     let next = 2
-    await Promise.all(clients.map(async (c) => {
-      while (next <= 10_000) {
-        const id = next++
-        await c.query(`INSERT INTO t (id, v) VALUES (${id}, 'v${id}')`)
-      }
-    }))
+    await Promise.all(
+      clients.map(async (c) => {
+        while (next <= 10_000) {
+          const id = next++
+          await c.query(`INSERT INTO t (id, v) VALUES (${id}, 'v${id}')`)
+        }
+      }),
+    )
 
     const all = await runDdb(['log', 'tail', '--log', log, '--from', '1', '--json'])
     expect(all.code).toBe(0)
-    const entries = all.stdout.trim().split('\n').map((l) => JSON.parse(l))
+    const entries = all.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     expect(entries).toHaveLength(10_000)
     expect(entries.map((e) => e.offset)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1))
     expect(Object.keys(entries[1])).toEqual(['offset', 'ts', 'db', 'statements', 'affected', 'checksum'])
@@ -162,7 +206,21 @@ describe('ddb log tail', () => {
     expect(lines).toHaveLength(10)
     expect(lines[9]).toMatch(/^#10000 \d{4}-\d\d-\d\dT.* INSERT INTO t/)
 
-    const follow = Bun.spawn([process.execPath, join(import.meta.dir, '..', 'bin', 'ddb.ts'), 'log', 'tail', '--log', log, '-n', '1', '--follow', '--json'], { stdout: 'pipe', stderr: 'pipe' })
+    const follow = Bun.spawn(
+      [
+        process.execPath,
+        join(import.meta.dir, '..', 'bin', 'ddb.ts'),
+        'log',
+        'tail',
+        '--log',
+        log,
+        '-n',
+        '1',
+        '--follow',
+        '--json',
+      ],
+      { stdout: 'pipe', stderr: 'pipe' },
+    )
     let seen = ''
     void (async () => {
       for await (const chunk of follow.stdout) seen += new TextDecoder().decode(chunk)
@@ -172,7 +230,7 @@ describe('ddb log tail', () => {
     await waitFor(() => seen.includes('followed'), { timeoutMs: 10_000, what: 'tail --follow to print the new entry' })
     follow.kill('SIGINT')
     expect(await follow.exited).toBe(0)
-    clients.forEach((c) => c.close())
+    for (const c of clients) c.close()
     await master.stop()
   })
 
@@ -215,14 +273,21 @@ describe('the port under bad input', () => {
     await sendRaw(master.address, frame('{not json'))
     await sendRaw(master.address, frame('{"type":"hello","protocol":1,"peer":"slave"}'))
     await sendRaw(master.address, Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))
-    await sendRaw(master.address, frame('{"type":"query","id":1,"sql":"DROP TABLE kept","params":[]}').subarray(0, 10), { end: true })
+    await sendRaw(
+      master.address,
+      frame('{"type":"query","id":1,"sql":"DROP TABLE kept","params":[]}').subarray(0, 10),
+      { end: true },
+    )
 
     // Everyone else is still served, and nothing was logged by the garbage.
     await writer.query('INSERT INTO kept (id) VALUES (1)')
     expect(rowsOf(await writer.query('SELECT id FROM kept'))).toEqual([{ id: 1 }])
     const status = await statusOf(master)
     expect(status.role === 'master' && status.offset).toBe(2)
-    await waitFor(() => master.log().includes('exceeds the maximum'), { timeoutMs: 5_000, what: 'the oversized frame to be logged' })
+    await waitFor(() => master.log().includes('exceeds the maximum'), {
+      timeoutMs: 5_000,
+      what: 'the oversized frame to be logged',
+    })
     expect(master.log()).toMatch(/connection closed .*reason=/)
   })
 })
@@ -232,9 +297,15 @@ describe('the compiled binary', () => {
     const options = { compiled: true }
     await using master = await startMaster(store(), logFile(), options)
     await using slave = await startSlave(master.address, store(), options)
-    const create = await runDdb(['sql', 'CREATE TABLE c (id INTEGER PRIMARY KEY, name TEXT)', '--to', master.address, '--json'], options)
+    const create = await runDdb(
+      ['sql', 'CREATE TABLE c (id INTEGER PRIMARY KEY, name TEXT)', '--to', master.address, '--json'],
+      options,
+    )
     expect(create.stdout.trim()).toBe('{"offset":1,"affectedRows":0,"insertId":0}')
-    const insert = await runDdb(['sql', "INSERT INTO c (name) VALUES ('Ali')", '--to', master.address, '--json'], options)
+    const insert = await runDdb(
+      ['sql', "INSERT INTO c (name) VALUES ('Ali')", '--to', master.address, '--json'],
+      options,
+    )
     expect(JSON.parse(insert.stdout)).toEqual({ offset: 2, affectedRows: 1, insertId: 1 })
     await waitApplied(slave, 2)
     const read = await runDdb(['sql', 'SELECT * FROM c', '--to', slave.address, '--json'], options)
@@ -244,6 +315,10 @@ describe('the compiled binary', () => {
     const status = JSON.parse((await runDdb(['status', '--to', slave.address, '--json'], options)).stdout)
     expect(status).toMatchObject({ role: 'slave', master: master.address, applied: 2, connected: true })
     const mstatus = JSON.parse((await runDdb(['status', '--to', master.address, '--json'], options)).stdout)
-    expect(mstatus).toMatchObject({ role: 'master', offset: 2, replicas: [{ address: slave.address, applied: 2, connected: true }] })
+    expect(mstatus).toMatchObject({
+      role: 'master',
+      offset: 2,
+      replicas: [{ address: slave.address, applied: 2, connected: true }],
+    })
   })
 })

@@ -10,11 +10,11 @@ import { join } from 'node:path'
 import type { Entry } from '../src/entry.ts'
 import { DdbError } from '../src/errors.ts'
 import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
 import { expectSlavesEqualMaster, masterOffset, select, waitCaughtUp, write } from './support/compare.ts'
-import { runDdb, startMaster, startSlave, type DdbNode } from './support/ddb.ts'
-import { startMariadb, type Mariadb } from './support/mariadb.ts'
-import { tempDir, type TempDir } from './support/util.ts'
+import { type DdbNode, runDdb, startMaster, startSlave } from './support/ddb.ts'
+import { type Mariadb, startMariadb } from './support/mariadb.ts'
+import { type TempDir, tempDir } from './support/util.ts'
 
 /** Sends `sql` and expects ddb to refuse it as unsafe, with a message matching `reason`. */
 async function expectRefused(c: Client, sql: string, reason: RegExp): Promise<void> {
@@ -38,7 +38,10 @@ async function writeOne(c: Client, sql: string): Promise<{ offset: number; affec
 async function tailLog(log: string, n: number): Promise<Entry[]> {
   const tail = await runDdb(['log', 'tail', '--log', log, '--json', '-n', String(n)])
   expect(tail.code, tail.stderr).toBe(0)
-  return tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as Entry)
+  return tail.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Entry)
 }
 
 /** The auto-increment key column, as each dialect writes it. */
@@ -69,22 +72,37 @@ for (const kind of BACKEND_KINDS) {
     test("time functions replay at the master's clock, on a slave that applies later", async () => {
       const written = Date.now()
       if (kind === 'mysql') {
-        await writeOne(c, `CREATE TABLE clock (
+        await writeOne(
+          c,
+          `CREATE TABLE clock (
           id INT PRIMARY KEY,
           created DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
           updated TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
-          now6 DATETIME(6), today DATE, unix BIGINT, utc DATETIME, note VARCHAR(20))`)
-        await writeOne(c, 'INSERT INTO clock (id, now6, today, unix, utc) VALUES (1, NOW(6), CURDATE(), UNIX_TIMESTAMP(), UTC_TIMESTAMP())')
+          now6 DATETIME(6), today DATE, unix BIGINT, utc DATETIME, note VARCHAR(20))`,
+        )
+        await writeOne(
+          c,
+          'INSERT INTO clock (id, now6, today, unix, utc) VALUES (1, NOW(6), CURDATE(), UNIX_TIMESTAMP(), UTC_TIMESTAMP())',
+        )
         await Bun.sleep(30)
-        await writeOne(c, 'INSERT INTO clock (id, now6, today, unix, utc) VALUES (2, NOW(6), CURDATE(), UNIX_TIMESTAMP(), UTC_TIMESTAMP()), (3, NOW(6), CURRENT_DATE, UNIX_TIMESTAMP(NOW()), UTC_TIMESTAMP())')
+        await writeOne(
+          c,
+          'INSERT INTO clock (id, now6, today, unix, utc) VALUES (2, NOW(6), CURDATE(), UNIX_TIMESTAMP(), UTC_TIMESTAMP()), (3, NOW(6), CURRENT_DATE, UNIX_TIMESTAMP(NOW()), UTC_TIMESTAMP())',
+        )
         await Bun.sleep(30)
         expect((await writeOne(c, "UPDATE clock SET note = 'touched' WHERE id = 2")).affectedRows).toBe(1)
-        await writeOne(c, 'INSERT INTO clock (id, now6, unix) SELECT id + 10, NOW(6), UNIX_TIMESTAMP() FROM clock ORDER BY id')
+        await writeOne(
+          c,
+          'INSERT INTO clock (id, now6, unix) SELECT id + 10, NOW(6), UNIX_TIMESTAMP() FROM clock ORDER BY id',
+        )
         // DDL runs outside the store transaction on MySQL; its clock is pinned all the same (existing rows get the default).
         await Bun.sleep(30)
         await writeOne(c, 'ALTER TABLE clock ADD COLUMN added DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)')
         // On the master the row's defaults and NOW(6) come from the one pinned clock.
-        const [row1] = await select(master, 'SELECT created, updated, now6, UNIX_TIMESTAMP(now6) AS epoch, unix FROM clock WHERE id = 1')
+        const [row1] = await select(
+          master,
+          'SELECT created, updated, now6, UNIX_TIMESTAMP(now6) AS epoch, unix FROM clock WHERE id = 1',
+        )
         expect(row1!.created).toBe(row1!.now6)
         expect(row1!.updated).toBe(row1!.now6)
         expect(Math.abs(Number(row1!.epoch) * 1000 - written)).toBeLessThan(5_000)
@@ -92,14 +110,37 @@ for (const kind of BACKEND_KINDS) {
         const [row2] = await select(master, 'SELECT created, updated FROM clock WHERE id = 2')
         expect(String(row2!.updated) > String(row2!.created)).toBe(true)
       } else {
-        await writeOne(c, 'CREATE TABLE clock (id INTEGER PRIMARY KEY, ts TEXT, dt TEXT, d TEXT, epoch TEXT, ct TEXT, jd REAL, unix INTEGER)')
-        await writeOne(c, "INSERT INTO clock (id, ts, dt, d, epoch) VALUES (1, CURRENT_TIMESTAMP, datetime('now'), date('now'), strftime('%s','now'))")
+        await writeOne(
+          c,
+          'CREATE TABLE clock (id INTEGER PRIMARY KEY, ts TEXT, dt TEXT, d TEXT, epoch TEXT, ct TEXT, jd REAL, unix INTEGER)',
+        )
+        await writeOne(
+          c,
+          "INSERT INTO clock (id, ts, dt, d, epoch) VALUES (1, CURRENT_TIMESTAMP, datetime('now'), date('now'), strftime('%s','now'))",
+        )
         await Bun.sleep(30)
-        await writeOne(c, "INSERT INTO clock (id, ts, dt, d, epoch) VALUES (2, CURRENT_TIMESTAMP, datetime('now'), date('now'), strftime('%s','now')), (3, CURRENT_TIMESTAMP, datetime(), date(), strftime('%s'))")
+        await writeOne(
+          c,
+          "INSERT INTO clock (id, ts, dt, d, epoch) VALUES (2, CURRENT_TIMESTAMP, datetime('now'), date('now'), strftime('%s','now')), (3, CURRENT_TIMESTAMP, datetime(), date(), strftime('%s'))",
+        )
         await Bun.sleep(30)
-        expect((await writeOne(c, "UPDATE clock SET ct = CURRENT_TIME, jd = julianday('now'), unix = unixepoch() WHERE id = 2")).affectedRows).toBe(1)
-        await writeOne(c, "INSERT INTO clock (id, dt, epoch) SELECT id + 10, datetime('now'), strftime('%s','now') FROM clock ORDER BY id")
-        await expectRefused(c, "INSERT INTO clock (id, dt) VALUES (99, datetime('now', 'localtime'))", /datetime\('now', 'localtime'\) depends on the server's time zone/)
+        expect(
+          (
+            await writeOne(
+              c,
+              "UPDATE clock SET ct = CURRENT_TIME, jd = julianday('now'), unix = unixepoch() WHERE id = 2",
+            )
+          ).affectedRows,
+        ).toBe(1)
+        await writeOne(
+          c,
+          "INSERT INTO clock (id, dt, epoch) SELECT id + 10, datetime('now'), strftime('%s','now') FROM clock ORDER BY id",
+        )
+        await expectRefused(
+          c,
+          "INSERT INTO clock (id, dt) VALUES (99, datetime('now', 'localtime'))",
+          /datetime\('now', 'localtime'\) depends on the server's time zone/,
+        )
         const [row1] = await select(master, 'SELECT ts, dt, d, epoch FROM clock WHERE id = 1')
         expect(row1!.ts).toBe(row1!.dt)
         expect(Math.abs(Number(row1!.epoch) * 1000 - written)).toBeLessThan(5_000)
@@ -115,9 +156,21 @@ for (const kind of BACKEND_KINDS) {
       test('a SQLite column default that reads the clock is refused, with the reason', async () => {
         await writeOne(c, 'CREATE TABLE stamped (id INTEGER PRIMARY KEY, at TEXT)')
         const before = await masterOffset(master)
-        await expectRefused(c, 'CREATE TABLE bad (id INTEGER PRIMARY KEY, at TEXT DEFAULT CURRENT_TIMESTAMP)', /DEFAULT CURRENT_TIMESTAMP.*column default.*insert the value explicitly/)
-        await expectRefused(c, "CREATE TABLE bad (id INTEGER PRIMARY KEY, at TEXT DEFAULT (datetime('now')))", /DEFAULT \(datetime\('now'\)\).*column default/)
-        await expectRefused(c, 'ALTER TABLE stamped ADD COLUMN day TEXT DEFAULT CURRENT_DATE', /DEFAULT CURRENT_DATE.*column default/)
+        await expectRefused(
+          c,
+          'CREATE TABLE bad (id INTEGER PRIMARY KEY, at TEXT DEFAULT CURRENT_TIMESTAMP)',
+          /DEFAULT CURRENT_TIMESTAMP.*column default.*insert the value explicitly/,
+        )
+        await expectRefused(
+          c,
+          "CREATE TABLE bad (id INTEGER PRIMARY KEY, at TEXT DEFAULT (datetime('now')))",
+          /DEFAULT \(datetime\('now'\)\).*column default/,
+        )
+        await expectRefused(
+          c,
+          'ALTER TABLE stamped ADD COLUMN day TEXT DEFAULT CURRENT_DATE',
+          /DEFAULT CURRENT_DATE.*column default/,
+        )
         expect(await masterOffset(master)).toBe(before)
         expect(await select(master, "SELECT name FROM sqlite_master WHERE name = 'bad'")).toEqual([])
         await expectSlavesEqualMaster(master, [slave], kind)
@@ -126,24 +179,42 @@ for (const kind of BACKEND_KINDS) {
 
     test('random values and UUIDs are written as literals; per-row ones are refused', async () => {
       if (kind === 'mysql') {
-        await writeOne(c, 'CREATE TABLE rnd (id INT PRIMARY KEY, r DOUBLE, u CHAR(36), us BIGINT UNSIGNED, sys DATETIME(6))')
+        await writeOne(
+          c,
+          'CREATE TABLE rnd (id INT PRIMARY KEY, r DOUBLE, u CHAR(36), us BIGINT UNSIGNED, sys DATETIME(6))',
+        )
         await writeOne(c, 'INSERT INTO rnd (id, r, u, us) VALUES (1, RAND(), UUID(), UUID_SHORT())')
-        await writeOne(c, 'INSERT INTO rnd (id, r, u, us) VALUES (2, RAND(), UUID(), UUID_SHORT()), (3, RAND(), UUID(), UUID_SHORT()), (4, RAND(), UUID(), UUID_SHORT())')
+        await writeOne(
+          c,
+          'INSERT INTO rnd (id, r, u, us) VALUES (2, RAND(), UUID(), UUID_SHORT()), (3, RAND(), UUID(), UUID_SHORT()), (4, RAND(), UUID(), UUID_SHORT())',
+        )
         await writeOne(c, 'INSERT INTO rnd (id, sys) VALUES (5, SYSDATE()), (6, SYSDATE(6))')
-        expect((await c.query("INSERT INTO rnd (id, r, u) VALUES (?, RAND(), ?)", [7, 'why? RAND()']))[0]).toMatchObject({ kind: 'write', affectedRows: 1 })
+        expect(
+          (await c.query('INSERT INTO rnd (id, r, u) VALUES (?, RAND(), ?)', [7, 'why? RAND()']))[0],
+        ).toMatchObject({ kind: 'write', affectedRows: 1 })
         const rows = await select(master, 'SELECT r, u, us FROM rnd WHERE id <= 4 ORDER BY id')
         expect(new Set(rows.map((r) => r.r)).size).toBe(4)
         expect(new Set(rows.map((r) => r.u)).size).toBe(4)
         expect(new Set(rows.map((r) => String(r.us))).size).toBe(4)
-        for (const r of rows) expect(String(r.u)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+        for (const r of rows)
+          expect(String(r.u)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
         await expectRefused(c, 'UPDATE rnd SET r = RAND()', /RAND\(\) is evaluated once per row in an UPDATE/)
         await expectRefused(c, 'UPDATE rnd SET u = UUID() WHERE id = 1', /UUID\(\) is evaluated once per row/)
-        await expectRefused(c, 'INSERT INTO rnd (id, r) SELECT id + 100, RAND() FROM rnd ORDER BY id', /RAND\(\) is evaluated once per row in an INSERT … SELECT/)
+        await expectRefused(
+          c,
+          'INSERT INTO rnd (id, r) SELECT id + 100, RAND() FROM rnd ORDER BY id',
+          /RAND\(\) is evaluated once per row in an INSERT … SELECT/,
+        )
       } else {
         await writeOne(c, 'CREATE TABLE rnd (id INTEGER PRIMARY KEY, r INTEGER, b BLOB)')
         await writeOne(c, 'INSERT INTO rnd (id, r, b) VALUES (1, random(), randomblob(8))')
-        await writeOne(c, 'INSERT INTO rnd (id, r, b) VALUES (2, random(), randomblob(8)), (3, abs(random()) % 100, randomblob(8)), (4, 7 -random(), randomblob(1))')
-        expect((await c.query('INSERT INTO rnd (id, r, b) VALUES (?, random(), ?)', [5, { $bytes: 'AAEC' }]))[0]).toMatchObject({ kind: 'write', affectedRows: 1 })
+        await writeOne(
+          c,
+          'INSERT INTO rnd (id, r, b) VALUES (2, random(), randomblob(8)), (3, abs(random()) % 100, randomblob(8)), (4, 7 -random(), randomblob(1))',
+        )
+        expect(
+          (await c.query('INSERT INTO rnd (id, r, b) VALUES (?, random(), ?)', [5, { $bytes: 'AAEC' }]))[0],
+        ).toMatchObject({ kind: 'write', affectedRows: 1 })
         const rows = await select(master, 'SELECT r, b, length(b) AS n FROM rnd WHERE id <= 4 ORDER BY id')
         expect(rows.map((r) => r.n)).toEqual([8, 8, 8, 1])
         expect(new Set(rows.map((r) => JSON.stringify(r.b))).size).toBe(4)
@@ -170,7 +241,10 @@ for (const kind of BACKEND_KINDS) {
               ['INSERT INTO who (id, v) VALUES (2, VERSION())', /VERSION\(\) differs between servers/],
             ]
           : [
-              ['INSERT INTO who (id, v) VALUES (2, last_insert_rowid())', /last_insert_rowid\(\) differs between servers/],
+              [
+                'INSERT INTO who (id, v) VALUES (2, last_insert_rowid())',
+                /last_insert_rowid\(\) differs between servers/,
+              ],
               ['UPDATE who SET v = changes() WHERE id = 1', /changes\(\) differs between servers/],
               ['INSERT INTO who (id, v) VALUES (2, sqlite_version())', /sqlite_version\(\) differs between servers/],
             ]
@@ -191,14 +265,24 @@ for (const kind of BACKEND_KINDS) {
       await expectRefused(c, 'UPDATE lim SET v = v + 100 WHERE v > 5 LIMIT 2', /UPDATE with LIMIT but no ORDER BY/)
       await expectRefused(c, 'DELETE FROM lim LIMIT 1', /DELETE with LIMIT but no ORDER BY/)
       await expectRefused(c, 'INSERT INTO lim_copy SELECT * FROM lim', /INSERT … SELECT without ORDER BY/)
-      await expectRefused(c, 'INSERT INTO lim_keys (src, v) SELECT id, v FROM lim WHERE v > 0', /INSERT … SELECT without ORDER BY/)
+      await expectRefused(
+        c,
+        'INSERT INTO lim_keys (src, v) SELECT id, v FROM lim WHERE v > 0',
+        /INSERT … SELECT without ORDER BY/,
+      )
       expect(await masterOffset(master)).toBe(before)
       expect((await writeOne(c, 'UPDATE lim SET v = v + 100 ORDER BY v LIMIT 2')).affectedRows).toBe(2)
       expect((await writeOne(c, 'DELETE FROM lim ORDER BY id DESC LIMIT 1')).affectedRows).toBe(1)
       expect((await writeOne(c, 'INSERT INTO lim_copy SELECT * FROM lim ORDER BY id')).affectedRows).toBe(5)
-      expect((await writeOne(c, 'INSERT INTO lim_keys (src, v) SELECT id, v FROM lim ORDER BY v DESC, id')).affectedRows).toBe(5)
+      expect(
+        (await writeOne(c, 'INSERT INTO lim_keys (src, v) SELECT id, v FROM lim ORDER BY v DESC, id')).affectedRows,
+      ).toBe(5)
       expect(await select(master, 'SELECT id, v FROM lim ORDER BY id')).toEqual([
-        { id: 1, v: 50 }, { id: 2, v: 40 }, { id: 3, v: 30 }, { id: 4, v: 20 }, { id: 5, v: 110 },
+        { id: 1, v: 50 },
+        { id: 2, v: 40 },
+        { id: 3, v: 30 },
+        { id: 4, v: 20 },
+        { id: 5, v: 110 },
       ])
       expect(await select(master, 'SELECT id, src FROM lim_keys ORDER BY id')).toEqual(
         [5, 1, 2, 3, 4].map((src, i) => ({ id: i + 1, src })),
@@ -207,7 +291,10 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('auto-increment keys are equal on slaves with 16 concurrent clients, some of whose inserts fail', async () => {
-      await writeOne(c, `CREATE TABLE seq (${AUTO_ID[kind]}, who INTEGER NOT NULL, n INTEGER NOT NULL, UNIQUE (who, n))`)
+      await writeOne(
+        c,
+        `CREATE TABLE seq (${AUTO_ID[kind]}, who INTEGER NOT NULL, n INTEGER NOT NULL, UNIQUE (who, n))`,
+      )
       const clients = 16
       const perClient = 100
       const acked = new Map<number, { who: number; n: number }>()
@@ -220,7 +307,10 @@ for (const kind of BACKEND_KINDS) {
               // Every tenth insert repeats the one before it: a duplicate (who, n) that fails on purpose.
               const n = i % 10 === 9 ? i - 1 : i
               try {
-                const { insertId, affectedRows } = await writeOne(conn, `INSERT INTO seq (who, n) VALUES (${who}, ${n})`)
+                const { insertId, affectedRows } = await writeOne(
+                  conn,
+                  `INSERT INTO seq (who, n) VALUES (${who}, ${n})`,
+                )
                 expect(affectedRows).toBe(1)
                 expect(acked.has(insertId), `insert id ${insertId} given twice`).toBe(false)
                 acked.set(insertId, { who, n })
@@ -252,13 +342,16 @@ for (const kind of BACKEND_KINDS) {
       // MySQL answers an explicit id as the insert id; the entry carries it, though nothing was generated.
       await writeOne(c, "INSERT INTO up (id, k, v) VALUES (10, 'c', 3)")
       // Finds 'a' and changes nothing: no id generated, none recorded.
-      const upsert = kind === 'mysql'
-        ? "INSERT INTO up (k, v) VALUES ('a', 1) ON DUPLICATE KEY UPDATE v = VALUES(v)"
-        : "INSERT INTO up (k, v) VALUES ('a', 1) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+      const upsert =
+        kind === 'mysql'
+          ? "INSERT INTO up (k, v) VALUES ('a', 1) ON DUPLICATE KEY UPDATE v = VALUES(v)"
+          : "INSERT INTO up (k, v) VALUES ('a', 1) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
       await writeOne(c, upsert)
       await writeOne(c, "INSERT INTO up (k, v) VALUES ('d', 4)")
       expect(await select(master, "SELECT id, k, v FROM up WHERE k <> 'd' ORDER BY id")).toEqual([
-        { id: 1, k: 'a', v: 1 }, { id: 2, k: 'b', v: 2 }, { id: 10, k: 'c', v: 3 },
+        { id: 1, k: 'a', v: 1 },
+        { id: 2, k: 'b', v: 2 },
+        { id: 10, k: 'c', v: 3 },
       ])
       // The live slave gets these entries one by one; a slave catching up applies them in one batch.
       await using late = await startSlave(master.address, await backend.newStore())
@@ -267,9 +360,12 @@ for (const kind of BACKEND_KINDS) {
 
     test('the log keeps the text the client sent next to the rewritten statement', async () => {
       await writeOne(c, 'CREATE TABLE orig (id INTEGER PRIMARY KEY, r DOUBLE, at VARCHAR(30))')
-      const original = kind === 'mysql' ? 'INSERT INTO orig (id, r) VALUES (1, RAND())' : 'INSERT INTO orig (id, r, at) VALUES (1, random(), CURRENT_TIMESTAMP)'
+      const original =
+        kind === 'mysql'
+          ? 'INSERT INTO orig (id, r) VALUES (1, RAND())'
+          : 'INSERT INTO orig (id, r, at) VALUES (1, random(), CURRENT_TIMESTAMP)'
       const { offset } = await writeOne(c, original)
-      const plain = "INSERT INTO orig (id, r) VALUES (2, 0.5)"
+      const plain = 'INSERT INTO orig (id, r) VALUES (2, 0.5)'
       await writeOne(c, plain)
       const [rewritten, untouched] = await tailLog(log, 2)
       expect(rewritten!.offset).toBe(offset)
@@ -304,8 +400,14 @@ describe('determinism across MySQL servers in different time zones', () => {
     dir = await tempDir('ddb-zones-')
     master = await startMaster(servers[0]!.url('app'), join(dir.path, 'zones.log'))
     slave = await startSlave(master.address, servers[1]!.url('app'))
-    await write(master, 'CREATE TABLE zoned (id INT PRIMARY KEY, at DATETIME(6), today DATE, sys DATETIME(6), stamp TIMESTAMP(6) NULL)')
-    await write(master, 'INSERT INTO zoned (id, at, today, sys, stamp) VALUES (1, NOW(6), CURDATE(), SYSDATE(6), NOW(6))')
+    await write(
+      master,
+      'CREATE TABLE zoned (id INT PRIMARY KEY, at DATETIME(6), today DATE, sys DATETIME(6), stamp TIMESTAMP(6) NULL)',
+    )
+    await write(
+      master,
+      'INSERT INTO zoned (id, at, today, sys, stamp) VALUES (1, NOW(6), CURDATE(), SYSDATE(6), NOW(6))',
+    )
     await waitCaughtUp(slave, await masterOffset(master))
   })
   afterAll(async () => {
@@ -315,12 +417,15 @@ describe('determinism across MySQL servers in different time zones', () => {
     await dir?.remove()
   })
 
-  test("a slave whose server runs at -03:00 stores the wall clock of a master at +05:00", async () => {
+  test('a slave whose server runs at -03:00 stores the wall clock of a master at +05:00', async () => {
     expect(await select(slave, query)).toEqual(await select(master, query))
   })
 
   test('SYSDATE() on a master at +05:00 means what NOW() means there, as it would without ddb', async () => {
-    const [row] = await select(master, 'SELECT at, sys, TIMESTAMPDIFF(SECOND, at, sys) AS drift FROM zoned WHERE id = 1')
+    const [row] = await select(
+      master,
+      'SELECT at, sys, TIMESTAMPDIFF(SECOND, at, sys) AS drift FROM zoned WHERE id = 1',
+    )
     expect(Math.abs(Number(row!.drift)), `NOW(6) = ${row!.at}, SYSDATE(6) = ${row!.sys}`).toBeLessThanOrEqual(1)
   })
 })

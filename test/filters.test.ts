@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Client } from '../src/wire/client.ts'
-import { createBackend, type Backend } from './support/backends.ts'
-import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { type Backend, createBackend } from './support/backends.ts'
+import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 
 /** Runs statements one by one on one client (its session keeps USE); returns the last write's offset. */
 async function run(c: Client, statements: string[]): Promise<number> {
@@ -25,7 +25,10 @@ async function rows(node: DdbNode, sql: string): Promise<Record<string, unknown>
 
 /** The databases among `names` that exist on a node. */
 async function databases(node: DdbNode, names: string[]): Promise<string[]> {
-  const found = await rows(node, `SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name IN (${names.map((n) => `'${n}'`).join(', ')}) ORDER BY schema_name`)
+  const found = await rows(
+    node,
+    `SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name IN (${names.map((n) => `'${n}'`).join(', ')}) ORDER BY schema_name`,
+  )
   return found.map((r) => String(r.name))
 }
 
@@ -73,9 +76,14 @@ describe('replication filters on mysql stores', () => {
       'USE app',
       'INSERT INTO main_t (id) VALUES (101)',
     ])
-    await using notB = await startSlave(master.address, notBStore, { args: ['--ignore-db', 'b', '--ignore-db', 'nothing'] })
+    await using notB = await startSlave(master.address, notBStore, {
+      args: ['--ignore-db', 'b', '--ignore-db', 'nothing'],
+    })
 
-    for (const [slave, store] of [[onlyA, onlyAStore], [notB, notBStore]] as const) {
+    for (const [slave, store] of [
+      [onlyA, onlyAStore],
+      [notB, notBStore],
+    ] as const) {
       await expectCaughtUp(backend, master, slave, store)
       expect(await rows(slave, 'SELECT * FROM a.t ORDER BY id')).toEqual([{ id: 1, v: 'a-uno' }])
     }
@@ -89,10 +97,23 @@ describe('replication filters on mysql stores', () => {
     expect(await rows(notB, 'SELECT * FROM app.main_t ORDER BY id')).toEqual([{ id: 100 }, { id: 101 }])
 
     // Live, after both caught up: a's write arrives, b's is skipped but still counted.
-    await run(c, ['USE b', 'INSERT INTO t (id, v) VALUES (2, \'b-two\')', 'USE a', "INSERT INTO t (id, v) VALUES (3, 'a-three')", 'USE b', 'DELETE FROM t'])
-    for (const [slave, store] of [[onlyA, onlyAStore], [notB, notBStore]] as const) {
+    await run(c, [
+      'USE b',
+      "INSERT INTO t (id, v) VALUES (2, 'b-two')",
+      'USE a',
+      "INSERT INTO t (id, v) VALUES (3, 'a-three')",
+      'USE b',
+      'DELETE FROM t',
+    ])
+    for (const [slave, store] of [
+      [onlyA, onlyAStore],
+      [notB, notBStore],
+    ] as const) {
       await expectCaughtUp(backend, master, slave, store)
-      expect(await rows(slave, 'SELECT * FROM a.t ORDER BY id')).toEqual([{ id: 1, v: 'a-uno' }, { id: 3, v: 'a-three' }])
+      expect(await rows(slave, 'SELECT * FROM a.t ORDER BY id')).toEqual([
+        { id: 1, v: 'a-uno' },
+        { id: 3, v: 'a-three' },
+      ])
     }
 
     // The filters show in the slave's status.
@@ -127,12 +148,24 @@ describe('replication filters on sqlite stores', () => {
   test('entries without a database are never filtered', async () => {
     await using master = await startMaster(await backend.newStore(), join(backend.dir, 'filters.log'))
     const c = await master.client()
-    await run(c, ['CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR(20))', "INSERT INTO t (id, v) VALUES (1, 'one'), (2, 'two')"])
+    await run(c, [
+      'CREATE TABLE t (id INTEGER PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO t (id, v) VALUES (1, 'one'), (2, 'two')",
+    ])
     const store = await backend.newStore()
-    await using slave = await startSlave(master.address, store, { args: ['--replicate-db', 'a', '--ignore-db', 'main', '--ignore-db', 'app'] })
-    await run(c, ["UPDATE t SET v = 'uno' WHERE id = 1", 'DELETE FROM t WHERE id = 2', "INSERT INTO t (id, v) VALUES (3, 'three')"])
+    await using slave = await startSlave(master.address, store, {
+      args: ['--replicate-db', 'a', '--ignore-db', 'main', '--ignore-db', 'app'],
+    })
+    await run(c, [
+      "UPDATE t SET v = 'uno' WHERE id = 1",
+      'DELETE FROM t WHERE id = 2',
+      "INSERT INTO t (id, v) VALUES (3, 'three')",
+    ])
     await expectCaughtUp(backend, master, slave, store)
-    expect(await rows(slave, 'SELECT * FROM t ORDER BY id')).toEqual([{ id: 1, v: 'uno' }, { id: 3, v: 'three' }])
+    expect(await rows(slave, 'SELECT * FROM t ORDER BY id')).toEqual([
+      { id: 1, v: 'uno' },
+      { id: 3, v: 'three' },
+    ])
     expect(await rows(slave, 'SELECT * FROM t ORDER BY id')).toEqual(await rows(master, 'SELECT * FROM t ORDER BY id'))
     const s = await statusOf(slave)
     expect(s.role === 'slave' && s.filters).toEqual({ replicateDb: ['a'], ignoreDb: ['main', 'app'] })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
-import { ddbCommand, startMaster, startSlave, waitApplied, type DdbNode } from './support/ddb.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
+import { type DdbNode, ddbCommand, startMaster, startSlave, waitApplied } from './support/ddb.ts'
 import { freePort, waitFor } from './support/util.ts'
 
 /** A ddb node with its HTTP API's base URL. */
@@ -30,7 +30,11 @@ async function call(url: string, init?: RequestInit): Promise<{ status: number; 
 
 /** POST /sql with a JSON body. */
 function postSql(node: HttpNode, body: unknown): Promise<{ status: number; body: any }> {
-  return call(`${node.url}/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return call(`${node.url}/sql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
 }
 
 /** GET /sql?q=… with extra query parameters. */
@@ -54,10 +58,15 @@ for (const kind of BACKEND_KINDS) {
     beforeAll(async () => {
       backend = createBackend(kind)
       const m = await httpArgs()
-      master = await ready(await startMaster(await backend.newStore(), join(backend.dir, 'http.log'), { args: m.args }), m.url)
+      master = await ready(
+        await startMaster(await backend.newStore(), join(backend.dir, 'http.log'), { args: m.args }),
+        m.url,
+      )
       const s = await httpArgs()
       slave = await ready(await startSlave(master.node.address, await backend.newStore(), { args: s.args }), s.url)
-      const { status, body } = await postSql(master, { sql: 'CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(50))' })
+      const { status, body } = await postSql(master, {
+        sql: 'CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(50))',
+      })
       expect(status).toBe(200)
       created = body.results[0].offset
     })
@@ -80,7 +89,11 @@ for (const kind of BACKEND_KINDS) {
 
       // read-your-writes on the slave: min_offset waits for the write just made
       const next = await postSql(master, { sql: "INSERT INTO people (id, name) VALUES (2, 'Bea')" })
-      const fresh = await getSql(slave, 'SELECT COUNT(*) AS n FROM people', `&min_offset=${next.body.results[0].offset}`)
+      const fresh = await getSql(
+        slave,
+        'SELECT COUNT(*) AS n FROM people',
+        `&min_offset=${next.body.results[0].offset}`,
+      )
       expect(fresh.body.results[0].rows).toEqual([{ n: 2 }])
       const stale = await getSql(slave, 'SELECT 1', `&min_offset=${next.body.results[0].offset + 1000}&wait_ms=100`)
       expect(stale.status).toBe(503)
@@ -105,13 +118,19 @@ for (const kind of BACKEND_KINDS) {
 
       await waitApplied(slave.node, before + 1)
       const read = await getSql(slave, 'SELECT id, name FROM people WHERE id >= 10 ORDER BY id')
-      expect(read.body.results[0].rows).toEqual([{ id: 10, name: 'Cemal' }, { id: 11, name: 'Dana' }])
+      expect(read.body.results[0].rows).toEqual([
+        { id: 10, name: 'Cemal' },
+        { id: 11, name: 'Dana' },
+      ])
     })
 
     test('a failing statement in statements[] rolls the whole transaction back', async () => {
       const before = await masterOffset(master)
       const { status, body } = await postSql(master, {
-        statements: [{ sql: "INSERT INTO people (id, name) VALUES (20, 'Eda')" }, { sql: "INSERT INTO people (id, name) VALUES (1, 'again')" }],
+        statements: [
+          { sql: "INSERT INTO people (id, name) VALUES (20, 'Eda')" },
+          { sql: "INSERT INTO people (id, name) VALUES (1, 'again')" },
+        ],
       })
       expect(status).toBe(422)
       expect(body.error.code).toBe('STORE')
@@ -130,7 +149,10 @@ for (const kind of BACKEND_KINDS) {
 
     test('a --forward-writes slave passes a POST write on to the master; SIGTERM stops it cleanly', async () => {
       const s = await httpArgs()
-      const forwarding = await ready(await startSlave(master.node.address, await backend.newStore(), { args: [...s.args, '--forward-writes'] }), s.url)
+      const forwarding = await ready(
+        await startSlave(master.node.address, await backend.newStore(), { args: [...s.args, '--forward-writes'] }),
+        s.url,
+      )
       try {
         const write = await postSql(forwarding, { sql: "INSERT INTO people (id, name) VALUES (30, 'Fud')" })
         expect(write.status).toBe(200)
@@ -149,9 +171,15 @@ for (const kind of BACKEND_KINDS) {
     if (kind === 'mysql') {
       test('db picks the database a request runs in', async () => {
         expect((await postSql(master, { sql: 'CREATE DATABASE other' })).status).toBe(200)
-        const created = await postSql(master, { sql: 'CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(20))', db: 'other' })
+        const created = await postSql(master, {
+          sql: 'CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(20))',
+          db: 'other',
+        })
         expect(created.status).toBe(200)
-        const inserted = await postSql(master, { statements: [{ sql: "INSERT INTO notes VALUES (1, 'hi')" }], db: 'other' })
+        const inserted = await postSql(master, {
+          statements: [{ sql: "INSERT INTO notes VALUES (1, 'hi')" }],
+          db: 'other',
+        })
         expect(inserted.status).toBe(200)
         const read = await getSql(slave, 'SELECT body FROM notes', `&db=other&min_offset=${inserted.body.offset}`)
         expect(read.body.results[0].rows).toEqual([{ body: 'hi' }])
@@ -169,7 +197,10 @@ for (const kind of BACKEND_KINDS) {
         expect([missing.status, missing.body.error.code]).toEqual([400, 'BAD_REQUEST'])
         expect(missing.body.error.message).toContain('sql')
 
-        const huge = await call(`${node.url}/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT 1', pad: 'x'.repeat(17 * 1024 * 1024) }) })
+        const huge = await call(`${node.url}/sql`, {
+          method: 'POST',
+          body: JSON.stringify({ sql: 'SELECT 1', pad: 'x'.repeat(17 * 1024 * 1024) }),
+        })
         expect([huge.status, huge.body.error.code]).toEqual([413, 'BODY_TOO_LARGE'])
 
         const unknown = await call(`${node.url}/nope`)
@@ -181,7 +212,9 @@ for (const kind of BACKEND_KINDS) {
 
       const duplicate = await postSql(master, { sql: "INSERT INTO people (id, name) VALUES (1, 'dup')" })
       expect([duplicate.status, duplicate.body.error.code]).toEqual([422, 'STORE'])
-      const unsafe = await postSql(master, { sql: kind === 'mysql' ? 'UPDATE people SET name = UUID()' : 'UPDATE people SET name = random()' })
+      const unsafe = await postSql(master, {
+        sql: kind === 'mysql' ? 'UPDATE people SET name = UUID()' : 'UPDATE people SET name = random()',
+      })
       expect([unsafe.status, unsafe.body.error.code]).toEqual([409, 'UNSAFE_STATEMENT'])
       const noTable = await getSql(slave, 'SELECT * FROM no_such_table')
       expect([noTable.status, noTable.body.error.code]).toEqual([422, 'STORE'])
@@ -203,11 +236,21 @@ describe('--http', () => {
     const backend = createBackend('sqlite')
     try {
       const { args, url } = await httpArgs()
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'secret.log'), { args, env: { DDB_SECRET: 'hush' } })
-      await waitFor(async () => (await fetch(`${url}/status`)).status === 401, { timeoutMs: 30_000, what: `HTTP API at ${url}` })
+      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'secret.log'), {
+        args,
+        env: { DDB_SECRET: 'hush' },
+      })
+      await waitFor(async () => (await fetch(`${url}/status`)).status === 401, {
+        timeoutMs: 30_000,
+        what: `HTTP API at ${url}`,
+      })
       const denied = await call(`${url}/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT 1' }) })
       expect([denied.status, denied.body.error.code]).toEqual([401, 'AUTH'])
-      const allowed = await call(`${url}/sql`, { method: 'POST', headers: { authorization: 'Bearer hush' }, body: JSON.stringify({ sql: 'SELECT 1 AS one' }) })
+      const allowed = await call(`${url}/sql`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer hush' },
+        body: JSON.stringify({ sql: 'SELECT 1 AS one' }),
+      })
       expect(allowed.body).toEqual({ results: [{ columns: ['one'], rows: [{ one: 1 }] }] })
       expect(master.proc.exitCode).toBeNull()
     } finally {
@@ -222,8 +265,23 @@ describe('--http', () => {
       await using blocker = await startMaster(await backend.newStore(), join(backend.dir, 'a.log'), { args })
       await ready(blocker, url)
       const port = url.split(':').at(-1)
-      const second = ['master', '--db', await backend.newStore(), '--log', join(backend.dir, 'b.log'), '--listen', `127.0.0.1:${await freePort()}`, '--http', `127.0.0.1:${port}`]
-      const proc = Bun.spawn([...ddbCommand(), ...second], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', timeout: 30_000 })
+      const second = [
+        'master',
+        '--db',
+        await backend.newStore(),
+        '--log',
+        join(backend.dir, 'b.log'),
+        '--listen',
+        `127.0.0.1:${await freePort()}`,
+        '--http',
+        `127.0.0.1:${port}`,
+      ]
+      const proc = Bun.spawn([...ddbCommand(), ...second], {
+        stdin: 'ignore',
+        stdout: 'pipe',
+        stderr: 'pipe',
+        timeout: 30_000,
+      })
       const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
       expect(code).toBe(1)
       expect(stderr).not.toContain('http api listening')

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import mysql from 'mysql2/promise'
 import net from 'node:net'
 import { join } from 'node:path'
-import { CLIENT, PacketReader, PayloadWriter, framePacket, type Packet } from '../src/mysql/packets.ts'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
-import { startMaster, startSlave, type DdbNode } from './support/ddb.ts'
+import mysql from 'mysql2/promise'
+import { CLIENT, framePacket, type Packet, PacketReader, PayloadWriter } from '../src/mysql/packets.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
 import { masterOffset } from './support/compare.ts'
+import { type DdbNode, startMaster, startSlave } from './support/ddb.ts'
 import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
 import { waitFor } from './support/util.ts'
 
@@ -54,7 +54,18 @@ async function rawLogin(port: number): Promise<RawClient> {
   const c = await rawConnect(port)
   await c.next() // HandshakeV10
   const caps = CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION | CLIENT.PLUGIN_AUTH | CLIENT.DEPRECATE_EOF
-  c.send(new PayloadWriter().int4(caps).int4(1 << 24).int1(45).zeros(23).nulString('root').int1(0).nulString('mysql_native_password').build(), 1)
+  c.send(
+    new PayloadWriter()
+      .int4(caps)
+      .int4(1 << 24)
+      .int1(45)
+      .zeros(23)
+      .nulString('root')
+      .int1(0)
+      .nulString('mysql_native_password')
+      .build(),
+    1,
+  )
   const ok = await c.next()
   expect(ok.payload[0]).toBe(0x00)
   return c
@@ -73,7 +84,9 @@ for (const kind of BACKEND_KINDS) {
     beforeAll(async () => {
       backend = createBackend(kind)
       // Port 0: the node picks a free port and logs it, so no other process can take it in between.
-      master = await startMaster(await backend.newStore(), join(backend.dir, 'log.sqlite'), { args: ['--mysql-listen', '127.0.0.1:0'] })
+      master = await startMaster(await backend.newStore(), join(backend.dir, 'log.sqlite'), {
+        args: ['--mysql-listen', '127.0.0.1:0'],
+      })
       slave = await startSlave(master.address, await backend.newStore(), { args: ['--mysql-listen', '127.0.0.1:0'] })
       ;[masterPort, slavePort] = await Promise.all([mysqlPortOf(master), mysqlPortOf(slave)])
     })
@@ -85,21 +98,37 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('the mariadb CLI runs DDL, DML and a transaction; the slave serves the rows on its own MySQL port', async () => {
-      const ddl = await mariadbCli(masterPort, 'CREATE TABLE cli_t (id INT PRIMARY KEY, name VARCHAR(20), score DOUBLE)')
+      const ddl = await mariadbCli(
+        masterPort,
+        'CREATE TABLE cli_t (id INT PRIMARY KEY, name VARCHAR(20), score DOUBLE)',
+      )
       expect(ddl.stderr).toBe('')
       expect(ddl.code).toBe(0)
-      const dml = await mariadbCli(masterPort, "INSERT INTO cli_t VALUES (1, 'ann', 1.5), (2, 'bob', NULL); UPDATE cli_t SET score = 2.5 WHERE id = 2")
+      const dml = await mariadbCli(
+        masterPort,
+        "INSERT INTO cli_t VALUES (1, 'ann', 1.5), (2, 'bob', NULL); UPDATE cli_t SET score = 2.5 WHERE id = 2",
+      )
       expect(dml.stderr).toBe('')
-      const txn = await mariadbCli(masterPort, "BEGIN; INSERT INTO cli_t VALUES (3, 'cy', 3); DELETE FROM cli_t WHERE id = 1; COMMIT")
+      const txn = await mariadbCli(
+        masterPort,
+        "BEGIN; INSERT INTO cli_t VALUES (3, 'cy', 3); DELETE FROM cli_t WHERE id = 1; COMMIT",
+      )
       expect(txn.stderr).toBe('')
       expect(txn.code).toBe(0)
       const expected = 'id\tname\tscore\n2\tbob\t2.5\n3\tcy\t3\n'
       expect((await mariadbCli(masterPort, 'SELECT * FROM cli_t ORDER BY id')).stdout).toBe(expected)
-      await waitFor(async () => (await mariadbCli(slavePort, 'SELECT * FROM cli_t ORDER BY id')).stdout === expected, { timeoutMs: 30_000, what: 'slave rows' })
+      await waitFor(async () => (await mariadbCli(slavePort, 'SELECT * FROM cli_t ORDER BY id')).stdout === expected, {
+        timeoutMs: 30_000,
+        what: 'slave rows',
+      })
     })
 
-    test('the CLI\'s connect queries, system variables, SHOW TABLES and USE work', async () => {
-      const r = await mariadbCli(masterPort, 'SELECT @@version_comment LIMIT 1; SELECT @@version; SET NAMES utf8mb4; SET autocommit=1; SET SESSION net_write_timeout = 600; SHOW TABLES; SELECT 1 + 1 AS two', ['-N'])
+    test("the CLI's connect queries, system variables, SHOW TABLES and USE work", async () => {
+      const r = await mariadbCli(
+        masterPort,
+        'SELECT @@version_comment LIMIT 1; SELECT @@version; SET NAMES utf8mb4; SET autocommit=1; SET SESSION net_write_timeout = 600; SHOW TABLES; SELECT 1 + 1 AS two',
+        ['-N'],
+      )
       expect(r.stderr).toBe('')
       const lines = r.stdout.trim().split('\n')
       expect(lines[0]).toBe('ddb statement replication')
@@ -119,7 +148,9 @@ for (const kind of BACKEND_KINDS) {
       try {
         const autoId = kind === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'INT PRIMARY KEY AUTO_INCREMENT'
         await c.query(`CREATE TABLE m2_t (id ${autoId}, name VARCHAR(20), b BLOB, f DOUBLE)`)
-        const [header] = (await c.query("INSERT INTO m2_t (name, b, f) VALUES ('x', X'00ff', 0.25)")) as unknown as [mysql.ResultSetHeader]
+        const [header] = (await c.query("INSERT INTO m2_t (name, b, f) VALUES ('x', X'00ff', 0.25)")) as unknown as [
+          mysql.ResultSetHeader,
+        ]
         expect(header.affectedRows).toBe(1)
         expect(header.insertId).toBe(1)
         const offset = Number(/^offset (\d+)$/.exec(header.info)?.[1])
@@ -128,7 +159,7 @@ for (const kind of BACKEND_KINDS) {
         expect(row.o).toBe(offset)
         const [rows] = (await c.query('SELECT id, name, b, f FROM m2_t')) as unknown as [Array<Record<string, unknown>>]
         expect(rows).toEqual([{ id: 1, name: 'x', b: Buffer.from([0, 255]), f: 0.25 }])
-        const err = await c.query('INSERT INTO m2_t (id, name) VALUES (1, \'dup\')').catch((e) => e)
+        const err = await c.query("INSERT INTO m2_t (id, name) VALUES (1, 'dup')").catch((e) => e)
         expect(err.errno).toBe(1062)
         expect(err.sqlState).toBe('23000')
       } finally {
@@ -140,7 +171,8 @@ for (const kind of BACKEND_KINDS) {
       const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
       const other = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
       const offset = () => masterOffset(master)
-      const ids = async () => ((await other.query('SELECT id FROM ac ORDER BY id')) as unknown as [Array<{ id: number }>])[0].map((r) => r.id)
+      const ids = async () =>
+        ((await other.query('SELECT id FROM ac ORDER BY id')) as unknown as [Array<{ id: number }>])[0].map((r) => r.id)
       try {
         await c.query('CREATE TABLE ac (id INT PRIMARY KEY)')
         const start = await offset()
@@ -169,14 +201,18 @@ for (const kind of BACKEND_KINDS) {
         await c.query('CREATE TABLE ac2 (id INT)') // commits the open transaction first, then runs on its own
         expect(await offset()).toBe(start + 6)
         expect(await ids()).toEqual([1, 2, 4, 5, 6, 100])
-        await waitFor(async () => (await mariadbCli(slavePort, 'SELECT id FROM ac ORDER BY id')).stdout === 'id\n1\n2\n4\n5\n6\n100\n', { timeoutMs: 30_000, what: 'slave rows' })
+        await waitFor(
+          async () =>
+            (await mariadbCli(slavePort, 'SELECT id FROM ac ORDER BY id')).stdout === 'id\n1\n2\n4\n5\n6\n100\n',
+          { timeoutMs: 30_000, what: 'slave rows' },
+        )
       } finally {
         await c.end()
         await other.end()
       }
     })
 
-    test('a join whose columns share a name returns each column\'s own value (text and binary protocol, and the CLI)', async () => {
+    test("a join whose columns share a name returns each column's own value (text and binary protocol, and the CLI)", async () => {
       const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
       try {
         await c.query('CREATE TABLE jp (id INT PRIMARY KEY, name VARCHAR(10))')
@@ -197,7 +233,11 @@ for (const kind of BACKEND_KINDS) {
     test('mysql2 execute(): prepared writes and reads with bound parameters', async () => {
       const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
       try {
-        const [header] = (await c.execute('INSERT INTO m2_t (name, b, f) VALUES (?, ?, ?)', ['prep', Buffer.from('hi'), 2.75])) as unknown as [mysql.ResultSetHeader]
+        const [header] = (await c.execute('INSERT INTO m2_t (name, b, f) VALUES (?, ?, ?)', [
+          'prep',
+          Buffer.from('hi'),
+          2.75,
+        ])) as unknown as [mysql.ResultSetHeader]
         expect(header.affectedRows).toBe(1)
         expect(header.info).toMatch(/^offset \d+$/)
         const [rows] = await c.execute('SELECT name, b, f FROM m2_t WHERE name = ? AND f > ?', ['prep', 1])
@@ -210,9 +250,16 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('multi-statement queries return one result per statement', async () => {
-      const c = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root', multipleStatements: true })
+      const c = await mysql.createConnection({
+        host: '127.0.0.1',
+        port: masterPort,
+        user: 'root',
+        multipleStatements: true,
+      })
       try {
-        const [results] = (await c.query("INSERT INTO m2_t (name) VALUES ('multi'); SELECT name FROM m2_t WHERE name = 'multi'")) as unknown as [unknown[]]
+        const [results] = (await c.query(
+          "INSERT INTO m2_t (name) VALUES ('multi'); SELECT name FROM m2_t WHERE name = 'multi'",
+        )) as unknown as [unknown[]]
         expect(results).toHaveLength(2)
         expect((results[0] as mysql.ResultSetHeader).affectedRows).toBe(1)
         expect(results[1]).toEqual([{ name: 'multi' }])
@@ -233,12 +280,16 @@ for (const kind of BACKEND_KINDS) {
       }
     })
 
-    test('a --forward-writes slave passes a client\'s INSERT on to the master and answers with its offset', async () => {
-      await using forwarding = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes', '--mysql-listen', '127.0.0.1:0'] })
+    test("a --forward-writes slave passes a client's INSERT on to the master and answers with its offset", async () => {
+      await using forwarding = await startSlave(master.address, await backend.newStore(), {
+        args: ['--forward-writes', '--mysql-listen', '127.0.0.1:0'],
+      })
       const port = await mysqlPortOf(forwarding)
       const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' })
       try {
-        const [header] = (await c.query("INSERT INTO cli_t VALUES (10, 'fwd', 1)")) as unknown as [mysql.ResultSetHeader]
+        const [header] = (await c.query("INSERT INTO cli_t VALUES (10, 'fwd', 1)")) as unknown as [
+          mysql.ResultSetHeader,
+        ]
         expect(header.info).toMatch(/^offset \d+$/)
         const ddl = await c.query('CREATE TABLE fwd_t (id INT)').catch((e) => e)
         expect(ddl.errno).toBe(1290)
@@ -253,18 +304,25 @@ for (const kind of BACKEND_KINDS) {
       const pool = mysql.createPool({ host: '127.0.0.1', port: masterPort, user: 'root', connectionLimit: 16 })
       try {
         await pool.query('CREATE TABLE pool_t (id INT PRIMARY KEY, v VARCHAR(20))')
-        await Promise.all(Array.from({ length: 200 }, (_, i) => pool.query('INSERT INTO pool_t VALUES (' + i + ", 'v" + i + "')")))
+        await Promise.all(
+          Array.from({ length: 200 }, (_, i) => pool.query(`INSERT INTO pool_t VALUES (${i}, 'v${i}')`)),
+        )
       } finally {
         await pool.end()
       }
       const dump = async (port: number) => (await mariadbCli(port, 'SELECT * FROM pool_t ORDER BY id')).stdout
       const onMaster = await dump(masterPort)
       expect(onMaster.trim().split('\n')).toHaveLength(201)
-      await waitFor(async () => (await dump(slavePort)) === onMaster, { timeoutMs: 30_000, what: 'slave equal to master' })
+      await waitFor(async () => (await dump(slavePort)) === onMaster, {
+        timeoutMs: 30_000,
+        what: 'slave equal to master',
+      })
     })
 
     test('a wrong password gets error 1045 and the node keeps serving', async () => {
-      const err = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root', password: 'wrong' }).catch((e) => e)
+      const err = await mysql
+        .createConnection({ host: '127.0.0.1', port: masterPort, user: 'root', password: 'wrong' })
+        .catch((e) => e)
       expect(err.errno).toBe(1045)
       expect(err.sqlState).toBe('28000')
       expect(err.message).toContain("Access denied for user 'root'@")
@@ -296,10 +354,13 @@ for (const kind of BACKEND_KINDS) {
         expect(ok.affectedRows).toBe(1)
         const offset = Number(/offset (\d+)/.exec(ok.info)![1])
         const s = await mysql.createConnection({ host: '127.0.0.1', port: slavePort, user: 'root' })
-        await waitFor(async () => {
-          const [rows] = await s.query('SELECT length(v) AS n FROM big')
-          return (rows as Array<{ n: number }>)[0]?.n === value.length
-        }, { timeoutMs: 30_000, what: `the slave to apply the 20 MB entry ${offset}` })
+        await waitFor(
+          async () => {
+            const [rows] = await s.query('SELECT length(v) AS n FROM big')
+            return (rows as Array<{ n: number }>)[0]?.n === value.length
+          },
+          { timeoutMs: 30_000, what: `the slave to apply the 20 MB entry ${offset}` },
+        )
         await s.end()
       } else {
         // The master's own mariadbd refuses packets over its max_allowed_packet (16 MB): the client hears why.
@@ -307,7 +368,9 @@ for (const kind of BACKEND_KINDS) {
       }
       // Everyone else is still served, and the next write works.
       const other = await mysql.createConnection({ host: '127.0.0.1', port: masterPort, user: 'root' })
-      const [w] = (await other.query('INSERT INTO big (id, v) VALUES (2, \'small\')')) as unknown as [{ affectedRows: number }]
+      const [w] = (await other.query("INSERT INTO big (id, v) VALUES (2, 'small')")) as unknown as [
+        { affectedRows: number },
+      ]
       expect(w.affectedRows).toBe(1)
       await other.end()
       await c.end().catch(() => {})

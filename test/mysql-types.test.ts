@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import mysql from 'mysql2/promise'
 import { join } from 'node:path'
+import mysql from 'mysql2/promise'
 import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE } from '../src/entry.ts'
 import { columnTypeOf } from '../src/store/mysql-session.ts'
 import { sqliteColumnType } from '../src/store/sqlite-store.ts'
 import { decodeMessage } from '../src/wire/decode.ts'
-import { createBackend, type Backend } from './support/backends.ts'
-import { startMaster, type DdbNode } from './support/ddb.ts'
+import { type Backend, createBackend } from './support/backends.ts'
+import { type DdbNode, startMaster } from './support/ddb.ts'
 import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
-import { waitFor } from './support/util.ts'
 
 /** What a client learns about a column from its definition packet. */
 const metadataOf = (fields: mysql.FieldPacket[]) =>
@@ -54,25 +53,49 @@ describe('sqliteColumnType', () => {
     expect(sqliteColumnType('VARCHAR(20)')).toMatchObject({ length: 80, charset: COLUMN_CHARSET.UTF8MB4 })
     expect(sqliteColumnType('DECIMAL(10,2)')).toMatchObject({ length: 12, decimals: 2, charset: COLUMN_CHARSET.BINARY })
     expect(sqliteColumnType('DATETIME(3)')).toMatchObject({ length: 23, decimals: 3 })
-    expect(sqliteColumnType('BLOB')).toMatchObject({ charset: COLUMN_CHARSET.BINARY, flags: COLUMN_FLAG.BLOB | COLUMN_FLAG.BINARY })
+    expect(sqliteColumnType('BLOB')).toMatchObject({
+      charset: COLUMN_CHARSET.BINARY,
+      flags: COLUMN_FLAG.BLOB | COLUMN_FLAG.BINARY,
+    })
   })
 })
 
 describe('columnTypeOf', () => {
   test('copies the driver field metadata', () => {
-    const field = { name: 'u', columnType: COLUMN_TYPE.LONGLONG, columnLength: 20, decimals: 0, flags: COLUMN_FLAG.UNSIGNED | COLUMN_FLAG.NUM, characterSet: 63 }
-    expect(columnTypeOf(field)).toEqual({ type: COLUMN_TYPE.LONGLONG, length: 20, decimals: 0, flags: 0x8020, charset: 63 })
+    const field = {
+      name: 'u',
+      columnType: COLUMN_TYPE.LONGLONG,
+      columnLength: 20,
+      decimals: 0,
+      flags: COLUMN_FLAG.UNSIGNED | COLUMN_FLAG.NUM,
+      characterSet: 63,
+    }
+    expect(columnTypeOf(field)).toEqual({
+      type: COLUMN_TYPE.LONGLONG,
+      length: 20,
+      decimals: 0,
+      flags: 0x8020,
+      charset: 63,
+    })
   })
 })
 
 describe('decodeMessage: a read result may carry columnTypes', () => {
-  const result = (columnTypes: unknown) => ({ type: 'result', id: 1, result: [{ kind: 'read', columns: ['a', 'b'], rows: [], columnTypes }] })
+  const result = (columnTypes: unknown) => ({
+    type: 'result',
+    id: 1,
+    result: [{ kind: 'read', columns: ['a', 'b'], rows: [], columnTypes }],
+  })
   test('absent, or one per column (null: unknown)', () => {
     expect(() => decodeMessage(result(undefined))).not.toThrow()
-    expect(() => decodeMessage(result([{ type: 8, length: 20, decimals: 0, flags: 0, charset: 63 }, null]))).not.toThrow()
+    expect(() =>
+      decodeMessage(result([{ type: 8, length: 20, decimals: 0, flags: 0, charset: 63 }, null])),
+    ).not.toThrow()
   })
   test('a malformed one is refused, naming the field', () => {
-    expect(() => decodeMessage(result([{ type: 'INT' }]))).toThrow('field result[0].columnTypes[0].type must be a non-negative integer')
+    expect(() => decodeMessage(result([{ type: 'INT' }]))).toThrow(
+      'field result[0].columnTypes[0].type must be a non-negative integer',
+    )
   })
 })
 
@@ -109,8 +132,12 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
   })
 
   /** Runs `fn` on a mysql2 connection to ddb and one to the backing mariadbd, with the same options. */
-  async function both<T>(options: Partial<mysql.ConnectionOptions>, fn: (c: mysql.Connection) => Promise<T>): Promise<[T, T]> {
-    const open = (port: number) => mysql.createConnection({ host: '127.0.0.1', port, user: 'root', database: 'app', ...options })
+  async function both<T>(
+    options: Partial<mysql.ConnectionOptions>,
+    fn: (c: mysql.Connection) => Promise<T>,
+  ): Promise<[T, T]> {
+    const open = (port: number) =>
+      mysql.createConnection({ host: '127.0.0.1', port, user: 'root', database: 'app', ...options })
     const [viaDdb, direct] = await Promise.all([open(ddbPort), open(storePort)])
     try {
       return [await fn(viaDdb), await fn(direct)]
@@ -121,7 +148,10 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
 
   test.each([
     ['default options', {}],
-    ['dateStrings, supportBigNumbers, decimalNumbers', { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: true }],
+    [
+      'dateStrings, supportBigNumbers, decimalNumbers',
+      { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: true },
+    ],
   ])('query(): the values and column types equal what mariadbd sends (%s)', async (_name, options) => {
     const [viaDdb, direct] = await both(options, (c) => c.query('SELECT * FROM types_t ORDER BY id'))
     expect(viaDdb[0]).toEqual(direct[0])
@@ -136,9 +166,14 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
 
   test.each([
     ['default options', {}],
-    ['dateStrings, supportBigNumbers, decimalNumbers', { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: true }],
+    [
+      'dateStrings, supportBigNumbers, decimalNumbers',
+      { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, decimalNumbers: true },
+    ],
   ])('execute(): the binary rows decode as from mariadbd (%s)', async (_name, options) => {
-    const [viaDdb, direct] = await both(options, (c) => c.execute('SELECT * FROM types_t WHERE id >= ? ORDER BY id', [0]))
+    const [viaDdb, direct] = await both(options, (c) =>
+      c.execute('SELECT * FROM types_t WHERE id >= ? ORDER BY id', [0]),
+    )
     expect(viaDdb[0]).toEqual(direct[0])
     expect(metadataOf(viaDdb[1])).toEqual(metadataOf(direct[1]))
   })
@@ -156,8 +191,9 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
     expect(metadataOf(viaDdb[1])).toEqual(metadataOf(direct[1]))
   })
 
-  test('expressions keep the server\'s types too', async () => {
-    const sql = "SELECT COUNT(*) AS n, SUM(d) AS s, MAX(dtm) AS m, CAST('2020-01-02' AS DATE) AS c, 1.5 AS lit, NULL AS z FROM types_t"
+  test("expressions keep the server's types too", async () => {
+    const sql =
+      "SELECT COUNT(*) AS n, SUM(d) AS s, MAX(dtm) AS m, CAST('2020-01-02' AS DATE) AS c, 1.5 AS lit, NULL AS z FROM types_t"
     for (const run of [(c: mysql.Connection) => c.query(sql), (c: mysql.Connection) => c.execute(sql)]) {
       const [viaDdb, direct] = await both({}, run)
       expect(viaDdb[0]).toEqual(direct[0])
@@ -166,7 +202,9 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
   })
 
   test('the mariadb CLI prints the table as mariadbd does', async () => {
-    const [viaDdb, direct] = await Promise.all([ddbPort, storePort].map((port) => mariadbCli(port, 'SELECT * FROM types_t ORDER BY id', ['-D', 'app'])))
+    const [viaDdb, direct] = await Promise.all(
+      [ddbPort, storePort].map((port) => mariadbCli(port, 'SELECT * FROM types_t ORDER BY id', ['-D', 'app'])),
+    )
     expect(viaDdb!.stderr).toBe('')
     expect(viaDdb!.code).toBe(0)
     expect(viaDdb!.stdout).toBe(direct!.stdout)
@@ -183,7 +221,9 @@ describe('result column types over the MySQL protocol, SQLite store', () => {
 
   beforeAll(async () => {
     backend = createBackend('sqlite')
-    master = await startMaster(await backend.newStore(), join(backend.dir, 'log.sqlite'), { args: ['--mysql-listen', '127.0.0.1:0'] })
+    master = await startMaster(await backend.newStore(), join(backend.dir, 'log.sqlite'), {
+      args: ['--mysql-listen', '127.0.0.1:0'],
+    })
     port = await mysqlPortOf(master)
     const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' })
     try {
@@ -204,8 +244,17 @@ describe('result column types over the MySQL protocol, SQLite store', () => {
 
   const expected = [
     {
-      id: 1, n: 42, r: 2.5, t: 'txt', b: Buffer.from([0, 0xff]), dt: new Date(2024, 1, 29, 13, 14, 15), d: new Date(2024, 1, 29),
-      dec: '12.5', odd: 'not a date', untyped: 7, n1: 43,
+      id: 1,
+      n: 42,
+      r: 2.5,
+      t: 'txt',
+      b: Buffer.from([0, 0xff]),
+      dt: new Date(2024, 1, 29, 13, 14, 15),
+      d: new Date(2024, 1, 29),
+      dec: '12.5',
+      odd: 'not a date',
+      untyped: 7,
+      n1: 43,
     },
     { id: 2, n: null, r: null, t: null, b: null, dt: null, d: null, dec: null, odd: null, untyped: null, n1: null },
   ]
@@ -217,7 +266,13 @@ describe('result column types over the MySQL protocol, SQLite store', () => {
       const [rows, fields] = await c.query(sql, [0])
       expect(rows as unknown).toEqual(expected)
       const types = Object.fromEntries(fields.map((f) => [f.name, f.columnType]))
-      expect(types).toMatchObject({ id: COLUMN_TYPE.LONGLONG, r: COLUMN_TYPE.DOUBLE, b: COLUMN_TYPE.BLOB, dt: COLUMN_TYPE.DATETIME, odd: COLUMN_TYPE.VAR_STRING })
+      expect(types).toMatchObject({
+        id: COLUMN_TYPE.LONGLONG,
+        r: COLUMN_TYPE.DOUBLE,
+        b: COLUMN_TYPE.BLOB,
+        dt: COLUMN_TYPE.DATETIME,
+        odd: COLUMN_TYPE.VAR_STRING,
+      })
     } finally {
       await c.end()
     }

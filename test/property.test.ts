@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { DdbError } from '../src/errors.ts'
 import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
 import { expectSlavesEqualMaster, masterOffset, write } from './support/compare.ts'
-import { startMaster, startSlave, type DdbNode } from './support/ddb.ts'
+import { type DdbNode, startMaster, startSlave } from './support/ddb.ts'
 
 type Kind = (typeof BACKEND_KINDS)[number]
 
@@ -84,11 +84,13 @@ function statement(g: Gen, kind: Kind, client: number, i: number, multi = true):
   }
   const dir = () => g.pick(['ASC', 'DESC'])
   switch (g.int(0, 26)) {
-    case 0: case 1:
+    case 0:
+    case 1:
       return `INSERT INTO kv (id, k, v, note) VALUES ${kvRow()}`
     case 2:
       return `INSERT INTO kv (id, k, v, note) VALUES ${Array.from({ length: g.int(2, 3) }, kvRow).join(', ')}`
-    case 3: case 4:
+    case 3:
+    case 4:
       return `INSERT INTO items (grp, tag, v) VALUES ${itemRow()}`
     case 5:
       return `INSERT INTO items (grp, tag, v) VALUES ${Array.from({ length: g.int(2, 4) }, itemRow).join(', ')}`
@@ -105,7 +107,8 @@ function statement(g: Gen, kind: Kind, client: number, i: number, multi = true):
         : `INSERT INTO items (grp, tag, v) VALUES ${itemRow()} ON CONFLICT (grp, tag) DO UPDATE SET v = v + 1000`
     case 10:
       return `REPLACE INTO kv (id, k, v, note) VALUES ${kvRow()}`
-    case 22: case 23: {
+    case 22:
+    case 23: {
       // An upsert that often finds its row already holding the value: it changes nothing and generates no id.
       const row = `(${g.int(1, 8)}, 't${g.int(0, 24)}', ${g.int(0, 1)})`
       return kind === 'mysql'
@@ -124,7 +127,8 @@ function statement(g: Gen, kind: Kind, client: number, i: number, multi = true):
       return kind === 'mysql'
         ? `INSERT INTO kv (id, k, v, note) VALUES (${g.int(1, 150)}, ${g.int(1, 300)}, FLOOR(RAND() * 1000), UUID())`
         : `INSERT INTO kv (id, k, v, note) VALUES (${g.int(1, 150)}, ${g.int(1, 300)}, abs(random()) % 1000, hex(randomblob(16)))`
-    case 11: case 12:
+    case 11:
+    case 12:
       return `UPDATE kv SET v = (v * 3 + ${g.int(1, 9)}) % 1000, note = ${note} WHERE id = ${g.int(1, 150)}`
     case 13: {
       const [a, b] = range()
@@ -138,22 +142,24 @@ function statement(g: Gen, kind: Kind, client: number, i: number, multi = true):
     case 16:
       return `UPDATE items SET tag = 't${g.int(0, 24)}' WHERE id = ${g.int(1, 400)}`
     case 17:
-      return g.chance(0.5) ? `DELETE FROM kv WHERE id = ${g.int(1, 150)}` : `DELETE FROM kv WHERE k BETWEEN ${g.int(1, 300)} AND ${g.int(1, 300)} ORDER BY k ${dir()} LIMIT ${g.int(1, 3)}`
+      return g.chance(0.5)
+        ? `DELETE FROM kv WHERE id = ${g.int(1, 150)}`
+        : `DELETE FROM kv WHERE k BETWEEN ${g.int(1, 300)} AND ${g.int(1, 300)} ORDER BY k ${dir()} LIMIT ${g.int(1, 3)}`
     case 18:
       return `DELETE FROM items WHERE grp = ${g.int(1, 8)} ORDER BY id ${dir()} LIMIT ${g.int(1, 2)}`
     case 19: {
       const [a, b] = range()
       return `INSERT INTO copies (src, v) SELECT id, v FROM kv WHERE id BETWEEN ${a} AND ${b} ORDER BY id ${dir()} LIMIT ${g.int(1, 6)}`
     }
+    case 21:
+      if (!multi) return `UPDATE kv SET v = v + 1 WHERE id = ${g.int(1, 150)}`
+      return `${statement(g, kind, client, i)}; ${statement(g, kind, client, i)}`
     default:
       return g.pick([
         `INSERT INTO kv (id, k, v) VALUES (${g.int(1, 150)}, ${g.int(1, 300)}, NULL)`,
         `INSERT INTO nowhere (id) VALUES (${g.int(1, 9)})`,
         `UPDATE items SET nosuch = 1 WHERE id = ${g.int(1, 400)}`,
       ])
-    case 21:
-      if (!multi) return `UPDATE kv SET v = v + 1 WHERE id = ${g.int(1, 150)}`
-      return `${statement(g, kind, client, i)}; ${statement(g, kind, client, i)}`
   }
 }
 
@@ -291,7 +297,9 @@ for (const [k, kind] of BACKEND_KINDS.entries()) {
         late = startSlave(master.address, lateStore)
       })
       await using lateSlave = await late!
-      console.log(`${kind}: ${outcome.offsets.length} writes acknowledged (${outcome.committed} of them transactions, ${outcome.rolledBack} rolled back), ${outcome.failed} statements refused by the store`)
+      console.log(
+        `${kind}: ${outcome.offsets.length} writes acknowledged (${outcome.committed} of them transactions, ${outcome.rolledBack} rolled back), ${outcome.failed} statements refused by the store`,
+      )
       // No gaps and nothing extra: one entry per acknowledged write, failed ones logged nowhere.
       const offset = await masterOffset(master)
       expect(new Set(outcome.offsets).size).toBe(outcome.offsets.length)

@@ -7,17 +7,25 @@ import { createLogger } from '../src/logger.ts'
 import { recover } from '../src/master/recovery.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/store.ts'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
 
 const quiet = createLogger({}, { write: () => {} })
-const insert = (id: number): EntryDraft => ({ ts: 1, db: null, statements: [{ sql: `INSERT INTO r (id) VALUES (${id})`, params: [] }], affected: [1] })
+const insert = (id: number): EntryDraft => ({
+  ts: 1,
+  db: null,
+  statements: [{ sql: `INSERT INTO r (id) VALUES (${id})`, params: [] }],
+  affected: [1],
+})
 
 /** A store and log in agreement at offset 2: a table and one row. */
 async function consistentPair(backend: Backend, name: string): Promise<{ store: Store; log: ReplicationLog }> {
   const store = await openStore(await backend.newStore())
   const log = ReplicationLog.open(join(backend.dir, `${name}.log`))
   await recover(store, log, quiet)
-  const entries = log.prepare([{ ts: 1, db: null, statements: [{ sql: 'CREATE TABLE r (id INTEGER PRIMARY KEY)', params: [] }], affected: [0] }, insert(1)])
+  const entries = log.prepare([
+    { ts: 1, db: null, statements: [{ sql: 'CREATE TABLE r (id INTEGER PRIMARY KEY)', params: [] }], affected: [0] },
+    insert(1),
+  ])
   log.append(entries)
   await recover(store, log, quiet) // replays both: the log is ahead
   return { store, log }

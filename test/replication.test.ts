@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
+import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { freePort, tempDir, waitFor } from './support/util.ts'
-import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
 
 /** Runs `count` single-row writes from `clients` concurrent connections; returns the acknowledged offsets. */
 async function writeRows(master: DdbNode, count: number, sql: (i: number) => string, clients = 8): Promise<number[]> {
@@ -106,21 +106,30 @@ for (const kind of BACKEND_KINDS) {
       await exec(master, 'CREATE TABLE counter (id INTEGER PRIMARY KEY, c INTEGER NOT NULL)')
       await exec(master, 'INSERT INTO counter (id, c) VALUES (1, 0)')
       // No key on hits: an entry applied twice shows up as a duplicate row, a skipped one as a gap.
-      const offsets = await writeRows(master, 5000, (i) => (i % 2 === 0 ? `INSERT INTO hits (n) VALUES (${i})` : 'UPDATE counter SET c = c + 1 WHERE id = 1'))
+      const offsets = await writeRows(master, 5000, (i) =>
+        i % 2 === 0 ? `INSERT INTO hits (n) VALUES (${i})` : 'UPDATE counter SET c = c + 1 WHERE id = 1',
+      )
       const last = Math.max(...offsets)
       const slaveStore = await backend.newStore()
       const killedAt: number[] = []
       // Kill it at spread-out instants of its catch-up, counted from when it attached (however long it took to start).
       for (let round = 0; round < 12 && !killedAt.includes(last); round++) {
         await using slave = await startSlave(master.address, slaveStore, { noWait: true })
-        await waitFor(() => slave.log().includes('attached to master'), { timeoutMs: 30_000, intervalMs: 1, what: 'the slave to attach' })
+        await waitFor(() => slave.log().includes('attached to master'), {
+          timeoutMs: 30_000,
+          intervalMs: 1,
+          what: 'the slave to attach',
+        })
         await Bun.sleep(kind === 'sqlite' ? round * 4 : 50 + round * 100)
         await slave.kill9()
         killedAt.push(await backend.offsetOf(slaveStore).catch(() => 0))
       }
       await using slave = await startSlave(master.address, slaveStore)
       await waitApplied(slave, last)
-      expect(killedAt.some((o) => o > 0 && o < last), `killed at offsets ${killedAt} of ${last}`).toBe(true)
+      expect(
+        killedAt.some((o) => o > 0 && o < last),
+        `killed at offsets ${killedAt} of ${last}`,
+      ).toBe(true)
       const hits = await dump(slave, 'hits', 'n')
       expect(hits).toHaveLength(2500)
       expect(hits).toEqual(await dump(master, 'hits', 'n'))
@@ -155,7 +164,7 @@ for (const kind of BACKEND_KINDS) {
       const ids = new Set((await dump(master, 'acked')).map((r) => Number(r.id)))
       for (const id of acked) expect(ids.has(id)).toBe(true)
       const status = await statusOf(master)
-      expect(status.role === 'master' && status.offset).toBe((await backend.offsetOf(masterStore)))
+      expect(status.role === 'master' && status.offset).toBe(await backend.offsetOf(masterStore))
       // Every logged row is in the store and nothing else: a slave replaying the log ends equal.
       await using slave = await startSlave(master.address, await backend.newStore())
       await waitApplied(slave, status.role === 'master' ? status.offset : 0)
@@ -171,10 +180,13 @@ for (const kind of BACKEND_KINDS) {
       await using slave = await startSlave(master.address, await backend.newStore())
       await waitApplied(slave, 1)
       expect(await master.stop()).toBe(0)
-      await waitFor(async () => {
-        const s = await statusOf(slave)
-        return s.role === 'slave' && !s.connected
-      }, { timeoutMs: 10_000, what: 'the slave to notice the master is gone' })
+      await waitFor(
+        async () => {
+          const s = await statusOf(slave)
+          return s.role === 'slave' && !s.connected
+        },
+        { timeoutMs: 10_000, what: 'the slave to notice the master is gone' },
+      )
       // The same address again, as an operator restarting the master would.
       await using again = await startMaster(masterStore, log, { listen })
       const offset = await exec(again, 'INSERT INTO r (id) VALUES (7)')
@@ -197,7 +209,12 @@ for (const kind of BACKEND_KINDS) {
       const [next] = await c.query('INSERT INTO f (id) VALUES (2)')
       expect(next?.kind === 'write' && next.offset).toBe(3)
       const tail = await runDdb(['log', 'tail', '--log', log, '--json'])
-      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).offset)).toEqual([1, 2, 3])
+      expect(
+        tail.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).offset),
+      ).toEqual([1, 2, 3])
       await waitApplied(slave, 3)
       expect(await dump(slave, 'f')).toEqual([{ id: 1 }, { id: 2 }])
     })
@@ -223,10 +240,13 @@ for (const kind of BACKEND_KINDS) {
       await backend.direct(slaveStore, `DELETE FROM ${kind === 'mysql' ? 'app.' : ''}d WHERE id = 2`)
       const bad = await exec(master, 'UPDATE d SET v = v + 1 WHERE id = 2')
       await exec(master, 'INSERT INTO d (id, v) VALUES (3, 30)')
-      const stopped = await waitFor(async () => {
-        const s = await statusOf(slave)
-        return s.role === 'slave' && s.error ? s : null
-      }, { timeoutMs: 20_000, what: 'the slave to report divergence' })
+      const stopped = await waitFor(
+        async () => {
+          const s = await statusOf(slave)
+          return s.role === 'slave' && s.error ? s : null
+        },
+        { timeoutMs: 20_000, what: 'the slave to report divergence' },
+      )
       expect(stopped!.applied).toBe(bad - 1)
       expect(stopped!.error).toContain(`entry ${bad}`)
       expect(stopped!.error).toContain('master affected 1 row(s), this slave 0')
@@ -253,7 +273,9 @@ test('a slave whose master is down says so once, not at every retry, and attache
   // Retries back off from 100 ms: several fail within 2 s.
   await Bun.sleep(2_000)
   expect(slave.log().split('cannot reach master').length - 1).toBe(1)
-  await using master = await startMaster(`sqlite:${join(dir.path, 'master.sqlite')}`, join(dir.path, 'master.log'), { listen })
+  await using master = await startMaster(`sqlite:${join(dir.path, 'master.sqlite')}`, join(dir.path, 'master.log'), {
+    listen,
+  })
   await waitFor(() => slave.log().includes('attached to master'), { timeoutMs: 15_000, what: 'the slave to attach' })
   const offset = await (await master.client()).query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
   await waitApplied(slave, offset[0]?.kind === 'write' ? offset[0].offset : 1)

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { DdbError } from '../src/errors.ts'
 import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
-import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
+import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { freePort, waitFor } from './support/util.ts'
 
 /** Runs `sql` on a client and returns the offset of its (single) write answer. */
@@ -63,7 +63,12 @@ for (const kind of BACKEND_KINDS) {
       const status = await statusOf(master)
       expect(status.role === 'master' && status.offset).toBe(deleted)
       const tail = await runDdb(['log', 'tail', '--log', join(backend.dir, 'forward.log'), '--json'])
-      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).statements[0].sql)).toEqual([
+      expect(
+        tail.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).statements[0].sql),
+      ).toEqual([
         'CREATE TABLE fw (id INTEGER PRIMARY KEY, v VARCHAR(20))',
         "INSERT INTO fw (id, v) VALUES (1, 'one'), (2, 'two')",
         "UPDATE fw SET v = 'uno' WHERE id = 1",
@@ -82,22 +87,34 @@ for (const kind of BACKEND_KINDS) {
       const cli = await runDdb(['sql', "INSERT INTO fw (id, v) VALUES (3, 'three')", '--to', slave.address, '--json'])
       expect(cli.stderr).toBe('')
       expect(JSON.parse(cli.stdout)).toEqual({ offset: deleted + 1, affectedRows: 1, insertId: expect.any(Number) })
-      expect(await dump(master, 'fw')).toEqual([{ id: 1, v: 'uno' }, { id: 3, v: 'three' }])
+      expect(await dump(master, 'fw')).toEqual([
+        { id: 1, v: 'uno' },
+        { id: 3, v: 'three' },
+      ])
     })
 
-    test('a --forward-writes slave forwards many clients\' writes at once: each lands exactly once', async () => {
+    test("a --forward-writes slave forwards many clients' writes at once: each lands exactly once", async () => {
       await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward-many.log'))
       const created = await write(await master.client(), 'CREATE TABLE fm (id INTEGER PRIMARY KEY)')
       await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
       await waitApplied(slave, created)
       // More clients than forwarding connections: some wait their turn for one.
       const clients = await Promise.all(Array.from({ length: 24 }, () => slave.client()))
-      const offsets = (await Promise.all(clients.map(async (c, i) => [await write(c, `INSERT INTO fm (id) VALUES (${i})`), await write(c, `INSERT INTO fm (id) VALUES (${100 + i})`)]))).flat()
+      const offsets = (
+        await Promise.all(
+          clients.map(async (c, i) => [
+            await write(c, `INSERT INTO fm (id) VALUES (${i})`),
+            await write(c, `INSERT INTO fm (id) VALUES (${100 + i})`),
+          ]),
+        )
+      ).flat()
       expect(new Set(offsets).size).toBe(48)
       expect(Math.min(...offsets)).toBe(created + 1)
       expect(Math.max(...offsets)).toBe(created + 48)
       await waitApplied(slave, created + 48)
-      const ids = Array.from({ length: 24 }, (_, i) => [i, 100 + i]).flat().sort((a, b) => a - b)
+      const ids = Array.from({ length: 24 }, (_, i) => [i, 100 + i])
+        .flat()
+        .sort((a, b) => a - b)
       expect((await dump(master, 'fm')).map((r) => Number(r.id))).toEqual(ids)
       expect(await dump(slave, 'fm')).toEqual(await dump(master, 'fm'))
     })
@@ -108,7 +125,11 @@ for (const kind of BACKEND_KINDS) {
       await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
       await waitApplied(slave, created)
       const s = await slave.client()
-      for (const ddl of ['CREATE TABLE other (id INTEGER PRIMARY KEY)', 'DROP TABLE fd', 'CREATE INDEX fd_id ON fd (id)']) {
+      for (const ddl of [
+        'CREATE TABLE other (id INTEGER PRIMARY KEY)',
+        'DROP TABLE fd',
+        'CREATE INDEX fd_id ON fd (id)',
+      ]) {
         const err = await failure(s.query(ddl))
         expect(err.code).toBe('NOT_MASTER')
         expect(err.message).toContain('DDL refused')
@@ -132,10 +153,13 @@ for (const kind of BACKEND_KINDS) {
       await waitApplied(slave, first)
 
       expect(await master.stop()).toBe(0)
-      await waitFor(async () => {
-        const st = await statusOf(slave)
-        return st.role === 'slave' && !st.connected
-      }, { timeoutMs: 10_000, what: 'the slave to notice the master is gone' })
+      await waitFor(
+        async () => {
+          const st = await statusOf(slave)
+          return st.role === 'slave' && !st.connected
+        },
+        { timeoutMs: 10_000, what: 'the slave to notice the master is gone' },
+      )
       for (let i = 0; i < 2; i++) {
         const err = await failure(s.query('INSERT INTO fdown (id) VALUES (2)'))
         expect(err.code).toBe('MASTER_UNAVAILABLE')
@@ -165,10 +189,20 @@ for (const kind of BACKEND_KINDS) {
       const s = await slave.client()
       for (let i = 1; i <= 25; i++) {
         const offset = await write(m, `INSERT INTO ryw (id, v) VALUES (${i}, ${i * 10})`)
-        expect(rowsOf(await s.query(`SELECT v FROM ryw WHERE id = ${i}`, [], { minOffset: offset }))).toEqual([{ v: i * 10 }])
+        expect(rowsOf(await s.query(`SELECT v FROM ryw WHERE id = ${i}`, [], { minOffset: offset }))).toEqual([
+          { v: i * 10 },
+        ])
       }
       const last = await write(m, 'UPDATE ryw SET v = 0 WHERE id = 1')
-      const cli = await runDdb(['sql', 'SELECT v FROM ryw WHERE id = 1', '--to', slave.address, '--min-offset', String(last), '--json'])
+      const cli = await runDdb([
+        'sql',
+        'SELECT v FROM ryw WHERE id = 1',
+        '--to',
+        slave.address,
+        '--min-offset',
+        String(last),
+        '--json',
+      ])
       expect(cli.stderr).toBe('')
       expect(JSON.parse(cli.stdout)).toEqual({ rows: [{ v: 0 }] })
 
@@ -178,12 +212,25 @@ for (const kind of BACKEND_KINDS) {
       const err = await failure(s.query('SELECT COUNT(*) AS n FROM ryw', [], { minOffset: future, waitMs: 400 }))
       expect(Date.now() - started).toBeGreaterThanOrEqual(300)
       expect(err.code).toBe('STALE_READ')
-      expect(err.message).toBe(`read-your-writes: this slave has applied offset ${last}, below the requested ${future}, after waiting 400 ms`)
+      expect(err.message).toBe(
+        `read-your-writes: this slave has applied offset ${last}, below the requested ${future}, after waiting 400 ms`,
+      )
       // The connection goes on serving afterwards.
       expect(rowsOf(await s.query('SELECT COUNT(*) AS n FROM ryw'))).toEqual([{ n: 25 }])
-      const stale = await runDdb(['sql', 'SELECT 1', '--to', slave.address, '--min-offset', String(future), '--wait-timeout', '200'])
+      const stale = await runDdb([
+        'sql',
+        'SELECT 1',
+        '--to',
+        slave.address,
+        '--min-offset',
+        String(future),
+        '--wait-timeout',
+        '200',
+      ])
       expect(stale.code).toBe(1)
-      expect(stale.stderr).toContain(`read-your-writes: this slave has applied offset ${last}, below the requested ${future}, after waiting 200 ms`)
+      expect(stale.stderr).toContain(
+        `read-your-writes: this slave has applied offset ${last}, below the requested ${future}, after waiting 200 ms`,
+      )
       const bad = await runDdb(['sql', 'SELECT 1', '--to', slave.address, '--min-offset', 'soon'])
       expect(bad.code).toBe(2)
       expect(bad.stderr).toContain('invalid --min-offset "soon"')
@@ -206,7 +253,9 @@ for (const kind of BACKEND_KINDS) {
       await using slave = await startSlave(listen, await backend.newStore())
       const s = await slave.client()
       let answered = false
-      const read = s.query('SELECT id FROM rw ORDER BY id', [], { minOffset: last, waitMs: 60_000 }).finally(() => (answered = true))
+      const read = s
+        .query('SELECT id FROM rw ORDER BY id', [], { minOffset: last, waitMs: 60_000 })
+        .finally(() => (answered = true))
       await Bun.sleep(500)
       expect(answered).toBe(false)
       await using master = await startMaster(masterStore, log, { listen })
@@ -227,10 +276,14 @@ for (const kind of BACKEND_KINDS) {
         expect(rowsOf(await s.query('SELECT COUNT(*) AS n FROM rf', [], { minOffset: offset }))).toEqual([{ n: i }])
       }
       // The master has published every offset it answered; one beyond it is stale there too.
-      expect(rowsOf(await m.query('SELECT COUNT(*) AS n FROM rf', [], { minOffset: created + 10 }))).toEqual([{ n: 10 }])
+      expect(rowsOf(await m.query('SELECT COUNT(*) AS n FROM rf', [], { minOffset: created + 10 }))).toEqual([
+        { n: 10 },
+      ])
       const err = await failure(m.query('SELECT 1 AS one', [], { minOffset: created + 11, waitMs: 100 }))
       expect(err.code).toBe('STALE_READ')
-      expect(err.message).toBe(`read-your-writes: this master has published offset ${created + 10}, below the requested ${created + 11}, after waiting 100 ms`)
+      expect(err.message).toBe(
+        `read-your-writes: this master has published offset ${created + 10}, below the requested ${created + 11}, after waiting 100 ms`,
+      )
       // A write that arrives while the read waits satisfies it.
       const waiting = m.query('SELECT COUNT(*) AS n FROM rf', [], { minOffset: created + 11, waitMs: 10_000 })
       const other = await master.client()
@@ -268,7 +321,12 @@ describe('forwarded writes on mysql stores', () => {
     expect(await dump(master, 'other.other_t')).toEqual([{ id: 1 }, { id: 3 }])
     expect(await dump(master, 'app.app_t')).toEqual([{ id: 2 }])
     const tail = await runDdb(['log', 'tail', '--log', join(backend.dir, 'forward-db.log'), '--json', '-n', '3'])
-    expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).db)).toEqual(['other', 'app', 'other'])
+    expect(
+      tail.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).db),
+    ).toEqual(['other', 'app', 'other'])
     await waitApplied(slave, last)
     expect(await dump(slave, 'other.other_t')).toEqual([{ id: 1 }, { id: 3 }])
     expect(await dump(slave, 'app.app_t')).toEqual([{ id: 2 }])

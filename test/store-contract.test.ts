@@ -4,7 +4,7 @@ import { StoreError, UsageError } from '../src/errors.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/store.ts'
 import { type Mariadb, startMariadb } from './support/mariadb.ts'
-import { type TempDir, freePort, tempDir } from './support/util.ts'
+import { freePort, type TempDir, tempDir } from './support/util.ts'
 
 /** How the contract suite gets a fresh, never used store of one kind. */
 interface Fixture {
@@ -20,7 +20,9 @@ function sqliteFixture(): Fixture {
   let dir: TempDir
   let n = 0
   return {
-    setup: async () => void (dir = await tempDir('ddb-store-contract-')),
+    setup: async () => {
+      dir = await tempDir('ddb-store-contract-')
+    },
     teardown: () => dir.remove(),
     freshUrl: async () => `sqlite:${dir.path}/store-${++n}.sqlite`,
     autoId: 'INTEGER PRIMARY KEY AUTOINCREMENT',
@@ -30,7 +32,9 @@ function sqliteFixture(): Fixture {
 function mysqlFixture(server: { current?: Mariadb }): Fixture {
   let n = 0
   return {
-    setup: async () => void (server.current = await startMariadb()),
+    setup: async () => {
+      server.current = await startMariadb()
+    },
     teardown: async () => server.current?.stop(),
     freshUrl: async () => {
       await server.current!.query('DROP DATABASE IF EXISTS ddb')
@@ -57,7 +61,11 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     afterEach(() => store.close())
 
     const createItems = () =>
-      store.runAutocommit({ db: null, sql: `CREATE TABLE items (id ${fx.autoId}, name VARCHAR(200), data BLOB)`, params: [] })
+      store.runAutocommit({
+        db: null,
+        sql: `CREATE TABLE items (id ${fx.autoId}, name VARCHAR(200), data BLOB)`,
+        params: [],
+      })
     const names = async () =>
       (await store.read(null, 'SELECT name FROM items ORDER BY id', [])).rows.map(([name]) => name)
 
@@ -97,7 +105,11 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       const results = await txn.runMany(
         [
           { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a -- not a comment')", params: [] },
-          { db: null, sql: 'INSERT INTO items (id, name) VALUES (?, ?) -- trailing comment', params: [2, "b'; DROP TABLE items; --"] },
+          {
+            db: null,
+            sql: 'INSERT INTO items (id, name) VALUES (?, ?) -- trailing comment',
+            params: [2, "b'; DROP TABLE items; --"],
+          },
           { db: null, sql: 'UPDATE items SET name = name', params: [] },
         ],
         { offset: 9, logId: 'log-m' },
@@ -106,7 +118,10 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       expect(results.map((r) => r.affectedRows)).toEqual([1, 1, 2])
       expect(await store.readState()).toEqual({ offset: 9, logId: 'log-m', pending: null })
       const rows = rowObjects(await store.read(null, 'SELECT id, name FROM items ORDER BY id', []))
-      expect(rows).toEqual([{ id: 1, name: 'a -- not a comment' }, { id: 2, name: "b'; DROP TABLE items; --" }])
+      expect(rows).toEqual([
+        { id: 1, name: 'a -- not a comment' },
+        { id: 2, name: "b'; DROP TABLE items; --" },
+      ])
     })
 
     test('runMany rejects on a failing statement, and the transaction rolls back whole', async () => {
@@ -190,7 +205,11 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         { $bytes: 'AP8=' },
       ])
       await txn.commit()
-      const result = await store.read(null, 'SELECT big, small, amount, at, data, 9223372036854775807 AS lit FROM v', [])
+      const result = await store.read(
+        null,
+        'SELECT big, small, amount, at, data, 9223372036854775807 AS lit FROM v',
+        [],
+      )
       expect(result.columns).toEqual(['big', 'small', 'amount', 'at', 'data', 'lit'])
       expect(rowObjects(result)).toEqual([
         {
@@ -302,16 +321,14 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       test('runManyAndCommit commits nothing when a statement affected other rows than expected', async () => {
         await createItems()
         const txn = await store.begin()
-        const err = await txn
-          .runManyAndCommit!(
-            [
-              { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a')", params: [] },
-              { db: null, sql: 'DELETE FROM items WHERE id = 2', params: [] },
-            ],
-            [1, 1],
-            { offset: 5, logId: 'log-g' },
-          )
-          .catch((e: unknown) => e)
+        const err = await txn.runManyAndCommit!(
+          [
+            { db: null, sql: "INSERT INTO items (id, name) VALUES (1, 'a')", params: [] },
+            { db: null, sql: 'DELETE FROM items WHERE id = 2', params: [] },
+          ],
+          [1, 1],
+          { offset: 5, logId: 'log-g' },
+        ).catch((e: unknown) => e)
         expect(err).toBeInstanceOf(StoreError)
         expect((err as StoreError).rejectedByServer).toBe(true)
         await txn.rollback()
@@ -319,9 +336,10 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         expect((await store.readState()).offset).toBe(0)
       })
 
-      test('client transactions reuse a finished one\'s connection, but not a broken one', async () => {
+      test("client transactions reuse a finished one's connection, but not a broken one", async () => {
         await createItems()
-        const connectionOf = async (tx: Awaited<ReturnType<Store['beginClientTransaction']>>) => Number((await tx.read(null, 'SELECT CONNECTION_ID() AS id', [])).rows[0]![0])
+        const connectionOf = async (tx: Awaited<ReturnType<Store['beginClientTransaction']>>) =>
+          Number((await tx.read(null, 'SELECT CONNECTION_ID() AS id', [])).rows[0]![0])
         const first = await store.beginClientTransaction()
         const id = await connectionOf(first)
         await first.run(null, "INSERT INTO items (name) VALUES ('one')", [])
@@ -332,7 +350,9 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         const third = await store.beginClientTransaction()
         expect(await connectionOf(third)).toBe(id)
         await server.current!.query(`KILL ${id}`)
-        expect(await third.run(null, "INSERT INTO items (name) VALUES ('lost')", []).catch((e: unknown) => e)).toBeInstanceOf(StoreError)
+        expect(
+          await third.run(null, "INSERT INTO items (name) VALUES ('lost')", []).catch((e: unknown) => e),
+        ).toBeInstanceOf(StoreError)
         await third.rollback()
         const fourth = await store.beginClientTransaction()
         expect(await connectionOf(fourth)).not.toBe(id)
@@ -341,10 +361,12 @@ for (const kind of ['sqlite', 'mysql'] as const) {
         expect(await names()).toEqual(['one', 'four'])
       })
 
-      test('a client transaction on a reused connection reads the current time, not the last one\'s pinned clock', async () => {
+      test("a client transaction on a reused connection reads the current time, not the last one's pinned clock", async () => {
         await createItems()
         const first = await store.beginClientTransaction()
-        await first.runMany([{ db: null, sql: "INSERT INTO items (name) VALUES ('old')", params: [], ts: Date.UTC(2001, 0, 1) }])
+        await first.runMany([
+          { db: null, sql: "INSERT INTO items (name) VALUES ('old')", params: [], ts: Date.UTC(2001, 0, 1) },
+        ])
         await first.commit()
         const second = await store.beginClientTransaction()
         const [[year]] = (await second.read(null, 'SELECT YEAR(NOW()) AS y', [])).rows as [[number]]

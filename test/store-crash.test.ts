@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { dumpTable, masterOffset } from './support/compare.ts'
-import { startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { type DdbNode, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { startMariadb } from './support/mariadb.ts'
-import { tempDir, waitFor, type TempDir } from './support/util.ts'
+import { type TempDir, tempDir, waitFor } from './support/util.ts'
 
 // The master's own MySQL dies (kill -9) under writes and comes back: a commit
 // cut off after its entries were logged must be reconciled, not lost or hung on.
@@ -48,41 +48,59 @@ function startWriters(master: DdbNode, count: number, inTransactions = 0) {
       }
     }),
   )
-  return { acked, stop: () => ((running = false), done) }
+  const stop = () => {
+    running = false
+    return done
+  }
+  return { acked, stop }
 }
 
 test.each([
   ['single writes', 0],
   ['single writes and client transactions', 4],
-])('the master store killed -9 mid-commit and restarted, %s: the master reconciles and keeps serving', async (_what, inTransactions) => {
-  // A server of its own: the state table ddb.replication_state belongs to one master.
-  await using store = await startMariadb()
-  const db = inTransactions ? 'crash_txn' : 'crash'
-  await using master = await startMaster(store.url(db), join(dir.path, `${db}.log`))
-  await using slave = await startSlave(master.address, `sqlite:${join(dir.path, `${db}-slave.sqlite`)}`)
-  const c = await master.client()
-  await c.query('CREATE TABLE acked (id INTEGER PRIMARY KEY)')
-  const writers = startWriters(master, 8, inTransactions)
-  // A kill lands mid-commit (entries logged, COMMIT cut off) only some of the time: repeat until the master says it reconciled.
-  for (let round = 1; !master.log().includes('reconciled store with log'); round++) {
-    if (round > 10) throw new Error(`no kill landed mid-commit in 10 rounds; master log:\n${master.log()}`)
-    await waitFor(() => writers.acked.length > round * 50, { timeoutMs: 30_000, what: 'writes to be acknowledged' }).catch((err) => {
-      throw new Error(`${(err as Error).message}; master log:\n${master.log()}`)
-    })
-    await store.crash()
-    await Bun.sleep(300)
-    await store.restart()
-  }
-  // It serves again: a write goes through, then every acknowledged row is in the store and on the slave.
-  await waitFor(() => c.query('INSERT INTO acked (id) VALUES (-1)').then(() => true, () => false), { timeoutMs: 30_000, what: 'a write after the restart' })
-  await writers.stop()
-  const rows = new Set((await dumpTable(master, 'acked')).map((r) => Number(r.id)))
-  for (const id of writers.acked) expect(rows.has(id)).toBe(true)
-  const status = await statusOf(master)
-  const offset = await masterOffset(master)
-  expect(status.role === 'master' && status.offset).toBe(offset)
-  const [state] = await store.query(`SELECT applied_offset FROM ddb.replication_state WHERE id = 1`)
-  expect(Number(state.applied_offset)).toBe(offset)
-  await waitApplied(slave, offset)
-  expect(await dumpTable(slave, 'acked')).toEqual(await dumpTable(master, 'acked'))
-}, 120_000)
+])(
+  'the master store killed -9 mid-commit and restarted, %s: the master reconciles and keeps serving',
+  async (_what, inTransactions) => {
+    // A server of its own: the state table ddb.replication_state belongs to one master.
+    await using store = await startMariadb()
+    const db = inTransactions ? 'crash_txn' : 'crash'
+    await using master = await startMaster(store.url(db), join(dir.path, `${db}.log`))
+    await using slave = await startSlave(master.address, `sqlite:${join(dir.path, `${db}-slave.sqlite`)}`)
+    const c = await master.client()
+    await c.query('CREATE TABLE acked (id INTEGER PRIMARY KEY)')
+    const writers = startWriters(master, 8, inTransactions)
+    // A kill lands mid-commit (entries logged, COMMIT cut off) only some of the time: repeat until the master says it reconciled.
+    for (let round = 1; !master.log().includes('reconciled store with log'); round++) {
+      if (round > 10) throw new Error(`no kill landed mid-commit in 10 rounds; master log:\n${master.log()}`)
+      await waitFor(() => writers.acked.length > round * 50, {
+        timeoutMs: 30_000,
+        what: 'writes to be acknowledged',
+      }).catch((err) => {
+        throw new Error(`${(err as Error).message}; master log:\n${master.log()}`)
+      })
+      await store.crash()
+      await Bun.sleep(300)
+      await store.restart()
+    }
+    // It serves again: a write goes through, then every acknowledged row is in the store and on the slave.
+    await waitFor(
+      () =>
+        c.query('INSERT INTO acked (id) VALUES (-1)').then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 30_000, what: 'a write after the restart' },
+    )
+    await writers.stop()
+    const rows = new Set((await dumpTable(master, 'acked')).map((r) => Number(r.id)))
+    for (const id of writers.acked) expect(rows.has(id)).toBe(true)
+    const status = await statusOf(master)
+    const offset = await masterOffset(master)
+    expect(status.role === 'master' && status.offset).toBe(offset)
+    const [state] = await store.query(`SELECT applied_offset FROM ddb.replication_state WHERE id = 1`)
+    expect(Number(state.applied_offset)).toBe(offset)
+    await waitApplied(slave, offset)
+    expect(await dumpTable(slave, 'acked')).toEqual(await dumpTable(master, 'acked'))
+  },
+  120_000,
+)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { BACKEND_KINDS, createBackend, type Backend } from './support/backends.ts'
-import { rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied, type DdbNode } from './support/ddb.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
+import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { waitFor } from './support/util.ts'
 
 async function offsetOf(master: DdbNode): Promise<number> {
@@ -37,7 +37,10 @@ for (const kind of BACKEND_KINDS) {
       await c.query('BEGIN')
       await c.query('UPDATE acct SET balance = balance - 30 WHERE id = 1')
       await c.query('UPDATE acct SET balance = balance + 30 WHERE id = 2')
-      expect(rowsOf(await c.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual([{ id: 1, balance: 70 }, { id: 2, balance: 130 }])
+      expect(rowsOf(await c.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual([
+        { id: 1, balance: 70 },
+        { id: 2, balance: 130 },
+      ])
       const [commit] = await c.query('COMMIT')
       expect(commit).toMatchObject({ kind: 'write', affectedRows: 2 })
       const offset = commit?.kind === 'write' ? commit.offset : 0
@@ -49,14 +52,21 @@ for (const kind of BACKEND_KINDS) {
       ])
       await waitApplied(slave, offset)
       const s = await slave.client()
-      expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual([{ id: 1, balance: 70 }, { id: 2, balance: 130 }])
+      expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual([
+        { id: 1, balance: 70 },
+        { id: 2, balance: 130 },
+      ])
       c.close()
       s.close()
     })
 
     test('each statement of a transaction runs at its own time, on the master and on the slave', async () => {
       const c = await master.client()
-      await c.query(kind === 'mysql' ? 'CREATE TABLE clock (id INTEGER PRIMARY KEY, at DATETIME)' : 'CREATE TABLE clock (id INTEGER PRIMARY KEY, at TEXT)')
+      await c.query(
+        kind === 'mysql'
+          ? 'CREATE TABLE clock (id INTEGER PRIMARY KEY, at DATETIME)'
+          : 'CREATE TABLE clock (id INTEGER PRIMARY KEY, at TEXT)',
+      )
       const now = kind === 'mysql' ? 'NOW()' : "datetime('now')"
       await c.query('BEGIN')
       await c.query(`INSERT INTO clock (id, at) VALUES (1, ${now})`)
@@ -95,7 +105,10 @@ for (const kind of BACKEND_KINDS) {
       c.close()
       const other = await master.client()
       // SQLite: the transaction held the single writer; once rolled back, writes flow again.
-      await waitFor(async () => rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct WHERE id = 4'))[0]?.n === 0, { timeoutMs: 5_000, what: 'the rollback' })
+      await waitFor(async () => rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct WHERE id = 4'))[0]?.n === 0, {
+        timeoutMs: 5_000,
+        what: 'the rollback',
+      })
       const [w] = await other.query('INSERT INTO other (id) VALUES (1)')
       expect(w?.kind === 'write' && w.offset).toBe(before + 1)
       other.close()
@@ -122,7 +135,9 @@ for (const kind of BACKEND_KINDS) {
       const offset = await offsetOf(master)
       await waitApplied(slave, offset)
       const s = await slave.client()
-      expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual(rowsOf(await other.query('SELECT id, balance FROM acct ORDER BY id')))
+      expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual(
+        rowsOf(await other.query('SELECT id, balance FROM acct ORDER BY id')),
+      )
       c.close()
       other.close()
       s.close()
@@ -145,7 +160,9 @@ for (const kind of BACKEND_KINDS) {
       expect(first?.kind === 'write' && last?.kind === 'write' && last.offset > first.offset).toBe(true)
       await waitApplied(slave, last?.kind === 'write' ? last.offset : 0)
       const s = await slave.client()
-      expect(rowsOf(await s.query('SELECT balance FROM acct WHERE id = 2'))).toEqual(rowsOf(await t1.query('SELECT balance FROM acct WHERE id = 2')))
+      expect(rowsOf(await s.query('SELECT balance FROM acct WHERE id = 2'))).toEqual(
+        rowsOf(await t1.query('SELECT balance FROM acct WHERE id = 2')),
+      )
       t1.close()
       t2.close()
       s.close()

@@ -1,9 +1,9 @@
-import { parseHostPort, type HostPort } from '../config.ts'
+import { type HostPort, parseHostPort } from '../config.ts'
 import { serveHttpApi } from '../http/http-api.ts'
 import type { Logger } from '../logger.ts'
 import { startMysqlListener } from '../mysql/server.ts'
 import type { NodeApi } from '../server/session.ts'
-import { mysqlSettings, type MysqlFlags, type MysqlSettings } from './mysql-flags.ts'
+import { type MysqlFlags, type MysqlSettings, mysqlSettings } from './mysql-flags.ts'
 import { setting } from './settings.ts'
 
 /** The ports a node serves its clients on beside ddb's own: the MySQL protocol and the HTTP API (each optional). */
@@ -15,7 +15,10 @@ export interface ClientPortSettings {
 }
 
 /** Reads the client-port flags of `ddb master` / `ddb slave` (a bad address is a UsageError, before the node starts). */
-export function clientPortSettings(flags: MysqlFlags & { http?: string; secret?: string }, defaultMysqlListen: string): ClientPortSettings {
+export function clientPortSettings(
+  flags: MysqlFlags & { http?: string; secret?: string },
+  defaultMysqlListen: string,
+): ClientPortSettings {
   const http = setting(flags.http, 'DDB_HTTP', '')
   return {
     mysql: mysqlSettings(flags, defaultMysqlListen),
@@ -29,7 +32,11 @@ export function clientPortSettings(flags: MysqlFlags & { http?: string; secret?:
  * closed and so is the node, then the error is rethrown (a one-line DdbError).
  * Resolves to the function that closes them, in reverse order.
  */
-export async function startClientPorts(node: NodeApi & { close(): Promise<void> }, settings: ClientPortSettings, logger: Logger): Promise<() => Promise<void>> {
+export async function startClientPorts(
+  node: NodeApi & { close(): Promise<void> },
+  settings: ClientPortSettings,
+  logger: Logger,
+): Promise<() => Promise<void>> {
   const closers: Array<() => Promise<void>> = []
   const closeAll = async () => {
     for (const close of closers.reverse()) await close()
@@ -37,7 +44,12 @@ export async function startClientPorts(node: NodeApi & { close(): Promise<void> 
   try {
     if (settings.mysql) {
       const { listen, user } = settings.mysql
-      const mysql = await startMysqlListener({ listen, node, users: [user], logger: logger.child({ component: 'mysql' }) })
+      const mysql = await startMysqlListener({
+        listen,
+        node,
+        users: [user],
+        logger: logger.child({ component: 'mysql' }),
+      })
       logger.info('mysql protocol listening', { address: mysql.address, user: user.name })
       closers.push(() => mysql.close())
     }

@@ -33,7 +33,8 @@ export function registerLog(program: Command): void {
       try {
         const last = file.lastOffset()
         const count = flags.n !== undefined ? parseCount(flags.n, '-n') : flags.from !== undefined ? Infinity : 10
-        const from = flags.from !== undefined ? Math.max(1, parseCount(flags.from, '--from')) : Math.max(1, last - count + 1)
+        const from =
+          flags.from !== undefined ? Math.max(1, parseCount(flags.from, '--from')) : Math.max(1, last - count + 1)
         const print = (e: Entry) => write(flags.json ? JSON.stringify(e) : formatEntry(e))
         let after = await printRange(file, from - 1, Math.min(last, from - 1 + count), print)
         if (!flags.follow) return
@@ -50,7 +51,12 @@ export function registerLog(program: Command): void {
 }
 
 /** Prints entries after `after` up to `until`, page by page; returns the last offset printed. */
-async function printRange(log: ReplicationLog, after: number, until: number, print: (e: Entry) => Promise<void>): Promise<number> {
+async function printRange(
+  log: ReplicationLog,
+  after: number,
+  until: number,
+  print: (e: Entry) => Promise<void>,
+): Promise<number> {
   while (after < until) {
     const page = log.readAfter(after, Math.min(CATCH_UP_PAGE_ENTRIES, until - after))
     if (page.length === 0) break
@@ -62,6 +68,6 @@ async function printRange(log: ReplicationLog, after: number, until: number, pri
 
 /** Writes a line to stdout, waiting when the pipe is full so memory stays flat. */
 function write(line: string): Promise<void> {
-  if (process.stdout.write(line + '\n')) return Promise.resolve()
+  if (process.stdout.write(`${line}\n`)) return Promise.resolve()
   return new Promise((resolve) => process.stdout.once('drain', () => resolve()))
 }

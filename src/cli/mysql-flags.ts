@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { parseHostPort, type HostPort } from '../config.ts'
+import { type HostPort, parseHostPort } from '../config.ts'
 import type { MysqlUser } from '../mysql/auth.ts'
 import { DEFAULT_MYSQL_USER } from '../mysql/server.ts'
 import { setting } from './settings.ts'
@@ -14,7 +14,10 @@ export interface MysqlFlags {
 /** Adds --mysql-listen, --mysql-user and --mysql-password to a node command. */
 export function mysqlOptions(command: Command, defaultListen: string): Command {
   return command
-    .option('--mysql-listen <host:port>', `also serve the MySQL client protocol here, or off (env DDB_MYSQL_LISTEN; default ${defaultListen})`)
+    .option(
+      '--mysql-listen <host:port>',
+      `also serve the MySQL client protocol here, or off (env DDB_MYSQL_LISTEN; default ${defaultListen})`,
+    )
     .option('--mysql-user <name>', `user MySQL clients log in as (env DDB_MYSQL_USER; default ${DEFAULT_MYSQL_USER})`)
     .option('--mysql-password <password>', 'password of that user (env DDB_MYSQL_PASSWORD; default empty)')
 }
@@ -31,6 +34,9 @@ export function mysqlSettings(flags: MysqlFlags, defaultListen: string): MysqlSe
   if (!listen || listen === 'off') return null
   return {
     listen: parseHostPort(listen, '--mysql-listen'),
-    user: { name: setting(flags.mysqlUser, 'DDB_MYSQL_USER', DEFAULT_MYSQL_USER), password: setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', '') },
+    user: {
+      name: setting(flags.mysqlUser, 'DDB_MYSQL_USER', DEFAULT_MYSQL_USER),
+      password: setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', ''),
+    },
   }
 }

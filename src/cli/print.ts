@@ -1,4 +1,4 @@
-import { rowObjects, type Entry, type Param } from '../entry.ts'
+import { type Entry, type Param, rowObjects } from '../entry.ts'
 import type { NodeStatus, QueryAnswer } from '../wire/messages.ts'
 
 /** One statement's answer as `ddb sql` prints it: JSON (one value per line) or for a person. */
@@ -7,11 +7,12 @@ export function formatAnswer(answer: QueryAnswer[number], json: boolean): string
     case 'read': {
       if (json) return JSON.stringify({ rows: rowObjects(answer) })
       const n = answer.rows.length
-      const table = answer.columns.length > 0 ? formatTable(answer.columns, answer.rows) + '\n' : ''
+      const table = answer.columns.length > 0 ? `${formatTable(answer.columns, answer.rows)}\n` : ''
       return `${table}${n} ${n === 1 ? 'row' : 'rows'}`
     }
     case 'write':
-      if (json) return JSON.stringify({ offset: answer.offset, affectedRows: answer.affectedRows, insertId: answer.insertId })
+      if (json)
+        return JSON.stringify({ offset: answer.offset, affectedRows: answer.affectedRows, insertId: answer.insertId })
       return `OK, offset ${answer.offset} (${answer.affectedRows} ${answer.affectedRows === 1 ? 'row' : 'rows'} affected)`
     case 'ok':
       return json ? JSON.stringify({ ok: true }) : 'OK'
@@ -37,15 +38,16 @@ export function formatMysqlAnswer(answer: QueryAnswer[number], seconds: number):
 export function formatTable(columns: string[], rows: unknown[][]): string {
   const cells = rows.map((r) => r.map(formatValue))
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)))
-  const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+'
-  const row = (values: string[]) => '| ' + values.map((v, i) => v.padEnd(widths[i]!)).join(' | ') + ' |'
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`
+  const row = (values: string[]) => `| ${values.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`
   return [line, row(columns), line, ...cells.map(row), line].join('\n')
 }
 
 /** A value as a cell: NULL, bytes as 0x…, others as text. */
 export function formatValue(v: unknown): string {
   if (v === null || v === undefined) return 'NULL'
-  if (typeof v === 'object' && '$bytes' in v) return '0x' + Buffer.from(String((v as { $bytes: string }).$bytes), 'base64').toString('hex')
+  if (typeof v === 'object' && '$bytes' in v)
+    return `0x${Buffer.from(String((v as { $bytes: string }).$bytes), 'base64').toString('hex')}`
   return typeof v === 'object' ? JSON.stringify(v) : String(v)
 }
 
@@ -77,6 +79,17 @@ export function formatStatus(s: NodeStatus): string {
   }
   const head = [`role       master`, `offset     ${s.offset}`, `log        ${s.logId}`, `store      ${s.store}`]
   if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
-  const rows = s.replicas.map((r) => [r.id, r.address, r.applied, r.lagEntries, r.lagSeconds.toFixed(1), r.connected ? 'yes' : 'no', r.error ?? ''])
-  return [...head, formatTable(['id', 'address', 'applied', 'lag (entries)', 'lag (s)', 'connected', 'error'], rows)].join('\n')
+  const rows = s.replicas.map((r) => [
+    r.id,
+    r.address,
+    r.applied,
+    r.lagEntries,
+    r.lagSeconds.toFixed(1),
+    r.connected ? 'yes' : 'no',
+    r.error ?? '',
+  ])
+  return [
+    ...head,
+    formatTable(['id', 'address', 'applied', 'lag (entries)', 'lag (s)', 'connected', 'error'], rows),
+  ].join('\n')
 }

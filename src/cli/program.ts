@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander'
-import { DdbError, UsageError, formatError } from '../errors.ts'
+import { DdbError, formatError, UsageError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import { registerLog } from './log-tail.ts'
 import { registerMaster } from './master.ts'
@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   registerStatus(program)
   registerLog(program)
   for (const command of program.commands) command.exitOverride()
-  program.commands.find((c) => c.name() === 'log')?.commands.forEach((c) => c.exitOverride())
+  for (const c of program.commands.find((c) => c.name() === 'log')?.commands ?? []) c.exitOverride()
 
   try {
     await program.parseAsync(argv, { from: 'user' })

@@ -18,12 +18,14 @@ export function requiredSetting(flag: string | undefined, envName: string, flagN
 /** Parses a non-negative integer flag. */
 export function parseCount(text: string, flagName: string): number {
   const n = Number(text)
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new UsageError(`invalid ${flagName} "${text}": expected a whole number`)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n))
+    throw new UsageError(`invalid ${flagName} "${text}": expected a whole number`)
   return n
 }
 
 /** Parses one of a fixed set of words. */
 export function parseChoice<T extends string>(text: string, choices: readonly T[], flagName: string): T {
-  if (!(choices as readonly string[]).includes(text)) throw new UsageError(`invalid ${flagName} "${text}": expected ${choices.join(' or ')}`)
+  if (!(choices as readonly string[]).includes(text))
+    throw new UsageError(`invalid ${flagName} "${text}": expected ${choices.join(' or ')}`)
   return text as T
 }

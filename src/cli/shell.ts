@@ -23,7 +23,7 @@ export async function runShell(prompt: string, execute: (sql: string) => Promise
   let pending = ''
   rl.prompt()
   for await (const line of rl) {
-    const text = (pending ? pending + '\n' : '') + line
+    const text = (pending ? `${pending}\n` : '') + line
     const word = text.trim().replace(/;$/, '').toLowerCase()
     if (!pending && (word === 'exit' || word === 'quit' || word === '\\q')) break
     if (text.trim() === '') {
@@ -32,7 +32,7 @@ export async function runShell(prompt: string, execute: (sql: string) => Promise
     }
     if (!text.trimEnd().endsWith(';')) {
       pending = text
-      rl.setPrompt(' '.repeat(Math.max(0, prompt.length - 3)) + '-> ')
+      rl.setPrompt(`${' '.repeat(Math.max(0, prompt.length - 3))}-> `)
       rl.prompt()
       continue
     }
@@ -55,7 +55,7 @@ function loadHistory(): string[] {
 
 function saveHistory(line: string): void {
   try {
-    appendFileSync(HISTORY_FILE, line + '\n')
+    appendFileSync(HISTORY_FILE, `${line}\n`)
   } catch {
     // History is a convenience; an unwritable home directory must not stop the shell.
   }

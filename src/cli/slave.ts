@@ -3,7 +3,7 @@ import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN, par
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
 import { clientPortSettings, startClientPorts } from './client-ports.ts'
-import { mysqlOptions, type MysqlFlags } from './mysql-flags.ts'
+import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
 import { requiredSetting, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
@@ -37,33 +37,51 @@ function enabled(flag: boolean | undefined, envName: string): boolean {
 export function registerSlave(program: Command, logger: Logger): void {
   const command = program
     .command('slave')
-    .description('run a slave: replays the master\'s log into its own store and serves reads')
+    .description("run a slave: replays the master's log into its own store and serves reads")
     .option('--master <host:port>', 'the master to replicate from (env DDB_MASTER; required)')
-    .option('--db <url>', `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_SLAVE_DB})`)
+    .option(
+      '--db <url>',
+      `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_SLAVE_DB})`,
+    )
     .option('--listen <host:port>', `port for clients (env DDB_LISTEN; default ${DEFAULT_SLAVE_LISTEN})`)
     .option('--secret <secret>', 'shared secret the master expects (env DDB_SECRET; default none)')
     .option('--id <name>', 'how the master names this slave (default hostname:port)')
-    .option('--forward-writes', 'forward clients\' INSERT/UPDATE/DELETE/REPLACE to the master instead of refusing them (env DDB_FORWARD_WRITES)')
-    .option('--replicate-db <name>', 'apply only entries of this database (repeatable; env DDB_REPLICATE_DB, comma-separated)', collect, [])
-    .option('--ignore-db <name>', 'skip entries of this database (repeatable; env DDB_IGNORE_DB, comma-separated)', collect, [])
+    .option(
+      '--forward-writes',
+      "forward clients' INSERT/UPDATE/DELETE/REPLACE to the master instead of refusing them (env DDB_FORWARD_WRITES)",
+    )
+    .option(
+      '--replicate-db <name>',
+      'apply only entries of this database (repeatable; env DDB_REPLICATE_DB, comma-separated)',
+      collect,
+      [],
+    )
+    .option(
+      '--ignore-db <name>',
+      'skip entries of this database (repeatable; env DDB_IGNORE_DB, comma-separated)',
+      collect,
+      [],
+    )
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
-  mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN)
-    .action(async (flags: SlaveFlags) => {
-      const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
-      const ports = clientPortSettings(flags, DEFAULT_SLAVE_MYSQL_LISTEN)
-      const slave = await Slave.start({
-        master,
-        db: setting(flags.db, 'DDB_DB', DEFAULT_SLAVE_DB),
-        listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', DEFAULT_SLAVE_LISTEN), '--listen'),
-        secret: setting(flags.secret, 'DDB_SECRET', ''),
-        id: flags.id,
-        forwardWrites: enabled(flags.forwardWrites, 'DDB_FORWARD_WRITES'),
-        filters: { replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'), ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB') },
-        logger: logger.child({ node: 'slave' }),
-      })
-      const closePorts = await startClientPorts(slave, ports, logger.child({ node: 'slave' }))
-      await untilStopped()
-      await closePorts()
-      await slave.close()
+  mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
+    const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
+    const ports = clientPortSettings(flags, DEFAULT_SLAVE_MYSQL_LISTEN)
+    const slave = await Slave.start({
+      master,
+      db: setting(flags.db, 'DDB_DB', DEFAULT_SLAVE_DB),
+      listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', DEFAULT_SLAVE_LISTEN), '--listen'),
+      secret: setting(flags.secret, 'DDB_SECRET', ''),
+      id: flags.id,
+      forwardWrites: enabled(flags.forwardWrites, 'DDB_FORWARD_WRITES'),
+      filters: {
+        replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'),
+        ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB'),
+      },
+      logger: logger.child({ node: 'slave' }),
     })
+    const closePorts = await startClientPorts(slave, ports, logger.child({ node: 'slave' }))
+    await untilStopped()
+    await closePorts()
+    await slave.close()
+  })
 }

@@ -8,12 +8,15 @@ import { setting } from './settings.ts'
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('show a node\'s replication status')
+    .description("show a node's replication status")
     .option('--to <host:port>', `the node to ask (env DDB_TO; default ${DEFAULT_MASTER_LISTEN})`)
     .option('--json', 'print the status as one JSON value')
     .option('--secret <secret>', 'shared secret of the node (env DDB_SECRET)')
     .action(async (flags: { to?: string; json?: boolean; secret?: string }) => {
-      const client = await Client.connect(parseHostPort(setting(flags.to, 'DDB_TO', DEFAULT_MASTER_LISTEN), '--to'), setting(flags.secret, 'DDB_SECRET', ''))
+      const client = await Client.connect(
+        parseHostPort(setting(flags.to, 'DDB_TO', DEFAULT_MASTER_LISTEN), '--to'),
+        setting(flags.secret, 'DDB_SECRET', ''),
+      )
       try {
         const status = await client.status()
         console.log(flags.json ? JSON.stringify(status) : formatStatus(status))

@@ -7,7 +7,7 @@ import type { ClientTransaction } from '../master/client-transaction.ts'
 import type { WriteStatement } from '../master/writer.ts'
 import type { NodeApi } from '../server/session.ts'
 import type { NodeStatus } from '../wire/messages.ts'
-import { MAX_BODY_BYTES, createHttpHandler, startHttpServer } from './http-api.ts'
+import { createHttpHandler, MAX_BODY_BYTES, startHttpServer } from './http-api.ts'
 
 /** A NodeApi made of plain function fields; each test overrides what it needs. */
 interface FakeNode extends NodeApi {
@@ -22,11 +22,13 @@ function fakeNode(overrides: Partial<NodeApi> = {}): FakeNode {
     role: 'master',
     defaultDb: null,
     dialect: 'sqlite',
-    async write(db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
-      calls.push(`write ${statements.map((s) => s.statement.sql).join('; ')} ${JSON.stringify(statements[0]?.statement.params ?? [])}`)
+    async write(_db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
+      calls.push(
+        `write ${statements.map((s) => s.statement.sql).join('; ')} ${JSON.stringify(statements[0]?.statement.params ?? [])}`,
+      )
       return { offset: ++offset, affectedRows: 1, insertId: offset }
     },
-    async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    async read(_db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
       calls.push(`read ${sql} ${JSON.stringify(params)}`)
       return { columns: ['id', 'name'], rows: [[1, 'Ali']] }
     },
@@ -73,11 +75,17 @@ function fakeSlave(): FakeNode {
 }
 
 function post(body: unknown, path = '/sql'): Request {
-  return new Request(`http://x${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) })
+  return new Request(`http://x${path}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
 }
 
 /** Sends a request and returns its status and parsed JSON body. */
-async function send(handler: (req: Request) => Promise<Response>, req: Request): Promise<{ status: number; body: any; headers: Headers }> {
+async function send(
+  handler: (req: Request) => Promise<Response>,
+  req: Request,
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await handler(req)
   expect(res.headers.get('content-type')).toContain('application/json')
   return { status: res.status, body: await res.json(), headers: res.headers }
@@ -102,7 +110,10 @@ describe('GET /status', () => {
 describe('POST /sql', () => {
   test('a read answers columns and rows', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), post({ sql: 'SELECT * FROM t WHERE id = ?', params: [1] }))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      post({ sql: 'SELECT * FROM t WHERE id = ?', params: [1] }),
+    )
     expect(status).toBe(200)
     expect(body).toEqual({ results: [{ columns: ['id', 'name'], rows: [{ id: 1, name: 'Ali' }] }] })
     expect(node.calls).toEqual(['read SELECT * FROM t WHERE id = ? [1]'])
@@ -110,15 +121,25 @@ describe('POST /sql', () => {
 
   test('a write answers its offset, and params are bound, bytes included', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), post({ sql: 'INSERT INTO t VALUES (?, ?)', params: [1, { $bytes: 'AAE=' }] }))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      post({ sql: 'INSERT INTO t VALUES (?, ?)', params: [1, { $bytes: 'AAE=' }] }),
+    )
     expect(status).toBe(200)
     expect(body).toEqual({ results: [{ offset: 1, affectedRows: 1, insertId: 1 }] })
     expect(node.calls).toEqual(['write INSERT INTO t VALUES (?, ?) [1,{"$bytes":"AAE="}]'])
   })
 
   test('several statements answer one result each; USE-like session statements answer ok', async () => {
-    const { body } = await send(createHttpHandler(fakeNode()), post({ sql: "SET NAMES utf8mb4; INSERT INTO t VALUES (1); SELECT 1" }))
-    expect(body.results).toEqual([{ ok: true }, { offset: 1, affectedRows: 1, insertId: 1 }, { columns: ['id', 'name'], rows: [{ id: 1, name: 'Ali' }] }])
+    const { body } = await send(
+      createHttpHandler(fakeNode()),
+      post({ sql: 'SET NAMES utf8mb4; INSERT INTO t VALUES (1); SELECT 1' }),
+    )
+    expect(body.results).toEqual([
+      { ok: true },
+      { offset: 1, affectedRows: 1, insertId: 1 },
+      { columns: ['id', 'name'], rows: [{ id: 1, name: 'Ali' }] },
+    ])
   })
 
   test('min_offset waits first, with wait_ms or the default 5000 ms', async () => {
@@ -135,7 +156,10 @@ describe('POST /sql', () => {
         throw new StaleReadError('slave', 3, n, ms)
       },
     })
-    const { status, body, headers } = await send(createHttpHandler(node), post({ sql: 'SELECT 1', min_offset: 9, wait_ms: 10 }))
+    const { status, body, headers } = await send(
+      createHttpHandler(node),
+      post({ sql: 'SELECT 1', min_offset: 9, wait_ms: 10 }),
+    )
     expect(status).toBe(503)
     expect(body.error.code).toBe('STALE_READ')
     expect(body.error.message).toContain('below the requested 9')
@@ -159,28 +183,58 @@ describe('POST /sql', () => {
 describe('POST /sql with statements[]', () => {
   test('runs BEGIN, each statement, COMMIT in one session and answers the COMMIT offset', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), post({
-      statements: [{ sql: 'INSERT INTO t VALUES (?)', params: [1] }, { sql: 'UPDATE t SET a = 2' }, { sql: 'SELECT COUNT(*) AS n FROM t' }],
-    }))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      post({
+        statements: [
+          { sql: 'INSERT INTO t VALUES (?)', params: [1] },
+          { sql: 'UPDATE t SET a = 2' },
+          { sql: 'SELECT COUNT(*) AS n FROM t' },
+        ],
+      }),
+    )
     expect(status).toBe(200)
     expect(body).toEqual({
-      results: [{ offset: 0, affectedRows: 1, insertId: 7 }, { offset: 0, affectedRows: 1, insertId: 7 }, { columns: ['n'], rows: [{ n: 1 }] }],
+      results: [
+        { offset: 0, affectedRows: 1, insertId: 7 },
+        { offset: 0, affectedRows: 1, insertId: 7 },
+        { columns: ['n'], rows: [{ n: 1 }] },
+      ],
       offset: 1,
     })
-    expect(node.calls).toEqual(['begin', 'txn write INSERT INTO t VALUES (?)', 'txn write UPDATE t SET a = 2', 'txn read SELECT COUNT(*) AS n FROM t', 'commit'])
+    expect(node.calls).toEqual([
+      'begin',
+      'txn write INSERT INTO t VALUES (?)',
+      'txn write UPDATE t SET a = 2',
+      'txn read SELECT COUNT(*) AS n FROM t',
+      'commit',
+    ])
   })
 
   test('an error rolls back, and names the statement that failed', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), post({ statements: [{ sql: 'INSERT INTO t VALUES (1)' }, { sql: "INSERT INTO t VALUES ('dup')" }, { sql: 'SELECT 1' }] }))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      post({
+        statements: [{ sql: 'INSERT INTO t VALUES (1)' }, { sql: "INSERT INTO t VALUES ('dup')" }, { sql: 'SELECT 1' }],
+      }),
+    )
     expect(status).toBe(422)
     expect(body.error).toEqual({ code: 'STORE', message: 'statements[1]: Duplicate entry' })
-    expect(node.calls).toEqual(['begin', 'txn write INSERT INTO t VALUES (1)', "txn write INSERT INTO t VALUES ('dup')", 'rollback'])
+    expect(node.calls).toEqual([
+      'begin',
+      'txn write INSERT INTO t VALUES (1)',
+      "txn write INSERT INTO t VALUES ('dup')",
+      'rollback',
+    ])
   })
 
   test('BEGIN, COMMIT or ROLLBACK inside statements[] is 400 and nothing runs', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), post({ statements: [{ sql: 'INSERT INTO t VALUES (1)' }, { sql: 'COMMIT' }] }))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      post({ statements: [{ sql: 'INSERT INTO t VALUES (1)' }, { sql: 'COMMIT' }] }),
+    )
     expect(status).toBe(400)
     expect(body.error.code).toBe('BAD_REQUEST')
     expect(body.error.message).toStartWith('statements[1].sql: COMMIT')
@@ -189,13 +243,21 @@ describe('POST /sql with statements[]', () => {
 
   test('only reads: offset null', async () => {
     const node = fakeNode()
-    node.beginTransaction = async () => ({ read: async () => ({ columns: [], rows: [] }), commit: async () => null, rollback: async () => {} }) as unknown as ClientTransaction
+    node.beginTransaction = async () =>
+      ({
+        read: async () => ({ columns: [], rows: [] }),
+        commit: async () => null,
+        rollback: async () => {},
+      }) as unknown as ClientTransaction
     const { body } = await send(createHttpHandler(node), post({ statements: [{ sql: 'SELECT 1' }] }))
     expect(body).toEqual({ results: [{ columns: [], rows: [] }], offset: null })
   })
 
   test('a write in a transaction on a slave is 403 NOT_MASTER', async () => {
-    const { status, body } = await send(createHttpHandler(fakeSlave()), post({ statements: [{ sql: 'SELECT 1' }, { sql: 'DELETE FROM t' }] }))
+    const { status, body } = await send(
+      createHttpHandler(fakeSlave()),
+      post({ statements: [{ sql: 'SELECT 1' }, { sql: 'DELETE FROM t' }] }),
+    )
     expect(status).toBe(403)
     expect(body.error.message).toStartWith('statements[1]: ')
     expect(body.error.message).toContain('10.0.0.1:8080')
@@ -205,25 +267,29 @@ describe('POST /sql with statements[]', () => {
 describe('GET /sql', () => {
   test('runs a read from q, with min_offset and db', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), new Request('http://x/sql?q=' + encodeURIComponent('SELECT * FROM t') + '&min_offset=3&wait_ms=100'))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      new Request(`http://x/sql?q=${encodeURIComponent('SELECT * FROM t')}&min_offset=3&wait_ms=100`),
+    )
     expect(status).toBe(200)
     expect(body.results[0].rows).toEqual([{ id: 1, name: 'Ali' }])
     expect(node.calls).toEqual(['wait 3 100', 'read SELECT * FROM t []'])
   })
 
-  test.each([
-    ['INSERT INTO t VALUES (1)'],
-    ['SELECT 1; DELETE FROM t'],
-    ['CREATE TABLE u (a INT)'],
-    ['BEGIN'],
-  ])('refuses a non-read with 405: %s', async (sql) => {
-    const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), new Request('http://x/sql?q=' + encodeURIComponent(sql)))
-    expect(status).toBe(405)
-    expect(body.error.code).toBe('METHOD_NOT_ALLOWED')
-    expect(body.error.hint).toContain('POST')
-    expect(node.calls).toEqual([])
-  })
+  test.each([['INSERT INTO t VALUES (1)'], ['SELECT 1; DELETE FROM t'], ['CREATE TABLE u (a INT)'], ['BEGIN']])(
+    'refuses a non-read with 405: %s',
+    async (sql) => {
+      const node = fakeNode()
+      const { status, body } = await send(
+        createHttpHandler(node),
+        new Request(`http://x/sql?q=${encodeURIComponent(sql)}`),
+      )
+      expect(status).toBe(405)
+      expect(body.error.code).toBe('METHOD_NOT_ALLOWED')
+      expect(body.error.hint).toContain('POST')
+      expect(node.calls).toEqual([])
+    },
+  )
 
   test.each([
     ['/sql', 'q: missing'],
@@ -231,14 +297,17 @@ describe('GET /sql', () => {
     ['/sql?q=SELECT+1&sql=x', 'sql: unknown query parameter'],
     ['/sql?q=+', 'q: empty statement'],
   ])('%s is 400 BAD_REQUEST', async (path, message) => {
-    const { status, body } = await send(createHttpHandler(fakeNode()), new Request('http://x' + path))
+    const { status, body } = await send(createHttpHandler(fakeNode()), new Request(`http://x${path}`))
     expect(status).toBe(400)
     expect(body.error.code).toBe('BAD_REQUEST')
     expect(body.error.message).toStartWith(message)
   })
 
-  test("an unterminated string is 400 SQL_SYNTAX", async () => {
-    const { status, body } = await send(createHttpHandler(fakeNode()), new Request('http://x/sql?q=' + encodeURIComponent("SELECT 'abc")))
+  test('an unterminated string is 400 SQL_SYNTAX', async () => {
+    const { status, body } = await send(
+      createHttpHandler(fakeNode()),
+      new Request(`http://x/sql?q=${encodeURIComponent("SELECT 'abc")}`),
+    )
     expect(status).toBe(400)
     expect(body.error.code).toBe('SQL_SYNTAX')
   })
@@ -255,7 +324,10 @@ describe('bad requests', () => {
   })
 
   test('invalid UTF-8 is 400 BAD_JSON', async () => {
-    const { status, body } = await send(handler, new Request('http://x/sql', { method: 'POST', body: new Uint8Array([0x7b, 0xff, 0x7d]) }))
+    const { status, body } = await send(
+      handler,
+      new Request('http://x/sql', { method: 'POST', body: new Uint8Array([0x7b, 0xff, 0x7d]) }),
+    )
     expect(status).toBe(400)
     expect(body.error.code).toBe('BAD_JSON')
   })
@@ -295,7 +367,11 @@ describe('bad requests', () => {
 
   test('a body over the limit by Content-Length is 413 BODY_TOO_LARGE', async () => {
     expect(MAX_BODY_BYTES).toBe(16 * 1024 * 1024)
-    const req = new Request('http://x/sql', { method: 'POST', body: '{}', headers: { 'content-length': String(MAX_BODY_BYTES + 1) } })
+    const req = new Request('http://x/sql', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-length': String(MAX_BODY_BYTES + 1) },
+    })
     const { status, body } = await send(handler, req)
     expect(status).toBe(413)
     expect(body.error.code).toBe('BODY_TOO_LARGE')
@@ -342,15 +418,26 @@ describe('error statuses', () => {
 
   test('a nested BEGIN is 409 TRANSACTION_OPEN, and the open transaction rolls back', async () => {
     const node = fakeNode()
-    const { status, body } = await send(createHttpHandler(node), post({ sql: 'BEGIN; INSERT INTO t VALUES (1); BEGIN' }))
+    const { status, body } = await send(
+      createHttpHandler(node),
+      post({ sql: 'BEGIN; INSERT INTO t VALUES (1); BEGIN' }),
+    )
     expect(status).toBe(409)
     expect(body.error.code).toBe('TRANSACTION_OPEN')
     expect(node.calls.at(-1)).toBe('rollback')
   })
 
   test('a statement the database rejected is 422; a store that failed is 500', async () => {
-    const rejected = fakeNode({ read: async () => { throw new StoreError('no such table: t', { rejectedByServer: true }) } })
-    const down = fakeNode({ read: async () => { throw new StoreError('connection lost') } })
+    const rejected = fakeNode({
+      read: async () => {
+        throw new StoreError('no such table: t', { rejectedByServer: true })
+      },
+    })
+    const down = fakeNode({
+      read: async () => {
+        throw new StoreError('connection lost')
+      },
+    })
     expect((await send(createHttpHandler(rejected), post({ sql: 'SELECT * FROM t' }))).status).toBe(422)
     const failed = await send(createHttpHandler(down), post({ sql: 'SELECT * FROM t' }))
     expect(failed.status).toBe(500)
@@ -360,7 +447,11 @@ describe('error statuses', () => {
   test('an unexpected error is 500 INTERNAL without a stack trace, and is logged', async () => {
     const lines: string[] = []
     const logger = createLogger({}, { write: (l) => lines.push(l) })
-    const node = fakeNode({ status: () => { throw new TypeError('boom') } })
+    const node = fakeNode({
+      status: () => {
+        throw new TypeError('boom')
+      },
+    })
     const { status, body } = await send(createHttpHandler(node, { logger }), new Request('http://x/status'))
     expect(status).toBe(500)
     expect(body).toEqual({ error: { code: 'INTERNAL', message: 'internal error: boom' } })
@@ -368,7 +459,11 @@ describe('error statuses', () => {
   })
 
   test('a DdbError of another code is 500 with its code', async () => {
-    const node = fakeNode({ read: async () => { throw new DdbError('CONNECTION_LOST', 'lost it', { hint: 'retry' }) } })
+    const node = fakeNode({
+      read: async () => {
+        throw new DdbError('CONNECTION_LOST', 'lost it', { hint: 'retry' })
+      },
+    })
     const { status, body } = await send(createHttpHandler(node), post({ sql: 'SELECT 1' }))
     expect(status).toBe(500)
     expect(body).toEqual({ error: { code: 'CONNECTION_LOST', message: 'lost it', hint: 'retry' } })
@@ -392,7 +487,10 @@ describe('secret', () => {
   })
 
   test('the right secret as a Bearer token is let in', async () => {
-    const { status } = await send(handler, new Request('http://x/status', { headers: { authorization: 'Bearer s3cret' } }))
+    const { status } = await send(
+      handler,
+      new Request('http://x/status', { headers: { authorization: 'Bearer s3cret' } }),
+    )
     expect(status).toBe(200)
   })
 })

@@ -8,12 +8,19 @@ import { formatHostPort, type HostPort } from '../config.ts'
 import { rowObjects } from '../entry.ts'
 import { DdbError, formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { Session, type NodeApi } from '../server/session.ts'
+import { type NodeApi, Session } from '../server/session.ts'
 import { classify } from '../sql/classify.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
-import { HttpError, errorResponse, statusOf } from './http-error.ts'
-import { MAX_BODY_BYTES, parseSqlQuery, parseSqlRequest, readBodyText, type SqlContext, type SqlStatement } from './sql-request.ts'
+import { errorResponse, HttpError, statusOf } from './http-error.ts'
+import {
+  MAX_BODY_BYTES,
+  parseSqlQuery,
+  parseSqlRequest,
+  readBodyText,
+  type SqlContext,
+  type SqlStatement,
+} from './sql-request.ts'
 
 export { MAX_BODY_BYTES } from './sql-request.ts'
 
@@ -40,12 +47,16 @@ export type JsonAnswer =
  * ones included, with JSON, and never throws; it needs no socket (call it with
  * `new Request('http://x/status')`).
  */
-export function createHttpHandler(node: NodeApi, options: HttpHandlerOptions = {}): (req: Request) => Promise<Response> {
+export function createHttpHandler(
+  node: NodeApi,
+  options: HttpHandlerOptions = {},
+): (req: Request) => Promise<Response> {
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES
 
   async function postSql(req: Request): Promise<Response> {
     const request = parseSqlRequest(await readBodyText(req, maxBodyBytes))
-    if (request.kind === 'query') return Response.json({ results: (await runQuery(node, request, request)).map(toJson) })
+    if (request.kind === 'query')
+      return Response.json({ results: (await runQuery(node, request, request)).map(toJson) })
     return runTransaction(node, request.statements, request, options.logger)
   }
 
@@ -54,7 +65,10 @@ export function createHttpHandler(node: NodeApi, options: HttpHandlerOptions = {
     for (const text of splitStatements(request.sql)) {
       const c = classify(text)
       if (c.kind !== 'read') {
-        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `GET /sql runs reads only; ${c.keyword} is not a read`, { hint: 'send it with POST /sql', headers: { Allow: 'POST' } })
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `GET /sql runs reads only; ${c.keyword} is not a read`, {
+          hint: 'send it with POST /sql',
+          headers: { Allow: 'POST' },
+        })
       }
     }
     return Response.json({ results: (await runQuery(node, request, request)).map(toJson) })
@@ -77,7 +91,9 @@ export function createHttpHandler(node: NodeApi, options: HttpHandlerOptions = {
         if (req.method === 'GET') return Response.json(node.status())
         throw methodNotAllowed(req.method, url.pathname, 'GET')
       default:
-        throw new HttpError(404, 'NOT_FOUND', `${url.pathname}: no such endpoint`, { hint: 'the API has POST /sql, GET /sql?q=… and GET /status' })
+        throw new HttpError(404, 'NOT_FOUND', `${url.pathname}: no such endpoint`, {
+          hint: 'the API has POST /sql, GET /sql?q=… and GET /status',
+        })
     }
   }
 
@@ -85,7 +101,8 @@ export function createHttpHandler(node: NodeApi, options: HttpHandlerOptions = {
     try {
       return await route(req)
     } catch (err) {
-      if (statusOf(err) === 500) options.logger?.error('http request failed', { method: req.method, url: req.url, error: formatError(err) })
+      if (statusOf(err) === 500)
+        options.logger?.error('http request failed', { method: req.method, url: req.url, error: formatError(err) })
       return errorResponse(err)
     }
   }
@@ -107,12 +124,21 @@ async function runQuery(node: NodeApi, statement: SqlStatement, context: SqlCont
  * COMMIT; on any error ROLLBACK, and the error names the statement that failed.
  * Answers the statements' results and the COMMIT's offset (null when nothing was written).
  */
-async function runTransaction(node: NodeApi, statements: SqlStatement[], context: SqlContext, logger?: Logger): Promise<Response> {
+async function runTransaction(
+  node: NodeApi,
+  statements: SqlStatement[],
+  context: SqlContext,
+  logger?: Logger,
+): Promise<Response> {
   statements.forEach((s, i) => {
     for (const text of splitStatements(s.sql)) {
       const c = classify(text)
       if (c.kind === 'transaction') {
-        throw new HttpError(400, 'BAD_REQUEST', `statements[${i}].sql: ${c.keyword} is not allowed here: statements[] already runs as one transaction`)
+        throw new HttpError(
+          400,
+          'BAD_REQUEST',
+          `statements[${i}].sql: ${c.keyword} is not allowed here: statements[] already runs as one transaction`,
+        )
       }
     }
   })
@@ -133,7 +159,8 @@ async function runTransaction(node: NodeApi, statements: SqlStatement[], context
   } catch (err) {
     await session.execute('ROLLBACK', [], options).catch(() => {})
     if (!(err instanceof DdbError)) throw err
-    if (statusOf(err) === 500) logger?.error('http request failed', { transaction: at.slice(0, -2), error: formatError(err) })
+    if (statusOf(err) === 500)
+      logger?.error('http request failed', { transaction: at.slice(0, -2), error: formatError(err) })
     return errorResponse(err, at)
   } finally {
     await session.close()
@@ -148,7 +175,9 @@ function hasSecret(req: Request, secret: string): boolean {
 }
 
 function methodNotAllowed(method: string, path: string, allow: string): HttpError {
-  return new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: method not allowed; use ${allow}`, { headers: { Allow: allow } })
+  return new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} ${path}: method not allowed; use ${allow}`, {
+    headers: { Allow: allow },
+  })
 }
 
 /** An answer as the API's JSON. */
@@ -172,7 +201,11 @@ export interface HttpServer {
 }
 
 /** Serves `handler` with Bun.serve; a port in use, or an address not on this machine, is a one-line DdbError 'LISTEN'. */
-export async function startHttpServer(listen: HostPort, handler: (req: Request) => Promise<Response>, logger: Logger): Promise<HttpServer> {
+export async function startHttpServer(
+  listen: HostPort,
+  handler: (req: Request) => Promise<Response>,
+  logger: Logger,
+): Promise<HttpServer> {
   let server: ReturnType<typeof Bun.serve>
   try {
     server = Bun.serve({
@@ -192,8 +225,15 @@ export async function startHttpServer(listen: HostPort, handler: (req: Request) 
     })
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EADDRNOTAVAIL' ? 'address not available on this machine' : formatError(err)
-    throw new DdbError('LISTEN', `http listen ${formatHostPort(listen)}: ${why}`, { hint: 'pick another address with --http' })
+    const why =
+      code === 'EADDRINUSE'
+        ? 'address already in use'
+        : code === 'EADDRNOTAVAIL'
+          ? 'address not available on this machine'
+          : formatError(err)
+    throw new DdbError('LISTEN', `http listen ${formatHostPort(listen)}: ${why}`, {
+      hint: 'pick another address with --http',
+    })
   }
   const address = formatHostPort({ host: server.hostname ?? listen.host, port: server.port ?? listen.port })
   let closed: Promise<void> | null = null
@@ -204,7 +244,12 @@ export async function startHttpServer(listen: HostPort, handler: (req: Request) 
 }
 
 /** Starts the API for a node, when `listen` is given, and logs where; null when it is not. `secret`: the node's --secret. */
-export async function serveHttpApi(node: NodeApi, listen: HostPort | null, logger: Logger, secret = ''): Promise<HttpServer | null> {
+export async function serveHttpApi(
+  node: NodeApi,
+  listen: HostPort | null,
+  logger: Logger,
+  secret = '',
+): Promise<HttpServer | null> {
   if (!listen) return null
   const http = logger.child({ component: 'http' })
   const server = await startHttpServer(listen, createHttpHandler(node, { logger: http, secret }), http)

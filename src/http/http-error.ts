@@ -1,4 +1,4 @@
-import { DdbError, StoreError, formatError } from '../errors.ts'
+import { DdbError, formatError, StoreError } from '../errors.ts'
 
 /** An error the HTTP layer itself raises about a request (bad JSON, a missing field, a wrong method …), with its status. */
 export class HttpError extends DdbError {
@@ -6,7 +6,12 @@ export class HttpError extends DdbError {
   /** Extra response headers (Allow for a 405). */
   readonly headers: Record<string, string>
 
-  constructor(status: number, code: string, message: string, options: { hint?: string; headers?: Record<string, string> } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { hint?: string; headers?: Record<string, string> } = {},
+  ) {
     super(code, message, { hint: options.hint })
     this.name = 'HttpError'
     this.status = status

@@ -38,7 +38,9 @@ function badRequest(message: string): HttpError {
 
 /** A 413 for a body over `limit` bytes. */
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'BODY_TOO_LARGE', `request body: larger than ${limit} bytes`, { hint: 'send fewer or smaller statements per request' })
+  return new HttpError(413, 'BODY_TOO_LARGE', `request body: larger than ${limit} bytes`, {
+    hint: 'send fewer or smaller statements per request',
+  })
 }
 
 /**
@@ -84,11 +86,15 @@ export function parseSqlRequest(text: string): SqlRequest {
   for (const key of Object.keys(body)) if (!FIELDS.has(key)) throw badRequest(`${key}: unknown field`)
   const context: SqlContext = {
     db: optionalString(body.db, 'db'),
-    minOffset: body.min_offset === undefined || body.min_offset === null ? undefined : offsetField(body.min_offset, 'min_offset'),
+    minOffset:
+      body.min_offset === undefined || body.min_offset === null
+        ? undefined
+        : offsetField(body.min_offset, 'min_offset'),
     waitMs: waitField(body.wait_ms, 'wait_ms'),
   }
   if (body.statements !== undefined) {
-    if (body.sql !== undefined || body.params !== undefined) throw badRequest('statements: give either sql (and params) or statements, not both')
+    if (body.sql !== undefined || body.params !== undefined)
+      throw badRequest('statements: give either sql (and params) or statements, not both')
     if (!Array.isArray(body.statements)) throw badRequest('statements: expected an array of {"sql", "params"} objects')
     if (body.statements.length === 0) throw badRequest('statements: expected at least one statement')
     const statements = body.statements.map((s: unknown, i: number) => statementField(s, `statements[${i}]`))
@@ -145,7 +151,8 @@ function optionalString(v: unknown, name: string): string | null {
 }
 
 function offsetField(v: unknown, name: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badRequest(`${name}: expected an offset (a whole number ≥ 0)`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw badRequest(`${name}: expected an offset (a whole number ≥ 0)`)
   return v
 }
 

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, test } from 'bun:test'
 import { Database } from 'bun:sqlite'
+import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +12,9 @@ function logPath(): string {
   dirs.push(dir)
   return join(dir, 'log.sqlite')
 }
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })))
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
 
 function append(log: ReplicationLog, drafts: EntryDraft[]): Entry[] {
   const entries = log.prepare(drafts)
@@ -20,7 +22,12 @@ function append(log: ReplicationLog, drafts: EntryDraft[]): Entry[] {
   return entries
 }
 
-const draft = (sql: string) => ({ ts: 1_700_000_000_000, db: 'app', statements: [{ sql, params: [1, 'x', null] }], affected: [1] })
+const draft = (sql: string) => ({
+  ts: 1_700_000_000_000,
+  db: 'app',
+  statements: [{ sql, params: [1, 'x', null] }],
+  affected: [1],
+})
 
 describe('ReplicationLog.append', () => {
   test('gives offsets 1, 2, 3 … with no gaps, across reopen', () => {
@@ -44,7 +51,9 @@ describe('ReplicationLog.append', () => {
 
   test('round-trips params, db and affected counts', () => {
     const log = ReplicationLog.open(logPath())
-    const [e] = append(log, [{ ts: 5, db: null, statements: [{ sql: 'x', params: [{ $bytes: 'AAE=' }, true, 1.5] }], affected: [7] }])
+    const [e] = append(log, [
+      { ts: 5, db: null, statements: [{ sql: 'x', params: [{ $bytes: 'AAE=' }, true, 1.5] }], affected: [7] },
+    ])
     expect(log.get(1)).toEqual(e!)
   })
 })
@@ -52,7 +61,10 @@ describe('ReplicationLog.append', () => {
 describe('ReplicationLog.readAfter', () => {
   test('pages from any offset', () => {
     const log = ReplicationLog.open(logPath())
-    append(log, Array.from({ length: 100 }, (_, i) => draft(`s${i + 1}`)))
+    append(
+      log,
+      Array.from({ length: 100 }, (_, i) => draft(`s${i + 1}`)),
+    )
     expect(log.readAfter(40, 5).map((e) => e.offset)).toEqual([41, 42, 43, 44, 45])
     expect(log.readAfter(100, 5)).toEqual([])
   })
@@ -73,7 +85,7 @@ describe('ReplicationLog.open', () => {
     expect(() => ReplicationLog.open('/nonexistent/log.sqlite', { readonly: true })).toThrow(/no such file/)
   })
 
-  test('a readonly reader sees a writer\'s appends after refresh', () => {
+  test("a readonly reader sees a writer's appends after refresh", () => {
     const path = logPath()
     const writer = ReplicationLog.open(path)
     const reader = ReplicationLog.open(path, { readonly: true })

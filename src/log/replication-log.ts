@@ -1,7 +1,7 @@
 import { Database, type Statement as SqliteStatement } from 'bun:sqlite'
 import { existsSync } from 'node:fs'
+import { type Entry, type EntryDraft, entryChecksum } from '../entry.ts'
 import { DdbError } from '../errors.ts'
-import { entryChecksum, type Entry, type EntryDraft } from '../entry.ts'
 
 /** How hard a log commit pushes to disk (SQLite's synchronous pragma; see README). */
 export type LogSync = 'full' | 'normal'
@@ -62,7 +62,9 @@ export class ReplicationLog {
     this.path = path
     this.#db = db
     this.id = (db.query(`SELECT value FROM meta WHERE key = 'log_id'`).get() as { value: string }).value
-    this.#insert = db.prepare(`INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+    this.#insert = db.prepare(
+      `INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    )
     this.#readFrom = db.prepare(`SELECT * FROM entries WHERE offset > ? ORDER BY offset LIMIT ?`)
     this.#last = (db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }).last
   }
@@ -70,7 +72,9 @@ export class ReplicationLog {
   /** Opens (creating unless readonly) the log at `path`. */
   static open(path: string, options: LogOptions = {}): ReplicationLog {
     if (options.readonly && !existsSync(path)) {
-      throw new DdbError('LOG_NOT_FOUND', `open log ${path}: no such file`, { hint: 'pass the master\'s log file with --log' })
+      throw new DdbError('LOG_NOT_FOUND', `open log ${path}: no such file`, {
+        hint: "pass the master's log file with --log",
+      })
     }
     let db: Database
     try {
@@ -109,7 +113,14 @@ export class ReplicationLog {
   /** Gives drafts the next offsets and their checksums, without writing anything. */
   prepare(drafts: EntryDraft[]): Entry[] {
     return drafts.map((d, i) => {
-      const e = { offset: this.#last + 1 + i, ts: d.ts, db: d.db, ...(d.timeZone ? { timeZone: d.timeZone } : {}), statements: d.statements, affected: d.affected }
+      const e = {
+        offset: this.#last + 1 + i,
+        ts: d.ts,
+        db: d.db,
+        ...(d.timeZone ? { timeZone: d.timeZone } : {}),
+        statements: d.statements,
+        affected: d.affected,
+      }
       return { ...e, checksum: entryChecksum(e) }
     })
   }
@@ -118,11 +129,22 @@ export class ReplicationLog {
   append(entries: Entry[]): void {
     if (entries.length === 0) return
     if (entries[0]!.offset !== this.#last + 1) {
-      throw new DdbError('LOG_GAP', `append to log ${this.path}: entry ${entries[0]!.offset} does not follow ${this.#last}`)
+      throw new DdbError(
+        'LOG_GAP',
+        `append to log ${this.path}: entry ${entries[0]!.offset} does not follow ${this.#last}`,
+      )
     }
     this.#db.transaction(() => {
       for (const e of entries) {
-        this.#insert.run(e.offset, e.ts, e.db, JSON.stringify(e.statements), JSON.stringify(e.affected), e.checksum, e.timeZone ?? null)
+        this.#insert.run(
+          e.offset,
+          e.ts,
+          e.db,
+          JSON.stringify(e.statements),
+          JSON.stringify(e.affected),
+          e.checksum,
+          e.timeZone ?? null,
+        )
       }
     })()
     this.#last = entries[entries.length - 1]!.offset

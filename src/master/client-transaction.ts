@@ -1,7 +1,7 @@
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
-import type { StoreTxn } from '../store/store.ts'
-import { normalize, type WriteStatement, type Writer } from './writer.ts'
+import type { RunResult, StoreTxn } from '../store/store.ts'
+import { normalize, type Writer, type WriteStatement } from './writer.ts'
 
 /** MySQL's ER_LOCK_DEADLOCK: the server rolled the whole transaction back. */
 const DEADLOCK = 1213
@@ -43,16 +43,23 @@ export class ClientTransaction {
     this.#checkUsable()
     // Each statement runs at its own time (NOW() advances within a transaction, as in MySQL); the entry keeps it.
     const ts = Date.now()
-    let result
+    let result: RunResult
     try {
-      const [raw] = await (await this.#store()).runMany([{ db: this.db, sql: statement.sql, params: statement.params, ts }])
+      const [raw] = await (await this.#store()).runMany([
+        { db: this.db, sql: statement.sql, params: statement.params, ts },
+      ])
       result = normalize(classification, raw!)
     } catch (err) {
       // Most errors undo just the statement; a deadlock or a lost connection undoes the whole transaction.
-      if (!(err instanceof StoreError) || !err.rejectedByServer || err.storeCode === DEADLOCK) this.#failed = (err as Error).message
+      if (!(err instanceof StoreError) || !err.rejectedByServer || err.storeCode === DEADLOCK)
+        this.#failed = (err as Error).message
       throw err
     }
-    this.#statements.push({ ...statement, ...(ts !== this.#ts ? { ts } : {}), ...(result.insertId > 0 ? { insertId: result.insertId } : {}) })
+    this.#statements.push({
+      ...statement,
+      ...(ts !== this.#ts ? { ts } : {}),
+      ...(result.insertId > 0 ? { insertId: result.insertId } : {}),
+    })
     this.#results.push({ offset: 0, ...result })
     return { offset: 0, ...result }
   }
@@ -72,7 +79,12 @@ export class ClientTransaction {
       await (await this.#tx)?.commit()
       return null
     }
-    const draft = { ts: this.#ts, db: this.db, statements: this.#statements, affected: this.#results.map((r) => r.affectedRows) }
+    const draft = {
+      ts: this.#ts,
+      db: this.db,
+      statements: this.#statements,
+      affected: this.#results.map((r) => r.affectedRows),
+    }
     return this.#writer.commitTransaction(await this.#store(), draft, this.#results)
   }
 
@@ -103,7 +115,10 @@ export class ClientTransaction {
   #checkUsable(): void {
     if (this.#ended) throw new DdbError('NO_TRANSACTION', 'the transaction has already ended')
     if (this.#failed) {
-      throw new DdbError('TRANSACTION_ABORTED', `this transaction was rolled back (${this.#failed}); only ROLLBACK is possible now`)
+      throw new DdbError(
+        'TRANSACTION_ABORTED',
+        `this transaction was rolled back (${this.#failed}); only ROLLBACK is possible now`,
+      )
     }
   }
 }

@@ -1,9 +1,9 @@
 import type { HostPort } from '../config.ts'
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, StaleReadError } from '../errors.ts'
-import { ReplicationLog, type LogSync } from '../log/replication-log.ts'
+import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
-import { startServer, type Server, type SlaveHello } from '../server/server.ts'
+import { type Server, type SlaveHello, startServer } from '../server/server.ts'
 import type { NodeApi } from '../server/session.ts'
 import { openStore } from '../store/open-store.ts'
 import type { Store } from '../store/store.ts'
@@ -70,7 +70,12 @@ export class Master implements NodeApi {
         welcome: () => ({ logId: log.id, offset: master.#writer.published }),
         attachSlave: (peer, hello) => master.#attachSlave(peer, hello),
       })
-      options.logger.info('master started', { listen: master.address, store: store.displayUrl, log: log.path, offset: log.lastOffset() })
+      options.logger.info('master started', {
+        listen: master.address,
+        store: store.displayUrl,
+        log: log.path,
+        offset: log.lastOffset(),
+      })
       return master
     } catch (err) {
       await store?.close()
@@ -111,7 +116,12 @@ export class Master implements NodeApi {
   }
 
   async beginTransaction(db: string | null): Promise<ClientTransaction> {
-    return new ClientTransaction(() => this.store.beginClientTransaction(), this.#writer, db ?? this.store.defaultDb, this.#transactionIdleMs)
+    return new ClientTransaction(
+      () => this.store.beginClientTransaction(),
+      this.#writer,
+      db ?? this.store.defaultDb,
+      this.#transactionIdleMs,
+    )
   }
 
   status(): NodeStatus {
@@ -127,20 +137,39 @@ export class Master implements NodeApi {
   #attachSlave(peer: Peer, hello: SlaveHello) {
     const published = this.#writer.published
     if (hello.logId !== null && hello.logId !== this.log.id) {
-      throw new DdbError('LOG_MISMATCH', `slave ${hello.slaveId} holds entries of log ${hello.logId}, but this master's log is ${this.log.id}`, {
-        hint: 'rebuild the slave from an empty store (or a copy of the master\'s), or point it at its own master',
-      })
+      throw new DdbError(
+        'LOG_MISMATCH',
+        `slave ${hello.slaveId} holds entries of log ${hello.logId}, but this master's log is ${this.log.id}`,
+        {
+          hint: "rebuild the slave from an empty store (or a copy of the master's), or point it at its own master",
+        },
+      )
     }
     if (hello.position > published || (hello.logId === null && hello.position !== 0)) {
-      throw new DdbError('SLAVE_AHEAD', `slave ${hello.slaveId} is at offset ${hello.position}, but this master's log ends at ${published}`, {
-        hint: 'the slave belongs to another history; rebuild it from an empty store',
-      })
+      throw new DdbError(
+        'SLAVE_AHEAD',
+        `slave ${hello.slaveId} is at offset ${hello.position}, but this master's log ends at ${published}`,
+        {
+          hint: 'the slave belongs to another history; rebuild it from an empty store',
+        },
+      )
     }
     this.#replicas.get(hello.slaveId)?.close('replaced by a new connection from the same slave')
-    const session = new ReplicaSession(peer, hello, this.log, this.#writer, this.#logger.child({ component: 'streamer' }))
+    const session = new ReplicaSession(
+      peer,
+      hello,
+      this.log,
+      this.#writer,
+      this.#logger.child({ component: 'streamer' }),
+    )
     this.#replicas.set(hello.slaveId, session)
     peer.send({ type: 'welcome', role: 'master', logId: this.log.id, offset: published }).catch(() => {})
-    this.#logger.info('slave attached', { slave: hello.slaveId, address: session.address, position: hello.position, offset: published })
+    this.#logger.info('slave attached', {
+      slave: hello.slaveId,
+      address: session.address,
+      position: hello.position,
+      offset: published,
+    })
     session.stream().catch((err) => peer.close(`stream failed: ${(err as Error).message}`))
     return session
   }

@@ -1,5 +1,5 @@
 import { CATCH_UP_PAGE_ENTRIES } from '../config.ts'
-import { entryChecksum, type Entry } from '../entry.ts'
+import { type Entry, entryChecksum } from '../entry.ts'
 import { RecoveryError } from '../errors.ts'
 import { CorruptEntryError, type ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
@@ -66,7 +66,10 @@ export async function recover(store: Store, log: ReplicationLog, logger: Logger)
         log.truncateAfter(last - 1)
         return
       }
-      throw new RecoveryError(`recover: ${(err as Error).message}`, 'the store cannot apply its own log; repair the store, then start again')
+      throw new RecoveryError(
+        `recover: ${(err as Error).message}`,
+        'the store cannot apply its own log; repair the store, then start again',
+      )
     }
     after = page[page.length - 1]!.offset
   }

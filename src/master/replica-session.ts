@@ -46,7 +46,9 @@ export class ReplicaSession {
     while (peer && !peer.closed) {
       const published = this.#writer.published
       if (sent < published) {
-        const entries = this.#writer.publishedAfter(sent) ?? this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
+        const entries =
+          this.#writer.publishedAfter(sent) ??
+          this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
         await peer.sendFrame(entriesFrame(entries))
         sent = entries[entries.length - 1]!.offset
         continue
@@ -61,7 +63,8 @@ export class ReplicaSession {
   onMessage(m: Message): void {
     this.#lastHeard = Date.now()
     if (m.type !== 'ack') return this.#peer?.close(`unexpected ${m.type} message from a slave`)
-    if (m.error && m.error !== this.error) this.#logger.error('slave stopped applying', { applied: m.applied, error: m.error })
+    if (m.error && m.error !== this.error)
+      this.#logger.error('slave stopped applying', { applied: m.applied, error: m.error })
     this.applied = m.applied
     this.error = m.error
   }
@@ -96,6 +99,9 @@ const encodedPages = new WeakMap<Entry[], Uint8Array>()
 
 function entriesFrame(entries: Entry[]): Uint8Array {
   let frame = encodedPages.get(entries)
-  if (!frame) encodedPages.set(entries, (frame = encodeFrame({ type: 'entries', entries })))
+  if (!frame) {
+    frame = encodeFrame({ type: 'entries', entries })
+    encodedPages.set(entries, frame)
+  }
   return frame
 }

@@ -134,14 +134,15 @@ export class Writer {
       const separateDdl = this.#store.ddlCommitsImplicitly
       const ddl = separateDdl && hasDdl(this.#queue[0]!.req)
       let n = 1
-      while (!ddl && n < this.#queue.length && n < GROUP_COMMIT_MAX && !(separateDdl && hasDdl(this.#queue[n]!.req))) n++
+      while (!ddl && n < this.#queue.length && n < GROUP_COMMIT_MAX && !(separateDdl && hasDdl(this.#queue[n]!.req)))
+        n++
       const batch = this.#queue.splice(0, n)
       try {
         await (ddl ? this.#writeDdl(batch[0]!) : this.#writeBatch(batch))
       } catch (err) {
         // Unexpected (the log file failing, say): fail this batch, keep serving the next.
         this.#logger.error('write failed', { error: err })
-        batch.forEach((p) => p.reject(err))
+        rejectAll(batch, err)
       }
     }
   }
@@ -161,11 +162,17 @@ export class Writer {
       results = await tx.runMany(batch.flatMap((p) => storeStatements(p.req, ts)))
     } catch (err) {
       await tx.rollback()
-      if (batch.length === 1 || !(err instanceof StoreError && err.rejectedByServer)) return batch.forEach((p) => p.reject(err))
+      if (batch.length === 1 || !(err instanceof StoreError && err.rejectedByServer)) return rejectAll(batch, err)
       return this.#writeEachBehindSavepoint(batch)
     }
     let k = 0
-    const executed = batch.map((pending) => executedAs(pending, ts, pending.req.statements.map(() => results[k++]!)))
+    const executed = batch.map((pending) =>
+      executedAs(
+        pending,
+        ts,
+        pending.req.statements.map(() => results[k++]!),
+      ),
+    )
     await this.#commitBatch(tx, executed)
   }
 
@@ -174,7 +181,7 @@ export class Writer {
     try {
       return await this.#store.begin()
     } catch (err) {
-      batch.forEach((p) => p.reject(err))
+      rejectAll(batch, err)
       return null
     }
   }
@@ -194,7 +201,7 @@ export class Writer {
         } catch {
           // The transaction itself is gone: fail everything it held.
           await tx.rollback()
-          return batch.slice(i + 1).concat(executed.map((e) => e.pending)).forEach((p) => p.reject(err))
+          return rejectAll([...batch.slice(i + 1), ...executed.map((e) => e.pending)], err)
         }
       }
     }
@@ -230,7 +237,10 @@ export class Writer {
       committed = tx.commit()
     } catch (err) {
       await tx.rollback()
-      return executed.forEach((e) => e.pending.reject(err))
+      return rejectAll(
+        executed.map((e) => e.pending),
+        err,
+      )
     }
     try {
       this.#log.append(entries)
@@ -247,7 +257,7 @@ export class Writer {
       await this.#reconcile(entries)
     }
     this.#publish(entries)
-    executed.forEach((e, i) => e.pending.resolve(writeResult(entries[i]!.offset, e.results)))
+    for (const [i, e] of executed.entries()) e.pending.resolve(writeResult(entries[i]!.offset, e.results))
   }
 
   /**
@@ -283,7 +293,13 @@ export class Writer {
   async #writeDdlInOrder(pending: Pending): Promise<void> {
     const { req } = pending
     const [entry] = this.#log.prepare([
-      { ts: Date.now(), db: req.db, timeZone: this.#store.timeZone, statements: req.statements.map((s) => s.statement), affected: req.statements.map(() => 0) },
+      {
+        ts: Date.now(),
+        db: req.db,
+        timeZone: this.#store.timeZone,
+        statements: req.statements.map((s) => s.statement),
+        affected: req.statements.map(() => 0),
+      },
     ])
     this.#log.append([entry!])
     const results: RunResult[] = []
@@ -324,7 +340,13 @@ export class Writer {
     for (;;) {
       try {
         const state = await this.#store.readState()
-        if (state.offset < last) await applyEntries(this.#store, entries.filter((e) => e.offset > state.offset), this.#log.id, state.offset + 1)
+        if (state.offset < last)
+          await applyEntries(
+            this.#store,
+            entries.filter((e) => e.offset > state.offset),
+            this.#log.id,
+            state.offset + 1,
+          )
         this.#logger.info('reconciled store with log', { offset: last })
         return
       } catch (err) {
@@ -340,6 +362,11 @@ export class Writer {
     this.#lastPublished = entries
     for (const wake of [...this.#waiters]) wake()
   }
+}
+
+/** Fails every write of a batch with the same error. */
+function rejectAll(pending: Pending[], err: unknown): void {
+  for (const p of pending) p.reject(err)
 }
 
 function yieldToIo(): Promise<void> {
@@ -365,7 +392,11 @@ function executedAs(pending: Pending, ts: number, raw: RunResult[]): Executed {
   const statements = pending.req.statements.map(({ statement }, i) =>
     results[i]!.insertId > 0 ? { ...statement, insertId: results[i]!.insertId } : statement,
   )
-  return { pending, draft: { ts, db: pending.req.db, statements, affected: results.map((r) => r.affectedRows) }, results }
+  return {
+    pending,
+    draft: { ts, db: pending.req.db, statements, affected: results.map((r) => r.affectedRows) },
+    results,
+  }
 }
 
 /**

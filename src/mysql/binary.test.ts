@@ -25,9 +25,33 @@ describe('decodeExecuteParams', () => {
       .lenencString(Buffer.from([0, 255]))
       .bytes(datetime)
       .bytes(time)
-    const r = executeBody([0x00, 0x01], [[0x01, 0], [0x08, 0], [0x08, 0x80], [0x05, 0], [0xfd, 0], [0xfc, 0], [0x0c, 0], [0x0b, 0], [0x06, 0]], values)
+    const r = executeBody(
+      [0x00, 0x01],
+      [
+        [0x01, 0],
+        [0x08, 0],
+        [0x08, 0x80],
+        [0x05, 0],
+        [0xfd, 0],
+        [0xfc, 0],
+        [0x0c, 0],
+        [0x0b, 0],
+        [0x06, 0],
+      ],
+      values,
+    )
     const params = decodeExecuteParams(r, stmt)
-    expect(params).toEqual([-2, -5, '9223372036854775808', 2.5, 'héllo', { $bytes: 'AP8=' }, '2026-01-02 03:04:05.000600', '-26:03:04', null])
+    expect(params).toEqual([
+      -2,
+      -5,
+      '9223372036854775808',
+      2.5,
+      'héllo',
+      { $bytes: 'AP8=' },
+      '2026-01-02 03:04:05.000600',
+      '-26:03:04',
+      null,
+    ])
     expect(stmt.types).toHaveLength(9)
   })
 
@@ -78,7 +102,8 @@ describe('encodeDateTime and encodeTime', () => {
 
   test('values read back as the parameter decoder reads them', () => {
     const stmt = (): PreparedStatement => ({ id: 1, sql: '?', paramCount: 1, types: null })
-    const back = (type: number, bytes: Buffer) => decodeExecuteParams(executeBody([0], [[type, 0]], new PayloadWriter().bytes(bytes)), stmt())[0]
+    const back = (type: number, bytes: Buffer) =>
+      decodeExecuteParams(executeBody([0], [[type, 0]], new PayloadWriter().bytes(bytes)), stmt())[0]
     expect(back(COLUMN_TYPE.DATETIME, encodeDateTime('2024-02-29 13:14:15.123456'))).toBe('2024-02-29 13:14:15.123456')
     expect(back(COLUMN_TYPE.DATETIME, encodeDateTime('2024-02-29 13:14:15.5'))).toBe('2024-02-29 13:14:15.500000')
     expect(back(COLUMN_TYPE.DATE, encodeDateTime('1999-12-31'))).toBe('1999-12-31')
@@ -87,10 +112,19 @@ describe('encodeDateTime and encodeTime', () => {
   })
 })
 
-describe('binaryRowPacket with the store\'s types', () => {
+describe("binaryRowPacket with the store's types", () => {
   test('integers by width, FLOAT in 4 bytes, DECIMAL as text, dates in the binary date format', () => {
     const col = (type: number) => ({ name: 'c', type, charset: 63, length: 0 })
-    const types = [COLUMN_TYPE.TINY, COLUMN_TYPE.SHORT, COLUMN_TYPE.LONG, COLUMN_TYPE.LONGLONG, COLUMN_TYPE.FLOAT, COLUMN_TYPE.NEWDECIMAL, COLUMN_TYPE.DATETIME, COLUMN_TYPE.YEAR]
+    const types = [
+      COLUMN_TYPE.TINY,
+      COLUMN_TYPE.SHORT,
+      COLUMN_TYPE.LONG,
+      COLUMN_TYPE.LONGLONG,
+      COLUMN_TYPE.FLOAT,
+      COLUMN_TYPE.NEWDECIMAL,
+      COLUMN_TYPE.DATETIME,
+      COLUMN_TYPE.YEAR,
+    ]
     const values = [-1, -300, 70000, '18446744073709551615', 0.5, '12.34', '2024-02-29 13:14:15', 2024]
     const r = new PayloadReader(binaryRowPacket(types.map(col), values))
     expect(r.int1()).toBe(0x00)

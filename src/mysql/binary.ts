@@ -3,7 +3,7 @@
  * binary result rows out.
  */
 import { COLUMN_TYPE, type Param } from '../entry.ts'
-import { MalformedPacketError, PayloadReader, PayloadWriter, type ColumnDef } from './packets.ts'
+import { type ColumnDef, MalformedPacketError, PayloadReader, PayloadWriter } from './packets.ts'
 import { textValue } from './results.ts'
 
 /** A prepared statement as the connection keeps it. */
@@ -95,7 +95,7 @@ function decodeDateTime(r: PayloadReader, dateOnly: boolean): string {
   const micro = length >= 11 ? f.int4() : 0
   const date = `${pad(y, 4)}-${pad(mo)}-${pad(d)}`
   if (dateOnly) return date
-  return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}${micro ? '.' + pad(micro, 6) : ''}`
+  return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}${micro ? `.${pad(micro, 6)}` : ''}`
 }
 
 function decodeTime(r: PayloadReader): string {
@@ -106,7 +106,7 @@ function decodeTime(r: PayloadReader): string {
   const days = f.int4()
   const [h, mi, s] = [f.int1(), f.int1(), f.int1()]
   const micro = length >= 12 ? f.int4() : 0
-  return `${negative ? '-' : ''}${pad(days * 24 + h)}:${pad(mi)}:${pad(s)}${micro ? '.' + pad(micro, 6) : ''}`
+  return `${negative ? '-' : ''}${pad(days * 24 + h)}:${pad(mi)}:${pad(s)}${micro ? `.${pad(micro, 6)}` : ''}`
 }
 
 /** A binary-protocol result row (header 0x00, NULL bitmap with offset 2, then each non-NULL value in its column's type). */
@@ -124,7 +124,8 @@ export function binaryRowPacket(columns: ColumnDef[], values: unknown[]): Buffer
 }
 
 /** An integer value (a number, a boolean, or a decimal string for one beyond 2^53) as a bigint. */
-const toBigInt = (v: unknown): bigint => (typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(typeof v === 'number' ? Math.trunc(v) : String(v)))
+const toBigInt = (v: unknown): bigint =>
+  typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(typeof v === 'number' ? Math.trunc(v) : String(v))
 
 /** Writes one non-NULL value as the binary protocol encodes its column's type (the value fits it: see fitsType). */
 function encodeValue(w: PayloadWriter, type: number, v: unknown): void {
@@ -194,7 +195,12 @@ export function encodeTime(s: string): Buffer {
   const micro = Number((m?.[5] ?? '').padEnd(6, '0'))
   const length = micro ? 12 : hours || mi || sec ? 8 : 0
   const w = new PayloadWriter().int1(length)
-  if (length >= 8) w.int1(m?.[1] ? 1 : 0).int4(Math.floor(hours / 24)).int1(hours % 24).int1(mi!).int1(sec!)
+  if (length >= 8)
+    w.int1(m?.[1] ? 1 : 0)
+      .int4(Math.floor(hours / 24))
+      .int1(hours % 24)
+      .int1(mi!)
+      .int1(sec!)
   if (length >= 12) w.int4(micro)
   return w.build()
 }

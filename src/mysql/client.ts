@@ -31,7 +31,13 @@ export class MysqlProtocolClient {
   static async connect(address: HostPort, user: string, password: string): Promise<MysqlProtocolClient> {
     try {
       const conn = await mysql.createConnection({
-        host: address.host, port: address.port, user, password, multipleStatements: true, dateStrings: true, connectTimeout: 5_000,
+        host: address.host,
+        port: address.port,
+        user,
+        password,
+        multipleStatements: true,
+        dateStrings: true,
+        connectTimeout: 5_000,
       })
       return new MysqlProtocolClient(conn)
     } catch (err) {
@@ -60,11 +66,17 @@ export class MysqlProtocolClient {
 }
 
 function answerOf(result: unknown, fields: Field[] | undefined): QueryAnswer[number] {
-  if (Array.isArray(result)) return { kind: 'read', columns: (fields ?? []).map((f) => f.name), rows: (result as unknown[][]).map(toJsonRow) }
+  if (Array.isArray(result))
+    return { kind: 'read', columns: (fields ?? []).map((f) => f.name), rows: (result as unknown[][]).map(toJsonRow) }
   const header = result as Header
   const offset = /offset (\d+)/.exec(header.info ?? '')
   if (!offset) return { kind: 'ok' }
-  return { kind: 'write', offset: Number(offset[1]), affectedRows: header.affectedRows, insertId: Number(header.insertId) }
+  return {
+    kind: 'write',
+    offset: Number(offset[1]),
+    affectedRows: header.affectedRows,
+    insertId: Number(header.insertId),
+  }
 }
 
 /** A driver error as ddb prints errors: the server's code and state, as the mysql client shows them. */
@@ -72,5 +84,7 @@ function mysqlError(err: unknown, operation?: string): DdbError {
   const e = err as { errno?: number; sqlState?: string; message?: string; code?: string }
   if (e.sqlState) return new DdbError(`MYSQL_${e.errno}`, `ERROR ${e.errno} (${e.sqlState}): ${e.message}`)
   const why = e.code === 'ECONNREFUSED' ? 'connection refused' : (e.message ?? String(err))
-  return new DdbError('UNREACHABLE', `${operation ?? 'query'}: ${why}`, { hint: 'is the node running with --mysql-listen at that address?' })
+  return new DdbError('UNREACHABLE', `${operation ?? 'query'}: ${why}`, {
+    hint: 'is the node running with --mysql-listen at that address?',
+  })
 }

@@ -1,35 +1,35 @@
 import type net from 'node:net'
-import type { Logger } from '../logger.ts'
-import { Session, type NodeApi } from '../server/session.ts'
 import type { ColumnType, Param } from '../entry.ts'
+import type { Logger } from '../logger.ts'
+import { type NodeApi, Session } from '../server/session.ts'
 import { statementKind } from '../sql/classify.ts'
 import { quoteIdentifier, tokenize } from '../sql/lexer.ts'
 import { splitStatements } from '../sql/split.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
-import { NATIVE_PASSWORD_PLUGIN, checkNativePassword, newScramble, type MysqlUser } from './auth.ts'
+import { checkNativePassword, type MysqlUser, NATIVE_PASSWORD_PLUGIN, newScramble } from './auth.ts'
+import { binaryRowPacket, decodeExecuteParams, type PreparedStatement } from './binary.ts'
 import { authSwitchRequest, handshakeV10, parseHandshakeResponse } from './handshake.ts'
 import { answerLocally } from './local.ts'
 import {
   CHARSET_UTF8MB4,
   CLIENT,
-  MYSQL_TYPE,
-  columnDefinitionPacket,
   COM,
+  columnDefinitionPacket,
+  eofPacket,
+  errPacket,
+  framePacket,
   MalformedPacketError,
+  MYSQL_TYPE,
+  okPacket,
+  type Packet,
   PacketReader,
   PacketTooLargeError,
   PayloadReader,
   PayloadWriter,
   SERVER_CAPABILITIES,
   SERVER_STATUS,
-  eofPacket,
-  errPacket,
-  framePacket,
-  okPacket,
-  type Packet,
 } from './packets.ts'
-import { binaryRowPacket, decodeExecuteParams, type PreparedStatement } from './binary.ts'
-import { resultColumns, textResultset, toMysqlError, type MysqlError } from './results.ts'
+import { type MysqlError, resultColumns, textResultset, toMysqlError } from './results.ts'
 
 /** Most bytes a client may send before it has logged in. */
 export const MAX_PREAUTH_PACKET_BYTES = 64 * 1024
@@ -105,7 +105,10 @@ export class MysqlConnection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err) => this.#close(`socket error: ${err.message}`))
     socket.on('close', () => this.#close(null))
-    this.#timer = setTimeout(() => this.#fail({ errno: 1043, sqlState: '08S01', message: 'Bad handshake: login timed out' }), options.handshakeTimeoutMs)
+    this.#timer = setTimeout(
+      () => this.#fail({ errno: 1043, sqlState: '08S01', message: 'Bad handshake: login timed out' }),
+      options.handshakeTimeoutMs,
+    )
     this.#sendHandshake()
   }
 
@@ -123,7 +126,11 @@ export class MysqlConnection {
     } catch (err) {
       if (err instanceof PacketTooLargeError) {
         this.#seq = (err.sequenceId + 1) & 0xff
-        this.#fail({ errno: 1153, sqlState: '08S01', message: `Got a packet bigger than 'max_allowed_packet' bytes (${err.announced} > ${err.limit})` })
+        this.#fail({
+          errno: 1153,
+          sqlState: '08S01',
+          message: `Got a packet bigger than 'max_allowed_packet' bytes (${err.announced} > ${err.limit})`,
+        })
         return
       }
       this.#fail({ errno: 1105, sqlState: 'HY000', message: `internal error: ${(err as Error).message}` })
@@ -157,7 +164,8 @@ export class MysqlConnection {
   }
 
   #resumeIfIdle(): void {
-    if (this.#state !== 'closed' && this.#waiting < MAX_QUEUED_COMMANDS && !this.#draining && this.#socket.isPaused()) this.#socket.resume()
+    if (this.#state !== 'closed' && this.#waiting < MAX_QUEUED_COMMANDS && !this.#draining && this.#socket.isPaused())
+      this.#socket.resume()
   }
 
   async #onPacket(p: Packet): Promise<void> {
@@ -181,8 +189,14 @@ export class MysqlConnection {
 
   #onHandshakeResponse(payload: Buffer): Promise<void> | void {
     const h = parseHandshakeResponse(payload)
-    if (!(h.capabilities & CLIENT.PROTOCOL_41)) return this.#fail({ errno: 1043, sqlState: '08S01', message: 'Bad handshake: the client must speak protocol 4.1' })
-    if (h.sslRequest) return this.#fail({ errno: 1043, sqlState: '08S01', message: 'Bad handshake: this server does not support SSL' })
+    if (!(h.capabilities & CLIENT.PROTOCOL_41))
+      return this.#fail({
+        errno: 1043,
+        sqlState: '08S01',
+        message: 'Bad handshake: the client must speak protocol 4.1',
+      })
+    if (h.sslRequest)
+      return this.#fail({ errno: 1043, sqlState: '08S01', message: 'Bad handshake: this server does not support SSL' })
     this.#user = h.user
     this.#db = h.database
     this.#capabilities = h.capabilities & SERVER_CAPABILITIES
@@ -276,7 +290,11 @@ export class MysqlConnection {
     }
     if (statements.length === 0) return this.#sendError({ errno: 1065, sqlState: '42000', message: 'Query was empty' })
     if (statements.length > 1 && !(this.#capabilities & CLIENT.MULTI_STATEMENTS)) {
-      return this.#sendError({ errno: 1064, sqlState: '42000', message: 'You have an error in your SQL syntax: several statements in one query need CLIENT_MULTI_STATEMENTS' })
+      return this.#sendError({
+        errno: 1064,
+        sqlState: '42000',
+        message: 'You have an error in your SQL syntax: several statements in one query need CLIENT_MULTI_STATEMENTS',
+      })
     }
     for (let i = 0; i < statements.length; i++) {
       let answer: Answer
@@ -299,12 +317,22 @@ export class MysqlConnection {
     } catch (err) {
       return this.#sendError({ errno: 1064, sqlState: '42000', message: (err as Error).message })
     }
-    if (count !== 1) return this.#sendError({ errno: 1064, sqlState: '42000', message: 'a prepared statement must be exactly one statement' })
+    if (count !== 1)
+      return this.#sendError({
+        errno: 1064,
+        sqlState: '42000',
+        message: 'a prepared statement must be exactly one statement',
+      })
     const id = this.#nextStatementId++
     this.#statements.set(id, { id, sql, paramCount: params, types: null })
     this.#send(new PayloadWriter().int1(0).int4(id).int2(0).int2(params).int1(0).int2(0).build())
     if (params > 0) {
-      const def = columnDefinitionPacket({ name: '?', type: MYSQL_TYPE.VAR_STRING, charset: CHARSET_UTF8MB4, length: 0 })
+      const def = columnDefinitionPacket({
+        name: '?',
+        type: MYSQL_TYPE.VAR_STRING,
+        charset: CHARSET_UTF8MB4,
+        length: 0,
+      })
       for (let i = 0; i < params; i++) this.#send(def)
       if (!(this.#capabilities & CLIENT.DEPRECATE_EOF)) this.#send(eofPacket(this.#status()))
     }
@@ -315,7 +343,12 @@ export class MysqlConnection {
     const r = new PayloadReader(payload, 1)
     const id = r.int4()
     const stmt = this.#statements.get(id)
-    if (!stmt) return this.#sendError({ errno: 1243, sqlState: 'HY000', message: `Unknown prepared statement handler (${id}) given to mysqld_stmt_execute` })
+    if (!stmt)
+      return this.#sendError({
+        errno: 1243,
+        sqlState: 'HY000',
+        message: `Unknown prepared statement handler (${id}) given to mysqld_stmt_execute`,
+      })
     const params = decodeExecuteParams(r, stmt)
     let answer: Answer
     try {
@@ -327,14 +360,17 @@ export class MysqlConnection {
   }
 
   async #runStatement(sql: string, params: Param[] = []): Promise<Answer> {
-    const local = params.length > 0 ? null : answerLocally(sql, {
-      connectionId: this.#o.connectionId,
-      user: this.#user,
-      db: this.#session.db,
-      lastOffset: this.#lastOffset,
-      dialect: this.#o.node.dialect,
-      autocommit: this.#autocommit,
-    })
+    const local =
+      params.length > 0
+        ? null
+        : answerLocally(sql, {
+            connectionId: this.#o.connectionId,
+            user: this.#user,
+            db: this.#session.db,
+            lastOffset: this.#lastOffset,
+            dialect: this.#o.node.dialect,
+            autocommit: this.#autocommit,
+          })
     if (local?.kind === 'ok' && local.autocommit !== undefined) return this.#setAutocommit(local.autocommit)
     if (local?.kind === 'read' || local?.kind === 'ok') return local
     if (local?.kind === 'error') throw new ClientError(local)
@@ -382,7 +418,8 @@ export class MysqlConnection {
   #trackTransaction(sql: string, succeeded: boolean): void {
     const word = /^\s*(\w+)(\s+\w+)?/.exec(sql)
     const first = word?.[1]?.toUpperCase()
-    if (first === 'BEGIN' || (first === 'START' && word?.[2]?.trim().toUpperCase() === 'TRANSACTION')) this.#inTransaction ||= succeeded
+    if (first === 'BEGIN' || (first === 'START' && word?.[2]?.trim().toUpperCase() === 'TRANSACTION'))
+      this.#inTransaction ||= succeeded
     else if (first === 'COMMIT' || first === 'ROLLBACK' || first === 'END') this.#inTransaction = false
   }
 
@@ -391,10 +428,19 @@ export class MysqlConnection {
     const status = this.#status() | more
     if (answer.kind === 'ok') return this.#send(this.#ok({ status }))
     if (answer.kind === 'write') {
-      return this.#send(this.#ok({ status, affectedRows: answer.affectedRows, insertId: answer.insertId, info: `offset ${answer.offset}` }))
+      return this.#send(
+        this.#ok({
+          status,
+          affectedRows: answer.affectedRows,
+          insertId: answer.insertId,
+          info: `offset ${answer.offset}`,
+        }),
+      )
     }
     if (answer.columns.length === 0) return this.#send(this.#ok({ status }))
-    const { definitions, rows } = binary ? this.#binaryResultset(answer.columns, answer.rows, answer.columnTypes) : textResultset(answer.columns, answer.rows, answer.columnTypes)
+    const { definitions, rows } = binary
+      ? this.#binaryResultset(answer.columns, answer.rows, answer.columnTypes)
+      : textResultset(answer.columns, answer.rows, answer.columnTypes)
     this.#send(new PayloadWriter().lenencInt(answer.columns.length).build())
     for (const d of definitions) this.#send(d)
     const deprecateEof = (this.#capabilities & CLIENT.DEPRECATE_EOF) !== 0
@@ -403,7 +449,11 @@ export class MysqlConnection {
     this.#send(deprecateEof ? this.#ok({ status, header: 0xfe }) : eofPacket(status))
   }
 
-  #binaryResultset(columns: string[], rows: unknown[][], types?: Array<ColumnType | null>): { definitions: Buffer[]; rows: Buffer[] } {
+  #binaryResultset(
+    columns: string[],
+    rows: unknown[][],
+    types?: Array<ColumnType | null>,
+  ): { definitions: Buffer[]; rows: Buffer[] } {
     const defs = resultColumns(columns, rows, types)
     return { definitions: defs.map(columnDefinitionPacket), rows: rows.map((r) => binaryRowPacket(defs, r)) }
   }
@@ -414,7 +464,11 @@ export class MysqlConnection {
   }
 
   #ok(o: Omit<Parameters<typeof okPacket>[0], 'sessionTrack' | 'status'> & { status?: number } = {}): Buffer {
-    return okPacket({ ...o, status: o.status ?? this.#status(), sessionTrack: (this.#capabilities & CLIENT.SESSION_TRACK) !== 0 })
+    return okPacket({
+      ...o,
+      status: o.status ?? this.#status(),
+      sessionTrack: (this.#capabilities & CLIENT.SESSION_TRACK) !== 0,
+    })
   }
 
   #status(): number {
@@ -461,7 +515,8 @@ export class MysqlConnection {
     this.#state = 'closed'
     clearTimeout(this.#timer)
     clearTimeout(this.#partialTimer)
-    if (reason) this.#o.logger.warn('mysql connection closed', { peer: this.#peer, user: this.#user || undefined, reason })
+    if (reason)
+      this.#o.logger.warn('mysql connection closed', { peer: this.#peer, user: this.#user || undefined, reason })
     // Give the in-flight command a chance to finish before its transaction rolls back.
     void this.#queue.finally(() => this.#session.close()).catch(() => {})
     if (!this.#socket.destroyed) setTimeout(() => this.#socket.destroy(), 1_000).unref()

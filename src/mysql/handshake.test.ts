@@ -25,17 +25,39 @@ describe('handshakeV10', () => {
 })
 
 describe('parseHandshakeResponse', () => {
-  const head = (caps: number) => new PayloadWriter().int4(caps).int4(1 << 24).int1(45).zeros(23)
+  const head = (caps: number) =>
+    new PayloadWriter()
+      .int4(caps)
+      .int4(1 << 24)
+      .int1(45)
+      .zeros(23)
 
   test('length-encoded auth data, database and plugin', () => {
-    const caps = CLIENT.PROTOCOL_41 | CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT.CONNECT_WITH_DB | CLIENT.PLUGIN_AUTH | CLIENT.SECURE_CONNECTION
-    const h = parseHandshakeResponse(head(caps).nulString('app_user').lenencString(Buffer.alloc(20, 9)).nulString('shop').nulString('caching_sha2_password').build())
+    const caps =
+      CLIENT.PROTOCOL_41 |
+      CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+      CLIENT.CONNECT_WITH_DB |
+      CLIENT.PLUGIN_AUTH |
+      CLIENT.SECURE_CONNECTION
+    const h = parseHandshakeResponse(
+      head(caps)
+        .nulString('app_user')
+        .lenencString(Buffer.alloc(20, 9))
+        .nulString('shop')
+        .nulString('caching_sha2_password')
+        .build(),
+    )
     expect(h).toMatchObject({ user: 'app_user', database: 'shop', plugin: 'caching_sha2_password', sslRequest: false })
     expect(h.authResponse.equals(Buffer.alloc(20, 9))).toBe(true)
   })
 
   test('1-byte auth length under CLIENT_SECURE_CONNECTION; no database, default plugin', () => {
-    const h = parseHandshakeResponse(head(CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION).nulString('root').int1(0).build())
+    const h = parseHandshakeResponse(
+      head(CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION)
+        .nulString('root')
+        .int1(0)
+        .build(),
+    )
     expect(h).toMatchObject({ user: 'root', database: null, plugin: 'mysql_native_password' })
     expect(h.authResponse.length).toBe(0)
   })
@@ -45,6 +67,13 @@ describe('parseHandshakeResponse', () => {
   })
 
   test('a response cut short throws', () => {
-    expect(() => parseHandshakeResponse(head(CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION).nulString('root').int1(20).build())).toThrow(/malformed/)
+    expect(() =>
+      parseHandshakeResponse(
+        head(CLIENT.PROTOCOL_41 | CLIENT.SECURE_CONNECTION)
+          .nulString('root')
+          .int1(20)
+          .build(),
+      ),
+    ).toThrow(/malformed/)
   })
 })

@@ -54,7 +54,10 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   else if (capabilities & CLIENT.SECURE_CONNECTION) authResponse = Buffer.from(r.bytes(r.int1()))
   else authResponse = Buffer.from(r.nulBytes())
   const database = capabilities & CLIENT.CONNECT_WITH_DB && r.remaining > 0 ? r.nulString() || null : null
-  const plugin = capabilities & CLIENT.PLUGIN_AUTH && r.remaining > 0 ? r.nulString() || NATIVE_PASSWORD_PLUGIN : NATIVE_PASSWORD_PLUGIN
+  const plugin =
+    capabilities & CLIENT.PLUGIN_AUTH && r.remaining > 0
+      ? r.nulString() || NATIVE_PASSWORD_PLUGIN
+      : NATIVE_PASSWORD_PLUGIN
   return { capabilities, user, authResponse, database, plugin, sslRequest: false }
 }
 

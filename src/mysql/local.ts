@@ -1,5 +1,5 @@
 import type { ReadResult } from '../entry.ts'
-import { tokenize, type Token } from '../sql/lexer.ts'
+import { type Token, tokenize } from '../sql/lexer.ts'
 
 /** What the listener knows about a connection, for the queries it answers itself. */
 export interface LocalContext {
@@ -56,9 +56,24 @@ const SYSTEM_VARIABLES: Record<string, string | number> = {
 
 /** Session variables a SET may change without effect on what replicates: ddb accepts and ignores them. */
 const HARMLESS_SET = new Set([
-  'NAMES', 'CHARACTER', 'CHARSET', 'CHARACTER_SET_CLIENT', 'CHARACTER_SET_CONNECTION', 'CHARACTER_SET_RESULTS', 'COLLATION_CONNECTION',
-  'NET_READ_TIMEOUT', 'NET_WRITE_TIMEOUT', 'WAIT_TIMEOUT', 'INTERACTIVE_TIMEOUT', 'SESSION_TRACK_SCHEMA', 'SESSION_TRACK_STATE_CHANGE',
-  'SESSION_TRACK_SYSTEM_VARIABLES', 'SESSION_TRACK_TRANSACTION_INFO', 'SQL_QUOTE_SHOW_CREATE', 'RESULTSET_METADATA', 'PROFILING',
+  'NAMES',
+  'CHARACTER',
+  'CHARSET',
+  'CHARACTER_SET_CLIENT',
+  'CHARACTER_SET_CONNECTION',
+  'CHARACTER_SET_RESULTS',
+  'COLLATION_CONNECTION',
+  'NET_READ_TIMEOUT',
+  'NET_WRITE_TIMEOUT',
+  'WAIT_TIMEOUT',
+  'INTERACTIVE_TIMEOUT',
+  'SESSION_TRACK_SCHEMA',
+  'SESSION_TRACK_STATE_CHANGE',
+  'SESSION_TRACK_SYSTEM_VARIABLES',
+  'SESSION_TRACK_TRANSACTION_INFO',
+  'SQL_QUOTE_SHOW_CREATE',
+  'RESULTSET_METADATA',
+  'PROFILING',
 ])
 
 /** What a locally answered query returns; null when the statement must go to the Session. */
@@ -86,7 +101,7 @@ export function answerLocally(sql: string, ctx: LocalContext): LocalAnswer | nul
     return null
   }
   const first = tokens[0]
-  if (!first || first.type !== 'word') return null
+  if (first?.type !== 'word') return null
   if (first.value === 'SELECT') return localSelect(tokens, ctx)
   if (first.value === 'SET') return localSet(tokens)
   if (first.value === 'SHOW' && ctx.dialect === 'sqlite') return sqliteShow(tokens)
@@ -103,7 +118,10 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
     let name: string
     let value: unknown
     if (t.type === 'variable' && t.text.startsWith('@@')) {
-      const variable = t.text.slice(2).replace(/^(session|global|local)\./i, '').toLowerCase()
+      const variable = t.text
+        .slice(2)
+        .replace(/^(session|global|local)\./i, '')
+        .toLowerCase()
       // Unknown ones: a MySQL store knows them; SQLite has none, so they read as NULL.
       if (!(variable in SYSTEM_VARIABLES) && ctx.dialect === 'mysql') return null
       name = t.text
@@ -113,7 +131,8 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
     } else if (t.type === 'word' && tokens[i + 1]?.text === '(' && tokens[i + 2]?.text === ')') {
       const fn = t.value
       if (fn === 'DATABASE' || fn === 'SCHEMA') value = ctx.db
-      else if (fn === 'USER' || fn === 'CURRENT_USER' || fn === 'SESSION_USER' || fn === 'SYSTEM_USER') value = `${ctx.user}@localhost`
+      else if (fn === 'USER' || fn === 'CURRENT_USER' || fn === 'SESSION_USER' || fn === 'SYSTEM_USER')
+        value = `${ctx.user}@localhost`
       else if (fn === 'CONNECTION_ID') value = ctx.connectionId
       else if (fn === 'VERSION') value = SERVER_VERSION
       else if (fn === 'DDB_OFFSET') value = ctx.lastOffset
@@ -126,7 +145,10 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
     if (tokens[i]?.value === 'AS' && tokens[i + 1]) {
       name = tokens[i + 1]!.type === 'word' ? tokens[i + 1]!.text : tokens[i + 1]!.value
       i += 2
-    } else if (tokens[i] && (tokens[i]!.type === 'identifier' || (tokens[i]!.type === 'word' && tokens[i]!.value !== 'LIMIT'))) {
+    } else if (
+      tokens[i] &&
+      (tokens[i]!.type === 'identifier' || (tokens[i]!.type === 'word' && tokens[i]!.value !== 'LIMIT'))
+    ) {
       name = tokens[i]!.type === 'word' ? tokens[i]!.text : tokens[i]!.value
       i++
     }
@@ -158,7 +180,11 @@ function localSet(tokens: Token[]): LocalAnswer | null {
     if (t.type === 'word' && (t.value === 'SESSION' || t.value === 'LOCAL')) t = tokens[++i]
     if (!t) return null
     let name: string
-    if (t.type === 'variable' && t.text.startsWith('@@')) name = t.text.slice(2).replace(/^(session|local)\./i, '').toUpperCase()
+    if (t.type === 'variable' && t.text.startsWith('@@'))
+      name = t.text
+        .slice(2)
+        .replace(/^(session|local)\./i, '')
+        .toUpperCase()
     else if (t.type === 'word') name = t.value
     else return null
     i++
@@ -174,7 +200,13 @@ function localSet(tokens: Token[]): LocalAnswer | null {
         const setting = value.value.toUpperCase()
         if (['1', 'ON', 'TRUE'].includes(setting)) autocommit = true
         else if (['0', 'OFF', 'FALSE'].includes(setting)) autocommit = false
-        else return { kind: 'error', errno: 1231, sqlState: '42000', message: `Variable 'autocommit' can't be set to the value of '${value.value}'` }
+        else
+          return {
+            kind: 'error',
+            errno: 1231,
+            sqlState: '42000',
+            message: `Variable 'autocommit' can't be set to the value of '${value.value}'`,
+          }
       } else if (!HARMLESS_SET.has(name)) {
         return null
       }
@@ -191,7 +223,10 @@ function localSet(tokens: Token[]): LocalAnswer | null {
 
 /** SHOW TABLES / SHOW DATABASES for a SQLite store, as reads of its catalog (ddb's own tables hidden). */
 function sqliteShow(tokens: Token[]): LocalAnswer | null {
-  const rest = tokens.slice(1).map((t) => t.value).join(' ')
+  const rest = tokens
+    .slice(1)
+    .map((t) => t.value)
+    .join(' ')
   if (/^(FULL )?TABLES$/.test(rest)) {
     return {
       kind: 'rewrite',

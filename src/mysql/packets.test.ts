@@ -1,13 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import {
+  errPacket,
+  framePacket,
   MAX_PACKET_PAYLOAD,
+  okPacket,
   PacketReader,
   PacketTooLargeError,
   PayloadReader,
   PayloadWriter,
-  errPacket,
-  framePacket,
-  okPacket,
   textRowPacket,
 } from './packets.ts'
 
@@ -26,7 +26,11 @@ describe('PacketReader.push', () => {
   test('splits coalesced packets and keeps their sequence ids', () => {
     const bytes = Buffer.concat([frame(Buffer.from('a'), 3), frame(Buffer.from('bc'), 4), frame(Buffer.alloc(0), 5)])
     const packets = new PacketReader().push(bytes)
-    expect(packets.map((p) => [p.sequenceId, p.payload.toString()])).toEqual([[3, 'a'], [4, 'bc'], [5, '']])
+    expect(packets.map((p) => [p.sequenceId, p.payload.toString()])).toEqual([
+      [3, 'a'],
+      [4, 'bc'],
+      [5, ''],
+    ])
   })
 
   test('joins a message of 16 MiB - 1 bytes or more from its continuation packets', () => {
@@ -67,11 +71,14 @@ describe('PacketReader.push', () => {
 })
 
 describe('PayloadWriter and PayloadReader', () => {
-  test.each([0, 250, 251, 0xffff, 0x10000, 0xffffff, 0x1000000, 2 ** 40])('length-encoded integer %p round-trips', (n) => {
-    const b = new PayloadWriter().lenencInt(n).build()
-    expect(b.length).toBe(n < 251 ? 1 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 9)
-    expect(new PayloadReader(b).lenencInt()).toBe(n)
-  })
+  test.each([0, 250, 251, 0xffff, 0x10000, 0xffffff, 0x1000000, 2 ** 40])(
+    'length-encoded integer %p round-trips',
+    (n) => {
+      const b = new PayloadWriter().lenencInt(n).build()
+      expect(b.length).toBe(n < 251 ? 1 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 9)
+      expect(new PayloadReader(b).lenencInt()).toBe(n)
+    },
+  )
 
   test('0xFB reads as NULL', () => {
     expect(new PayloadReader(Buffer.from([0xfb])).lenencInt()).toBeNull()
@@ -91,9 +98,28 @@ describe('PayloadWriter and PayloadReader', () => {
 describe('packets', () => {
   test('OK packet: info runs to the end, or is length-encoded under CLIENT_SESSION_TRACK', () => {
     expect([...okPacket({ affectedRows: 2, insertId: 300, status: 2, info: 'offset 7' })]).toEqual([
-      0x00, 0x02, 0xfc, 0x2c, 0x01, 0x02, 0x00, 0x00, 0x00, ...Buffer.from('offset 7'),
+      0x00,
+      0x02,
+      0xfc,
+      0x2c,
+      0x01,
+      0x02,
+      0x00,
+      0x00,
+      0x00,
+      ...Buffer.from('offset 7'),
     ])
-    expect([...okPacket({ status: 2, info: 'offset 7', sessionTrack: true })]).toEqual([0, 0, 0, 2, 0, 0, 0, 8, ...Buffer.from('offset 7')])
+    expect([...okPacket({ status: 2, info: 'offset 7', sessionTrack: true })]).toEqual([
+      0,
+      0,
+      0,
+      2,
+      0,
+      0,
+      0,
+      8,
+      ...Buffer.from('offset 7'),
+    ])
   })
 
   test('ERR packet carries errno, SQL state and message', () => {

@@ -37,10 +37,25 @@ export const CLIENT = {
 
 /** What a ddb listener offers; a connection uses the intersection with the client's flags. */
 export const SERVER_CAPABILITIES =
-  CLIENT.LONG_PASSWORD | CLIENT.FOUND_ROWS | CLIENT.LONG_FLAG | CLIENT.CONNECT_WITH_DB | CLIENT.NO_SCHEMA | CLIENT.ODBC |
-  CLIENT.IGNORE_SPACE | CLIENT.PROTOCOL_41 | CLIENT.INTERACTIVE | CLIENT.TRANSACTIONS | CLIENT.SECURE_CONNECTION |
-  CLIENT.MULTI_STATEMENTS | CLIENT.MULTI_RESULTS | CLIENT.PS_MULTI_RESULTS | CLIENT.PLUGIN_AUTH | CLIENT.CONNECT_ATTRS |
-  CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT.SESSION_TRACK | CLIENT.DEPRECATE_EOF
+  CLIENT.LONG_PASSWORD |
+  CLIENT.FOUND_ROWS |
+  CLIENT.LONG_FLAG |
+  CLIENT.CONNECT_WITH_DB |
+  CLIENT.NO_SCHEMA |
+  CLIENT.ODBC |
+  CLIENT.IGNORE_SPACE |
+  CLIENT.PROTOCOL_41 |
+  CLIENT.INTERACTIVE |
+  CLIENT.TRANSACTIONS |
+  CLIENT.SECURE_CONNECTION |
+  CLIENT.MULTI_STATEMENTS |
+  CLIENT.MULTI_RESULTS |
+  CLIENT.PS_MULTI_RESULTS |
+  CLIENT.PLUGIN_AUTH |
+  CLIENT.CONNECT_ATTRS |
+  CLIENT.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+  CLIENT.SESSION_TRACK |
+  CLIENT.DEPRECATE_EOF
 
 /** Server status flags. */
 export const SERVER_STATUS = {
@@ -133,7 +148,8 @@ export class PacketReader {
       const head = this.#peek(4)
       const length = head.readUIntLE(0, 3)
       const sequenceId = head[3]!
-      if (this.#partsBytes + length > this.maxMessageBytes) throw new PacketTooLargeError(this.#partsBytes + length, this.maxMessageBytes, sequenceId)
+      if (this.#partsBytes + length > this.maxMessageBytes)
+        throw new PacketTooLargeError(this.#partsBytes + length, this.maxMessageBytes, sequenceId)
       if (this.#buffered < 4 + length) break
       const payload = this.#take(4 + length).subarray(4)
       if (length === MAX_PACKET_PAYLOAD) {
@@ -400,7 +416,13 @@ export function okPacket(o: {
 
 /** ERR_Packet with the CLIENT_PROTOCOL_41 SQL state marker. */
 export function errPacket(errno: number, sqlState: string, message: string): Buffer {
-  return new PayloadWriter().int1(0xff).int2(errno).bytes('#').bytes(sqlState.padEnd(5, '0').slice(0, 5)).bytes(message).build()
+  return new PayloadWriter()
+    .int1(0xff)
+    .int2(errno)
+    .bytes('#')
+    .bytes(sqlState.padEnd(5, '0').slice(0, 5))
+    .bytes(message)
+    .build()
 }
 
 /** EOF_Packet (clients without CLIENT_DEPRECATE_EOF). */

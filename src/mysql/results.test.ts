@@ -10,12 +10,22 @@ describe('toMysqlError', () => {
     ['a slave refusing a write', new NotMasterError('10.0.0.1:8080'), 1290, 'HY000'],
     ['a MySQL store errno', new StoreError("Duplicate entry '1'", { storeCode: 1062 }), 1062, '23000'],
     ['an unknown MySQL errno', new StoreError('odd', { storeCode: 4321 }), 4321, 'HY000'],
-    ['a SQLite unique violation', new StoreError('UNIQUE constraint failed', { storeCode: 'SQLITE_CONSTRAINT_UNIQUE' }), 1062, '23000'],
+    [
+      'a SQLite unique violation',
+      new StoreError('UNIQUE constraint failed', { storeCode: 'SQLITE_CONSTRAINT_UNIQUE' }),
+      1062,
+      '23000',
+    ],
     ['another SQLite error', new StoreError('no such table: x', { storeCode: 'SQLITE_ERROR' }), 1105, 'HY000'],
     ['an unsafe statement', new DdbError('UNSAFE_STATEMENT', 'UUID() is not deterministic'), 1235, '42000'],
     ['an unsupported statement', new DdbError('UNSUPPORTED', 'LOCK TABLES'), 1235, '42000'],
-    ['a slave refusing DDL it would not forward', new DdbError('NOT_MASTER', 'DDL refused: send DDL to the master at h:1'), 1290, 'HY000'],
-    ['a statement the lexer cannot read', new DdbError('SQL_SYNTAX', "unterminated string"), 1064, '42000'],
+    [
+      'a slave refusing DDL it would not forward',
+      new DdbError('NOT_MASTER', 'DDL refused: send DDL to the master at h:1'),
+      1290,
+      'HY000',
+    ],
+    ['a statement the lexer cannot read', new DdbError('SQL_SYNTAX', 'unterminated string'), 1064, '42000'],
     ['an empty query', new UsageError('no statement given'), 1065, '42000'],
     ['anything else', new Error('boom'), 1105, 'HY000'],
   ])('%s', (_name, err, errno, sqlState) => {
@@ -56,7 +66,14 @@ describe('inferColumn', () => {
 })
 
 describe('answerLocally', () => {
-  const ctx: LocalContext = { connectionId: 9, user: 'root', db: 'app', lastOffset: 41, dialect: 'mysql', autocommit: true }
+  const ctx: LocalContext = {
+    connectionId: 9,
+    user: 'root',
+    db: 'app',
+    lastOffset: 41,
+    dialect: 'mysql',
+    autocommit: true,
+  }
 
   test.each([
     ['SELECT @@version_comment LIMIT 1', ['@@version_comment'], 'ddb statement replication'],
@@ -70,18 +87,27 @@ describe('answerLocally', () => {
     if (answer?.kind === 'read') expect(answer.rows[0]![0]).toBe(value)
   })
 
-  test.each(['SET NAMES utf8mb4', "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'", 'SET SESSION net_write_timeout = 600', 'SET @@session.wait_timeout = 10, NAMES utf8'])(
-    '%s is accepted and ignored',
-    (sql) => expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok' }),
-  )
+  test.each([
+    'SET NAMES utf8mb4',
+    "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'",
+    'SET SESSION net_write_timeout = 600',
+    'SET @@session.wait_timeout = 10, NAMES utf8',
+  ])('%s is accepted and ignored', (sql) => expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok' }))
 
-  test.each(['SELECT * FROM t', 'SELECT @@no_such_variable', 'SELECT @@version, id FROM t', 'SET sql_mode = ""', 'SET @x = 1', 'SHOW TABLES', 'INSERT INTO t VALUES (1)'])(
-    '%s goes to the session',
-    (sql) => expect(answerLocally(sql, ctx)).toBeNull(),
-  )
+  test.each([
+    'SELECT * FROM t',
+    'SELECT @@no_such_variable',
+    'SELECT @@version, id FROM t',
+    'SET sql_mode = ""',
+    'SET @x = 1',
+    'SHOW TABLES',
+    'INSERT INTO t VALUES (1)',
+  ])('%s goes to the session', (sql) => expect(answerLocally(sql, ctx)).toBeNull())
 
   test('on SQLite, a system variable ddb does not know reads as NULL', () => {
-    expect(answerLocally('SELECT @@no_such_variable AS v, @@version_comment', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', columns: ['v', '@@version_comment'], rows: [[null, 'ddb statement replication']] })
+    expect(
+      answerLocally('SELECT @@no_such_variable AS v, @@version_comment', { ...ctx, dialect: 'sqlite' }),
+    ).toMatchObject({ kind: 'read', columns: ['v', '@@version_comment'], rows: [[null, 'ddb statement replication']] })
   })
 
   test.each<[string, boolean]>([
@@ -93,14 +119,20 @@ describe('answerLocally', () => {
     expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok', autocommit: on })
   })
 
-  test('SET autocommit to something else is error 1231; @@autocommit reads the connection\'s setting', () => {
+  test("SET autocommit to something else is error 1231; @@autocommit reads the connection's setting", () => {
     expect(answerLocally('SET autocommit = 2', ctx)).toMatchObject({ kind: 'error', errno: 1231 })
-    expect(answerLocally('SELECT @@autocommit', { ...ctx, autocommit: false })).toMatchObject({ kind: 'read', rows: [[0]] })
+    expect(answerLocally('SELECT @@autocommit', { ...ctx, autocommit: false })).toMatchObject({
+      kind: 'read',
+      rows: [[0]],
+    })
   })
 
   test('SHOW TABLES and SHOW DATABASES on SQLite read its catalog', () => {
     expect(answerLocally('SHOW TABLES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'rewrite' })
-    expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'read', rows: [['main']] })
+    expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({
+      kind: 'read',
+      rows: [['main']],
+    })
   })
 })
 
@@ -120,7 +152,12 @@ describe('resultColumn', () => {
     ['other text does not fit NEWDECIMAL', T.NEWDECIMAL, ['n/a'], false],
     ['YYYY-MM-DD fits DATE', T.DATE, ['2024-02-29'], true],
     ['a time of day does not fit DATE', T.DATE, ['2024-02-29 10:00:00'], false],
-    ['dates with or without time and fraction fit DATETIME', T.DATETIME, ['2024-02-29 13:14:15.123456', '2024-02-29'], true],
+    [
+      'dates with or without time and fraction fit DATETIME',
+      T.DATETIME,
+      ['2024-02-29 13:14:15.123456', '2024-02-29'],
+      true,
+    ],
     ['other text does not fit TIMESTAMP', T.TIMESTAMP, ['yesterday'], false],
     ['[-]hhh:mm:ss[.ffffff] fits TIME', T.TIME, ['-838:59:59.000000', '01:02:03'], true],
     ['anything fits a binary BLOB', T.BLOB, [{ $bytes: 'AA==' }, 'x', 1], true],

@@ -3,10 +3,10 @@ import { DdbError, NotMasterError, StoreError } from '../errors.ts'
 import {
   CHARSET_BINARY,
   CHARSET_UTF8MB4,
-  MYSQL_TYPE,
-  columnDefinitionPacket,
-  textRowPacket,
   type ColumnDef,
+  columnDefinitionPacket,
+  MYSQL_TYPE,
+  textRowPacket,
 } from './packets.ts'
 
 /** An error as a MySQL client sees it. */
@@ -18,10 +18,34 @@ export interface MysqlError {
 
 /** SQL states of the MySQL errors a store commonly answers with. */
 const SQL_STATES: Record<number, string> = {
-  1044: '42000', 1045: '28000', 1046: '3D000', 1048: '23000', 1049: '42000', 1050: '42S01', 1051: '42S02',
-  1054: '42S22', 1060: '42S21', 1061: '42000', 1062: '23000', 1064: '42000', 1091: '42000', 1136: '21S01',
-  1146: '42S02', 1193: 'HY000', 1205: 'HY000', 1213: '40001', 1216: '23000', 1217: '23000', 1264: '22003',
-  1292: '22007', 1364: 'HY000', 1366: 'HY000', 1406: '22001', 1451: '23000', 1452: '23000', 1690: '22003',
+  1044: '42000',
+  1045: '28000',
+  1046: '3D000',
+  1048: '23000',
+  1049: '42000',
+  1050: '42S01',
+  1051: '42S02',
+  1054: '42S22',
+  1060: '42S21',
+  1061: '42000',
+  1062: '23000',
+  1064: '42000',
+  1091: '42000',
+  1136: '21S01',
+  1146: '42S02',
+  1193: 'HY000',
+  1205: 'HY000',
+  1213: '40001',
+  1216: '23000',
+  1217: '23000',
+  1264: '22003',
+  1292: '22007',
+  1364: 'HY000',
+  1366: 'HY000',
+  1406: '22001',
+  1451: '23000',
+  1452: '23000',
+  1690: '22003',
 }
 
 /** SQLite's extended codes that have a MySQL counterpart a client would branch on. */
@@ -55,7 +79,10 @@ export function toMysqlError(err: unknown): MysqlError {
     const cause = err.cause as { sqlState?: unknown } | undefined
     let errno = typeof err.storeCode === 'number' ? err.storeCode : ER_UNKNOWN_ERROR
     if (typeof err.storeCode === 'string') errno = SQLITE_CODES[err.storeCode] ?? ER_UNKNOWN_ERROR
-    const sqlState = typeof cause?.sqlState === 'string' && cause.sqlState.length === 5 ? cause.sqlState : SQL_STATES[errno] ?? 'HY000'
+    const sqlState =
+      typeof cause?.sqlState === 'string' && cause.sqlState.length === 5
+        ? cause.sqlState
+        : (SQL_STATES[errno] ?? 'HY000')
     return { errno, sqlState, message: err.message }
   }
   if (err instanceof DdbError) {
@@ -64,7 +91,11 @@ export function toMysqlError(err: unknown): MysqlError {
       case 'UNSUPPORTED':
         return { errno: ER_NOT_SUPPORTED_YET, sqlState: '42000', message: err.message }
       case 'NOT_MASTER': // a slave's other refusals: DDL or a transaction under --forward-writes
-        return { errno: 1290, sqlState: 'HY000', message: `The MySQL server is running with the --read-only option so it cannot execute this statement; ${err.message}` }
+        return {
+          errno: 1290,
+          sqlState: 'HY000',
+          message: `The MySQL server is running with the --read-only option so it cannot execute this statement; ${err.message}`,
+        }
       case 'SQL_SYNTAX':
         return { errno: 1064, sqlState: '42000', message: err.message }
       case 'UNKNOWN_DATABASE':
@@ -73,7 +104,11 @@ export function toMysqlError(err: unknown): MysqlError {
         if (err.message === 'no statement given') return { errno: 1065, sqlState: '42000', message: 'Query was empty' }
         break
     }
-    return { errno: ER_UNKNOWN_ERROR, sqlState: 'HY000', message: err.hint ? `${err.message} (${err.hint})` : err.message }
+    return {
+      errno: ER_UNKNOWN_ERROR,
+      sqlState: 'HY000',
+      message: err.hint ? `${err.message} (${err.hint})` : err.message,
+    }
   }
   return { errno: ER_UNKNOWN_ERROR, sqlState: 'HY000', message: err instanceof Error ? err.message : String(err) }
 }
@@ -91,13 +126,21 @@ export function inferColumn(name: string, values: unknown[]): ColumnDef {
   let kind: 'none' | 'int' | 'double' | 'bool' | 'bytes' | 'string' = 'none'
   for (const v of values) {
     if (v === null || v === undefined) continue
-    const k = typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double')
-      : typeof v === 'bigint' ? 'int'
-      : typeof v === 'boolean' ? 'bool'
-      : isBytes(v) ? 'bytes'
-      : 'string'
+    const k =
+      typeof v === 'number'
+        ? Number.isInteger(v)
+          ? 'int'
+          : 'double'
+        : typeof v === 'bigint'
+          ? 'int'
+          : typeof v === 'boolean'
+            ? 'bool'
+            : isBytes(v)
+              ? 'bytes'
+              : 'string'
     if (kind === 'none') kind = k
-    else if (kind !== k) kind = (kind === 'int' && k === 'double') || (kind === 'double' && k === 'int') ? 'double' : 'string'
+    else if (kind !== k)
+      kind = (kind === 'int' && k === 'double') || (kind === 'double' && k === 'int') ? 'double' : 'string'
     if (kind === 'string') break
   }
   switch (kind) {
@@ -108,7 +151,13 @@ export function inferColumn(name: string, values: unknown[]): ColumnDef {
     case 'bool':
       return { name, type: MYSQL_TYPE.TINY, charset: CHARSET_BINARY, length: 1, flags: 0x8000 }
     case 'bytes':
-      return { name, type: MYSQL_TYPE.BLOB, charset: CHARSET_BINARY, length: 0xffff_ffff, flags: 0x90 /* BLOB | BINARY */ }
+      return {
+        name,
+        type: MYSQL_TYPE.BLOB,
+        charset: CHARSET_BINARY,
+        length: 0xffff_ffff,
+        flags: 0x90 /* BLOB | BINARY */,
+      }
     default:
       return { name, type: MYSQL_TYPE.VAR_STRING, charset: CHARSET_UTF8MB4, length: 0xffff_ffff >>> 2, decimals: 0x1f }
   }
@@ -132,7 +181,14 @@ const TIME = /^-?\d{1,3}:\d{2}:\d{2}(?:\.\d{1,6})?$/
 const T = COLUMN_TYPE
 
 /** Each integer type's width in bits; a value fits from the signed minimum to the unsigned maximum. */
-const INTEGER_BITS: Record<number, bigint> = { [T.TINY]: 8n, [T.SHORT]: 16n, [T.YEAR]: 16n, [T.INT24]: 32n, [T.LONG]: 32n, [T.LONGLONG]: 64n }
+const INTEGER_BITS: Record<number, bigint> = {
+  [T.TINY]: 8n,
+  [T.SHORT]: 16n,
+  [T.YEAR]: 16n,
+  [T.INT24]: 32n,
+  [T.LONG]: 32n,
+  [T.LONGLONG]: 64n,
+}
 
 const isInteger = (v: unknown, bits: bigint) => {
   if (typeof v === 'boolean') return true
@@ -141,7 +197,9 @@ const isInteger = (v: unknown, bits: bigint) => {
   return n >= -(1n << (bits - 1n)) && n < 1n << bits
 }
 const isNumeric = (v: unknown) =>
-  typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)))
+  typeof v === 'number' ||
+  typeof v === 'boolean' ||
+  (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)))
 
 /**
  * Whether a read value can travel as a column of this type, in the text and the
@@ -153,20 +211,39 @@ const isNumeric = (v: unknown) =>
 export function fitsType(c: ColumnType, v: unknown): boolean {
   if (v === null || v === undefined) return true
   switch (c.type) {
-    case T.TINY: case T.SHORT: case T.LONG: case T.INT24: case T.LONGLONG: case T.YEAR:
+    case T.TINY:
+    case T.SHORT:
+    case T.LONG:
+    case T.INT24:
+    case T.LONGLONG:
+    case T.YEAR:
       return isInteger(v, INTEGER_BITS[c.type]!)
-    case T.FLOAT: case T.DOUBLE: case T.DECIMAL: case T.NEWDECIMAL:
+    case T.FLOAT:
+    case T.DOUBLE:
+    case T.DECIMAL:
+    case T.NEWDECIMAL:
       return isNumeric(v)
-    case T.DATE: case T.NEWDATE:
+    case T.DATE:
+    case T.NEWDATE:
       return typeof v === 'string' && DATE.test(v)
-    case T.DATETIME: case T.TIMESTAMP:
+    case T.DATETIME:
+    case T.TIMESTAMP:
       return typeof v === 'string' && DATETIME.test(v)
     case T.TIME:
       return typeof v === 'string' && TIME.test(v)
-    case T.BIT: case T.GEOMETRY:
+    case T.BIT:
+    case T.GEOMETRY:
       return isBytes(v)
-    case T.VARCHAR: case T.VAR_STRING: case T.STRING: case T.ENUM: case T.SET: case T.JSON:
-    case T.TINY_BLOB: case T.MEDIUM_BLOB: case T.LONG_BLOB: case T.BLOB:
+    case T.VARCHAR:
+    case T.VAR_STRING:
+    case T.STRING:
+    case T.ENUM:
+    case T.SET:
+    case T.JSON:
+    case T.TINY_BLOB:
+    case T.MEDIUM_BLOB:
+    case T.LONG_BLOB:
+    case T.BLOB:
       return c.charset === CHARSET_BINARY || !isBytes(v)
     default:
       return false
@@ -179,14 +256,27 @@ export function fitsType(c: ColumnType, v: unknown): boolean {
  */
 export function resultColumn(name: string, values: unknown[], type?: ColumnType | null): ColumnDef {
   if (type && values.every((v) => fitsType(type, v))) {
-    return { name, type: type.type, length: type.length, decimals: type.decimals, flags: type.flags, charset: type.charset }
+    return {
+      name,
+      type: type.type,
+      length: type.length,
+      decimals: type.decimals,
+      flags: type.flags,
+      charset: type.charset,
+    }
   }
   return inferColumn(name, values)
 }
 
 /** The column definitions of a read: the store's column types where it knows them, else inferred from the values. */
 export function resultColumns(columns: string[], rows: unknown[][], types?: Array<ColumnType | null>): ColumnDef[] {
-  return columns.map((c, i) => resultColumn(c, rows.map((r) => r[i]), types?.[i]))
+  return columns.map((c, i) =>
+    resultColumn(
+      c,
+      rows.map((r) => r[i]),
+      types?.[i],
+    ),
+  )
 }
 
 /** The column definition packets and text rows of a read, before the framing (count, EOF/OK) the connection adds. */

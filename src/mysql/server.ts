@@ -1,5 +1,5 @@
 import net from 'node:net'
-import { HANDSHAKE_TIMEOUT_MS, formatHostPort, type HostPort } from '../config.ts'
+import { formatHostPort, HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
 import { DdbError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeApi } from '../server/session.ts'
@@ -57,8 +57,17 @@ export async function startMysqlListener(options: MysqlListenerOptions): Promise
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const where = formatHostPort(options.listen)
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this machine' : err.message
-      reject(new DdbError('LISTEN', `listen ${where} (MySQL protocol): ${why}`, { hint: 'pick another address with --mysql-listen' }))
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'address not available on this machine'
+            : err.message
+      reject(
+        new DdbError('LISTEN', `listen ${where} (MySQL protocol): ${why}`, {
+          hint: 'pick another address with --mysql-listen',
+        }),
+      )
     })
     server.listen(options.listen.port, options.listen.host, () => resolve())
   })

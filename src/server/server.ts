@@ -1,12 +1,11 @@
 import net from 'node:net'
-import { HANDSHAKE_TIMEOUT_MS, formatHostPort, type HostPort } from '../config.ts'
+import { formatHostPort, HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
 import { DdbError, formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { checkProof, newNonce } from '../wire/auth.ts'
-import { DEFAULT_WAIT_MS, PROTOCOL_VERSION, type Message, type NodeRole } from '../wire/messages.ts'
+import { DEFAULT_WAIT_MS, type Message, type NodeRole, PROTOCOL_VERSION } from '../wire/messages.ts'
 import { Peer } from '../wire/peer.ts'
-import { Session, type NodeApi } from './session.ts'
-
+import { type NodeApi, Session } from './session.ts'
 
 /** The hello a slave sends. */
 export type SlaveHello = Extract<Message, { type: 'hello'; peer: 'slave' }>
@@ -47,7 +46,12 @@ export async function startServer(options: ServerOptions): Promise<Server> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const where = formatHostPort(options.listen)
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'address not available on this machine' : err.message
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'address not available on this machine'
+            : err.message
       reject(new DdbError('LISTEN', `listen ${where}: ${why}`, { hint: 'pick another address with --listen' }))
     })
     server.listen(options.listen.port, options.listen.host, () => resolve())
@@ -96,14 +100,28 @@ function accept(socket: net.Socket, options: ServerOptions, peers: Set<Peer>): v
     onMessage = () => {}
     if (m.type !== 'hello') return peer.close(`expected hello, got ${m.type}`)
     if (m.protocol !== PROTOCOL_VERSION) {
-      return refuse(new DdbError('PROTOCOL_VERSION', `protocol version ${m.protocol} is not supported; this node speaks ${PROTOCOL_VERSION}`, { hint: 'run the same ddb version on every node' }))
+      return refuse(
+        new DdbError(
+          'PROTOCOL_VERSION',
+          `protocol version ${m.protocol} is not supported; this node speaks ${PROTOCOL_VERSION}`,
+          { hint: 'run the same ddb version on every node' },
+        ),
+      )
     }
     if (!checkProof(options.secret, nonce, m.auth)) {
-      return refuse(new DdbError('AUTH', 'authentication failed: wrong secret', { hint: 'give every node the same --secret (or DDB_SECRET)' }))
+      return refuse(
+        new DdbError('AUTH', 'authentication failed: wrong secret', {
+          hint: 'give every node the same --secret (or DDB_SECRET)',
+        }),
+      )
     }
     if (m.peer === 'slave') {
       if (!options.attachSlave) {
-        return refuse(new DdbError('NOT_MASTER', 'this node is a slave; slaves attach to the master', { hint: 'point --master at the master' }))
+        return refuse(
+          new DdbError('NOT_MASTER', 'this node is a slave; slaves attach to the master', {
+            hint: 'point --master at the master',
+          }),
+        )
       }
       try {
         const handler = options.attachSlave(peer, m)
@@ -128,18 +146,22 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
   return (m) => {
     switch (m.type) {
       case 'query':
-        previous = previous.then(async () => {
-          try {
-            if (m.minOffset !== undefined) await node.waitForOffset(m.minOffset, m.waitMs ?? DEFAULT_WAIT_MS)
-            const result = await session.execute(m.sql, m.params, { db: m.db ?? null })
-            await peer.send({ type: 'result', id: m.id, result })
-          } catch (err) {
-            await peer.send(errorMessage(m.id, err))
-          }
-        }).catch(() => {})
+        previous = previous
+          .then(async () => {
+            try {
+              if (m.minOffset !== undefined) await node.waitForOffset(m.minOffset, m.waitMs ?? DEFAULT_WAIT_MS)
+              const result = await session.execute(m.sql, m.params, { db: m.db ?? null })
+              await peer.send({ type: 'result', id: m.id, result })
+            } catch (err) {
+              await peer.send(errorMessage(m.id, err))
+            }
+          })
+          .catch(() => {})
         return
       case 'status':
-        previous = previous.then(() => peer.send({ type: 'status-result', id: m.id, status: node.status() })).catch(() => {})
+        previous = previous
+          .then(() => peer.send({ type: 'status-result', id: m.id, status: node.status() }))
+          .catch(() => {})
         return
       default:
         peer.close(`unexpected ${m.type} message from a client`)

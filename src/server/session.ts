@@ -2,7 +2,7 @@ import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
 import type { ClientTransaction } from '../master/client-transaction.ts'
 import type { WriteStatement } from '../master/writer.ts'
-import { classifyTokens, type Classification } from '../sql/classify.ts'
+import { type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import type { Token } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
@@ -84,21 +84,35 @@ export class Session {
       case 'write':
       case 'ddl': {
         // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
-        if (this.#node.role !== 'master') return { kind: 'write', ...(await this.#node.write(this.db, txn ? [] : [{ statement: { sql, params }, classification: c }])) }
+        if (this.#node.role !== 'master')
+          return {
+            kind: 'write',
+            ...(await this.#node.write(this.db, txn ? [] : [{ statement: { sql, params }, classification: c }])),
+          }
         const write = this.#prepareWrite(sql, params, c, tokens)
         if (!txn || txn === 'read-only') return { kind: 'write', ...(await this.#node.write(this.db, [write])) }
         if (c.kind === 'ddl' && this.#node.dialect === 'mysql') {
-          throw new DdbError('DDL_IN_TRANSACTION', `${c.keyword} inside a transaction: MySQL would commit the transaction implicitly; run it after COMMIT`)
+          throw new DdbError(
+            'DDL_IN_TRANSACTION',
+            `${c.keyword} inside a transaction: MySQL would commit the transaction implicitly; run it after COMMIT`,
+          )
         }
         return { kind: 'write', ...(await txn.write(write)) }
       }
       case 'session':
         if (c.keyword === 'USE') {
-          if (txn) throw new DdbError('USE_IN_TRANSACTION', 'USE inside a transaction: a transaction replicates as one entry in one database; COMMIT first')
+          if (txn)
+            throw new DdbError(
+              'USE_IN_TRANSACTION',
+              'USE inside a transaction: a transaction replicates as one entry in one database; COMMIT first',
+            )
           return this.#use(c.database ?? '')
         }
         if (c.keyword === 'SET' && tokens[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
-        throw new DdbError('UNSUPPORTED', `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`)
+        throw new DdbError(
+          'UNSUPPORTED',
+          `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`,
+        )
       case 'transaction':
         return this.#transactionControl(c.keyword)
       case 'unsupported':
@@ -108,7 +122,11 @@ export class Session {
 
   /** Rewrites a write so it replays the same on every node, or refuses it. */
   #prepareWrite(sql: string, params: Param[], classification: Classification, tokens: Token[]): WriteStatement {
-    const prepared = makeDeterministic(sql, { dialect: this.#node.dialect, now: Date.now(), random: Math.random }, tokens)
+    const prepared = makeDeterministic(
+      sql,
+      { dialect: this.#node.dialect, now: Date.now(), random: Math.random },
+      tokens,
+    )
     const statement = prepared.rewritten ? { sql: prepared.sql, params, original: sql } : { sql, params }
     return { statement, classification }
   }
@@ -143,7 +161,11 @@ export class Session {
 
   async #use(database: string): Promise<QueryAnswer[number]> {
     if (this.#node.defaultDb === null) throw new DdbError('UNSUPPORTED', 'USE: a SQLite store has a single database')
-    const found = await this.#node.read(null, 'SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?', [database])
+    const found = await this.#node.read(
+      null,
+      'SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?',
+      [database],
+    )
     if (found.rows.length === 0) throw new DdbError('UNKNOWN_DATABASE', `USE: unknown database '${database}'`)
     this.db = database
     return { kind: 'ok' }

@@ -1,5 +1,5 @@
 import type { Entry } from '../entry.ts'
-import { tokenize } from '../sql/lexer.ts'
+import { type Token, tokenize } from '../sql/lexer.ts'
 import type { ReplicationFilters } from '../wire/messages.ts'
 
 /** No filters: every entry applies. */
@@ -46,7 +46,7 @@ export function filterEntries(filters: ReplicationFilters, entries: Entry[]): En
  */
 function databaseStatementTarget(statements: Entry['statements']): string | null {
   if (statements.length !== 1) return null
-  let tokens
+  let tokens: Token[]
   try {
     tokens = tokenize(statements[0]!.sql)
   } catch {
@@ -60,6 +60,11 @@ function databaseStatementTarget(statements: Entry['statements']): string | null
   const name = tokens[i]
   if (!name || (name.type !== 'word' && name.type !== 'identifier')) return null
   // ALTER DATABASE CHARACTER SET …: no name, the current database.
-  if (verb.value === 'ALTER' && name.type === 'word' && ['CHARACTER', 'CHARSET', 'COLLATE', 'DEFAULT', 'COMMENT', 'UPGRADE', 'READ'].includes(name.value)) return null
+  if (
+    verb.value === 'ALTER' &&
+    name.type === 'word' &&
+    ['CHARACTER', 'CHARSET', 'COLLATE', 'DEFAULT', 'COMMENT', 'UPGRADE', 'READ'].includes(name.value)
+  )
+    return null
   return name.type === 'word' ? name.text : name.value
 }

@@ -2,6 +2,7 @@ import { formatHostPort, type HostPort } from '../config.ts'
 import type { Statement, WriteResult } from '../entry.ts'
 import { DdbError, formatError } from '../errors.ts'
 import { Client } from '../wire/client.ts'
+import type { QueryAnswer } from '../wire/messages.ts'
 
 /**
  * How many connections to the master forwarded writes may use at once: each
@@ -37,20 +38,25 @@ export class WriteForwarder {
   /** Sends one statement to the master, in database `db`; resolves with the master's answer. */
   async forward(db: string | null, statement: Statement): Promise<WriteResult> {
     const client = await this.#take()
-    let answer
+    let answer: QueryAnswer
     try {
       answer = await client.query(statement.sql, statement.params, { db })
     } catch (err) {
       if (!(err instanceof DdbError) || err.code !== 'CONNECTION_LOST') throw err // the master's own answer: pass it on
-      throw new DdbError('MASTER_UNAVAILABLE', `forward write: lost the connection to the master at ${this.#masterAddress} before it answered`, {
-        cause: err,
-        hint: 'the write may or may not have been applied: check on the master before retrying',
-      })
+      throw new DdbError(
+        'MASTER_UNAVAILABLE',
+        `forward write: lost the connection to the master at ${this.#masterAddress} before it answered`,
+        {
+          cause: err,
+          hint: 'the write may or may not have been applied: check on the master before retrying',
+        },
+      )
     } finally {
       this.#give(client)
     }
     const [first] = answer
-    if (answer.length !== 1 || first?.kind !== 'write') throw new DdbError('PROTOCOL', `forward write: the master answered ${first?.kind ?? 'nothing'}, not a write`)
+    if (answer.length !== 1 || first?.kind !== 'write')
+      throw new DdbError('PROTOCOL', `forward write: the master answered ${first?.kind ?? 'nothing'}, not a write`)
     return { offset: first.offset, affectedRows: first.affectedRows, insertId: first.insertId }
   }
 
@@ -90,14 +96,21 @@ export class WriteForwarder {
     try {
       client = await Client.connect(this.#master, this.#secret)
     } catch (err) {
-      throw new DdbError('MASTER_UNAVAILABLE', `forward write: cannot reach the master at ${this.#masterAddress}: ${formatError(err)}`, {
-        cause: err,
-        hint: 'the write was not applied; retry when the master is back, or send it to the master directly',
-      })
+      throw new DdbError(
+        'MASTER_UNAVAILABLE',
+        `forward write: cannot reach the master at ${this.#masterAddress}: ${formatError(err)}`,
+        {
+          cause: err,
+          hint: 'the write was not applied; retry when the master is back, or send it to the master directly',
+        },
+      )
     }
     if (client.role !== 'master') {
       client.close()
-      throw new DdbError('NOT_MASTER', `forward write: ${this.#masterAddress} is not a master (it is a ${client.role}); writes are not forwarded twice`)
+      throw new DdbError(
+        'NOT_MASTER',
+        `forward write: ${this.#masterAddress} is not a master (it is a ${client.role}); writes are not forwarded twice`,
+      )
     }
     if (this.#closed) {
       client.close()

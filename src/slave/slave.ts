@@ -1,22 +1,28 @@
 import { hostname } from 'node:os'
 import {
-  APPLY_BATCH_ENTRIES, HANDSHAKE_TIMEOUT_MS, HEARTBEAT_MS, PEER_TIMEOUT_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS,
-  formatHostPort, type HostPort,
+  APPLY_BATCH_ENTRIES,
+  formatHostPort,
+  HANDSHAKE_TIMEOUT_MS,
+  HEARTBEAT_MS,
+  type HostPort,
+  PEER_TIMEOUT_MS,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
 } from '../config.ts'
-import { entryChecksum, type Entry, type Param, type ReadResult, type WriteResult } from '../entry.ts'
-import { DdbError, DivergenceError, NotMasterError, formatError, StaleReadError } from '../errors.ts'
+import { type Entry, entryChecksum, type Param, type ReadResult, type WriteResult } from '../entry.ts'
+import { DdbError, DivergenceError, formatError, NotMasterError, StaleReadError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { WriteStatement } from '../master/writer.ts'
-import { startServer, type Server } from '../server/server.ts'
+import { type Server, startServer } from '../server/server.ts'
 import type { NodeApi } from '../server/session.ts'
 import { ApplyError, applyEntries } from '../store/apply.ts'
 import { openStore } from '../store/open-store.ts'
 import type { Store, StoreState } from '../store/store.ts'
 import { authProof } from '../wire/auth.ts'
-import { PROTOCOL_VERSION, type Message, type NodeStatus, type ReplicationFilters } from '../wire/messages.ts'
+import { type Message, type NodeStatus, PROTOCOL_VERSION, type ReplicationFilters } from '../wire/messages.ts'
 import { connectPeer, type Peer } from '../wire/peer.ts'
+import { filterEntries, NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
-import { NO_FILTERS, filterEntries } from './filter.ts'
 
 export interface SlaveOptions {
   master: HostPort
@@ -113,8 +119,13 @@ export class Slave implements NodeApi {
       slave.#timer = setInterval(() => slave.#tick(), HEARTBEAT_MS)
       void slave.#replicate()
       options.logger.info('slave started', {
-        listen: slave.address, master: slave.#masterAddress, store: store.displayUrl, applied: slave.#state.offset,
-        forwardWrites: options.forwardWrites ?? false, replicateDb: slave.#filters.replicateDb.join(','), ignoreDb: slave.#filters.ignoreDb.join(','),
+        listen: slave.address,
+        master: slave.#masterAddress,
+        store: store.displayUrl,
+        applied: slave.#state.offset,
+        forwardWrites: options.forwardWrites ?? false,
+        replicateDb: slave.#filters.replicateDb.join(','),
+        ignoreDb: slave.#filters.ignoreDb.join(','),
       })
       return slave
     } catch (err) {
@@ -143,10 +154,16 @@ export class Slave implements NodeApi {
   async write(db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
     if (!this.#options.forwardWrites) throw new NotMasterError(this.#masterAddress)
     if (statements.some((s) => s.classification.kind !== 'write')) {
-      throw new DdbError('NOT_MASTER', `DDL refused: this slave forwards only INSERT, UPDATE, DELETE and REPLACE; send DDL to the master at ${this.#masterAddress}`)
+      throw new DdbError(
+        'NOT_MASTER',
+        `DDL refused: this slave forwards only INSERT, UPDATE, DELETE and REPLACE; send DDL to the master at ${this.#masterAddress}`,
+      )
     }
     if (statements.length !== 1) {
-      throw new DdbError('NOT_MASTER', `write refused: this slave forwards single statements only; send transactions to the master at ${this.#masterAddress}`)
+      throw new DdbError(
+        'NOT_MASTER',
+        `write refused: this slave forwards single statements only; send transactions to the master at ${this.#masterAddress}`,
+      )
     }
     return this.#forwarder.forward(db, statements[0]!.statement)
   }
@@ -172,7 +189,10 @@ export class Slave implements NodeApi {
           reject(err)
         },
       }
-      const timer = setTimeout(() => waiter.fail(new StaleReadError('slave', this.#state.offset, offset, timeoutMs)), timeoutMs)
+      const timer = setTimeout(
+        () => waiter.fail(new StaleReadError('slave', this.#state.offset, offset, timeoutMs)),
+        timeoutMs,
+      )
       this.#offsetWaiters.add(waiter)
     })
   }
@@ -193,7 +213,6 @@ export class Slave implements NodeApi {
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
     }
   }
-
 
   /** Records the store's new state and wakes the reads waiting for an offset it reached. */
   #setState(state: StoreState): void {
@@ -230,15 +249,27 @@ export class Slave implements NodeApi {
         if (!greeted) {
           greeted = true
           if (m.type !== 'greeting') return this.#peer?.close(`expected greeting, got ${m.type}`)
-          return void this.#peer?.send({
-            type: 'hello', protocol: PROTOCOL_VERSION, peer: 'slave', auth: authProof(this.#options.secret, m.nonce),
-            slaveId: this.#id, position: this.#state.offset, logId: this.#state.logId, listen: this.address || null,
-          }).catch(() => {})
+          return void this.#peer
+            ?.send({
+              type: 'hello',
+              protocol: PROTOCOL_VERSION,
+              peer: 'slave',
+              auth: authProof(this.#options.secret, m.nonce),
+              slaveId: this.#id,
+              position: this.#state.offset,
+              logId: this.#state.logId,
+              listen: this.address || null,
+            })
+            .catch(() => {})
         }
         if (!attached) {
           clearTimeout(handshake)
           if (m.type === 'error') {
-            this.#logger.error('master refused this slave', { master: this.#masterAddress, reason: m.message, hint: m.hint })
+            this.#logger.error('master refused this slave', {
+              master: this.#masterAddress,
+              reason: m.message,
+              hint: m.hint,
+            })
             return this.#peer?.close(null)
           }
           if (m.type !== 'welcome') return this.#peer?.close(`expected welcome, got ${m.type}`)
@@ -247,7 +278,11 @@ export class Slave implements NodeApi {
           this.#masterOffset = m.offset
           this.#masterLogId = m.logId ?? ''
           this.#next = this.#state.offset + 1
-          this.#logger.info('attached to master', { master: this.#masterAddress, applied: this.#state.offset, masterOffset: m.offset })
+          this.#logger.info('attached to master', {
+            master: this.#masterAddress,
+            applied: this.#state.offset,
+            masterOffset: m.offset,
+          })
           this.#unreachableSince = null
           return
         }
@@ -255,7 +290,8 @@ export class Slave implements NodeApi {
       }
       const onClose = (reason: string | null) => {
         clearTimeout(handshake)
-        if (attached) this.#logger.warn('disconnected from master', { master: this.#masterAddress, reason: reason ?? 'closed' })
+        if (attached)
+          this.#logger.warn('disconnected from master', { master: this.#masterAddress, reason: reason ?? 'closed' })
         this.#peer = null
         this.#connected = false
         this.#queue = []
@@ -287,7 +323,11 @@ export class Slave implements NodeApi {
     this.#unreachableError = error
     this.#unreachableLogged = now
     const seconds = Math.round((now - this.#unreachableSince) / 1000)
-    this.#logger.warn(seconds > 0 ? 'still cannot reach master' : 'cannot reach master', { master: this.#masterAddress, error, ...(seconds > 0 ? { seconds } : {}) })
+    this.#logger.warn(seconds > 0 ? 'still cannot reach master' : 'cannot reach master', {
+      master: this.#masterAddress,
+      error,
+      ...(seconds > 0 ? { seconds } : {}),
+    })
   }
 
   #onStreamMessage(m: Message): void {
@@ -296,7 +336,8 @@ export class Slave implements NodeApi {
         if (this.#error !== null) return this.#peer?.pause() // stopped: apply nothing more until restarted
         for (const e of m.entries) {
           if (e.offset !== this.#next) return this.#peer?.close(`expected entry ${this.#next}, got ${e.offset}`)
-          if (entryChecksum(e) !== e.checksum) return this.#peer?.close(`entry ${e.offset} arrived corrupt (checksum mismatch)`)
+          if (entryChecksum(e) !== e.checksum)
+            return this.#peer?.close(`entry ${e.offset} arrived corrupt (checksum mismatch)`)
           this.#next++
         }
         this.#queue.push(...m.entries)
@@ -331,7 +372,10 @@ export class Slave implements NodeApi {
           this.#peer?.pause()
         } else {
           this.#inDoubt = this.#state.offset + 1
-          this.#logger.warn('store unavailable; will reconnect and resume', { applied: this.#state.offset, error: formatError(err) })
+          this.#logger.warn('store unavailable; will reconnect and resume', {
+            applied: this.#state.offset,
+            error: formatError(err),
+          })
           this.#peer?.close('store unavailable')
         }
       }
@@ -358,7 +402,8 @@ export class Slave implements NodeApi {
     if (!this.#connected) return
     this.#ack()
     const idle = this.#queue.length === 0 && this.#applying === null && this.#error === null
-    if (idle && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) this.#peer?.close(`master silent for ${PEER_TIMEOUT_MS} ms`)
+    if (idle && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS)
+      this.#peer?.close(`master silent for ${PEER_TIMEOUT_MS} ms`)
   }
 
   /** Stops replicating and serving; closes the store. Safe twice. */
@@ -370,7 +415,8 @@ export class Slave implements NodeApi {
     this.#peer?.close(null)
     this.#wakeReconnect?.()
     await this.#forwarder.close()
-    for (const w of [...this.#offsetWaiters]) w.fail(new DdbError('SHUTTING_DOWN', 'read-your-writes: this slave is shutting down'))
+    for (const w of [...this.#offsetWaiters])
+      w.fail(new DdbError('SHUTTING_DOWN', 'read-your-writes: this slave is shutting down'))
     await this.#applying
     await this.#server?.close()
     await this.store.close()

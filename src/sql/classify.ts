@@ -3,7 +3,7 @@
  * keyword(s), found with the lexer so that comments, strings and quoted
  * identifiers never count, plus the few clause checks that change the answer.
  */
-import { tokenize, type Token } from './lexer.ts'
+import { type Token, tokenize } from './lexer.ts'
 
 /** What a statement means for replication. */
 export type StatementKind = 'read' | 'write' | 'ddl' | 'session' | 'transaction' | 'unsupported'
@@ -72,8 +72,22 @@ const REFUSED_OBJECTS: Record<string, string> = {
 
 /** Words that may come between CREATE/ALTER/DROP and the object type (CREATE OR REPLACE VIEW, CREATE UNIQUE INDEX …). */
 const OBJECT_MODIFIERS = new Set([
-  'OR', 'REPLACE', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'ONLINE', 'OFFLINE', 'IGNORE', 'AGGREGATE', 'VIRTUAL',
-  'SQL', 'SECURITY', 'DEFINER', 'INVOKER', 'TEMPORARY', 'TEMP',
+  'OR',
+  'REPLACE',
+  'UNIQUE',
+  'FULLTEXT',
+  'SPATIAL',
+  'ONLINE',
+  'OFFLINE',
+  'IGNORE',
+  'AGGREGATE',
+  'VIRTUAL',
+  'SQL',
+  'SECURITY',
+  'DEFINER',
+  'INVOKER',
+  'TEMPORARY',
+  'TEMP',
 ])
 
 /** Modifiers written `NAME = value` before the object type: ALGORITHM = MERGE, DEFINER = 'root'@'%'. */
@@ -110,7 +124,9 @@ export function classifyTokens(tokens: Token[]): Classification {
   if (result.kind === 'ddl' || result.kind === 'unsupported') return result
   const semicolon = tokens.findIndex((t) => isPunct(t, ';'))
   const more = semicolon >= 0 && tokens.slice(semicolon).some((t) => !isPunct(t, ';'))
-  return more ? refused(result.keyword, `${result.keyword} is followed by more statements; send one statement at a time`) : result
+  return more
+    ? refused(result.keyword, `${result.keyword} is followed by more statements; send one statement at a time`)
+    : result
 }
 
 /** Classifies the statement that starts at tokens[i]. */
@@ -121,19 +137,31 @@ function classifyAt(tokens: Token[], i: number): Classification {
   if (first.type !== 'word') return unrecognised(first.text.slice(0, 40))
   const word = first.value
   switch (word) {
-    case 'SELECT': case 'TABLE': case 'VALUES': case 'WITH':
+    case 'SELECT':
+    case 'TABLE':
+    case 'VALUES':
+    case 'WITH':
       return query(tokens, i)
-    case 'INSERT': case 'UPDATE': case 'DELETE': case 'REPLACE':
+    case 'INSERT':
+    case 'UPDATE':
+    case 'DELETE':
+    case 'REPLACE':
       return { kind: 'write', keyword: word }
-    case 'SHOW': case 'HELP':
+    case 'SHOW':
+    case 'HELP':
       return { kind: 'read', keyword: word }
-    case 'EXPLAIN': case 'DESCRIBE': case 'DESC':
+    case 'EXPLAIN':
+    case 'DESCRIBE':
+    case 'DESC':
       return explain(tokens, i)
     case 'PRAGMA':
       return tokens.some((t, j) => j > i && isPunct(t, '='))
         ? refused('PRAGMA', 'PRAGMA … = … changes a setting on one server only')
         : { kind: 'read', keyword: 'PRAGMA' }
-    case 'CREATE': case 'ALTER': case 'DROP': case 'RENAME':
+    case 'CREATE':
+    case 'ALTER':
+    case 'DROP':
+    case 'RENAME':
       return schemaChange(tokens, i)
     case 'TRUNCATE':
       return { kind: 'ddl', keyword: 'TRUNCATE TABLE' }
@@ -147,7 +175,9 @@ function classifyAt(tokens: Token[], i: number): Classification {
         : transaction('BEGIN')
     case 'START':
       return isWord(tokens[i + 1], 'TRANSACTION') ? transaction('START TRANSACTION') : unrecognised(word)
-    case 'COMMIT': case 'END': case 'SAVEPOINT':
+    case 'COMMIT':
+    case 'END':
+    case 'SAVEPOINT':
       return transaction(word)
     case 'ROLLBACK':
       return transaction(rollsBackToSavepoint(tokens, i) ? 'ROLLBACK TO SAVEPOINT' : 'ROLLBACK')
@@ -208,7 +238,10 @@ function explain(tokens: Token[], i: number): Classification {
   if (!isWord(tokens[i + 1], 'ANALYZE')) return { kind: 'read', keyword }
   const analyzed = isWord(tokens[i + 2], 'FORMAT') ? i + 5 : i + 2 // skip FORMAT = TREE
   if (classifyAt(tokens, analyzed).kind === 'read') return { kind: 'read', keyword }
-  return refused(`${keyword} ANALYZE`, `${keyword} ANALYZE runs the statement, which would change data without replicating it`)
+  return refused(
+    `${keyword} ANALYZE`,
+    `${keyword} ANALYZE runs the statement, which would change data without replicating it`,
+  )
 }
 
 /** Classifies CREATE/ALTER/DROP/RENAME by the type of object they name. */
@@ -246,7 +279,8 @@ function afterModifierValue(tokens: Token[], j: number): number {
 
 /** Classifies USE db, which selects the database later statements run in. */
 function use(name: Token | undefined): Classification {
-  if (!name || (name.type !== 'word' && name.type !== 'identifier' && name.type !== 'string')) return unrecognised('USE')
+  if (!name || (name.type !== 'word' && name.type !== 'identifier' && name.type !== 'string'))
+    return unrecognised('USE')
   return { kind: 'session', keyword: 'USE', database: name.type === 'word' ? name.text : name.value }
 }
 
@@ -255,8 +289,10 @@ function set(tokens: Token[], i: number): Classification {
   const second = tokens[i + 1]
   if (isWord(second, 'PASSWORD')) return refused('SET PASSWORD', `SET PASSWORD ${ACCOUNTS}`)
   if (isWord(second, 'ROLE')) return refused('SET ROLE', 'SET ROLE depends on accounts, which are not replicated')
-  if (isWord(second, 'DEFAULT') && isWord(tokens[i + 2], 'ROLE')) return refused('SET DEFAULT ROLE', `SET DEFAULT ROLE ${ACCOUNTS}`)
-  if (isWord(second, 'STATEMENT')) return refused('SET STATEMENT', 'SET STATEMENT … FOR wraps another statement; send that statement by itself')
+  if (isWord(second, 'DEFAULT') && isWord(tokens[i + 2], 'ROLE'))
+    return refused('SET DEFAULT ROLE', `SET DEFAULT ROLE ${ACCOUNTS}`)
+  if (isWord(second, 'STATEMENT'))
+    return refused('SET STATEMENT', 'SET STATEMENT … FOR wraps another statement; send that statement by itself')
   // Each assignment may name its own scope: SET @a = 1, GLOBAL x = 2.
   let depth = 0
   for (let j = i + 1; j < tokens.length; j++) {

@@ -5,13 +5,24 @@
  * it to the master's clock, so SQLite DDL that declares one is refused.
  */
 import { classifyTokens } from './classify.ts'
-import { closing, isPunct, isWord, nowEdits, readUse, RULES, unsafe } from './determinism-rules.ts'
-import { tokenize, type Token } from './lexer.ts'
+import { closing, isPunct, isWord, nowEdits, RULES, readUse, unsafe } from './determinism-rules.ts'
+import { type Token, tokenize } from './lexer.ts'
 
 /** Clock words that make a column default or ON UPDATE clause a time default, in either dialect. */
 const CLOCK_WORDS = new Set([
-  'CURRENT_TIMESTAMP', 'CURRENT_DATE', 'CURRENT_TIME', 'NOW', 'LOCALTIME', 'LOCALTIMESTAMP', 'CURDATE', 'CURTIME',
-  'UTC_TIMESTAMP', 'UTC_DATE', 'UTC_TIME', 'UNIX_TIMESTAMP', 'SYSDATE',
+  'CURRENT_TIMESTAMP',
+  'CURRENT_DATE',
+  'CURRENT_TIME',
+  'NOW',
+  'LOCALTIME',
+  'LOCALTIMESTAMP',
+  'CURDATE',
+  'CURTIME',
+  'UTC_TIMESTAMP',
+  'UTC_DATE',
+  'UTC_TIME',
+  'UNIX_TIMESTAMP',
+  'SYSDATE',
 ])
 
 /** Statements whose column definitions may hold defaults. */
@@ -34,13 +45,19 @@ export function refuseTimeDefaults(sql: string, tokens: Token[]): void {
   const found = timeDefault(sql, tokens)
   if (!found) return
   const text = sql.slice(tokens[found.from].start, tokens[found.to - 1].end)
-  throw unsafe(`${text}: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead`)
+  throw unsafe(
+    `${text}: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead`,
+  )
 }
 
 /** Finds the first DEFAULT or ON UPDATE clause whose value reads the clock; returns its tokens [from, to). */
 function timeDefault(sql: string, tokens: Token[]): { from: number; to: number } | undefined {
   for (let k = 0; k < tokens.length; k++) {
-    const value = isWord(tokens[k], 'DEFAULT') ? k + 1 : isWord(tokens[k], 'ON') && isWord(tokens[k + 1], 'UPDATE') ? k + 2 : -1
+    const value = isWord(tokens[k], 'DEFAULT')
+      ? k + 1
+      : isWord(tokens[k], 'ON') && isWord(tokens[k + 1], 'UPDATE')
+        ? k + 2
+        : -1
     if (value < 0 || value >= tokens.length) continue
     const open = isPunct(tokens[value], '(') ? value : isPunct(tokens[value + 1], '(') ? value + 1 : -1
     const end = open < 0 ? value + 1 : closing(tokens, open) + 1

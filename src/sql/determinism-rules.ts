@@ -35,7 +35,12 @@ export interface Use {
 /** What a rule does with a name whose value the statement's text does not fix. */
 export type Rule =
   /** A new value at every evaluation: rewritten into a literal where evaluated once, refused elsewhere. */
-  | { kind: 'fresh'; when: (args: Token[][]) => boolean; literal: (ctx: DeterminismContext, use: Use) => string; instead: string }
+  | {
+      kind: 'fresh'
+      when: (args: Token[][]) => boolean
+      literal: (ctx: DeterminismContext, use: Use) => string
+      instead: string
+    }
   /** A SQLite clock keyword, constant within a statement: replaced by the literal time. */
   | { kind: 'clock'; literal: (now: number) => string }
   /** A SQLite date/time function: its 'now' time values, or an omitted one that means now, become the literal time. */
@@ -60,7 +65,11 @@ const PER_ROW_VALUES = 'compute the values in the client and send them as litera
 const noArguments = (args: Token[][]): boolean => args.length === 0
 const always = (): boolean => true
 
-function fresh(literal: (ctx: DeterminismContext, use: Use) => string, when: (args: Token[][]) => boolean = always, instead = PER_ROW_VALUES): Rule {
+function fresh(
+  literal: (ctx: DeterminismContext, use: Use) => string,
+  when: (args: Token[][]) => boolean = always,
+  instead = PER_ROW_VALUES,
+): Rule {
   return { kind: 'fresh', when, literal, instead }
 }
 
@@ -75,62 +84,68 @@ const uuidLiteral = (ctx: DeterminismContext): string => quote(uuid(randomBytes(
  * CURRENT_TIMESTAMP, CURDATE(), UNIX_TIMESTAMP() …) are absent on purpose: the
  * applier pins them with SET TIMESTAMP = <entry ts>. SQLite has no such setting.
  */
-export const RULES = new Map<string, Partial<Record<Dialect, Rule>>>(Object.entries({
-  RAND: { mysql: fresh((ctx) => doubleLiteral(ctx.random()), noArguments) },
-  RANDOM: { sqlite: fresh((ctx) => int64Literal(ctx.random), noArguments) },
-  RANDOMBLOB: { sqlite: fresh((ctx, use) => hexLiteral(randomBytes(ctx.random, Math.max(1, lengthArgument(use, 0, MAX_LITERAL_BYTES))))) },
-  RANDOM_BYTES: { mysql: fresh((ctx, use) => hexLiteral(randomBytes(ctx.random, lengthArgument(use, 1, 1024)))) },
-  UUID: { mysql: fresh(uuidLiteral, noArguments) },
-  UUID_V4: { mysql: fresh(uuidLiteral, noArguments) },
-  UUID_V7: { mysql: fresh((ctx) => quote(uuid(timestamped(ctx.now, randomBytes(ctx.random, 16)), 7)), noArguments) },
-  SYS_GUID: { mysql: fresh((ctx) => quote(uuid(randomBytes(ctx.random, 16), 4).replaceAll('-', '')), noArguments) },
-  UUID_SHORT: { mysql: fresh((ctx) => String(randomBits(ctx.random, 63)), noArguments) },
-  SYSDATE: { mysql: { kind: 'now-alias' } },
+export const RULES = new Map<string, Partial<Record<Dialect, Rule>>>(
+  Object.entries({
+    RAND: { mysql: fresh((ctx) => doubleLiteral(ctx.random()), noArguments) },
+    RANDOM: { sqlite: fresh((ctx) => int64Literal(ctx.random), noArguments) },
+    RANDOMBLOB: {
+      sqlite: fresh((ctx, use) =>
+        hexLiteral(randomBytes(ctx.random, Math.max(1, lengthArgument(use, 0, MAX_LITERAL_BYTES)))),
+      ),
+    },
+    RANDOM_BYTES: { mysql: fresh((ctx, use) => hexLiteral(randomBytes(ctx.random, lengthArgument(use, 1, 1024)))) },
+    UUID: { mysql: fresh(uuidLiteral, noArguments) },
+    UUID_V4: { mysql: fresh(uuidLiteral, noArguments) },
+    UUID_V7: { mysql: fresh((ctx) => quote(uuid(timestamped(ctx.now, randomBytes(ctx.random, 16)), 7)), noArguments) },
+    SYS_GUID: { mysql: fresh((ctx) => quote(uuid(randomBytes(ctx.random, 16), 4).replaceAll('-', '')), noArguments) },
+    UUID_SHORT: { mysql: fresh((ctx) => String(randomBits(ctx.random, 63)), noArguments) },
+    SYSDATE: { mysql: { kind: 'now-alias' } },
 
-  CURRENT_TIMESTAMP: { sqlite: { kind: 'clock', literal: (now) => utcDateTime(now, 0) } },
-  CURRENT_DATE: { sqlite: { kind: 'clock', literal: utcDate } },
-  CURRENT_TIME: { sqlite: { kind: 'clock', literal: utcTime } },
-  DATE: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  TIME: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  DATETIME: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  JULIANDAY: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  UNIXEPOCH: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
-  STRFTIME: { sqlite: { kind: 'clock-function', timeArgs: [1], nowWhenOmitted: true } },
-  TIMEDIFF: { sqlite: { kind: 'clock-function', timeArgs: [0, 1], nowWhenOmitted: false } },
+    CURRENT_TIMESTAMP: { sqlite: { kind: 'clock', literal: (now) => utcDateTime(now, 0) } },
+    CURRENT_DATE: { sqlite: { kind: 'clock', literal: utcDate } },
+    CURRENT_TIME: { sqlite: { kind: 'clock', literal: utcTime } },
+    DATE: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
+    TIME: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
+    DATETIME: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
+    JULIANDAY: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
+    UNIXEPOCH: { sqlite: { kind: 'clock-function', timeArgs: [0], nowWhenOmitted: true } },
+    STRFTIME: { sqlite: { kind: 'clock-function', timeArgs: [1], nowWhenOmitted: true } },
+    TIMEDIFF: { sqlite: { kind: 'clock-function', timeArgs: [0, 1], nowWhenOmitted: false } },
 
-  USER: { mysql: server() },
-  CURRENT_USER: { mysql: server(always, true) },
-  SESSION_USER: { mysql: server() },
-  SYSTEM_USER: { mysql: server() },
-  CURRENT_ROLE: { mysql: server() },
-  CONNECTION_ID: { mysql: server() },
-  DATABASE: { mysql: server() },
-  SCHEMA: { mysql: server() },
-  VERSION: { mysql: server() },
-  LAST_INSERT_ID: { mysql: server(noArguments) },
-  FOUND_ROWS: { mysql: server() },
-  ROW_COUNT: { mysql: server() },
-  LOAD_FILE: { mysql: server() },
-  GET_LOCK: { mysql: server() },
-  RELEASE_LOCK: { mysql: server() },
-  RELEASE_ALL_LOCKS: { mysql: server() },
-  IS_FREE_LOCK: { mysql: server() },
-  IS_USED_LOCK: { mysql: server() },
-  MASTER_POS_WAIT: { mysql: server() },
-  SOURCE_POS_WAIT: { mysql: server() },
-  MASTER_GTID_WAIT: { mysql: server() },
-  CHANGES: { sqlite: server() },
-  TOTAL_CHANGES: { sqlite: server() },
-  LAST_INSERT_ROWID: { sqlite: server() },
-  SQLITE_VERSION: { sqlite: server() },
-  SQLITE_SOURCE_ID: { sqlite: server() },
-}))
+    USER: { mysql: server() },
+    CURRENT_USER: { mysql: server(always, true) },
+    SESSION_USER: { mysql: server() },
+    SYSTEM_USER: { mysql: server() },
+    CURRENT_ROLE: { mysql: server() },
+    CONNECTION_ID: { mysql: server() },
+    DATABASE: { mysql: server() },
+    SCHEMA: { mysql: server() },
+    VERSION: { mysql: server() },
+    LAST_INSERT_ID: { mysql: server(noArguments) },
+    FOUND_ROWS: { mysql: server() },
+    ROW_COUNT: { mysql: server() },
+    LOAD_FILE: { mysql: server() },
+    GET_LOCK: { mysql: server() },
+    RELEASE_LOCK: { mysql: server() },
+    RELEASE_ALL_LOCKS: { mysql: server() },
+    IS_FREE_LOCK: { mysql: server() },
+    IS_USED_LOCK: { mysql: server() },
+    MASTER_POS_WAIT: { mysql: server() },
+    SOURCE_POS_WAIT: { mysql: server() },
+    MASTER_GTID_WAIT: { mysql: server() },
+    CHANGES: { sqlite: server() },
+    TOTAL_CHANGES: { sqlite: server() },
+    LAST_INSERT_ROWID: { sqlite: server() },
+    SQLITE_VERSION: { sqlite: server() },
+    SQLITE_SOURCE_ID: { sqlite: server() },
+  }),
+)
 
 /** The edits that put `literal` in place of a SQLite date/time call's 'now' time values, or insert it where an omitted time value means now. */
 export function nowEdits(rule: Extract<Rule, { kind: 'clock-function' }>, use: Use, literal: string): Edit[] {
   const edits: Edit[] = []
   if (rule.nowWhenOmitted && use.args.length === rule.timeArgs[0] && use.open) {
-    const after = use.args.length === 0 ? use.open.end : use.args[use.args.length - 1].at(-1)?.end ?? use.open.end
+    const after = use.args.length === 0 ? use.open.end : (use.args[use.args.length - 1].at(-1)?.end ?? use.open.end)
     edits.push({ start: after, end: after, text: use.args.length === 0 ? literal : `, ${literal}` })
   }
   for (const index of rule.timeArgs) {
@@ -171,7 +186,10 @@ export function readUse(sql: string, tokens: Token[], i: number): Use | undefine
 /** Reads RANDOMBLOB(n)'s or RANDOM_BYTES(n)'s length, which must be an integer literal from min to max. */
 function lengthArgument(use: Use, min: number, max: number): number {
   const n = integerArgument(use)
-  if (n === undefined) throw unsafe(`${use.text} has a length that is not a number literal, so its bytes cannot be written as a literal; use a number`)
+  if (n === undefined)
+    throw unsafe(
+      `${use.text} has a length that is not a number literal, so its bytes cannot be written as a literal; use a number`,
+    )
   if (n < min || n > max) throw unsafe(`${use.text} needs a length from ${min} to ${max} to be written as a literal`)
   return n
 }

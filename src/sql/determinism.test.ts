@@ -2,7 +2,7 @@ import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
 import { DdbError } from '../errors.ts'
 import { checkSqliteDdl, hasTimeDefaults } from './clock-defaults.ts'
-import { makeDeterministic, type DeterminismContext, type Dialect } from './determinism.ts'
+import { type DeterminismContext, type Dialect, makeDeterministic } from './determinism.ts'
 
 /** The master's clock in these tests: 2026-11-22 10:00:00.123 UTC. */
 const NOW = Date.UTC(2026, 10, 22, 10, 0, 0, 123)
@@ -27,7 +27,7 @@ function sequence(seed = 1): () => number {
   }
 }
 
-function rewrite(dialect: Dialect, sql: string): string {
+function _rewrite(dialect: Dialect, sql: string): string {
   return makeDeterministic(sql, context(dialect)).sql
 }
 
@@ -77,7 +77,7 @@ describe('makeDeterministic: mysql, statements left as they are', () => {
     // Names of functions inside strings, comments and quoted identifiers.
     "INSERT INTO t (note) VALUES ('RAND()')",
     "INSERT INTO t (note) VALUES ('UUID()'), ('SYSDATE()')",
-    "INSERT INTO t (note) VALUES (\"database()\")",
+    'INSERT INTO t (note) VALUES ("database()")',
     "INSERT INTO t (note) VALUES ('@@hostname @x')",
     "INSERT INTO t (note) VALUES ('UPDATE t SET a = 1 LIMIT 1')",
     'INSERT INTO t VALUES (1) /* RAND() */',
@@ -181,8 +181,8 @@ describe('makeDeterministic: mysql, statements left as they are', () => {
     'CREATE TABLE t2 LIKE t',
     'CREATE TABLE t (a INT) WITH SYSTEM VERSIONING',
     // DDL no rule concerns.
-    'CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(50) DEFAULT \'x\')',
-    'CREATE TABLE t (id CHAR(36) DEFAULT (UUID_TO_BIN(\'00000000-0000-0000-0000-000000000000\')))',
+    "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(50) DEFAULT 'x')",
+    "CREATE TABLE t (id CHAR(36) DEFAULT (UUID_TO_BIN('00000000-0000-0000-0000-000000000000')))",
     'CREATE TABLE t (r DOUBLE DEFAULT (RAND(1)))',
     'ALTER TABLE t ADD COLUMN a INT DEFAULT 0',
     'DROP TABLE rand',
@@ -214,7 +214,10 @@ describe('makeDeterministic: mysql, rewrites', () => {
     ['INSERT INTO t VALUES (RAND(RAND()))', `INSERT INTO t VALUES (RAND(${QUARTER}))`],
     ['INSERT INTO t SET a = RAND()', `INSERT INTO t SET a = ${QUARTER}`],
     ['INSERT INTO t SET a = RAND(), b = UUID()', `INSERT INTO t SET a = ${QUARTER}, b = ${UUID_Q}`],
-    ['INSERT INTO t SET a = (SELECT MAX(x) FROM u) + RAND()', `INSERT INTO t SET a = (SELECT MAX(x) FROM u) + ${QUARTER}`],
+    [
+      'INSERT INTO t SET a = (SELECT MAX(x) FROM u) + RAND()',
+      `INSERT INTO t SET a = (SELECT MAX(x) FROM u) + ${QUARTER}`,
+    ],
     ['REPLACE INTO t VALUES (UUID())', `REPLACE INTO t VALUES (${UUID_Q})`],
     ['INSERT INTO t VALUES (UUID())', `INSERT INTO t VALUES (${UUID_Q})`],
     ['INSERT INTO t VALUES (uuid())', `INSERT INTO t VALUES (${UUID_Q})`],
@@ -237,11 +240,20 @@ describe('makeDeterministic: mysql, rewrites', () => {
     ['DELETE FROM t WHERE ts < SYSDATE(3)', 'DELETE FROM t WHERE ts < NOW(3)'],
     ['INSERT INTO t SELECT a, SYSDATE() FROM u ORDER BY a', 'INSERT INTO t SELECT a, NOW() FROM u ORDER BY a'],
     ['INSERT INTO t VALUES (RAND()), (RAND())', `INSERT INTO t VALUES (${QUARTER}), (${QUARTER})`],
-    ['INSERT INTO t VALUES (1, UUID()), (2, UUID()), (3, UUID())', `INSERT INTO t VALUES (1, ${UUID_Q}), (2, ${UUID_Q}), (3, ${UUID_Q})`],
+    [
+      'INSERT INTO t VALUES (1, UUID()), (2, UUID()), (3, UUID())',
+      `INSERT INTO t VALUES (1, ${UUID_Q}), (2, ${UUID_Q}), (3, ${UUID_Q})`,
+    ],
     ['INSERT INTO t VALUES ROW(RAND()), ROW(RAND())', `INSERT INTO t VALUES ROW(${QUARTER}), ROW(${QUARTER})`],
     ['INSERT INTO t VALUE (RAND())', `INSERT INTO t VALUE (${QUARTER})`],
-    ['INSERT INTO t VALUES (RAND()) ON DUPLICATE KEY UPDATE a = RAND()', `INSERT INTO t VALUES (${QUARTER}) ON DUPLICATE KEY UPDATE a = ${QUARTER}`],
-    ['INSERT INTO t VALUES (UUID()), (UUID()) ON DUPLICATE KEY UPDATE n = n + 1', `INSERT INTO t VALUES (${UUID_Q}), (${UUID_Q}) ON DUPLICATE KEY UPDATE n = n + 1`],
+    [
+      'INSERT INTO t VALUES (RAND()) ON DUPLICATE KEY UPDATE a = RAND()',
+      `INSERT INTO t VALUES (${QUARTER}) ON DUPLICATE KEY UPDATE a = ${QUARTER}`,
+    ],
+    [
+      'INSERT INTO t VALUES (UUID()), (UUID()) ON DUPLICATE KEY UPDATE n = n + 1',
+      `INSERT INTO t VALUES (${UUID_Q}), (${UUID_Q}) ON DUPLICATE KEY UPDATE n = n + 1`,
+    ],
     ['INSERT INTO t SELECT UUID(), 1', `INSERT INTO t SELECT ${UUID_Q}, 1`],
     ['INSERT INTO t SELECT RAND() FROM DUAL', `INSERT INTO t SELECT ${QUARTER} FROM DUAL`],
     ['INSERT INTO t (SELECT UUID())', `INSERT INTO t (SELECT ${UUID_Q})`],
@@ -261,7 +273,10 @@ describe('makeDeterministic: mysql, rewrites', () => {
 describe('makeDeterministic: mysql, refused', () => {
   expectRefusal('mysql', [
     // Evaluated once per row.
-    ['UPDATE t SET a = RAND()', 'RAND() is evaluated once per row in an UPDATE, and one literal would give every row the same value'],
+    [
+      'UPDATE t SET a = RAND()',
+      'RAND() is evaluated once per row in an UPDATE, and one literal would give every row the same value',
+    ],
     ['UPDATE t SET a = rand() WHERE id = 1', 'rand() is evaluated once per row in an UPDATE'],
     ['UPDATE t SET a = UUID()', 'UUID() is evaluated once per row in an UPDATE'],
     ['UPDATE t SET a = UUID_SHORT()', 'UUID_SHORT() is evaluated once per row in an UPDATE'],
@@ -277,15 +292,33 @@ describe('makeDeterministic: mysql, refused', () => {
     ['INSERT INTO t SELECT RAND() FROM u ORDER BY id', 'RAND() is evaluated once per row in an INSERT … SELECT'],
     ['INSERT INTO t SELECT a, UUID() FROM u ORDER BY a', 'UUID() is evaluated once per row in an INSERT … SELECT'],
     ['REPLACE INTO t SELECT UUID(), a FROM u ORDER BY a', 'UUID() is evaluated once per row in a REPLACE … SELECT'],
-    ['INSERT INTO t SELECT * FROM u ORDER BY id ON DUPLICATE KEY UPDATE a = RAND()', 'RAND() is evaluated once per row in an INSERT … SELECT'],
-    ['CREATE TABLE t2 AS SELECT UUID_SHORT() AS id, a FROM u ORDER BY a', 'UUID_SHORT() is evaluated once per row in a CREATE TABLE … SELECT'],
+    [
+      'INSERT INTO t SELECT * FROM u ORDER BY id ON DUPLICATE KEY UPDATE a = RAND()',
+      'RAND() is evaluated once per row in an INSERT … SELECT',
+    ],
+    [
+      'CREATE TABLE t2 AS SELECT UUID_SHORT() AS id, a FROM u ORDER BY a',
+      'UUID_SHORT() is evaluated once per row in a CREATE TABLE … SELECT',
+    ],
     ['INSERT INTO t VALUES ((SELECT RAND()))', 'RAND() is evaluated once per row in a subquery'],
-    ['INSERT INTO t VALUES ((SELECT a FROM u WHERE b > RAND() ORDER BY a LIMIT 1))', 'RAND() is evaluated once per row in a subquery'],
+    [
+      'INSERT INTO t VALUES ((SELECT a FROM u WHERE b > RAND() ORDER BY a LIMIT 1))',
+      'RAND() is evaluated once per row in a subquery',
+    ],
     ['INSERT INTO t SET a = (SELECT UUID())', 'UUID() is evaluated once per row in a subquery'],
-    ['INSERT INTO t SELECT (SELECT RAND() FROM u ORDER BY 1 LIMIT 1)', 'RAND() is evaluated once per row in a subquery'],
-    ['INSERT INTO t VALUES (1), (2) ON DUPLICATE KEY UPDATE a = RAND()', 'RAND() is evaluated once per row in the clauses after a multi-row VALUES list'],
+    [
+      'INSERT INTO t SELECT (SELECT RAND() FROM u ORDER BY 1 LIMIT 1)',
+      'RAND() is evaluated once per row in a subquery',
+    ],
+    [
+      'INSERT INTO t VALUES (1), (2) ON DUPLICATE KEY UPDATE a = RAND()',
+      'RAND() is evaluated once per row in the clauses after a multi-row VALUES list',
+    ],
     // Values that differ between servers.
-    ['INSERT INTO t VALUES (DATABASE())', 'DATABASE() differs between servers: statement replication would write different values on slaves; use a literal instead'],
+    [
+      'INSERT INTO t VALUES (DATABASE())',
+      'DATABASE() differs between servers: statement replication would write different values on slaves; use a literal instead',
+    ],
     ['INSERT INTO t VALUES (database())', 'database() differs between servers'],
     ['INSERT INTO t VALUES (USER())', 'USER() differs between servers'],
     ['INSERT INTO t VALUES (CURRENT_USER())', 'CURRENT_USER() differs between servers'],
@@ -314,32 +347,65 @@ describe('makeDeterministic: mysql, refused', () => {
     ['DELETE FROM t WHERE db = DATABASE()', 'DATABASE() differs between servers'],
     ['INSERT INTO t SELECT CONNECTION_ID()', 'CONNECTION_ID() differs between servers'],
     ['INSERT INTO t VALUES (CONCAT(USER(), RAND()))', 'USER() differs between servers'],
-    ['INSERT INTO t VALUES (@@hostname)', '@@hostname differs between servers: statement replication would write different values on slaves; use a literal instead'],
+    [
+      'INSERT INTO t VALUES (@@hostname)',
+      '@@hostname differs between servers: statement replication would write different values on slaves; use a literal instead',
+    ],
     ['INSERT INTO t VALUES (@@server_id)', '@@server_id differs between servers'],
     ['INSERT INTO t VALUES (@@global.read_only)', '@@global.read_only differs between servers'],
     ['UPDATE t SET a = @@session.sql_mode', '@@session.sql_mode differs between servers'],
-    ['INSERT INTO t VALUES (@x)', '@x is a user variable, which is not replicated: slaves would read a different value; use a literal instead'],
+    [
+      'INSERT INTO t VALUES (@x)',
+      '@x is a user variable, which is not replicated: slaves would read a different value; use a literal instead',
+    ],
     ["INSERT INTO t VALUES (@'my var')", "@'my var' is a user variable"],
     ['UPDATE t SET a = (@n := @n + 1)', '@n is a user variable'],
     ['DELETE FROM t WHERE id = @id', '@id is a user variable'],
     // LIMIT without ORDER BY.
-    ['UPDATE t SET a = 1 LIMIT 1', 'UPDATE with LIMIT but no ORDER BY: which rows it changes is not defined, so slaves could change different rows; add ORDER BY on a unique key'],
+    [
+      'UPDATE t SET a = 1 LIMIT 1',
+      'UPDATE with LIMIT but no ORDER BY: which rows it changes is not defined, so slaves could change different rows; add ORDER BY on a unique key',
+    ],
     ['update t set a = 1 where b = 2 limit 10', 'UPDATE with LIMIT but no ORDER BY'],
-    ['DELETE FROM t LIMIT 1', 'DELETE with LIMIT but no ORDER BY: which rows it deletes is not defined, so slaves could delete different rows'],
+    [
+      'DELETE FROM t LIMIT 1',
+      'DELETE with LIMIT but no ORDER BY: which rows it deletes is not defined, so slaves could delete different rows',
+    ],
     ['DELETE FROM t WHERE a = 1 LIMIT 10', 'DELETE with LIMIT but no ORDER BY'],
-    ['DELETE FROM t WHERE id IN (SELECT id FROM (SELECT id FROM u ORDER BY id) x) LIMIT 2', 'DELETE with LIMIT but no ORDER BY'],
-    ['UPDATE t SET a = (SELECT b FROM u LIMIT 1)', 'a subquery with LIMIT but no ORDER BY: which rows it returns is not defined, so slaves could get different rows'],
-    ['UPDATE t SET a = 1 WHERE id IN (SELECT id FROM (SELECT id FROM u LIMIT 1) x)', 'a subquery with LIMIT but no ORDER BY'],
+    [
+      'DELETE FROM t WHERE id IN (SELECT id FROM (SELECT id FROM u ORDER BY id) x) LIMIT 2',
+      'DELETE with LIMIT but no ORDER BY',
+    ],
+    [
+      'UPDATE t SET a = (SELECT b FROM u LIMIT 1)',
+      'a subquery with LIMIT but no ORDER BY: which rows it returns is not defined, so slaves could get different rows',
+    ],
+    [
+      'UPDATE t SET a = 1 WHERE id IN (SELECT id FROM (SELECT id FROM u LIMIT 1) x)',
+      'a subquery with LIMIT but no ORDER BY',
+    ],
     ['UPDATE t SET a = (SELECT GROUP_CONCAT(b LIMIT 2) FROM u)', 'a subquery with LIMIT but no ORDER BY'],
     ['INSERT INTO t VALUES ((SELECT a FROM u LIMIT 1))', 'a subquery with LIMIT but no ORDER BY'],
-    ['WITH c AS (SELECT id FROM u LIMIT 3) DELETE FROM t WHERE id IN (SELECT id FROM c)', 'a subquery with LIMIT but no ORDER BY'],
-    ['INSERT INTO t SELECT * FROM u LIMIT 5', 'INSERT … SELECT with LIMIT but no ORDER BY: which rows it copies is not defined, so slaves could copy different rows'],
+    [
+      'WITH c AS (SELECT id FROM u LIMIT 3) DELETE FROM t WHERE id IN (SELECT id FROM c)',
+      'a subquery with LIMIT but no ORDER BY',
+    ],
+    [
+      'INSERT INTO t SELECT * FROM u LIMIT 5',
+      'INSERT … SELECT with LIMIT but no ORDER BY: which rows it copies is not defined, so slaves could copy different rows',
+    ],
     ['INSERT INTO t SELECT * FROM u FETCH FIRST 3 ROWS ONLY', 'INSERT … SELECT with LIMIT but no ORDER BY'],
     ['REPLACE INTO t SELECT * FROM u LIMIT 5', 'REPLACE … SELECT with LIMIT but no ORDER BY'],
-    ['INSERT INTO t SELECT * FROM u WHERE a IN (SELECT a FROM v LIMIT 2) ORDER BY id', 'a subquery with LIMIT but no ORDER BY'],
+    [
+      'INSERT INTO t SELECT * FROM u WHERE a IN (SELECT a FROM v LIMIT 2) ORDER BY id',
+      'a subquery with LIMIT but no ORDER BY',
+    ],
     ['CREATE TABLE t2 AS SELECT * FROM u LIMIT 3', 'CREATE TABLE … SELECT with LIMIT but no ORDER BY'],
     // INSERT … SELECT without ORDER BY.
-    ['INSERT INTO t SELECT * FROM u', 'INSERT … SELECT without ORDER BY: the order it inserts rows in is not defined, so generated keys (AUTO_INCREMENT, rowid) and which duplicates are kept could differ on slaves; add ORDER BY on a unique key'],
+    [
+      'INSERT INTO t SELECT * FROM u',
+      'INSERT … SELECT without ORDER BY: the order it inserts rows in is not defined, so generated keys (AUTO_INCREMENT, rowid) and which duplicates are kept could differ on slaves; add ORDER BY on a unique key',
+    ],
     ['INSERT INTO t (a) SELECT a FROM u WHERE b = 1', 'INSERT … SELECT without ORDER BY'],
     ['INSERT IGNORE INTO t SELECT * FROM u', 'INSERT … SELECT without ORDER BY'],
     ['INSERT INTO t SELECT a FROM u UNION SELECT b FROM v', 'INSERT … SELECT without ORDER BY'],
@@ -357,7 +423,10 @@ describe('makeDeterministic: mysql, refused', () => {
     ['CREATE TABLE t2 AS (SELECT * FROM u)', 'CREATE TABLE … SELECT without ORDER BY'],
     ['CREATE OR REPLACE TABLE t2 AS SELECT * FROM u', 'CREATE TABLE … SELECT without ORDER BY'],
     // Column definitions, evaluated on each server when a row is written.
-    ['CREATE TABLE t (id CHAR(36) DEFAULT (UUID()))', 'UUID() in a column definition is evaluated on each server whenever a row is written, so slaves would store different values'],
+    [
+      'CREATE TABLE t (id CHAR(36) DEFAULT (UUID()))',
+      'UUID() in a column definition is evaluated on each server whenever a row is written, so slaves would store different values',
+    ],
     ['CREATE TABLE t (r DOUBLE DEFAULT (RAND()))', 'RAND() in a column definition'],
     ['CREATE TABLE t (b BINARY(16) DEFAULT (UUID_TO_BIN(UUID())))', 'UUID() in a column definition'],
     ['CREATE TABLE t (ts DATETIME DEFAULT (SYSDATE()))', 'SYSDATE() in a column definition'],
@@ -366,19 +435,34 @@ describe('makeDeterministic: mysql, refused', () => {
     ['CREATE TABLE t (who VARCHAR(80) DEFAULT (CURRENT_USER()))', 'CURRENT_USER() differs between servers'],
     ['CREATE TABLE t (n INT DEFAULT (@@server_id))', '@@server_id differs between servers'],
     // Triggers, evaluated on each server when they fire.
-    ['CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.id = UUID()', 'UUID() in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values'],
+    [
+      'CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.id = UUID()',
+      'UUID() in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values',
+    ],
     ['CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.r = RAND()', 'RAND() in a trigger'],
     ['CREATE TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.ts = SYSDATE()', 'SYSDATE() in a trigger'],
-    ['CREATE DEFINER = CURRENT_USER TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.who = USER()', 'USER() differs between servers'],
+    [
+      'CREATE DEFINER = CURRENT_USER TRIGGER trg BEFORE INSERT ON t FOR EACH ROW SET NEW.who = USER()',
+      'USER() differs between servers',
+    ],
     ['CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW BEGIN SET @n = @n + 1; END', '@n is a user variable'],
-    ['CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW DELETE FROM log LIMIT 1', 'a statement in a trigger with LIMIT but no ORDER BY'],
-    ['CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW BEGIN DELETE FROM a ORDER BY id LIMIT 1; DELETE FROM b LIMIT 1; END', 'a statement in a trigger with LIMIT but no ORDER BY'],
+    [
+      'CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW DELETE FROM log LIMIT 1',
+      'a statement in a trigger with LIMIT but no ORDER BY',
+    ],
+    [
+      'CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW BEGIN DELETE FROM a ORDER BY id LIMIT 1; DELETE FROM b LIMIT 1; END',
+      'a statement in a trigger with LIMIT but no ORDER BY',
+    ],
     // Calls that cannot be written as literals.
     ['INSERT INTO t VALUES (SYSDATE(7))', 'SYSDATE(7) needs a precision from 0 to 6'],
     ['INSERT INTO t VALUES (SYSDATE(a))', 'SYSDATE(a) needs a precision from 0 to 6'],
     ['INSERT INTO t VALUES (RANDOM_BYTES(0))', 'RANDOM_BYTES(0) needs a length from 1 to 1024'],
     ['INSERT INTO t VALUES (RANDOM_BYTES(2000))', 'RANDOM_BYTES(2000) needs a length from 1 to 1024'],
-    ['INSERT INTO t VALUES (RANDOM_BYTES(LENGTH(a)))', 'RANDOM_BYTES(LENGTH(a)) has a length that is not a number literal'],
+    [
+      'INSERT INTO t VALUES (RANDOM_BYTES(LENGTH(a)))',
+      'RANDOM_BYTES(LENGTH(a)) has a length that is not a number literal',
+    ],
     ['INSERT INTO t VALUES (RANDOM_BYTES(1.5))', 'RANDOM_BYTES(1.5) has a length that is not a number literal'],
   ])
 
@@ -396,7 +480,7 @@ describe('makeDeterministic: sqlite, statements left as they are', () => {
     "INSERT INTO t VALUES ('now')",
     "INSERT INTO t VALUES (upper('now'))",
     "INSERT INTO t VALUES ('random()', 'CURRENT_TIMESTAMP')",
-    "INSERT INTO t VALUES (\"date('now')\")",
+    'INSERT INTO t VALUES ("date(\'now\')")',
     'INSERT INTO t VALUES (1) -- random()\n',
     "INSERT INTO t VALUES (1) /* datetime('now') */",
     'INSERT INTO t ([random]) VALUES (1)',
@@ -427,7 +511,7 @@ describe('makeDeterministic: sqlite, statements left as they are', () => {
     'INSERT INTO t SELECT * FROM u ORDER BY id',
     'WITH c AS (SELECT a FROM u) INSERT INTO t SELECT a FROM c ORDER BY a',
     'INSERT INTO t SELECT * FROM u WHERE true ORDER BY id ON CONFLICT(id) DO UPDATE SET a = excluded.a',
-    'CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT DEFAULT \'x\')',
+    "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT DEFAULT 'x')",
     "CREATE TABLE t (d TEXT DEFAULT 'now')",
     'CREATE TABLE t (d DATETIME(6), e TIME(3))',
     "CREATE TABLE t (d TEXT DEFAULT (date('2020-01-01')))",
@@ -435,7 +519,7 @@ describe('makeDeterministic: sqlite, statements left as they are', () => {
     'CREATE TABLE t2 AS SELECT * FROM t ORDER BY id',
     'CREATE TABLE t (a INT) WITHOUT ROWID',
     'CREATE INDEX i ON t (a)',
-    'CREATE VIEW v AS SELECT random(), datetime(\'now\')',
+    "CREATE VIEW v AS SELECT random(), datetime('now')",
     'DROP TABLE t',
     'ALTER TABLE t ADD COLUMN a INT DEFAULT 0',
     'ALTER TABLE t RENAME TO u',
@@ -459,17 +543,26 @@ describe('makeDeterministic: sqlite, rewrites', () => {
     ['INSERT INTO t VALUES (current_timestamp)', `INSERT INTO t VALUES (${TS})`],
     ['INSERT INTO t VALUES (CURRENT_DATE)', "INSERT INTO t VALUES ('2026-11-22')"],
     ['INSERT INTO t VALUES (CURRENT_TIME)', "INSERT INTO t VALUES ('10:00:00')"],
-    ['INSERT INTO t VALUES (CURRENT_DATE, CURRENT_TIME, CURRENT_TIMESTAMP)', `INSERT INTO t VALUES ('2026-11-22', '10:00:00', ${TS})`],
+    [
+      'INSERT INTO t VALUES (CURRENT_DATE, CURRENT_TIME, CURRENT_TIMESTAMP)',
+      `INSERT INTO t VALUES ('2026-11-22', '10:00:00', ${TS})`,
+    ],
     ["INSERT INTO t VALUES (date('now'))", `INSERT INTO t VALUES (date(${TS_MS}))`],
     ["INSERT INTO t VALUES (DATETIME('NOW'))", `INSERT INTO t VALUES (DATETIME(${TS_MS}))`],
     ["INSERT INTO t VALUES (datetime('Now', '+1 day'))", `INSERT INTO t VALUES (datetime(${TS_MS}, '+1 day'))`],
-    ["INSERT INTO t VALUES (time('now', '+1 hour', 'start of day'))", `INSERT INTO t VALUES (time(${TS_MS}, '+1 hour', 'start of day'))`],
+    [
+      "INSERT INTO t VALUES (time('now', '+1 hour', 'start of day'))",
+      `INSERT INTO t VALUES (time(${TS_MS}, '+1 hour', 'start of day'))`,
+    ],
     ["INSERT INTO t VALUES (julianday('now'))", `INSERT INTO t VALUES (julianday(${TS_MS}))`],
     ["INSERT INTO t VALUES (unixepoch('now'))", `INSERT INTO t VALUES (unixepoch(${TS_MS}))`],
     ["INSERT INTO t VALUES (unixepoch('now', 'subsec'))", `INSERT INTO t VALUES (unixepoch(${TS_MS}, 'subsec'))`],
     ["INSERT INTO t VALUES (strftime('%s', 'now'))", `INSERT INTO t VALUES (strftime('%s', ${TS_MS}))`],
-    ["INSERT INTO t VALUES (strftime('%Y-%m-%d', 'now', '-1 month'))", `INSERT INTO t VALUES (strftime('%Y-%m-%d', ${TS_MS}, '-1 month'))`],
-    ["INSERT INTO t VALUES (\"now\" || date(\"now\"))", `INSERT INTO t VALUES ("now" || date(${TS_MS}))`],
+    [
+      "INSERT INTO t VALUES (strftime('%Y-%m-%d', 'now', '-1 month'))",
+      `INSERT INTO t VALUES (strftime('%Y-%m-%d', ${TS_MS}, '-1 month'))`,
+    ],
+    ['INSERT INTO t VALUES ("now" || date("now"))', `INSERT INTO t VALUES ("now" || date(${TS_MS}))`],
     ['INSERT INTO t VALUES (datetime())', `INSERT INTO t VALUES (datetime(${TS_MS}))`],
     ['INSERT INTO t VALUES (date( ))', `INSERT INTO t VALUES (date(${TS_MS} ))`],
     ['INSERT INTO t VALUES (time())', `INSERT INTO t VALUES (time(${TS_MS}))`],
@@ -483,19 +576,43 @@ describe('makeDeterministic: sqlite, rewrites', () => {
     // The clock is constant within a statement, so per-row uses are rewritten too.
     ['UPDATE t SET ts = CURRENT_TIMESTAMP', `UPDATE t SET ts = ${TS}`],
     ["UPDATE t SET ts = datetime('now') WHERE id = 1", `UPDATE t SET ts = datetime(${TS_MS}) WHERE id = 1`],
-    ["DELETE FROM t WHERE created < datetime('now', '-7 days')", `DELETE FROM t WHERE created < datetime(${TS_MS}, '-7 days')`],
-    ["INSERT INTO t SELECT a, date('now') FROM u ORDER BY a", `INSERT INTO t SELECT a, date(${TS_MS}) FROM u ORDER BY a`],
-    ["WITH x AS (SELECT datetime('now') AS d) INSERT INTO t SELECT d FROM x ORDER BY d", `WITH x AS (SELECT datetime(${TS_MS}) AS d) INSERT INTO t SELECT d FROM x ORDER BY d`],
+    [
+      "DELETE FROM t WHERE created < datetime('now', '-7 days')",
+      `DELETE FROM t WHERE created < datetime(${TS_MS}, '-7 days')`,
+    ],
+    [
+      "INSERT INTO t SELECT a, date('now') FROM u ORDER BY a",
+      `INSERT INTO t SELECT a, date(${TS_MS}) FROM u ORDER BY a`,
+    ],
+    [
+      "WITH x AS (SELECT datetime('now') AS d) INSERT INTO t SELECT d FROM x ORDER BY d",
+      `WITH x AS (SELECT datetime(${TS_MS}) AS d) INSERT INTO t SELECT d FROM x ORDER BY d`,
+    ],
     ['CREATE TABLE t2 AS SELECT CURRENT_TIMESTAMP AS ts', `CREATE TABLE t2 AS SELECT ${TS} AS ts`],
-    ['CREATE TABLE t2 AS SELECT *, CURRENT_DATE AS d FROM t ORDER BY id', "CREATE TABLE t2 AS SELECT *, '2026-11-22' AS d FROM t ORDER BY id"],
+    [
+      'CREATE TABLE t2 AS SELECT *, CURRENT_DATE AS d FROM t ORDER BY id',
+      "CREATE TABLE t2 AS SELECT *, '2026-11-22' AS d FROM t ORDER BY id",
+    ],
     ['CREATE TABLE t2 AS SELECT random() AS r', `CREATE TABLE t2 AS SELECT ${INT63_Q} AS r`],
-    ['INSERT INTO t VALUES (1, CURRENT_TIMESTAMP) ON CONFLICT(id) DO UPDATE SET ts = CURRENT_TIMESTAMP', `INSERT INTO t VALUES (1, ${TS}) ON CONFLICT(id) DO UPDATE SET ts = ${TS}`],
-    ['INSERT INTO t VALUES (1), (2) ON CONFLICT(id) DO UPDATE SET ts = CURRENT_TIMESTAMP', `INSERT INTO t VALUES (1), (2) ON CONFLICT(id) DO UPDATE SET ts = ${TS}`],
-    ['INSERT INTO t VALUES (random()) ON CONFLICT DO UPDATE SET r = random()', `INSERT INTO t VALUES (${INT63_Q}) ON CONFLICT DO UPDATE SET r = ${INT63_Q}`],
+    [
+      'INSERT INTO t VALUES (1, CURRENT_TIMESTAMP) ON CONFLICT(id) DO UPDATE SET ts = CURRENT_TIMESTAMP',
+      `INSERT INTO t VALUES (1, ${TS}) ON CONFLICT(id) DO UPDATE SET ts = ${TS}`,
+    ],
+    [
+      'INSERT INTO t VALUES (1), (2) ON CONFLICT(id) DO UPDATE SET ts = CURRENT_TIMESTAMP',
+      `INSERT INTO t VALUES (1), (2) ON CONFLICT(id) DO UPDATE SET ts = ${TS}`,
+    ],
+    [
+      'INSERT INTO t VALUES (random()) ON CONFLICT DO UPDATE SET r = random()',
+      `INSERT INTO t VALUES (${INT63_Q}) ON CONFLICT DO UPDATE SET r = ${INT63_Q}`,
+    ],
     ['INSERT INTO t VALUES (random()) RETURNING id', `INSERT INTO t VALUES (${INT63_Q}) RETURNING id`],
     ['REPLACE INTO t VALUES (random(), CURRENT_TIMESTAMP)', `REPLACE INTO t VALUES (${INT63_Q}, ${TS})`],
     ['INSERT INTO t SELECT random(), CURRENT_TIMESTAMP', `INSERT INTO t SELECT ${INT63_Q}, ${TS}`],
-    ['INSERT INTO t VALUES (CURRENT_TIMESTAMP) -- CURRENT_TIMESTAMP', `INSERT INTO t VALUES (${TS}) -- CURRENT_TIMESTAMP`],
+    [
+      'INSERT INTO t VALUES (CURRENT_TIMESTAMP) -- CURRENT_TIMESTAMP',
+      `INSERT INTO t VALUES (${TS}) -- CURRENT_TIMESTAMP`,
+    ],
   ])
 })
 
@@ -506,11 +623,26 @@ describe('makeDeterministic: sqlite, refused', () => {
     ['DELETE FROM t WHERE abs(random()) % 2 = 0', 'random() is evaluated once per row in a DELETE'],
     ['INSERT INTO t SELECT random() FROM u ORDER BY id', 'random() is evaluated once per row in an INSERT … SELECT'],
     ['INSERT INTO t VALUES ((SELECT random()))', 'random() is evaluated once per row in a subquery'],
-    ['WITH c AS (SELECT random() AS r) INSERT INTO t SELECT r FROM c ORDER BY r', 'random() is evaluated once per row in a subquery'],
-    ['INSERT INTO t VALUES (1), (2) ON CONFLICT DO UPDATE SET r = random()', 'random() is evaluated once per row in the clauses after a multi-row VALUES list'],
-    ['INSERT INTO t VALUES (1), (2) RETURNING random()', 'random() is evaluated once per row in the clauses after a multi-row VALUES list'],
-    ['CREATE TABLE t2 AS SELECT random() AS r FROM t ORDER BY id', 'random() is evaluated once per row in a CREATE TABLE … SELECT'],
-    ["INSERT INTO t VALUES (randomblob(length('abc')))", "randomblob(length('abc')) has a length that is not a number literal"],
+    [
+      'WITH c AS (SELECT random() AS r) INSERT INTO t SELECT r FROM c ORDER BY r',
+      'random() is evaluated once per row in a subquery',
+    ],
+    [
+      'INSERT INTO t VALUES (1), (2) ON CONFLICT DO UPDATE SET r = random()',
+      'random() is evaluated once per row in the clauses after a multi-row VALUES list',
+    ],
+    [
+      'INSERT INTO t VALUES (1), (2) RETURNING random()',
+      'random() is evaluated once per row in the clauses after a multi-row VALUES list',
+    ],
+    [
+      'CREATE TABLE t2 AS SELECT random() AS r FROM t ORDER BY id',
+      'random() is evaluated once per row in a CREATE TABLE … SELECT',
+    ],
+    [
+      "INSERT INTO t VALUES (randomblob(length('abc')))",
+      "randomblob(length('abc')) has a length that is not a number literal",
+    ],
     ['INSERT INTO t VALUES (randomblob(100000))', 'randomblob(100000) needs a length from 0 to 65536'],
     ['INSERT INTO t VALUES (last_insert_rowid())', 'last_insert_rowid() differs between servers'],
     ['INSERT INTO t VALUES (changes())', 'changes() differs between servers'],
@@ -518,18 +650,42 @@ describe('makeDeterministic: sqlite, refused', () => {
     ['INSERT INTO t VALUES (sqlite_version())', 'sqlite_version() differs between servers'],
     ['INSERT INTO t VALUES (sqlite_source_id())', 'sqlite_source_id() differs between servers'],
     ['UPDATE t SET parent = last_insert_rowid()', 'last_insert_rowid() differs between servers'],
-    ["INSERT INTO t VALUES (datetime('now', 'localtime'))", "datetime('now', 'localtime') depends on the server's time zone ('localtime'), so slaves in another zone would store different values; convert the time in the client"],
+    [
+      "INSERT INTO t VALUES (datetime('now', 'localtime'))",
+      "datetime('now', 'localtime') depends on the server's time zone ('localtime'), so slaves in another zone would store different values; convert the time in the client",
+    ],
     ["UPDATE t SET d = datetime(d, 'utc')", "datetime(d, 'utc') depends on the server's time zone ('utc')"],
     ["UPDATE t SET d = date(d, 'LOCALTIME')", "date(d, 'LOCALTIME') depends on the server's time zone"],
     ["INSERT INTO t VALUES (strftime('%H', 'now', 'localtime'))", "depends on the server's time zone"],
-    ['CREATE TABLE t (id TEXT DEFAULT (lower(hex(randomblob(16)))))', 'randomblob(16) in a column definition is evaluated on each server whenever a row is written'],
+    [
+      'CREATE TABLE t (id TEXT DEFAULT (lower(hex(randomblob(16)))))',
+      'randomblob(16) in a column definition is evaluated on each server whenever a row is written',
+    ],
     ['CREATE TABLE t (r INTEGER DEFAULT (random()))', 'random() in a column definition'],
-    ['CREATE TABLE t (ts TEXT DEFAULT CURRENT_TIMESTAMP)', 'DEFAULT CURRENT_TIMESTAMP: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead'],
-    ['CREATE TABLE t (d TEXT DEFAULT CURRENT_DATE)', 'DEFAULT CURRENT_DATE: SQLite evaluates a column default at insert time'],
-    ["CREATE TABLE t (ts TEXT DEFAULT (datetime('now')))", "DEFAULT (datetime('now')): SQLite evaluates a column default at insert time"],
-    ['CREATE TRIGGER trg AFTER UPDATE ON t BEGIN UPDATE t SET ts = CURRENT_TIMESTAMP WHERE id = NEW.id; END', 'CURRENT_TIMESTAMP in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values; write the time as a literal instead'],
-    ["CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW BEGIN INSERT INTO log VALUES (datetime('now')); END", "datetime('now') in a trigger"],
-    ["CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW WHEN date() > '2020-01-01' BEGIN SELECT 1; END", 'date() in a trigger'],
+    [
+      'CREATE TABLE t (ts TEXT DEFAULT CURRENT_TIMESTAMP)',
+      'DEFAULT CURRENT_TIMESTAMP: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead',
+    ],
+    [
+      'CREATE TABLE t (d TEXT DEFAULT CURRENT_DATE)',
+      'DEFAULT CURRENT_DATE: SQLite evaluates a column default at insert time',
+    ],
+    [
+      "CREATE TABLE t (ts TEXT DEFAULT (datetime('now')))",
+      "DEFAULT (datetime('now')): SQLite evaluates a column default at insert time",
+    ],
+    [
+      'CREATE TRIGGER trg AFTER UPDATE ON t BEGIN UPDATE t SET ts = CURRENT_TIMESTAMP WHERE id = NEW.id; END',
+      'CURRENT_TIMESTAMP in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values; write the time as a literal instead',
+    ],
+    [
+      "CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW BEGIN INSERT INTO log VALUES (datetime('now')); END",
+      "datetime('now') in a trigger",
+    ],
+    [
+      "CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW WHEN date() > '2020-01-01' BEGIN SELECT 1; END",
+      'date() in a trigger',
+    ],
     ['CREATE TRIGGER trg AFTER INSERT ON t BEGIN INSERT INTO log VALUES (random()); END', 'random() in a trigger'],
     ['UPDATE t SET a = 1 LIMIT 1', 'UPDATE with LIMIT but no ORDER BY'],
     ['DELETE FROM t LIMIT 1', 'DELETE with LIMIT but no ORDER BY'],
@@ -548,23 +704,37 @@ describe('makeDeterministic: literals', () => {
     [0.7361, '0.73609999999999998e0'],
     [0.5, '0.50000000000000000e0'],
     [0, '0.0000000000000000e0'],
+    // biome-ignore lint/correctness/noPrecisionLoss: the digits past a double's precision are the point
     [0.123456789012345678, '0.12345678901234568e0'],
     [1e-7, '9.9999999999999995e-8'],
     [0.999999999999, '0.99999999999900002e0'],
   ])('RAND() with random() = %p is %s', (r, literal) => {
-    expect(makeDeterministic('INSERT INTO t VALUES (RAND())', context('mysql', () => r)).sql).toBe(`INSERT INTO t VALUES (${literal})`)
+    expect(
+      makeDeterministic(
+        'INSERT INTO t VALUES (RAND())',
+        context('mysql', () => r),
+      ).sql,
+    ).toBe(`INSERT INTO t VALUES (${literal})`)
   })
 
   test('RAND() reads back as the double random() gave', () => {
     const r = sequence(7)()
-    const literal = /VALUES \((.*)\)/.exec(makeDeterministic('INSERT INTO t VALUES (RAND())', context('mysql', () => r)).sql)?.[1]
+    const literal = /VALUES \((.*)\)/.exec(
+      makeDeterministic(
+        'INSERT INTO t VALUES (RAND())',
+        context('mysql', () => r),
+      ).sql,
+    )?.[1]
     expect(Number(literal)).toBe(r)
   })
 
   test('RANDOM() is a 64-bit integer; a negative one is parenthesised so that `1 -RANDOM()` does not become a comment', () => {
     const draws = [0.5, 0.25, 0.75] // 0x80000000, 0x40000000, then the sign: negative
-    const sql = makeDeterministic('INSERT INTO t VALUES (1 -RANDOM())', context('sqlite', () => draws.shift() ?? 0)).sql
-    expect(sql).toBe(`INSERT INTO t VALUES (1 -(-${(0x80000000n << 32n | 0x40000000n) & (2n ** 63n - 1n)}))`)
+    const sql = makeDeterministic(
+      'INSERT INTO t VALUES (1 -RANDOM())',
+      context('sqlite', () => draws.shift() ?? 0),
+    ).sql
+    expect(sql).toBe(`INSERT INTO t VALUES (1 -(-${((0x80000000n << 32n) | 0x40000000n) & (2n ** 63n - 1n)}))`)
   })
 
   test('UUID() is an RFC 4122 version 4 string, UUID_V7() carries the clock, SYS_GUID() has no dashes', () => {
@@ -579,7 +749,10 @@ describe('makeDeterministic: literals', () => {
   })
 
   test('each occurrence gets its own literal, as each row got its own value on the master', () => {
-    const sql = makeDeterministic('INSERT INTO t VALUES (UUID(), RAND()), (UUID(), RAND()), (UUID(), RAND())', context('mysql', sequence())).sql
+    const sql = makeDeterministic(
+      'INSERT INTO t VALUES (UUID(), RAND()), (UUID(), RAND()), (UUID(), RAND())',
+      context('mysql', sequence()),
+    ).sql
     const uuids = sql.match(/'[0-9a-f-]{36}'/g) ?? []
     const doubles = sql.match(/\d\.\d+e-?\d+/g) ?? []
     expect(uuids).toHaveLength(3)
@@ -590,7 +763,9 @@ describe('makeDeterministic: literals', () => {
 
   test('the same context gives the same text: the rewrite is a function of the statement, clock and randomness', () => {
     const sql = 'INSERT INTO t VALUES (UUID(), RAND(), SYSDATE(6))'
-    expect(makeDeterministic(sql, context('mysql', sequence(9))).sql).toBe(makeDeterministic(sql, context('mysql', sequence(9))).sql)
+    expect(makeDeterministic(sql, context('mysql', sequence(9))).sql).toBe(
+      makeDeterministic(sql, context('mysql', sequence(9))).sql,
+    )
   })
 
   test.each<[string, string]>([
@@ -605,19 +780,24 @@ describe('makeDeterministic: literals', () => {
 
   test('a statement with nothing to rewrite is returned as the same text', () => {
     const sql = 'INSERT INTO t (a, b) VALUES (1, 2)'
-    const prepared = makeDeterministic(sql, context('mysql', () => {
-      throw new Error('random() must not be called')
-    }))
+    const prepared = makeDeterministic(
+      sql,
+      context('mysql', () => {
+        throw new Error('random() must not be called')
+      }),
+    )
     expect(prepared.sql).toBe(sql)
     expect(prepared.rewritten).toBe(false)
   })
 
   test('a lexer error propagates as SQL_SYNTAX', () => {
-    expect(() => makeDeterministic("INSERT INTO t VALUES ('x)", context('mysql'))).toThrow(expect.objectContaining({ code: 'SQL_SYNTAX' }))
+    expect(() => makeDeterministic("INSERT INTO t VALUES ('x)", context('mysql'))).toThrow(
+      expect.objectContaining({ code: 'SQL_SYNTAX' }),
+    )
   })
 })
 
-describe('makeDeterministic: rewritten SQLite statements run and store the master\'s values', () => {
+describe("makeDeterministic: rewritten SQLite statements run and store the master's values", () => {
   /** Rewrites `sql` for SQLite with the test clock, runs it on a fresh table t, and returns t's one row. */
   function run(columns: string, sql: string, random: () => number = sequence()): Record<string, unknown> {
     using db = new Database(':memory:')
@@ -627,8 +807,21 @@ describe('makeDeterministic: rewritten SQLite statements run and store the maste
   }
 
   test('the clock', () => {
-    expect(run('a, b, c, d, e, f, g, h', "INSERT INTO t VALUES (CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, datetime('now', '+1 day'), strftime('%s'), unixepoch(), datetime('now', 'subsec'), date())"))
-      .toEqual({ a: '2026-11-22 10:00:00', b: '2026-11-22', c: '10:00:00', d: '2026-11-23 10:00:00', e: String(Math.floor(NOW / 1000)), f: Math.floor(NOW / 1000), g: '2026-11-22 10:00:00.123', h: '2026-11-22' })
+    expect(
+      run(
+        'a, b, c, d, e, f, g, h',
+        "INSERT INTO t VALUES (CURRENT_TIMESTAMP, CURRENT_DATE, CURRENT_TIME, datetime('now', '+1 day'), strftime('%s'), unixepoch(), datetime('now', 'subsec'), date())",
+      ),
+    ).toEqual({
+      a: '2026-11-22 10:00:00',
+      b: '2026-11-22',
+      c: '10:00:00',
+      d: '2026-11-23 10:00:00',
+      e: String(Math.floor(NOW / 1000)),
+      f: Math.floor(NOW / 1000),
+      g: '2026-11-22 10:00:00.123',
+      h: '2026-11-22',
+    })
   })
 
   test('julianday() keeps the milliseconds', () => {
@@ -698,14 +891,20 @@ describe('hasTimeDefaults', () => {
 
 describe('checkSqliteDdl', () => {
   test.each<[string, string]>([
-    ['CREATE TABLE t (ts TEXT DEFAULT CURRENT_TIMESTAMP)', 'DEFAULT CURRENT_TIMESTAMP: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead'],
+    [
+      'CREATE TABLE t (ts TEXT DEFAULT CURRENT_TIMESTAMP)',
+      'DEFAULT CURRENT_TIMESTAMP: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead',
+    ],
     ['CREATE TABLE t (d TEXT DEFAULT current_date)', 'DEFAULT current_date: SQLite evaluates'],
     ['CREATE TABLE t (d TEXT NOT NULL DEFAULT CURRENT_TIME)', 'DEFAULT CURRENT_TIME: SQLite evaluates'],
     ["CREATE TABLE t (ts TEXT DEFAULT (datetime('now')))", "DEFAULT (datetime('now')): SQLite evaluates"],
     ["CREATE TABLE t (ts TEXT DEFAULT (DATETIME('NOW', '+1 day')))", "DEFAULT (DATETIME('NOW', '+1 day')): SQLite"],
     ["CREATE TABLE t (ts INTEGER DEFAULT (strftime('%s', 'now')))", "DEFAULT (strftime('%s', 'now'))"],
     ['CREATE TABLE t (ts INTEGER DEFAULT (unixepoch()))', 'DEFAULT (unixepoch())'],
-    ['CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, ts TEXT DEFAULT CURRENT_TIMESTAMP)', 'DEFAULT CURRENT_TIMESTAMP'],
+    [
+      'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, ts TEXT DEFAULT CURRENT_TIMESTAMP)',
+      'DEFAULT CURRENT_TIMESTAMP',
+    ],
     ['ALTER TABLE t ADD COLUMN ts TEXT DEFAULT CURRENT_TIMESTAMP', 'DEFAULT CURRENT_TIMESTAMP'],
   ])('refuses %j', (sql, reason) => {
     let message = ''

@@ -15,10 +15,25 @@
  */
 import { classifyTokens } from './classify.ts'
 import { refuseTimeDefaults, TABLE_DDL } from './clock-defaults.ts'
-import { closing, isPunct, isWord, nowEdits, precisionArgument, quote, readUse, RULES, unsafe, utcDateTime, type DeterminismContext, type Edit, type Rule, type Use } from './determinism-rules.ts'
-import { tokenize, type Token } from './lexer.ts'
+import {
+  closing,
+  type DeterminismContext,
+  type Edit,
+  isPunct,
+  isWord,
+  nowEdits,
+  precisionArgument,
+  quote,
+  RULES,
+  type Rule,
+  readUse,
+  type Use,
+  unsafe,
+  utcDateTime,
+} from './determinism-rules.ts'
+import { type Token, tokenize } from './lexer.ts'
 
-export type { Dialect, DeterminismContext } from './determinism-rules.ts'
+export type { DeterminismContext, Dialect } from './determinism-rules.ts'
 
 /** A write statement ready for the master to execute and log. */
 export interface Prepared {
@@ -45,8 +60,24 @@ const CLOCK_INSTEAD = 'write the time as a literal instead'
 
 /** Words after which a name follows, not a function call: INSERT INTO user (…), REFERENCES version (…), KEY uuid (…). */
 const NAME_BEFORE = new Set([
-  'INTO', 'TABLE', 'EXISTS', 'REFERENCES', 'INDEX', 'KEY', 'UNIQUE', 'FULLTEXT', 'SPATIAL', 'CONSTRAINT',
-  'INSERT', 'REPLACE', 'IGNORE', 'LOW_PRIORITY', 'HIGH_PRIORITY', 'DELAYED', 'WITH', 'RECURSIVE',
+  'INTO',
+  'TABLE',
+  'EXISTS',
+  'REFERENCES',
+  'INDEX',
+  'KEY',
+  'UNIQUE',
+  'FULLTEXT',
+  'SPATIAL',
+  'CONSTRAINT',
+  'INSERT',
+  'REPLACE',
+  'IGNORE',
+  'LOW_PRIORITY',
+  'HIGH_PRIORITY',
+  'DELAYED',
+  'WITH',
+  'RECURSIVE',
 ])
 
 /** SQLite date/time modifiers that read the server's time zone. */
@@ -83,9 +114,11 @@ export function makeDeterministic(sql: string, ctx: DeterminismContext, tokens: 
 function regions(tokens: Token[], keyword: string): Region[] {
   const n = tokens.length
   switch (keyword) {
-    case 'INSERT': case 'REPLACE':
+    case 'INSERT':
+    case 'REPLACE':
       return insertRegions(tokens, keyword)
-    case 'UPDATE': case 'DELETE':
+    case 'UPDATE':
+    case 'DELETE':
       checkLimits(tokens, 0, n, keyword)
       return [{ from: 0, to: n, evaluation: 'per-row', where: keyword === 'UPDATE' ? 'an UPDATE' : 'a DELETE' }]
     case 'CREATE TABLE':
@@ -107,14 +140,21 @@ function insertRegions(tokens: Token[], verb: 'INSERT' | 'REPLACE'): Region[] {
   checkLimits(tokens, 0, n, verb)
   const main = findAtTopLevel(tokens, 0, n, (t) => isWord(t, verb))
   const source = findSource(tokens, main + 1, true)
-  if (source < 0) return [{ from: 0, to: n, evaluation: 'per-row', where: verb === 'INSERT' ? 'an INSERT' : 'a REPLACE' }]
+  if (source < 0)
+    return [{ from: 0, to: n, evaluation: 'per-row', where: verb === 'INSERT' ? 'an INSERT' : 'a REPLACE' }]
   if (isWord(tokens[source], 'SET')) return [{ from: 0, to: n, evaluation: 'once' }]
   if (isWord(tokens[source], 'VALUES') || isWord(tokens[source], 'VALUE')) {
     const { end, rows } = valuesList(tokens, source)
     if (rows === 1) return [{ from: 0, to: n, evaluation: 'once' }]
-    return [{ from: 0, to: end, evaluation: 'once' }, { from: end, to: n, evaluation: 'per-row', where: 'the clauses after a multi-row VALUES list' }]
+    return [
+      { from: 0, to: end, evaluation: 'once' },
+      { from: end, to: n, evaluation: 'per-row', where: 'the clauses after a multi-row VALUES list' },
+    ]
   }
-  return [{ from: 0, to: source, evaluation: 'once' }, ...queryRegions(tokens, source, verb, verb === 'INSERT' ? 'an INSERT … SELECT' : 'a REPLACE … SELECT')]
+  return [
+    { from: 0, to: source, evaluation: 'once' },
+    ...queryRegions(tokens, source, verb, verb === 'INSERT' ? 'an INSERT … SELECT' : 'a REPLACE … SELECT'),
+  ]
 }
 
 /** Regions of CREATE TABLE: its definitions, then the query that fills it, if any. */
@@ -123,7 +163,10 @@ function createTableRegions(tokens: Token[]): Region[] {
   const source = findSource(tokens, table + 1, false)
   if (source < 0) return [{ from: 0, to: tokens.length, evaluation: 'definition' }]
   checkLimits(tokens, source, tokens.length, 'CREATE TABLE')
-  return [{ from: 0, to: source, evaluation: 'definition' }, ...queryRegions(tokens, source, 'CREATE TABLE', 'a CREATE TABLE … SELECT')]
+  return [
+    { from: 0, to: source, evaluation: 'definition' },
+    ...queryRegions(tokens, source, 'CREATE TABLE', 'a CREATE TABLE … SELECT'),
+  ]
 }
 
 /**
@@ -136,9 +179,15 @@ function queryRegions(tokens: Token[], source: number, picker: string, where: st
   const end = queryEnd(tokens, source)
   let select = source
   while (isPunct(tokens[select], '(')) select++
-  if (selectsOneRow(tokens, source, end)) return [{ from: source, to: select, evaluation: 'once' }, { from: select, to: n, evaluation: 'once' }]
+  if (selectsOneRow(tokens, source, end))
+    return [
+      { from: source, to: select, evaluation: 'once' },
+      { from: select, to: n, evaluation: 'once' },
+    ]
   if (!isOrdered(tokens, source, end)) {
-    throw unsafe(`${ROW_PICKERS[picker][0]} without ORDER BY: the order it inserts rows in is not defined, so generated keys (AUTO_INCREMENT, rowid) and which duplicates are kept could differ on slaves; add ORDER BY on a unique key`)
+    throw unsafe(
+      `${ROW_PICKERS[picker][0]} without ORDER BY: the order it inserts rows in is not defined, so generated keys (AUTO_INCREMENT, rowid) and which duplicates are kept could differ on slaves; add ORDER BY on a unique key`,
+    )
   }
   return [{ from: source, to: n, evaluation: 'per-row', where }]
 }
@@ -155,7 +204,13 @@ function findSource(tokens: Token[], from: number, insert: boolean): number {
     if (depth === 0 && startsQuery(tokens, k, insert)) return k
     if (isPunct(t, '(')) depth++
     else if (isPunct(t, ')')) depth--
-    else if (depth === 0 && insert && t.type === 'word' && (t.value === 'VALUES' || t.value === 'VALUE' || t.value === 'SET')) return k
+    else if (
+      depth === 0 &&
+      insert &&
+      t.type === 'word' &&
+      (t.value === 'VALUES' || t.value === 'VALUE' || t.value === 'SET')
+    )
+      return k
   }
   return -1
 }
@@ -166,7 +221,11 @@ function startsQuery(tokens: Token[], k: number, insert: boolean): boolean {
   while (isPunct(tokens[j], '(')) j++
   const t = tokens[j]
   if (t?.type !== 'word') return false
-  return t.value === 'SELECT' || (t.value === 'WITH' && !isWord(tokens[j + 1], 'SYSTEM')) || (insert && j === k && t.value === 'TABLE')
+  return (
+    t.value === 'SELECT' ||
+    (t.value === 'WITH' && !isWord(tokens[j + 1], 'SYSTEM')) ||
+    (insert && j === k && t.value === 'TABLE')
+  )
 }
 
 /** Reads the row list after VALUES at tokens[values]: where it ends and how many rows it has. */
@@ -191,7 +250,13 @@ function queryEnd(tokens: Token[], from: number): number {
     const t = tokens[k]
     if (isPunct(t, '(')) depth++
     else if (isPunct(t, ')')) depth--
-    else if (depth === 0 && (isPunct(t, ';') || isWord(t, 'RETURNING') || (isWord(t, 'ON') && (isWord(tokens[k + 1], 'DUPLICATE') || isWord(tokens[k + 1], 'CONFLICT'))))) return k
+    else if (
+      depth === 0 &&
+      (isPunct(t, ';') ||
+        isWord(t, 'RETURNING') ||
+        (isWord(t, 'ON') && (isWord(tokens[k + 1], 'DUPLICATE') || isWord(tokens[k + 1], 'CONFLICT'))))
+    )
+      return k
   }
   return tokens.length
 }
@@ -200,7 +265,15 @@ function queryEnd(tokens: Token[], from: number): number {
 function selectsOneRow(tokens: Token[], from: number, to: number): boolean {
   if (isPunct(tokens[from], '(') && closing(tokens, from) === to - 1) return selectsOneRow(tokens, from + 1, to - 1)
   if (!isWord(tokens[from], 'SELECT')) return false
-  return findAtTopLevel(tokens, from, to, (t, k) => t.type === 'word' && (SET_OPERATORS.has(t.value) || (t.value === 'FROM' && !isWord(tokens[k + 1], 'DUAL')))) < 0
+  return (
+    findAtTopLevel(
+      tokens,
+      from,
+      to,
+      (t, k) =>
+        t.type === 'word' && (SET_OPERATORS.has(t.value) || (t.value === 'FROM' && !isWord(tokens[k + 1], 'DUAL'))),
+    ) < 0
+  )
 }
 
 /** Whether the query in tokens [from, to) has an ORDER BY at its own level (looking inside parentheses that wrap all of it). */
@@ -225,18 +298,27 @@ function findAtTopLevel(tokens: Token[], from: number, to: number, test: (t: Tok
 function triggerBody(tokens: Token[]): number {
   const each = tokens.findIndex((t, k) => isWord(t, 'EACH') && isWord(tokens[k + 1], 'ROW'))
   if (each >= 0) return each + 2
-  return Math.max(0, tokens.findIndex((t) => isWord(t, 'WHEN') || isWord(t, 'BEGIN')))
+  return Math.max(
+    0,
+    tokens.findIndex((t) => isWord(t, 'WHEN') || isWord(t, 'BEGIN')),
+  )
 }
 
 /** Refuses a LIMIT (or FETCH FIRST/NEXT) in tokens [from, to) that has no ORDER BY before it in its own query. */
 function checkLimits(tokens: Token[], from: number, to: number, picker: string): void {
   for (let k = from; k < to; k++) {
     const t = tokens[k]
-    if (!isWord(t, 'LIMIT') && !(isWord(t, 'FETCH') && (isWord(tokens[k + 1], 'FIRST') || isWord(tokens[k + 1], 'NEXT')))) continue
+    if (
+      !isWord(t, 'LIMIT') &&
+      !(isWord(t, 'FETCH') && (isWord(tokens[k + 1], 'FIRST') || isWord(tokens[k + 1], 'NEXT')))
+    )
+      continue
     const scope = limitScope(tokens, from, k)
     if (scope === 'ordered') continue
     const [subject, does, could] = ROW_PICKERS[scope === 'statement' ? picker : 'subquery']
-    throw unsafe(`${subject} with LIMIT but no ORDER BY: which rows it ${does} is not defined, so slaves could ${could} different rows; add ORDER BY on a unique key`)
+    throw unsafe(
+      `${subject} with LIMIT but no ORDER BY: which rows it ${does} is not defined, so slaves could ${could} different rows; add ORDER BY on a unique key`,
+    )
   }
 }
 
@@ -270,7 +352,10 @@ function collectEdits(sql: string, tokens: Token[], regions: Region[], ctx: Dete
       if (!rule || isName(tokens, i)) continue
       const use = readUse(sql, tokens, i)
       if (!use || !fits(rule, use)) continue
-      const at = region.evaluation === 'once' && inSubquery(tokens, region.from, i) ? { evaluation: 'per-row', where: 'a subquery' } as const : region
+      const at =
+        region.evaluation === 'once' && inSubquery(tokens, region.from, i)
+          ? ({ evaluation: 'per-row', where: 'a subquery' } as const)
+          : region
       apply(rule, use, at, sql, ctx, edits)
     }
   }
@@ -288,18 +373,26 @@ function fits(rule: Rule, use: Use): boolean {
 function apply(rule: Rule, use: Use, at: Evaluation, sql: string, ctx: DeterminismContext, edits: Edit[]): void {
   switch (rule.kind) {
     case 'server':
-      if (rule.when(use.args)) throw unsafe(`${use.text} differs between servers: statement replication would write different values on slaves; use a literal instead`)
+      if (rule.when(use.args))
+        throw unsafe(
+          `${use.text} differs between servers: statement replication would write different values on slaves; use a literal instead`,
+        )
       return
     case 'fresh': {
       if (!rule.when(use.args)) return
       if (at.evaluation !== 'once') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${rule.instead}`)
-      edits.push({ start: use.name.start, end: use.end, text: rule.literal(ctx, use) + (startsWord(sql[use.end]) ? ' ' : '') })
+      edits.push({
+        start: use.name.start,
+        end: use.end,
+        text: rule.literal(ctx, use) + (startsWord(sql[use.end]) ? ' ' : ''),
+      })
       return
     }
     case 'now-alias':
       precisionArgument(use)
       // A default or a trigger runs later, on each server, outside any statement's pinned clock.
-      if (at.evaluation === 'definition' || at.evaluation === 'trigger') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
+      if (at.evaluation === 'definition' || at.evaluation === 'trigger')
+        throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
       edits.push({ start: use.name.start, end: use.name.end, text: 'NOW' })
       return
     case 'clock':
@@ -308,8 +401,13 @@ function apply(rule: Rule, use: Use, at: Evaluation, sql: string, ctx: Determini
       edits.push({ start: use.name.start, end: use.name.end, text: quote(rule.literal(ctx.now)) })
       return
     case 'clock-function': {
-      const zone = use.args.find((arg) => arg.length === 1 && arg[0].type === 'string' && ZONE_MODIFIERS.has(arg[0].value.toLowerCase()))
-      if (zone) throw unsafe(`${use.text} depends on the server's time zone (${zone[0].text}), so slaves in another zone would store different values; convert the time in the client`)
+      const zone = use.args.find(
+        (arg) => arg.length === 1 && arg[0].type === 'string' && ZONE_MODIFIERS.has(arg[0].value.toLowerCase()),
+      )
+      if (zone)
+        throw unsafe(
+          `${use.text} depends on the server's time zone (${zone[0].text}), so slaves in another zone would store different values; convert the time in the client`,
+        )
       const found = nowEdits(rule, use, quote(utcDateTime(ctx.now, 3)))
       if (found.length === 0 || at.evaluation === 'definition') return
       if (at.evaluation === 'trigger') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
@@ -321,9 +419,12 @@ function apply(rule: Rule, use: Use, at: Evaluation, sql: string, ctx: Determini
 /** Why a value cannot be one literal where `at` evaluates it, as the rest of a sentence whose subject is the function. */
 function laterOrPerRow(at: Exclude<Evaluation, { evaluation: 'once' }>): string {
   switch (at.evaluation) {
-    case 'per-row': return `is evaluated once per row in ${at.where}, and one literal would give every row the same value`
-    case 'definition': return 'in a column definition is evaluated on each server whenever a row is written, so slaves would store different values'
-    case 'trigger': return 'in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values'
+    case 'per-row':
+      return `is evaluated once per row in ${at.where}, and one literal would give every row the same value`
+    case 'definition':
+      return 'in a column definition is evaluated on each server whenever a row is written, so slaves would store different values'
+    case 'trigger':
+      return 'in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values'
   }
 }
 

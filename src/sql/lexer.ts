@@ -27,7 +27,14 @@ const RADIX_DIGITS: Record<string, (c: string | undefined) => boolean> = { x: is
 
 /** What a backslash followed by the key means inside a MySQL string; any other character stands for itself. */
 const ESCAPES: Record<string, string> = {
-  '0': '\0', b: '\b', n: '\n', r: '\r', t: '\t', Z: '\x1a', '%': '\\%', _: '\\_',
+  '0': '\0',
+  b: '\b',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  Z: '\x1a',
+  '%': '\\%',
+  _: '\\_',
 }
 
 /** Splits `sql` into tokens; throws DdbError('SQL_SYNTAX') on an unterminated string, quoted identifier or comment. */
@@ -170,7 +177,10 @@ function wordEnd(sql: string, pos: number): number {
 }
 
 function isWordChar(c: string | undefined): boolean {
-  return c !== undefined && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c >= '\x80')
+  return (
+    c !== undefined &&
+    ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c >= '\x80')
+  )
 }
 
 function isDigit(c: string | undefined): boolean {
@@ -195,5 +205,5 @@ function unterminated(what: string, start: number): DdbError {
 
 /** `name` as a backtick-quoted identifier, which the lexer (and MySQL, and SQLite) read back as `name`. */
 export function quoteIdentifier(name: string): string {
-  return '`' + name.replaceAll('`', '``') + '`'
+  return `\`${name.replaceAll('`', '``')}\``
 }

@@ -11,7 +11,10 @@ describe('splitStatements', () => {
     ['  SELECT 1 ;  \n SELECT 2 ;  ', ['SELECT 1', 'SELECT 2']],
     ['SELECT 1;\r\nSELECT 2;\r\n', ['SELECT 1', 'SELECT 2']],
     ['SELECT\n  a,\n  b\nFROM t;', ['SELECT\n  a,\n  b\nFROM t']],
-    ['INSERT INTO t VALUES (1); UPDATE t SET a = 2; DELETE FROM t', ['INSERT INTO t VALUES (1)', 'UPDATE t SET a = 2', 'DELETE FROM t']],
+    [
+      'INSERT INTO t VALUES (1); UPDATE t SET a = 2; DELETE FROM t',
+      ['INSERT INTO t VALUES (1)', 'UPDATE t SET a = 2', 'DELETE FROM t'],
+    ],
 
     // Empty statements, including ones that are only comments, are dropped.
     ['', []],
@@ -46,7 +49,10 @@ describe('splitStatements', () => {
     ['SELECT 1 -- ; not a split\n, 2', ['SELECT 1 -- ; not a split\n, 2']],
     ['SELECT 1 # ;\n, 2; SELECT 3', ['SELECT 1 # ;\n, 2', 'SELECT 3']],
     ['SELECT /* ; */ 1; SELECT 2', ['SELECT /* ; */ 1', 'SELECT 2']],
-    ["INSERT INTO t VALUES ('a;b', \"c;d\"); DELETE FROM t WHERE x = ';'", ["INSERT INTO t VALUES ('a;b', \"c;d\")", "DELETE FROM t WHERE x = ';'"]],
+    [
+      "INSERT INTO t VALUES ('a;b', \"c;d\"); DELETE FROM t WHERE x = ';'",
+      ['INSERT INTO t VALUES (\'a;b\', "c;d")', "DELETE FROM t WHERE x = ';'"],
+    ],
     ["INSERT INTO t VALUES ('--'); SELECT 2", ["INSERT INTO t VALUES ('--')", 'SELECT 2']],
     ['SELECT 1--1; SELECT 2', ['SELECT 1--1', 'SELECT 2']],
 
@@ -57,7 +63,10 @@ describe('splitStatements', () => {
     ['CREATE TABLE t (begin INT); SELECT 1', ['CREATE TABLE t (begin INT)', 'SELECT 1']],
     ['SELECT begin FROM t; SELECT end FROM t', ['SELECT begin FROM t', 'SELECT end FROM t']],
     ['SELECT CASE WHEN a THEN 1 END FROM t; SELECT 2', ['SELECT CASE WHEN a THEN 1 END FROM t', 'SELECT 2']],
-    ['CREATE FUNCTION f() RETURNS INT RETURN 1; SELECT f()', ['CREATE FUNCTION f() RETURNS INT RETURN 1', 'SELECT f()']],
+    [
+      'CREATE FUNCTION f() RETURNS INT RETURN 1; SELECT f()',
+      ['CREATE FUNCTION f() RETURNS INT RETURN 1', 'SELECT f()'],
+    ],
     ['END; SELECT 1', ['END', 'SELECT 1']],
   ])('%j', (text, expected) => {
     expect(splitStatements(text)).toEqual(expected)
@@ -113,7 +122,7 @@ describe('splitStatements: syntax errors', () => {
 
 describe('splitStatements: size', () => {
   test('splits 60,000 statements', () => {
-    const text = 'INSERT INTO t VALUES (1, \'a;b\'); BEGIN; COMMIT; '.repeat(20_000)
+    const text = "INSERT INTO t VALUES (1, 'a;b'); BEGIN; COMMIT; ".repeat(20_000)
     expect(splitStatements(text)).toHaveLength(60_000)
   })
 })

@@ -5,10 +5,17 @@
  * routine or event, where it ends a statement of the body, not the definition.
  */
 import { classifyTokens } from './classify.ts'
-import { tokenize, type Token } from './lexer.ts'
+import { type Token, tokenize } from './lexer.ts'
 
 /** Definitions whose body may be a BEGIN … END block holding `;`. */
-const HAS_BODY = new Set(['CREATE TRIGGER', 'CREATE TEMPORARY TRIGGER', 'CREATE PROCEDURE', 'CREATE FUNCTION', 'CREATE EVENT', 'ALTER EVENT'])
+const HAS_BODY = new Set([
+  'CREATE TRIGGER',
+  'CREATE TEMPORARY TRIGGER',
+  'CREATE PROCEDURE',
+  'CREATE FUNCTION',
+  'CREATE EVENT',
+  'ALTER EVENT',
+])
 
 /** Words after END that close a block that did not open with BEGIN or CASE: END IF, END LOOP … */
 const OTHER_BLOCK_ENDS = new Set(['IF', 'LOOP', 'WHILE', 'REPEAT'])
@@ -40,7 +47,10 @@ export function splitLexed(text: string): LexedStatement[] {
     const sql = raw.trim()
     const start = from + raw.length - raw.trimStart().length // where sql begins in text
     const own = tokens.slice(first, stop)
-    statements.push({ sql, tokens: start === 0 ? own : own.map((t) => ({ ...t, start: t.start - start, end: t.end - start })) })
+    statements.push({
+      sql,
+      tokens: start === 0 ? own : own.map((t) => ({ ...t, start: t.start - start, end: t.end - start })),
+    })
   }
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]

@@ -1,5 +1,5 @@
-import { DdbError, DivergenceError, StoreError } from '../errors.ts'
 import type { Entry, Statement } from '../entry.ts'
+import { DdbError, DivergenceError, StoreError } from '../errors.ts'
 import { statementKind } from '../sql/classify.ts'
 import type { Store, StoreStatement, StoreTxn } from './store.ts'
 
@@ -71,11 +71,20 @@ async function applyInTransaction(store: Store, run: Entry[], logId: string): Pr
       const state = { offset: part[part.length - 1]!.offset, logId }
       if (tx.runManyAndCommit && part.length <= ONE_TRIP_ENTRIES) {
         // Live entries arrive a few at a time: their lag is the round trips.
-        await tx.runManyAndCommit(statements, part.flatMap((e) => e.statements.map((s, i) => (isWrite(s.sql) ? (e.affected[i] ?? 0) : null))), state)
+        await tx.runManyAndCommit(
+          statements,
+          part.flatMap((e) => e.statements.map((s, i) => (isWrite(s.sql) ? (e.affected[i] ?? 0) : null))),
+          state,
+        )
         continue
       }
       const results = await tx.runMany(statements, state)
-      if (firstDivergence(part, results.map((r) => r.affectedRows)) === null) {
+      if (
+        firstDivergence(
+          part,
+          results.map((r) => r.affectedRows),
+        ) === null
+      ) {
         await tx.commit()
         continue
       }

@@ -17,7 +17,10 @@ export interface MysqlField {
 }
 export interface MysqlConnection {
   /** rowsAsArray: rows come back as arrays of values, so two columns of one name both stay. */
-  query(sql: string | { sql: string; rowsAsArray: boolean }, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]>
+  query(
+    sql: string | { sql: string; rowsAsArray: boolean },
+    values?: unknown[],
+  ): Promise<[unknown, MysqlField[] | undefined]>
   /** Binds values into sql client-side, exactly as query(sql, values) would. */
   format(sql: string, values: unknown[]): string
   on(event: 'error', listener: (err: Error) => void): unknown
@@ -75,7 +78,12 @@ export class Session {
    * statements' results. Statements are joined with a newline before the ';'
    * so a trailing `-- comment` cannot swallow the separator.
    */
-  async runPacket(before: string[], statements: StoreStatement[], after: string[], guards: Array<string | null> = []): Promise<RunResult[]> {
+  async runPacket(
+    before: string[],
+    statements: StoreStatement[],
+    after: string[],
+    guards: Array<string | null> = [],
+  ): Promise<RunResult[]> {
     const texts = [...before]
     const mine: number[] = []
     let db = this.#db
@@ -122,13 +130,19 @@ export class Session {
       await this.query(`USE ${quoteIdentifier(db)}`)
       this.#db = db
     }
-    const [result, fields] = await this.query({ sql, rowsAsArray: true }, params.length ? params.map(toDriverValue) : undefined)
+    const [result, fields] = await this.query(
+      { sql, rowsAsArray: true },
+      params.length ? params.map(toDriverValue) : undefined,
+    )
     if (!Array.isArray(result)) return { columns: [], rows: [] }
     return readResult(result, fields ?? [])
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */
-  async query(sql: string | { sql: string; rowsAsArray: boolean }, values?: unknown[]): Promise<[unknown, MysqlField[] | undefined]> {
+  async query(
+    sql: string | { sql: string; rowsAsArray: boolean },
+    values?: unknown[],
+  ): Promise<[unknown, MysqlField[] | undefined]> {
     try {
       return values ? await this.conn.query(sql, values) : await this.conn.query(sql)
     } catch (err) {

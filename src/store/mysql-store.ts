@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
-import { type MysqlConnection, readResult, schemaChange, Session, storeError } from './mysql-session.ts'
+import { type MysqlConnection, readResult, Session, schemaChange, storeError } from './mysql-session.ts'
 import { MysqlTxn, STATE_TABLE, stateValues, WRITE_STATE } from './mysql-txn.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
@@ -61,7 +61,9 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
     connectionLimit: READ_POOL_SIZE,
   })
   // Pin the zone NOW() renders in, so it stays the same across reconnects (a SYSTEM zone becomes its offset).
-  const [rows] = await writer.query(`SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz`)
+  const [rows] = await writer.query(
+    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz`,
+  )
   const zone = String((rows as Array<{ tz: string }>)[0]!.tz)
   const timeZone = /^[+-]/.test(zone) ? zone : /^\d/.test(zone) ? `+${zone}` : zone
   await writer.query('SET SESSION time_zone = ?', [timeZone])
@@ -101,7 +103,11 @@ export class MysqlStore implements Store {
   }
 
   async readState(): Promise<StoreState> {
-    const { rows } = await this.read(null, `SELECT applied_offset, log_id, pending_entries FROM ${STATE_TABLE} WHERE id = 1`, [])
+    const { rows } = await this.read(
+      null,
+      `SELECT applied_offset, log_id, pending_entries FROM ${STATE_TABLE} WHERE id = 1`,
+      [],
+    )
     const row = rows[0]
     if (!row) throw new StoreError(`read state ${this.displayUrl}: the ${STATE_TABLE} row is missing`)
     return stateOf(row)
@@ -133,7 +139,8 @@ export class MysqlStore implements Store {
 
   /** A finished client transaction's connection: kept for the next one (opening one costs a login and round trips), unless broken or enough are kept. */
   #keepClientSession(session: Session): void {
-    if (session.broken || this.#closing || this.#idleClientSessions.length >= CLIENT_SESSIONS_KEPT) return void session.end()
+    if (session.broken || this.#closing || this.#idleClientSessions.length >= CLIENT_SESSIONS_KEPT)
+      return void session.end()
     this.#idleClientSessions.push(session)
   }
 
@@ -160,7 +167,10 @@ export class MysqlStore implements Store {
         await conn.query(`USE ${quoteIdentifier(target)}`)
         this.#readerDbs.set(conn.connection, target)
       }
-      const [result, fields] = await conn.query({ sql, rowsAsArray: true }, params.length ? params.map(toDriverValue) : undefined)
+      const [result, fields] = await conn.query(
+        { sql, rowsAsArray: true },
+        params.length ? params.map(toDriverValue) : undefined,
+      )
       const schema = schemaChange(result)
       if (schema !== undefined) this.#readerDbs.set(conn.connection, schema)
       if (!Array.isArray(result)) return { columns: [], rows: [] }
@@ -213,7 +223,8 @@ export class MysqlStore implements Store {
       await session.end()
       this.#checkOpen()
     }
-    return (this.#writer = session)
+    this.#writer = session
+    return session
   }
 
   #checkOpen(): void {
@@ -255,7 +266,10 @@ function connectionOptions(config: MysqlStoreConfig) {
  */
 async function connect(config: MysqlStoreConfig): Promise<Session> {
   try {
-    const conn: MysqlConnection = await mysql.createConnection({ ...connectionOptions(config), multipleStatements: true })
+    const conn: MysqlConnection = await mysql.createConnection({
+      ...connectionOptions(config),
+      multipleStatements: true,
+    })
     await conn.query(`SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')`)
     if (config.timeZone) await conn.query('SET SESSION time_zone = ?', [config.timeZone])
     return new Session(conn)
@@ -267,12 +281,18 @@ async function connect(config: MysqlStoreConfig): Promise<Session> {
 function connectError(err: unknown, displayUrl: string): StoreError {
   const code = (err as { code?: string }).code
   const detail =
-    code === 'ECONNREFUSED' ? 'connection refused'
-    : code === 'ETIMEDOUT' ? 'timed out'
-    : code === 'ENOTFOUND' ? 'unknown host'
-    : err instanceof Error ? err.message : String(err)
+    code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ETIMEDOUT'
+        ? 'timed out'
+        : code === 'ENOTFOUND'
+          ? 'unknown host'
+          : err instanceof Error
+            ? err.message
+            : String(err)
   const hint =
-    code === 'ER_ACCESS_DENIED_ERROR' ? 'check the user and password in the --db URL'
-    : 'check that MySQL is running and that the --db URL names its host and port'
+    code === 'ER_ACCESS_DENIED_ERROR'
+      ? 'check the user and password in the --db URL'
+      : 'check that MySQL is running and that the --db URL names its host and port'
   return new StoreError(`connect ${displayUrl}: ${detail}`, { cause: err, storeCode: code, hint })
 }

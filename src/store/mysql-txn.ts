@@ -38,7 +38,11 @@ export class MysqlTxn implements StoreTxn {
     this.#checkOpen()
     const after = state ? [this.#session.format(WRITE_STATE, stateValues(state))] : []
     try {
-      return await this.#session.runPacket(this.#takeQueued(), statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })), after)
+      return await this.#session.runPacket(
+        this.#takeQueued(),
+        statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })),
+        after,
+      )
     } catch (err) {
       throw storeError(err)
     }
@@ -51,13 +55,26 @@ export class MysqlTxn implements StoreTxn {
    * the duplicate-key error stops the packet before COMMIT, so a diverged batch
    * is never committed. On any error nothing is committed: roll back.
    */
-  async runManyAndCommit(statements: StoreStatement[], expected: Array<number | null>, state: StoreState): Promise<RunResult[]> {
+  async runManyAndCommit(
+    statements: StoreStatement[],
+    expected: Array<number | null>,
+    state: StoreState,
+  ): Promise<RunResult[]> {
     this.#checkOpen()
-    const guards = expected.map((n) => (n === null ? null : `INSERT INTO ${STATE_TABLE} (id, applied_offset) SELECT 1, 0 FROM DUAL WHERE ROW_COUNT() <> ${n}`))
+    const guards = expected.map((n) =>
+      n === null
+        ? null
+        : `INSERT INTO ${STATE_TABLE} (id, applied_offset) SELECT 1, 0 FROM DUAL WHERE ROW_COUNT() <> ${n}`,
+    )
     const after = [this.#session.format(WRITE_STATE, stateValues(state)), 'COMMIT']
     let results: RunResult[]
     try {
-      results = await this.#session.runPacket(this.#takeQueued(), statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })), after, guards)
+      results = await this.#session.runPacket(
+        this.#takeQueued(),
+        statements.map((s) => ({ ...s, db: s.db ?? this.#defaultDb })),
+        after,
+        guards,
+      )
     } catch (err) {
       throw storeError(err)
     }

@@ -37,7 +37,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     return new SqliteStore(displayUrl, writer, reader)
   } catch (err) {
     writer?.close()
-    throw storeError(err, `open ${displayUrl}: `, 'check that the directory exists and is writable, and that the file is a SQLite database')
+    throw storeError(
+      err,
+      `open ${displayUrl}: `,
+      'check that the directory exists and is writable, and that the file is a SQLite database',
+    )
   }
 }
 
@@ -69,7 +73,11 @@ export class SqliteStore implements Store {
   }
 
   async readState(): Promise<StoreState> {
-    const { rows } = await this.read(null, 'SELECT applied_offset, log_id, pending_entries FROM ddb_state WHERE id = 1', [])
+    const { rows } = await this.read(
+      null,
+      'SELECT applied_offset, log_id, pending_entries FROM ddb_state WHERE id = 1',
+      [],
+    )
     const row = rows[0]
     if (!row) throw new StoreError(`read state ${this.displayUrl}: the ddb_state row is missing`)
     return stateOf(row)
@@ -257,7 +265,11 @@ function readOn(db: Database, sql: string, params: Param[]): ReadResult {
     const stmt = db.prepare(sql)
     try {
       const rows = stmt.values(...params.map(toDriverValue)) as unknown[][]
-      return { columns: stmt.columnNames, rows: rows.map(toJsonRow), columnTypes: stmt.declaredTypes.map(sqliteColumnType) }
+      return {
+        columns: stmt.columnNames,
+        rows: rows.map(toJsonRow),
+        columnTypes: stmt.declaredTypes.map(sqliteColumnType),
+      }
     } finally {
       stmt.finalize()
     }
@@ -289,7 +301,8 @@ export function sqliteColumnType(declared: string | null | undefined): ColumnTyp
     const length = n !== undefined && /CHAR/.test(d) ? n * 4 : UNBOUNDED_LENGTH
     return { type: COLUMN_TYPE.VAR_STRING, length, decimals: 0, flags: 0, charset: COLUMN_CHARSET.UTF8MB4 }
   }
-  if (d.includes('BLOB')) return { ...binary, type: COLUMN_TYPE.BLOB, length: UNBOUNDED_LENGTH, flags: COLUMN_FLAG.BLOB | COLUMN_FLAG.BINARY }
+  if (d.includes('BLOB'))
+    return { ...binary, type: COLUMN_TYPE.BLOB, length: UNBOUNDED_LENGTH, flags: COLUMN_FLAG.BLOB | COLUMN_FLAG.BINARY }
   if (/REAL|FLOA|DOUB/.test(d)) return { ...num, type: COLUMN_TYPE.DOUBLE, length: 22, decimals: 0x1f }
   const base = d.replace(/\(.*$/s, '').trim()
   const fsp = n !== undefined ? Math.min(n, 6) : 0
@@ -316,7 +329,13 @@ export function sqliteColumnType(declared: string | null | undefined): ColumnTyp
         flags: COLUMN_FLAG.BINARY,
       }
     case 'TIME':
-      return { ...binary, type: COLUMN_TYPE.TIME, length: 10 + (fsp ? fsp + 1 : 0), decimals: fsp, flags: COLUMN_FLAG.BINARY }
+      return {
+        ...binary,
+        type: COLUMN_TYPE.TIME,
+        length: 10 + (fsp ? fsp + 1 : 0),
+        decimals: fsp,
+        flags: COLUMN_FLAG.BINARY,
+      }
     default:
       return null
   }
@@ -332,7 +351,11 @@ function runOn(cache: StatementCache, sql: string, params: Param[]): RunResult {
 }
 
 function writeStateOn(cache: StatementCache, state: StoreState): void {
-  runOn(cache, 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1', [state.offset, state.logId, state.pending ?? null])
+  runOn(cache, 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1', [
+    state.offset,
+    state.logId,
+    state.pending ?? null,
+  ])
 }
 
 /** SQLite result codes after which the database file's state is in doubt (not a refused statement). */

@@ -53,7 +53,11 @@ export interface StoreTxn {
    * it (null: not checked); otherwise, or on any error, it rejects and nothing
    * is committed: roll back.
    */
-  runManyAndCommit?(statements: StoreStatement[], expected: Array<number | null>, state: StoreState): Promise<RunResult[]>
+  runManyAndCommit?(
+    statements: StoreStatement[],
+    expected: Array<number | null>,
+    state: StoreState,
+  ): Promise<RunResult[]>
   /** Runs a statement that returns rows inside the transaction: it sees the transaction's own writes. */
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
   savepoint(name: string): Promise<void>

@@ -46,7 +46,7 @@ export function toDriverValue(param: Param): DriverValue {
 function formatDate(d: Date): string {
   const iso = d.toISOString() // YYYY-MM-DDTHH:MM:SS.mmmZ
   const ms = d.getUTCMilliseconds()
-  return iso.slice(0, 10) + ' ' + iso.slice(11, 19) + (ms ? `.${String(ms).padStart(3, '0')}000` : '')
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${ms ? `.${String(ms).padStart(3, '0')}000` : ''}`
 }
 
 /** The replication state from its row's values (applied_offset, log_id, pending_entries), as both stores keep it. */

@@ -10,7 +10,9 @@ describe('auth', () => {
 
   test('authProof is the hex HMAC-SHA256 of the nonce', () => {
     // RFC 4231 test case 2.
-    expect(authProof('Jefe', 'what do ya want for nothing?')).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843')
+    expect(authProof('Jefe', 'what do ya want for nothing?')).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    )
   })
 
   test('checkProof accepts the right proof and refuses a wrong one', () => {

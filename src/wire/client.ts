@@ -2,7 +2,7 @@ import { HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
 import type { Param } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import { authProof } from './auth.ts'
-import { PROTOCOL_VERSION, type Message, type NodeRole, type NodeStatus, type QueryAnswer } from './messages.ts'
+import { type Message, type NodeRole, type NodeStatus, PROTOCOL_VERSION, type QueryAnswer } from './messages.ts'
 import { connectPeer, type Peer } from './peer.ts'
 
 type Waiter = { resolve: (m: Message) => void; reject: (err: unknown) => void }
@@ -39,7 +39,11 @@ export class Client {
     let handshake: Waiter | null = null
     let closedReason: string | null = null
     const next = () => new Promise<Message>((resolve, reject) => (handshake = { resolve, reject }))
-    const lost = () => new DdbError('CONNECTION_LOST', `connection to ${address.host}:${address.port} lost${closedReason ? `: ${closedReason}` : ''}`)
+    const lost = () =>
+      new DdbError(
+        'CONNECTION_LOST',
+        `connection to ${address.host}:${address.port} lost${closedReason ? `: ${closedReason}` : ''}`,
+      )
     const peer = await connectPeer(address, {
       timeoutMs: HANDSHAKE_TIMEOUT_MS,
       onMessage: (m) => {
@@ -64,9 +68,15 @@ export class Client {
     const timeout = setTimeout(() => peer.close('handshake timed out'), HANDSHAKE_TIMEOUT_MS)
     try {
       const greeting = await next()
-      if (greeting.type !== 'greeting') throw new DdbError('PROTOCOL', `${address.host}:${address.port} is not a ddb node`)
+      if (greeting.type !== 'greeting')
+        throw new DdbError('PROTOCOL', `${address.host}:${address.port} is not a ddb node`)
       const reply = next()
-      await peer.send({ type: 'hello', protocol: PROTOCOL_VERSION, peer: 'client', auth: authProof(secret, greeting.nonce) })
+      await peer.send({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        peer: 'client',
+        auth: authProof(secret, greeting.nonce),
+      })
       const welcome = await reply
       if (welcome.type === 'error') throw new DdbError(welcome.code, welcome.message, { hint: welcome.hint })
       if (welcome.type !== 'welcome') throw new DdbError('PROTOCOL', `expected welcome, got ${welcome.type}`)
@@ -87,7 +97,10 @@ export class Client {
   /** Runs a statement (or several separated by ';'); rejects with the node's error. */
   async query(sql: string, params: Param[] = [], options: QueryOptions = {}): Promise<QueryAnswer> {
     const m = await this.#request({
-      type: 'query', id: this.#nextId++, sql, params,
+      type: 'query',
+      id: this.#nextId++,
+      sql,
+      params,
       ...(options.db != null ? { db: options.db } : {}),
       ...(options.minOffset !== undefined ? { minOffset: options.minOffset } : {}),
       ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),

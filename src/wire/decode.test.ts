@@ -2,7 +2,14 @@ import { describe, expect, test } from 'bun:test'
 import { ProtocolError } from '../errors.ts'
 import { decodeMessage } from './decode.ts'
 
-const entry = { offset: 1, ts: 5, db: null, statements: [{ sql: 'DELETE FROM t', params: [] }], affected: [0], checksum: 9 }
+const entry = {
+  offset: 1,
+  ts: 5,
+  db: null,
+  statements: [{ sql: 'DELETE FROM t', params: [] }],
+  affected: [0],
+  checksum: 9,
+}
 
 const VALID: Record<string, Record<string, unknown>> = {
   greeting: { type: 'greeting', protocol: 1, role: 'master', nonce: 'n' },
@@ -11,14 +18,24 @@ const VALID: Record<string, Record<string, unknown>> = {
   query: { type: 'query', id: 1, sql: 'SELECT 1', params: [] },
   result: { type: 'result', id: 1, result: [{ kind: 'ok' }] },
   'status-result': {
-    type: 'status-result', id: 1,
-    status: { role: 'slave', master: 'm:1', applied: 0, connected: true, lagEntries: 0, lagSeconds: 0, store: 's', error: null },
+    type: 'status-result',
+    id: 1,
+    status: {
+      role: 'slave',
+      master: 'm:1',
+      applied: 0,
+      connected: true,
+      lagEntries: 0,
+      lagSeconds: 0,
+      store: 's',
+      error: null,
+    },
   },
   error: { type: 'error', id: null, code: 'X', message: 'm' },
 }
 
 describe('decodeMessage', () => {
-  test.each(Object.keys(VALID))('accepts a valid %s', type => {
+  test.each(Object.keys(VALID))('accepts a valid %s', (type) => {
     expect(decodeMessage(VALID[type])).toEqual(VALID[type] as never)
   })
 
@@ -41,21 +58,51 @@ describe('decodeMessage', () => {
     ['hello', { peer: 'robot' }, 'field peer must be "slave" or "client"'],
     ['hello', { logId: 7 }, 'field logId must be a string or null'],
     ['entries', { entries: {} }, 'field entries must be an array'],
-    ['entries', { entries: [entry, { ...entry, statements: [{ sql: 1, params: [] }] }] }, 'field entries[1].statements[0].sql must be a string'],
-    ['entries', { entries: [{ ...entry, statements: [{ sql: 'x', params: [[1]] }] }] }, 'field entries[0].statements[0].params[0] must be null, a boolean, a number, a string or {"$bytes": string}'],
+    [
+      'entries',
+      { entries: [entry, { ...entry, statements: [{ sql: 1, params: [] }] }] },
+      'field entries[1].statements[0].sql must be a string',
+    ],
+    [
+      'entries',
+      { entries: [{ ...entry, statements: [{ sql: 'x', params: [[1]] }] }] },
+      'field entries[0].statements[0].params[0] must be null, a boolean, a number, a string or {"$bytes": string}',
+    ],
     ['entries', { entries: [{ ...entry, affected: ['1'] }] }, 'field entries[0].affected[0] must be a number'],
-    ['entries', { entries: [{ ...entry, statements: [{ sql: 'x', params: [], insertId: '1; DROP TABLE t' }] }] }, 'field entries[0].statements[0].insertId must be a non-negative integer'],
-    ['entries', { entries: [{ ...entry, statements: [{ sql: 'x', params: [], ts: 'now' }] }] }, 'field entries[0].statements[0].ts must be a non-negative integer'],
+    [
+      'entries',
+      { entries: [{ ...entry, statements: [{ sql: 'x', params: [], insertId: '1; DROP TABLE t' }] }] },
+      'field entries[0].statements[0].insertId must be a non-negative integer',
+    ],
+    [
+      'entries',
+      { entries: [{ ...entry, statements: [{ sql: 'x', params: [], ts: 'now' }] }] },
+      'field entries[0].statements[0].ts must be a non-negative integer',
+    ],
     ['entries', { entries: [{ ...entry, checksum: null }] }, 'field entries[0].checksum must be a number'],
     ['entries', { entries: [{ ...entry, db: 3 }] }, 'field entries[0].db must be a string or null'],
-    ['query', { params: [{ $bytes: 1 }] }, 'field params[0] must be null, a boolean, a number, a string or {"$bytes": string}'],
+    [
+      'query',
+      { params: [{ $bytes: 1 }] },
+      'field params[0] must be null, a boolean, a number, a string or {"$bytes": string}',
+    ],
     ['query', { id: Number.MAX_SAFE_INTEGER + 1 }, 'field id must be a non-negative integer'],
-    ['result', { result: [{ kind: 'read', columns: ['a'], rows: [1] }] }, 'field result[0].rows[0] must be an array of values'],
+    [
+      'result',
+      { result: [{ kind: 'read', columns: ['a'], rows: [1] }] },
+      'field result[0].rows[0] must be an array of values',
+    ],
     ['result', { result: [{ kind: 'maybe' }] }, 'field result[0].kind must be "read" or "write" or "ok"'],
-    ['status-result', { status: { role: 'master', offset: 1, logId: 'l', store: 's', replicas: [{}] } }, 'field status.replicas[0].id must be a string'],
+    [
+      'status-result',
+      { status: { role: 'master', offset: 1, logId: 'l', store: 's', replicas: [{}] } },
+      'field status.replicas[0].id must be a string',
+    ],
     ['error', { id: 'x' }, 'field id must be a non-negative integer or null'],
     ['error', { hint: 5 }, 'field hint must be a string'],
   ])('rejects a %s with %j', (type, change, problem) => {
-    expect(() => decodeMessage({ ...VALID[type], ...change })).toThrow(new ProtocolError(`malformed ${type}: ${problem}`))
+    expect(() => decodeMessage({ ...VALID[type], ...change })).toThrow(
+      new ProtocolError(`malformed ${type}: ${problem}`),
+    )
   })
 })

@@ -8,24 +8,33 @@ import type { Message, MessageType } from './messages.ts'
  */
 type Check = (v: unknown) => string | null
 
-const leaf = (fits: (v: unknown) => boolean, what: string): Check => v => (fits(v) ? null : ` must be ${what}`)
+const leaf =
+  (fits: (v: unknown) => boolean, what: string): Check =>
+  (v) =>
+    fits(v) ? null : ` must be ${what}`
 const isString = (v: unknown): v is string => typeof v === 'string'
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isParam = (v: unknown) =>
   v === null || ['boolean', 'number', 'string'].includes(typeof v) || (isRecord(v) && isString(v.$bytes))
 
 const str = leaf(isString, 'a string')
-const strOrNull = leaf(v => v === null || isString(v), 'a string or null')
-const num = leaf(v => typeof v === 'number', 'a number')
-const bool = leaf(v => typeof v === 'boolean', 'a boolean')
-const uint = leaf(v => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer')
-const uintOrNull = leaf(v => v === null || (Number.isSafeInteger(v) && (v as number) >= 0), 'a non-negative integer or null')
+const strOrNull = leaf((v) => v === null || isString(v), 'a string or null')
+const num = leaf((v) => typeof v === 'number', 'a number')
+const bool = leaf((v) => typeof v === 'boolean', 'a boolean')
+const uint = leaf((v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer')
+const uintOrNull = leaf(
+  (v) => v === null || (Number.isSafeInteger(v) && (v as number) >= 0),
+  'a non-negative integer or null',
+)
 const param = leaf(isParam, 'null, a boolean, a number, a string or {"$bytes": string}')
-const optional = (check: Check): Check => v => (v === undefined ? null : check(v))
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined ? null : check(v)
 
 /** An array whose every item passes `item`. */
 function arrayOf(item: Check): Check {
-  return v => {
+  return (v) => {
     if (!Array.isArray(v)) return ' must be an array'
     for (let i = 0; i < v.length; i++) {
       const problem = item(v[i])
@@ -37,7 +46,7 @@ function arrayOf(item: Check): Check {
 
 /** An object with (at least) these fields. */
 function object(fields: Record<string, Check>): Check {
-  return v => {
+  return (v) => {
     if (!isRecord(v)) return ' must be an object'
     for (const [name, check] of Object.entries(fields)) {
       const problem = check(v[name])
@@ -50,16 +59,16 @@ function object(fields: Record<string, Check>): Check {
 /** An object whose `tag` field picks which fields it must have. */
 function union(tag: string, variants: Record<string, Record<string, Check>>): Check {
   const tags = Object.keys(variants)
-  const checks = Object.fromEntries(tags.map(t => [t, object(variants[t]!)]))
-  const tagCheck = leaf(t => isString(t) && Object.hasOwn(checks, t), tags.map(t => JSON.stringify(t)).join(' or '))
-  return v => {
+  const checks = Object.fromEntries(tags.map((t) => [t, object(variants[t]!)]))
+  const tagCheck = leaf((t) => isString(t) && Object.hasOwn(checks, t), tags.map((t) => JSON.stringify(t)).join(' or '))
+  return (v) => {
     if (!isRecord(v)) return ' must be an object'
     const problem = tagCheck(v[tag])
     return problem !== null ? `.${tag}${problem}` : checks[v[tag] as string]!(v)
   }
 }
 
-const role = leaf(v => v === 'master' || v === 'slave', '"master" or "slave"')
+const role = leaf((v) => v === 'master' || v === 'slave', '"master" or "slave"')
 
 const entry = object({
   offset: uint,
@@ -67,28 +76,51 @@ const entry = object({
   db: strOrNull,
   timeZone: optional(strOrNull),
   // insertId and ts are written into SQL on replay (SET INSERT_ID, SET TIMESTAMP): numbers only.
-  statements: arrayOf(object({ sql: str, params: arrayOf(param), insertId: optional(uint), ts: optional(uint), original: optional(str) })),
+  statements: arrayOf(
+    object({ sql: str, params: arrayOf(param), insertId: optional(uint), ts: optional(uint), original: optional(str) }),
+  ),
   affected: arrayOf(num),
   checksum: num,
 })
 
-const nullable = (check: Check): Check => v => (v === null ? null : check(v))
+const nullable =
+  (check: Check): Check =>
+  (v) =>
+    v === null ? null : check(v)
 const columnType = object({ type: uint, length: uint, decimals: uint, flags: uint, charset: uint })
 
-const queryAnswer = arrayOf(union('kind', {
-  read: { columns: arrayOf(str), rows: arrayOf(leaf(Array.isArray, 'an array of values')), columnTypes: optional(arrayOf(nullable(columnType))) },
-  write: { offset: uint, affectedRows: num, insertId: num },
-  ok: {},
-}))
+const queryAnswer = arrayOf(
+  union('kind', {
+    read: {
+      columns: arrayOf(str),
+      rows: arrayOf(leaf(Array.isArray, 'an array of values')),
+      columnTypes: optional(arrayOf(nullable(columnType))),
+    },
+    write: { offset: uint, affectedRows: num, insertId: num },
+    ok: {},
+  }),
+)
 
 const replicaStatus = object({
-  id: str, address: str, applied: uint, connected: bool, lagEntries: num, lagSeconds: num, error: strOrNull,
+  id: str,
+  address: str,
+  applied: uint,
+  connected: bool,
+  lagEntries: num,
+  lagSeconds: num,
+  error: strOrNull,
 })
 
 const nodeStatus = union('role', {
   master: { offset: uint, logId: str, store: str, replicas: arrayOf(replicaStatus) },
   slave: {
-    master: str, applied: uint, connected: bool, lagEntries: num, lagSeconds: num, store: str, error: strOrNull,
+    master: str,
+    applied: uint,
+    connected: bool,
+    lagEntries: num,
+    lagSeconds: num,
+    store: str,
+    error: strOrNull,
     filters: optional(object({ replicateDb: arrayOf(str), ignoreDb: arrayOf(str) })),
   },
 })
@@ -104,7 +136,14 @@ const MESSAGES: Record<MessageType, Check> = {
   entries: object({ entries: arrayOf(entry) }),
   heartbeat: object({ offset: uint, ts: num }),
   ack: object({ applied: uint, error: strOrNull }),
-  query: object({ id: uint, sql: str, params: arrayOf(param), db: optional(strOrNull), minOffset: optional(uint), waitMs: optional(uint) }),
+  query: object({
+    id: uint,
+    sql: str,
+    params: arrayOf(param),
+    db: optional(strOrNull),
+    minOffset: optional(uint),
+    waitMs: optional(uint),
+  }),
   status: object({ id: uint }),
   result: object({ id: uint, result: queryAnswer }),
   'status-result': object({ id: uint, status: nodeStatus }),

@@ -1,13 +1,15 @@
 import { describe, expect, test } from 'bun:test'
 import { ProtocolError } from '../errors.ts'
-import { FrameReader, MAX_FRAME_BYTES, encodeFrame } from './frames.ts'
-import { PROTOCOL_VERSION, type Message } from './messages.ts'
+import { encodeFrame, FrameReader, MAX_FRAME_BYTES } from './frames.ts'
+import { type Message, PROTOCOL_VERSION } from './messages.ts'
 
 const entry = {
   offset: 7,
   ts: 1_700_000_000_000,
   db: 'shop',
-  statements: [{ sql: 'INSERT INTO t VALUES (?, ?, ?, ?, ?)', params: [null, true, 1.5, 'héllo ✓', { $bytes: 'AAE=' }] }],
+  statements: [
+    { sql: 'INSERT INTO t VALUES (?, ?, ?, ?, ?)', params: [null, true, 1.5, 'héllo ✓', { $bytes: 'AAE=' }] },
+  ],
   affected: [1],
   checksum: 123456789,
 }
@@ -15,7 +17,16 @@ const entry = {
 /** One message of every type (and both hello variants). */
 const SAMPLES: Message[] = [
   { type: 'greeting', protocol: PROTOCOL_VERSION, role: 'master', nonce: 'ab12' },
-  { type: 'hello', protocol: 1, peer: 'slave', auth: 'f00d', slaveId: 's1', position: 0, logId: null, listen: '127.0.0.1:8081' },
+  {
+    type: 'hello',
+    protocol: 1,
+    peer: 'slave',
+    auth: 'f00d',
+    slaveId: 's1',
+    position: 0,
+    logId: null,
+    listen: '127.0.0.1:8081',
+  },
   { type: 'hello', protocol: 1, peer: 'client', auth: '' },
   { type: 'welcome', role: 'master', logId: 'log-1', offset: 42 },
   { type: 'entries', entries: [entry, { ...entry, offset: 8, db: null, statements: [], affected: [] }] },
@@ -36,14 +47,28 @@ const SAMPLES: Message[] = [
     type: 'status-result',
     id: 2,
     status: {
-      role: 'master', offset: 9, logId: 'log-1', store: 'sqlite:a.db',
-      replicas: [{ id: 's1', address: '127.0.0.1:8081', applied: 9, connected: true, lagEntries: 0, lagSeconds: 0, error: null }],
+      role: 'master',
+      offset: 9,
+      logId: 'log-1',
+      store: 'sqlite:a.db',
+      replicas: [
+        { id: 's1', address: '127.0.0.1:8081', applied: 9, connected: true, lagEntries: 0, lagSeconds: 0, error: null },
+      ],
     },
   },
   {
     type: 'status-result',
     id: 3,
-    status: { role: 'slave', master: '127.0.0.1:8080', applied: 9, connected: false, lagEntries: 2, lagSeconds: 0.5, store: 'sqlite:b.db', error: 'boom' },
+    status: {
+      role: 'slave',
+      master: '127.0.0.1:8080',
+      applied: 9,
+      connected: false,
+      lagEntries: 2,
+      lagSeconds: 0.5,
+      store: 'sqlite:b.db',
+      error: 'boom',
+    },
   },
   { type: 'error', id: null, code: 'AUTH', message: 'hello refused: bad secret', hint: 'set DDB_SECRET' },
   { type: 'error', id: 5, code: 'STORE', message: 'no such table: t' },
@@ -54,14 +79,17 @@ function concat(frames: Uint8Array[]): Uint8Array {
 }
 
 /** A frame with an arbitrary body, bypassing encodeFrame's checks. */
-function rawFrame(body: Uint8Array | string, length = typeof body === 'string' ? Buffer.byteLength(body) : body.length): Uint8Array {
+function rawFrame(
+  body: Uint8Array | string,
+  length = typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+): Uint8Array {
   const header = Buffer.alloc(4)
   header.writeUInt32BE(length)
   return concat([header, typeof body === 'string' ? Buffer.from(body) : body])
 }
 
 describe('encodeFrame and FrameReader', () => {
-  test.each(SAMPLES.map(m => [m.type, m] as const))('round-trips %s', (_type, msg) => {
+  test.each(SAMPLES.map((m) => [m.type, m] as const))('round-trips %s', (_type, msg) => {
     expect(new FrameReader().push(encodeFrame(msg))).toEqual([msg])
   })
 
@@ -81,13 +109,20 @@ describe('encodeFrame and FrameReader', () => {
   })
 
   test('returns both messages of two frames coalesced in one chunk', () => {
-    expect(new FrameReader().push(concat([encodeFrame(SAMPLES[0]!), encodeFrame(SAMPLES[1]!)]))).toEqual([SAMPLES[0]!, SAMPLES[1]!])
+    expect(new FrameReader().push(concat([encodeFrame(SAMPLES[0]!), encodeFrame(SAMPLES[1]!)]))).toEqual([
+      SAMPLES[0]!,
+      SAMPLES[1]!,
+    ])
   })
 
   test('handles chunks that end mid-header and mid-body alongside whole frames', () => {
     const stream = concat(SAMPLES.map(encodeFrame))
     const reader = new FrameReader()
-    const got = [...reader.push(stream.subarray(0, 2)), ...reader.push(stream.subarray(2, 300)), ...reader.push(stream.subarray(300))]
+    const got = [
+      ...reader.push(stream.subarray(0, 2)),
+      ...reader.push(stream.subarray(2, 300)),
+      ...reader.push(stream.subarray(300)),
+    ]
     expect(got).toEqual(SAMPLES)
   })
 
@@ -106,7 +141,9 @@ describe('encodeFrame and FrameReader', () => {
 describe('FrameReader rejects', () => {
   test('a declared length over the maximum as soon as the header arrives', () => {
     const reader = new FrameReader(1024)
-    expect(() => reader.push(rawFrame('', 1025))).toThrow(new ProtocolError('read frame: length 1025 exceeds the maximum of 1024 bytes'))
+    expect(() => reader.push(rawFrame('', 1025))).toThrow(
+      new ProtocolError('read frame: length 1025 exceeds the maximum of 1024 bytes'),
+    )
   })
 
   test('a declared length over MAX_FRAME_BYTES by default', () => {
@@ -118,15 +155,21 @@ describe('FrameReader rejects', () => {
   })
 
   test('a body that is not JSON', () => {
-    expect(() => new FrameReader().push(rawFrame('{"type":'))).toThrow(new ProtocolError('read frame: body is not valid JSON'))
+    expect(() => new FrameReader().push(rawFrame('{"type":'))).toThrow(
+      new ProtocolError('read frame: body is not valid JSON'),
+    )
   })
 
   test('a body that is not UTF-8', () => {
-    expect(() => new FrameReader().push(rawFrame(new Uint8Array([0x22, 0xff, 0x22])))).toThrow(new ProtocolError('read frame: body is not valid UTF-8'))
+    expect(() => new FrameReader().push(rawFrame(new Uint8Array([0x22, 0xff, 0x22])))).toThrow(
+      new ProtocolError('read frame: body is not valid UTF-8'),
+    )
   })
 
   test('a body that is JSON but not a message', () => {
-    expect(() => new FrameReader().push(rawFrame('{"type":"nope"}'))).toThrow(new ProtocolError('unknown message type: nope'))
+    expect(() => new FrameReader().push(rawFrame('{"type":"nope"}'))).toThrow(
+      new ProtocolError('unknown message type: nope'),
+    )
   })
 
   test('any input after a bad frame', () => {

@@ -19,7 +19,16 @@ export type Message =
   /** server → peer, first: who we are, and a nonce to prove the shared secret with. */
   | { type: 'greeting'; protocol: number; role: NodeRole; nonce: string }
   /** peer → server: auth = hex HMAC-SHA256(secret, nonce), or '' when no secret is set. */
-  | { type: 'hello'; protocol: number; peer: 'slave'; auth: string; slaveId: string; position: number; logId: string | null; listen: string | null }
+  | {
+      type: 'hello'
+      protocol: number
+      peer: 'slave'
+      auth: string
+      slaveId: string
+      position: number
+      logId: string | null
+      listen: string | null
+    }
   | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
   /** server → peer: accepted. To a slave: the master's log id and last offset. */
   | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number }
@@ -72,7 +81,14 @@ export interface ReplicationFilters {
 export type NodeStatus =
   | { role: 'master'; offset: number; logId: string; store: string; replicas: ReplicaStatus[] }
   | {
-    role: 'slave'; master: string; applied: number; connected: boolean; lagEntries: number; lagSeconds: number; store: string; error: string | null
-    /** Absent from slaves that predate filters. */
-    filters?: ReplicationFilters
-  }
+      role: 'slave'
+      master: string
+      applied: number
+      connected: boolean
+      lagEntries: number
+      lagSeconds: number
+      store: string
+      error: string | null
+      /** Absent from slaves that predate filters. */
+      filters?: ReplicationFilters
+    }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import net from 'node:net'
 import { DdbError } from '../errors.ts'
 import type { Message } from './messages.ts'
-import { Peer, connectPeer, type PeerOptions } from './peer.ts'
+import { connectPeer, Peer, type PeerOptions } from './peer.ts'
 
 /** One end of a connection, with what it received and how it closed. */
 interface End {
@@ -20,27 +20,27 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
 })
 
-function recorder(summarize: Summarize = m => m): Omit<End, 'peer'> & { options: PeerOptions } {
+function recorder(summarize: Summarize = (m) => m): Omit<End, 'peer'> & { options: PeerOptions } {
   const received: unknown[] = []
   const closes: Array<string | null> = []
   let settle!: (reason: string | null) => void
-  const closed = new Promise<string | null>(resolve => (settle = resolve))
+  const closed = new Promise<string | null>((resolve) => (settle = resolve))
   const onClose = (reason: string | null) => {
     closes.push(reason)
     settle(reason)
   }
-  return { received, closes, closed, options: { onMessage: m => received.push(summarize(m)), onClose } }
+  return { received, closes, closed, options: { onMessage: (m) => received.push(summarize(m)), onClose } }
 }
 
 async function startServer(options: { paused?: boolean; summarize?: Summarize } = {}) {
   const accepted: End[] = []
-  const server = net.createServer(socket => {
+  const server = net.createServer((socket) => {
     const { options: peerOptions, ...rest } = recorder(options.summarize)
     const peer = new Peer(socket, peerOptions)
     if (options.paused) peer.pause()
     accepted.push({ peer, ...rest })
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   cleanups.push(() => {
     for (const end of accepted) end.peer.close()
     server.close()
@@ -76,11 +76,16 @@ describe('Peer', () => {
     }
     await waitFor(() => remote.received.length === count && client.received.length === count)
     expect(remote.received).toEqual(Array.from({ length: count }, (_, id) => ({ type: 'status', id })))
-    expect(client.received).toEqual(Array.from({ length: count }, (_, applied) => ({ type: 'ack', applied, error: null })))
+    expect(client.received).toEqual(
+      Array.from({ length: count }, (_, applied) => ({ type: 'ack', applied, error: null })),
+    )
   })
 
   test('applies back-pressure: send() stalls while the reader is paused, then everything arrives in order', async () => {
-    const server = await startServer({ paused: true, summarize: m => (m.type === 'entries' ? [m.entries[0]!.offset, m.entries[0]!.statements[0]!.sql.length] : m) })
+    const server = await startServer({
+      paused: true,
+      summarize: (m) => (m.type === 'entries' ? [m.entries[0]!.offset, m.entries[0]!.statements[0]!.sql.length] : m),
+    })
     const client = await connect(server.port)
     const sql = 'x'.repeat(1024 * 1024)
     const total = 300
@@ -116,7 +121,7 @@ describe('Peer', () => {
   test('closes a connection that sends garbage, with the reason, and keeps accepting others', async () => {
     const server = await startServer()
     const raw = net.connect(server.port, '127.0.0.1')
-    const rawClosed = new Promise(resolve => raw.on('close', resolve))
+    const rawClosed = new Promise((resolve) => raw.on('close', resolve))
     raw.on('error', () => {})
     raw.write('GET / HTTP/1.1\r\nHost: ddb\r\n\r\n')
     await waitFor(() => server.accepted.length === 1)
@@ -146,7 +151,7 @@ describe('Peer', () => {
   test('reports a reset connection', async () => {
     const server = await startServer()
     const raw = net.connect(server.port, '127.0.0.1')
-    await new Promise(resolve => raw.on('connect', resolve))
+    await new Promise((resolve) => raw.on('connect', resolve))
     await waitFor(() => server.accepted.length === 1)
     raw.resetAndDestroy()
     expect(await server.accepted[0]!.closed).toBe('connection reset by peer')
@@ -174,7 +179,7 @@ describe('Peer', () => {
     client.peer.close('slave stopped')
     client.peer.close()
     expect(client.closes).toEqual(['slave stopped'])
-    const err = await client.peer.send({ type: 'status', id: 1 }).catch(e => e)
+    const err = await client.peer.send({ type: 'status', id: 1 }).catch((e) => e)
     expect(err).toBeInstanceOf(DdbError)
     expect(err.code).toBe('CONNECTION_CLOSED')
     expect(err.message).toBe(`send status to 127.0.0.1:${server.port}: connection closed`)
@@ -194,7 +199,7 @@ describe('connectPeer', () => {
     const server = await startServer()
     server.server.close()
     await Bun.sleep(10)
-    const err = await connect(server.port).catch(e => e)
+    const err = await connect(server.port).catch((e) => e)
     expect(err).toBeInstanceOf(DdbError)
     expect(err.code).toBe('UNREACHABLE')
     expect(err.message).toBe(`connect 127.0.0.1:${server.port}: connection refused`)
@@ -203,7 +208,7 @@ describe('connectPeer', () => {
   test('rejects with UNREACHABLE when the connection does not complete in time', async () => {
     const { options } = recorder()
     // 100::/64 is the IPv6 discard prefix: the connect hangs, or fails at once where there is no IPv6 route.
-    const err = await connectPeer({ host: '100::1', port: 9 }, { ...options, timeoutMs: 200 }).catch(e => e)
+    const err = await connectPeer({ host: '100::1', port: 9 }, { ...options, timeoutMs: 200 }).catch((e) => e)
     expect(err).toBeInstanceOf(DdbError)
     expect(err.code).toBe('UNREACHABLE')
     expect(err.message).toStartWith('connect [100::1]:9: ')

@@ -1,6 +1,6 @@
 import net from 'node:net'
 import { DdbError, formatError } from '../errors.ts'
-import { FrameReader, encodeFrame } from './frames.ts'
+import { encodeFrame, FrameReader } from './frames.ts'
 import type { Message } from './messages.ts'
 
 /** How long close() lets already-sent frames flush before it drops the connection, in milliseconds. */
@@ -64,7 +64,7 @@ export class Peer {
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#receive(chunk))
     socket.on('drain', () => this.#drained())
-    socket.on('error', err => this.#finish(describeSocketError(err), false))
+    socket.on('error', (err) => this.#finish(describeSocketError(err), false))
     socket.on('end', () => this.#finish(null, true))
     socket.on('close', () => this.#finish(null, false))
   }

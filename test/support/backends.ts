@@ -2,7 +2,7 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startMariadb, type Mariadb } from './mariadb.ts'
+import { type Mariadb, startMariadb } from './mariadb.ts'
 
 /** Where a test node keeps its store: a SQLite file, or a private mariadbd of its own. */
 export interface Backend {

@@ -1,7 +1,7 @@
 import { expect } from 'bun:test'
 import type { Param } from '../../src/entry.ts'
 import type { QueryAnswer } from '../../src/wire/messages.ts'
-import { rowsOf, statusOf, type DdbNode } from './ddb.ts'
+import { type DdbNode, rowsOf, statusOf } from './ddb.ts'
 import { waitFor } from './util.ts'
 
 /** Runs SQL on a node over a connection of its own; returns every answer. */
@@ -38,8 +38,14 @@ export async function masterOffset(master: DdbNode): Promise<number> {
 export async function tablesOf(node: DdbNode, kind: 'sqlite' | 'mysql'): Promise<string[]> {
   const rows =
     kind === 'sqlite'
-      ? await select(node, "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'ddb_state' AND (name NOT LIKE 'sqlite_%' OR name = 'sqlite_sequence') ORDER BY name")
-      : await select(node, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name")
+      ? await select(
+          node,
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'ddb_state' AND (name NOT LIKE 'sqlite_%' OR name = 'sqlite_sequence') ORDER BY name",
+        )
+      : await select(
+          node,
+          'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name',
+        )
   return rows.map((r) => String(r.name))
 }
 
@@ -77,7 +83,11 @@ export async function waitCaughtUp(slave: DdbNode, offset: number, timeoutMs = 6
  * table (the same set on each node) has the same rows on the slaves as on the
  * master, and that each slave's applied offset is the master's.
  */
-export async function expectSlavesEqualMaster(master: DdbNode, slaves: DdbNode[], kind: 'sqlite' | 'mysql'): Promise<void> {
+export async function expectSlavesEqualMaster(
+  master: DdbNode,
+  slaves: DdbNode[],
+  kind: 'sqlite' | 'mysql',
+): Promise<void> {
   const offset = await masterOffset(master)
   for (const slave of slaves) await waitCaughtUp(slave, offset)
   const tables = await tablesOf(master, kind)

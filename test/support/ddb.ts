@@ -1,6 +1,6 @@
-import { type Subprocess } from 'bun'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Subprocess } from 'bun'
 import { rowObjects } from '../../src/entry.ts'
 import { Client } from '../../src/wire/client.ts'
 import type { NodeStatus, QueryAnswer } from '../../src/wire/messages.ts'
@@ -13,7 +13,8 @@ export const COMPILED_DDB = join(ROOT, 'dist', 'ddb')
 /** The command that runs ddb from source. */
 export function ddbCommand(compiled = false): string[] {
   if (compiled) {
-    if (!existsSync(COMPILED_DDB)) throw new Error(`${COMPILED_DDB} missing: run \`bun run build\` first (npm test does)`)
+    if (!existsSync(COMPILED_DDB))
+      throw new Error(`${COMPILED_DDB} missing: run \`bun run build\` first (npm test does)`)
     return [COMPILED_DDB]
   }
   return [process.execPath, join(ROOT, 'bin', 'ddb.ts')]
@@ -67,7 +68,8 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
   let stopping = false
   void proc.exited.then((code) => {
     // A node that dies on its own is a bug worth seeing in the test output, with its log.
-    if (!stopping) console.error(`ddb ${args[0]} at ${address} exited unexpectedly (${code ?? proc.signalCode}):\n${stderr}`)
+    if (!stopping)
+      console.error(`ddb ${args[0]} at ${address} exited unexpectedly (${code ?? proc.signalCode}):\n${stderr}`)
   })
   const clients: Client[] = []
   const [host, port] = [address.split(':')[0]!, Number(address.split(':')[1])]
@@ -82,7 +84,7 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
     },
     async stop() {
       stopping = true
-      clients.forEach((c) => c.close())
+      for (const c of clients) c.close()
       proc.kill('SIGTERM')
       return proc.exited
     },
@@ -94,7 +96,7 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
     },
     async [Symbol.asyncDispose]() {
       stopping = true
-      clients.forEach((c) => c.close())
+      for (const c of clients) c.close()
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill(9)
         await proc.exited
@@ -120,17 +122,28 @@ export async function startNode(args: string[], options: NodeOptions = {}): Prom
 }
 
 /** Starts a master on `db` with log file `log`. */
-export function startMaster(db: string, log: string, options: NodeOptions & { args?: string[] } = {}): Promise<DdbNode> {
+export function startMaster(
+  db: string,
+  log: string,
+  options: NodeOptions & { args?: string[] } = {},
+): Promise<DdbNode> {
   return startNode(['master', '--db', db, '--log', log, ...(options.args ?? [])], options)
 }
 
 /** Starts a slave of `master` on `db`. */
-export function startSlave(master: string, db: string, options: NodeOptions & { args?: string[] } = {}): Promise<DdbNode> {
+export function startSlave(
+  master: string,
+  db: string,
+  options: NodeOptions & { args?: string[] } = {},
+): Promise<DdbNode> {
   return startNode(['slave', '--master', master, '--db', db, ...(options.args ?? [])], options)
 }
 
 /** Runs the ddb CLI to completion; returns its exit code and output. */
-export async function runDdb(args: string[], options: NodeOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runDdb(
+  args: string[],
+  options: NodeOptions = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn([...ddbCommand(options.compiled), ...args], {
     stdin: 'ignore',
     stdout: 'pipe',
@@ -138,14 +151,18 @@ export async function runDdb(args: string[], options: NodeOptions = {}): Promise
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
   })
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ])
   return { code, stdout, stderr }
 }
 
 /** The rows of a read answer, as objects keyed by column name. */
 export function rowsOf(answer: QueryAnswer): Record<string, unknown>[] {
   const first = answer[0]
-  if (!first || first.kind !== 'read') throw new Error(`expected rows, got ${JSON.stringify(answer)}`)
+  if (first?.kind !== 'read') throw new Error(`expected rows, got ${JSON.stringify(answer)}`)
   return rowObjects(first)
 }
 

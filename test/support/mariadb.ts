@@ -50,7 +50,8 @@ export async function startMariadb(options: StartMariadbOptions = {}): Promise<M
 
 async function launch(options: StartMariadbOptions): Promise<Mariadb> {
   const mariadbd = findBinary('mariadbd')
-  const source = await (template ??= installTemplate())
+  template ??= installTemplate()
+  const source = await template
   const dir = await mkdtemp(join(tmpdir(), 'ddb-mariadb-'))
   const dataDir = join(dir, 'data')
   const errLog = join(dir, 'err.log')

@@ -49,7 +49,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions)
       last = err
     }
     if (Date.now() >= deadline) {
-      const detail = last instanceof Error ? last.message : JSON.stringify(last) ?? String(last)
+      const detail = last instanceof Error ? last.message : (JSON.stringify(last) ?? String(last))
       throw new Error(`timed out after ${opts.timeoutMs}ms waiting for ${opts.what} (last: ${detail})`)
     }
     await Bun.sleep(opts.intervalMs ?? 50)
