@@ -78,58 +78,6 @@ export interface ColumnType {
   charset: number
 }
 
-/** MySQL's enum_field_types codes. */
-export const COLUMN_TYPE = {
-  DECIMAL: 0x00,
-  TINY: 0x01,
-  SHORT: 0x02,
-  LONG: 0x03,
-  FLOAT: 0x04,
-  DOUBLE: 0x05,
-  NULL: 0x06,
-  TIMESTAMP: 0x07,
-  LONGLONG: 0x08,
-  INT24: 0x09,
-  DATE: 0x0a,
-  TIME: 0x0b,
-  DATETIME: 0x0c,
-  YEAR: 0x0d,
-  NEWDATE: 0x0e,
-  VARCHAR: 0x0f,
-  BIT: 0x10,
-  JSON: 0xf5,
-  NEWDECIMAL: 0xf6,
-  ENUM: 0xf7,
-  SET: 0xf8,
-  TINY_BLOB: 0xf9,
-  MEDIUM_BLOB: 0xfa,
-  LONG_BLOB: 0xfb,
-  BLOB: 0xfc,
-  VAR_STRING: 0xfd,
-  STRING: 0xfe,
-  GEOMETRY: 0xff,
-} as const
-
-/** MySQL's column definition flags. */
-export const COLUMN_FLAG = {
-  NOT_NULL: 0x1,
-  PRI_KEY: 0x2,
-  UNIQUE_KEY: 0x4,
-  MULTIPLE_KEY: 0x8,
-  BLOB: 0x10,
-  UNSIGNED: 0x20,
-  ZEROFILL: 0x40,
-  BINARY: 0x80,
-  ENUM: 0x100,
-  AUTO_INCREMENT: 0x200,
-  TIMESTAMP: 0x400,
-  SET: 0x800,
-  NUM: 0x8000,
-} as const
-
-/** Collation ids: utf8mb4_general_ci for text, the binary pseudo-charset for everything else. */
-export const COLUMN_CHARSET = { UTF8MB4: 45, BINARY: 63 } as const
-
 /** The checksum covers everything but itself, in a fixed field order. */
 export function entryChecksum(e: Omit<Entry, 'checksum'>): number {
   const fields: unknown[] = [e.offset, e.ts, e.db, e.statements, e.affected]

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
-import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE } from '../src/entry.ts'
+import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE } from '../src/mysql-protocol.ts'
 import { columnTypeOf } from '../src/store/mysql-session.ts'
 import { sqliteColumnType } from '../src/store/sqlite-store.ts'
 import { decodeMessage } from '../src/wire/decode.ts'

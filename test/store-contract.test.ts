@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
-import { COLUMN_TYPE, rowObjects } from '../src/entry.ts'
+import { rowObjects } from '../src/entry.ts'
 import { StoreError, UsageError } from '../src/errors.ts'
+import { COLUMN_TYPE } from '../src/mysql-protocol.ts'
 import { openStore } from '../src/store/open-store.ts'
 import type { Store } from '../src/store/store.ts'
 import { type Mariadb, startMariadb } from './support/mariadb.ts'

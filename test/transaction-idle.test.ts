@@ -1,5 +1,6 @@
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
+import { startDdbPort } from '../src/front/ddb-port.ts'
 import { createLogger } from '../src/logger.ts'
 import { Master } from '../src/master/master.ts'
 import { Client } from '../src/wire/client.ts'
@@ -7,19 +8,19 @@ import { tempDir } from './support/util.ts'
 
 test('an idle client transaction is rolled back, releasing the writer it held', async () => {
   await using dir = await tempDir('ddb-idle-')
+  const logger = createLogger({}, { write: () => {} })
   const master = await Master.start({
     db: `sqlite:${join(dir.path, 'store.sqlite')}`,
     log: join(dir.path, 'log.sqlite'),
     logSync: 'full',
-    listen: { host: '127.0.0.1', port: 0 },
-    secret: '',
-    logger: createLogger({}, { write: () => {} }),
+    logger,
     onFatal: (err) => {
       throw err
     },
     transactionIdleMs: 300,
   })
-  const [host, port] = master.address.split(':')
+  const ddbPort = await startDdbPort({ listen: { host: '127.0.0.1', port: 0 }, secret: '', node: master, logger })
+  const [host, port] = ddbPort.address.split(':')
   const idle = await Client.connect({ host: host!, port: Number(port) }, '')
   const other = await Client.connect({ host: host!, port: Number(port) }, '')
   try {
@@ -36,6 +37,7 @@ test('an idle client transaction is rolled back, releasing the writer it held', 
   } finally {
     idle.close()
     other.close()
+    await ddbPort.close()
     await master.close()
   }
 })

@@ -1,21 +1,14 @@
 import type { Command } from 'commander'
-import {
-  DEFAULT_LOG,
-  DEFAULT_MASTER_DB,
-  DEFAULT_MASTER_LISTEN,
-  DEFAULT_MASTER_MYSQL_LISTEN,
-  parseHostPort,
-} from '../config.ts'
+import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, DEFAULT_MASTER_MYSQL_LISTEN } from '../config.ts'
 import { formatError } from '../errors.ts'
+import { runPrompt } from '../front/prompt.ts'
 import type { Logger } from '../logger.ts'
 import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
-import { Session } from '../server/session.ts'
-import { clientPortSettings, startClientPorts } from './client-ports.ts'
 import { mysqlOptions } from './mysql-flags.ts'
+import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
 import { parseChoice, parseCount, setting } from './settings.ts'
-import { runShell } from './shell.ts'
 import { untilStopped } from './signals.ts'
 
 interface MasterFlags {
@@ -53,14 +46,13 @@ export function registerMaster(program: Command, logger: Logger): void {
       `roll back a client transaction idle this long (env DDB_TRANSACTION_TIMEOUT; default ${TRANSACTION_IDLE_MS})`,
     )
   mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN).action(async (flags: MasterFlags) => {
-    const ports = clientPortSettings(flags, DEFAULT_MASTER_MYSQL_LISTEN)
+    const settings = portSettings(flags, { listen: DEFAULT_MASTER_LISTEN, mysqlListen: DEFAULT_MASTER_MYSQL_LISTEN })
+    const nodeLogger = logger.child({ node: 'master' })
     const master = await Master.start({
       db: setting(flags.db, 'DDB_DB', DEFAULT_MASTER_DB),
       log: setting(flags.log, 'DDB_LOG', DEFAULT_LOG),
       logSync: parseChoice(setting(flags.logSync, 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const, '--log-sync'),
-      listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', DEFAULT_MASTER_LISTEN), '--listen'),
-      secret: setting(flags.secret, 'DDB_SECRET', ''),
-      logger: logger.child({ node: 'master' }),
+      logger: nodeLogger,
       transactionIdleMs: parseCount(
         setting(flags.transactionTimeout, 'DDB_TRANSACTION_TIMEOUT', String(TRANSACTION_IDLE_MS)),
         '--transaction-timeout',
@@ -70,19 +62,18 @@ export function registerMaster(program: Command, logger: Logger): void {
         process.exit(1)
       },
     })
-    const closePorts = await startClientPorts(master, ports, logger.child({ node: 'master' }))
+    const ports = await startPorts(master, settings, nodeLogger, (address) =>
+      nodeLogger.info('master started', {
+        listen: address,
+        store: master.store.displayUrl,
+        log: master.log.path,
+        offset: master.log.lastOffset(),
+      }),
+    )
     const stopped = untilStopped()
-    const prompt = process.stdin.isTTY
-      ? runShell('ddb> ', async (sql) => {
-          try {
-            for (const answer of await new Session(master).execute(sql)) console.log(formatAnswer(answer, false))
-          } catch (err) {
-            console.error(`ERROR: ${formatError(err)}`)
-          }
-        })
-      : new Promise<void>(() => {})
+    const prompt = process.stdin.isTTY ? runPrompt(master, (a) => formatAnswer(a, false)) : new Promise<void>(() => {})
     await Promise.race([stopped, prompt])
-    await closePorts()
+    await ports.close()
     await master.close()
   })
 }

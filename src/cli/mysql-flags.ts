@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { type HostPort, parseHostPort } from '../config.ts'
-import type { MysqlUser } from '../mysql/auth.ts'
-import { DEFAULT_MYSQL_USER } from '../mysql/server.ts'
+import type { MysqlUser } from '../front/mysql/auth.ts'
+import { DEFAULT_MYSQL_USER } from '../front/mysql/server.ts'
 import { setting } from './settings.ts'
 
 /** The MySQL-protocol flags `ddb master` and `ddb slave` share. */

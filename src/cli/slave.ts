@@ -2,8 +2,8 @@ import type { Command } from 'commander'
 import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN, parseHostPort } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
-import { clientPortSettings, startClientPorts } from './client-ports.ts'
 import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
+import { portSettings, startPorts } from './ports.ts'
 import { requiredSetting, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
@@ -65,23 +65,24 @@ export function registerSlave(program: Command, logger: Logger): void {
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
   mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
     const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
-    const ports = clientPortSettings(flags, DEFAULT_SLAVE_MYSQL_LISTEN)
-    const slave = await Slave.start({
+    const settings = portSettings(flags, { listen: DEFAULT_SLAVE_LISTEN, mysqlListen: DEFAULT_SLAVE_MYSQL_LISTEN })
+    const nodeLogger = logger.child({ node: 'slave' })
+    const slave = await Slave.open({
       master,
       db: setting(flags.db, 'DDB_DB', DEFAULT_SLAVE_DB),
-      listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', DEFAULT_SLAVE_LISTEN), '--listen'),
-      secret: setting(flags.secret, 'DDB_SECRET', ''),
+      listen: settings.listen,
+      secret: settings.secret,
       id: flags.id,
       forwardWrites: enabled(flags.forwardWrites, 'DDB_FORWARD_WRITES'),
       filters: {
         replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'),
         ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB'),
       },
-      logger: logger.child({ node: 'slave' }),
+      logger: nodeLogger,
     })
-    const closePorts = await startClientPorts(slave, ports, logger.child({ node: 'slave' }))
+    const ports = await startPorts(slave, settings, nodeLogger, (address) => slave.replicate(address))
     await untilStopped()
-    await closePorts()
+    await ports.close()
     await slave.close()
   })
 }

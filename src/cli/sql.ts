@@ -1,12 +1,12 @@
 import type { Command } from 'commander'
 import { DEFAULT_MASTER_LISTEN, DEFAULT_MASTER_MYSQL_LISTEN, parseHostPort } from '../config.ts'
 import { formatError } from '../errors.ts'
-import { MysqlProtocolClient } from '../mysql/client.ts'
+import { runShell } from '../front/shell.ts'
 import { Client, type QueryOptions } from '../wire/client.ts'
 import { DEFAULT_WAIT_MS } from '../wire/messages.ts'
+import { MysqlProtocolClient } from './mysql-client.ts'
 import { formatAnswer, formatMysqlAnswer } from './print.ts'
 import { parseCount, setting } from './settings.ts'
-import { runShell } from './shell.ts'
 
 interface SqlFlags {
   to?: string

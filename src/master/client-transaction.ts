@@ -1,7 +1,7 @@
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
 import type { RunResult, StoreTxn } from '../store/store.ts'
-import { normalize, type Writer, type WriteStatement } from './writer.ts'
+import { type ClassifiedStatement, normalize, type Writer } from './writer.ts'
 
 /** MySQL's ER_LOCK_DEADLOCK: the server rolled the whole transaction back. */
 const DEADLOCK = 1213
@@ -39,7 +39,7 @@ export class ClientTransaction {
   }
 
   /** Runs a write inside the transaction; its offset is 0 until COMMIT gives the entry one. */
-  async write({ statement, classification }: WriteStatement): Promise<WriteResult> {
+  async write({ statement, classification }: ClassifiedStatement): Promise<WriteResult> {
     this.#checkUsable()
     // Each statement runs at its own time (NOW() advances within a transaction, as in MySQL); the entry keeps it.
     const ts = Date.now()

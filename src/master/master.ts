@@ -1,18 +1,15 @@
-import type { HostPort } from '../config.ts'
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
-import { type Server, type SlaveHello, startServer } from '../server/server.ts'
-import type { NodeApi } from '../server/session.ts'
 import { openStore } from '../store/open-store.ts'
 import type { Store } from '../store/store.ts'
-import type { NodeStatus } from '../wire/messages.ts'
+import type { NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
 import { recover } from './recovery.ts'
 import { ReplicaSession } from './replica-session.ts'
-import { Writer, type WriteStatement } from './writer.ts'
+import { type ClassifiedStatement, Writer } from './writer.ts'
 
 export interface MasterOptions {
   /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
@@ -20,9 +17,6 @@ export interface MasterOptions {
   /** Replication log file. */
   log: string
   logSync: LogSync
-  listen: HostPort
-  /** Shared secret slaves and clients must prove; '' for none. */
-  secret: string
   logger: Logger
   /** Called when the master cannot go on (its store cannot apply its own log). */
   onFatal(err: unknown): void
@@ -31,11 +25,11 @@ export interface MasterOptions {
 }
 
 /**
- * Master owns the store, the replication log, the single writer and the port.
- * start() opens and recovers before it listens, so nobody is served from a
- * store and log that disagree.
+ * Master owns the store, the replication log, the single writer and the
+ * streams to its slaves. start() opens and recovers, so whoever serves it
+ * afterwards (the front ends) never serves a store and log that disagree.
  */
-export class Master implements NodeApi {
+export class Master {
   readonly role = 'master'
   readonly store: Store
   readonly log: ReplicationLog
@@ -43,7 +37,6 @@ export class Master implements NodeApi {
   readonly #replicas = new Map<string, ReplicaSession>()
   readonly #logger: Logger
   readonly #transactionIdleMs: number | undefined
-  #server: Server | null = null
 
   private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
     this.store = store
@@ -53,30 +46,14 @@ export class Master implements NodeApi {
     this.#writer = new Writer(store, log, options.logger.child({ component: 'writer' }), options.onFatal)
   }
 
-  /** Opens the store and log, recovers, and starts serving on options.listen. */
+  /** Opens the store and log and recovers them into agreement. */
   static async start(options: MasterOptions): Promise<Master> {
     const log = ReplicationLog.open(options.log, { sync: options.logSync })
     let store: Store | null = null
     try {
       store = await openStore(options.db)
       await recover(store, log, options.logger.child({ component: 'recovery' }))
-      const master = new Master(store, log, options)
-      master.#server = await startServer({
-        listen: options.listen,
-        role: 'master',
-        secret: options.secret,
-        node: master,
-        logger: options.logger,
-        welcome: () => ({ logId: log.id, offset: master.#writer.published }),
-        attachSlave: (peer, hello) => master.#attachSlave(peer, hello),
-      })
-      options.logger.info('master started', {
-        listen: master.address,
-        store: store.displayUrl,
-        log: log.path,
-        offset: log.lastOffset(),
-      })
-      return master
+      return new Master(store, log, options)
     } catch (err) {
       await store?.close()
       log.close()
@@ -88,16 +65,11 @@ export class Master implements NodeApi {
     return this.store.defaultDb
   }
 
-  /** The address the port is bound to. */
-  get address(): string {
-    return this.#server?.address ?? ''
-  }
-
   get dialect(): 'mysql' | 'sqlite' {
     return this.store.kind
   }
 
-  write(db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
+  write(db: string | null, statements: ClassifiedStatement[]): Promise<WriteResult> {
     return this.#writer.submit({ db, statements })
   }
 
@@ -107,11 +79,9 @@ export class Master implements NodeApi {
 
   /** Resolves once `offset` is published (a write in flight may still publish it); else STALE_READ after timeoutMs. */
   async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (this.#writer.published < offset) {
-      const left = deadline - Date.now()
-      if (left <= 0) throw new StaleReadError('master', this.#writer.published, offset, timeoutMs)
-      await this.#writer.waitBeyond(this.#writer.published, left)
+    const published = this.#writer.published
+    if ((await published.wait(offset, timeoutMs)) !== 'reached') {
+      throw new StaleReadError('master', published.current, offset, timeoutMs)
     }
   }
 
@@ -124,18 +94,23 @@ export class Master implements NodeApi {
     )
   }
 
+  position(): { logId: string; offset: number } {
+    return { logId: this.log.id, offset: this.#writer.published.current }
+  }
+
   status(): NodeStatus {
     return {
       role: 'master',
-      offset: this.#writer.published,
+      offset: this.#writer.published.current,
       logId: this.log.id,
       store: this.store.displayUrl,
       replicas: [...this.#replicas.values()].map((r) => r.status()),
     }
   }
 
-  #attachSlave(peer: Peer, hello: SlaveHello) {
-    const published = this.#writer.published
+  /** Takes on a slave that said hello: refuses one of another log or ahead of this one, else streams to it from its position. */
+  attachReplica(peer: Peer, hello: SlaveHello): ReplicaSession {
+    const published = this.#writer.published.current
     if (hello.logId !== null && hello.logId !== this.log.id) {
       throw new DdbError(
         'LOG_MISMATCH',
@@ -163,22 +138,18 @@ export class Master implements NodeApi {
       this.#logger.child({ component: 'streamer' }),
     )
     this.#replicas.set(hello.slaveId, session)
-    peer.send({ type: 'welcome', role: 'master', logId: this.log.id, offset: published }).catch(() => {})
     this.#logger.info('slave attached', {
       slave: hello.slaveId,
       address: session.address,
       position: hello.position,
       offset: published,
     })
-    session.stream().catch((err) => peer.close(`stream failed: ${(err as Error).message}`))
     return session
   }
 
-  /** Stops serving, finishes queued writes, closes store and log. Safe twice. */
+  /** Finishes queued writes, closes store and log (stop the front ends first). Safe twice. */
   async close(): Promise<void> {
-    const server = this.#server
-    this.#server = null
-    await server?.close()
+    for (const replica of this.#replicas.values()) replica.close('master shutting down')
     await this.#writer.close()
     await this.store.close()
     this.log.close()

@@ -2,9 +2,8 @@ import { CATCH_UP_PAGE_ENTRIES, HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../config.
 import type { Entry } from '../entry.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
-import type { SlaveHello } from '../server/server.ts'
 import { encodeFrame } from '../wire/frames.ts'
-import type { Message, ReplicaStatus } from '../wire/messages.ts'
+import type { Message, ReplicaStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import type { Writer } from './writer.ts'
 
@@ -39,12 +38,17 @@ export class ReplicaSession {
     return this.#peer !== null
   }
 
+  /** Starts streaming, once the slave's welcome is on its way. */
+  start(): void {
+    this.#stream().catch((err) => this.#peer?.close(`stream failed: ${(err as Error).message}`))
+  }
+
   /** Sends entries after the slave's position until the connection ends. */
-  async stream(): Promise<void> {
+  async #stream(): Promise<void> {
     const peer = this.#peer
     let sent = this.applied
     while (peer && !peer.closed) {
-      const published = this.#writer.published
+      const published = this.#writer.published.current
       if (sent < published) {
         const entries =
           this.#writer.publishedAfter(sent) ??
@@ -53,8 +57,9 @@ export class ReplicaSession {
         sent = entries[entries.length - 1]!.offset
         continue
       }
-      await this.#writer.waitBeyond(sent, HEARTBEAT_MS)
-      if (this.#writer.published > sent || peer.closed) continue
+      const waited = await this.#writer.published.wait(sent + 1, HEARTBEAT_MS)
+      if (waited === 'closed') return peer.close('master shutting down')
+      if (waited === 'reached' || peer.closed) continue
       if (Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) return peer.close(`slave silent for ${PEER_TIMEOUT_MS} ms`)
       await peer.send({ type: 'heartbeat', offset: published, ts: Date.now() })
     }
@@ -80,7 +85,7 @@ export class ReplicaSession {
   }
 
   status(): ReplicaStatus {
-    const published = this.#writer.published
+    const published = this.#writer.published.current
     const next = this.applied < published ? this.#log.get(this.applied + 1) : null
     return {
       id: this.id,

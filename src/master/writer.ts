@@ -3,13 +3,14 @@ import type { Entry, EntryDraft, Statement, WriteResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
+import { OffsetWatch } from '../offset-watch.ts'
 import type { Classification } from '../sql/classify.ts'
 import { applyEntries } from '../store/apply.ts'
 import type { RunResult, Store, StoreStatement, StoreTxn } from '../store/store.ts'
 import { CommitOrder } from './commit-order.ts'
 
 /** A statement to write, with the classification the session already made (each statement is lexed once). */
-export interface WriteStatement {
+export interface ClassifiedStatement {
   statement: Statement
   classification: Classification
 }
@@ -17,7 +18,7 @@ export interface WriteStatement {
 /** One client's write: statements that become one entry. */
 export interface WriteRequest {
   db: string | null
-  statements: WriteStatement[]
+  statements: ClassifiedStatement[]
 }
 
 interface Pending {
@@ -53,9 +54,9 @@ export class Writer {
   readonly #onFatal: (err: unknown) => void
   #queue: Pending[] = []
   #draining: Promise<void> | null = null
-  #published: number
+  /** The newest offset committed on both log and store: what slaves may receive. */
+  readonly published: OffsetWatch
   #lastPublished: Entry[] = []
-  #waiters = new Set<() => void>()
   #closed = false
   /** Log order is commit order, batches and client transactions alike; a reconcile gets the store's writer. */
   readonly #commitOrder = new CommitOrder()
@@ -65,12 +66,7 @@ export class Writer {
     this.#log = log
     this.#logger = logger
     this.#onFatal = onFatal
-    this.#published = log.lastOffset()
-  }
-
-  /** The newest offset committed on both log and store: what slaves may receive. */
-  get published(): number {
-    return this.#published
+    this.published = new OffsetWatch(log.lastOffset())
   }
 
   /**
@@ -102,25 +98,11 @@ export class Writer {
     })
   }
 
-  /** Resolves once an offset beyond `offset` is published, or after `timeoutMs`. */
-  waitBeyond(offset: number, timeoutMs: number): Promise<void> {
-    if (this.#published > offset) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        this.#waiters.delete(done)
-        resolve()
-      }
-      const timer = setTimeout(done, timeoutMs)
-      this.#waiters.add(done)
-    })
-  }
-
   /** Refuses new writes and waits for the queued ones to finish. */
   async close(): Promise<void> {
     this.#closed = true
     await this.#draining
-    for (const wake of [...this.#waiters]) wake()
+    this.published.close()
   }
 
   async #drain(): Promise<void> {
@@ -358,9 +340,8 @@ export class Writer {
   }
 
   #publish(entries: Entry[]): void {
-    this.#published = entries[entries.length - 1]!.offset
     this.#lastPublished = entries
-    for (const wake of [...this.#waiters]) wake()
+    this.published.publish(entries[entries.length - 1]!.offset)
   }
 }
 

@@ -3,7 +3,7 @@
  * keyword(s), found with the lexer so that comments, strings and quoted
  * identifiers never count, plus the few clause checks that change the answer.
  */
-import { type Token, tokenize } from './lexer.ts'
+import { isPunct, isWord, type Token, tokenize } from './lexer.ts'
 
 /** What a statement means for replication. */
 export type StatementKind = 'read' | 'write' | 'ddl' | 'session' | 'transaction' | 'unsupported'
@@ -219,7 +219,7 @@ function query(tokens: Token[], i: number): Classification {
 function statementAfterWith(tokens: Token[], i: number): number {
   let depth = 0
   for (let j = i + 1; j < tokens.length; j++) {
-    const t = tokens[j]
+    const t = tokens[j]!
     if (isPunct(t, '(')) {
       if (depth === 0 && isPunct(tokens[j - 1], ')')) return j
       depth++
@@ -234,7 +234,7 @@ function statementAfterWith(tokens: Token[], i: number): number {
 
 /** Classifies EXPLAIN/DESCRIBE: a read, unless EXPLAIN ANALYZE would run a statement that changes data. */
 function explain(tokens: Token[], i: number): Classification {
-  const keyword = tokens[i].value
+  const keyword = tokens[i]!.value
   if (!isWord(tokens[i + 1], 'ANALYZE')) return { kind: 'read', keyword }
   const analyzed = isWord(tokens[i + 2], 'FORMAT') ? i + 5 : i + 2 // skip FORMAT = TREE
   if (classifyAt(tokens, analyzed).kind === 'read') return { kind: 'read', keyword }
@@ -246,7 +246,7 @@ function explain(tokens: Token[], i: number): Classification {
 
 /** Classifies CREATE/ALTER/DROP/RENAME by the type of object they name. */
 function schemaChange(tokens: Token[], i: number): Classification {
-  const verb = tokens[i].value
+  const verb = tokens[i]!.value
   let temporary = false
   let j = i + 1
   for (let t = tokens[j]; t?.type === 'word'; t = tokens[j]) {
@@ -296,7 +296,7 @@ function set(tokens: Token[], i: number): Classification {
   // Each assignment may name its own scope: SET @a = 1, GLOBAL x = 2.
   let depth = 0
   for (let j = i + 1; j < tokens.length; j++) {
-    const t = tokens[j]
+    const t = tokens[j]!
     if (isPunct(t, '(')) depth++
     else if (isPunct(t, ')')) depth--
     else if (depth === 0 && (j === i + 1 || isPunct(tokens[j - 1], ','))) {
@@ -333,12 +333,4 @@ function refused(keyword: string, why: string): Classification {
 
 function unrecognised(keyword: string): Classification {
   return { kind: 'unsupported', keyword, reason: `not a statement ddb recognises: ${keyword}` }
-}
-
-function isWord(t: Token | undefined, value: string): boolean {
-  return t?.type === 'word' && t.value === value
-}
-
-function isPunct(t: Token | undefined, text: string): boolean {
-  return t?.type === 'punct' && t.text === text
 }

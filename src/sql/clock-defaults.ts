@@ -5,8 +5,8 @@
  * it to the master's clock, so SQLite DDL that declares one is refused.
  */
 import { classifyTokens } from './classify.ts'
-import { closing, isPunct, isWord, nowEdits, RULES, readUse, unsafe } from './determinism-rules.ts'
-import { type Token, tokenize } from './lexer.ts'
+import { closing, nowEdits, RULES, readUse, unsafe } from './determinism-rules.ts'
+import { isPunct, isWord, type Token, tokenize } from './lexer.ts'
 
 /** Clock words that make a column default or ON UPDATE clause a time default, in either dialect. */
 const CLOCK_WORDS = new Set([
@@ -44,7 +44,7 @@ export function checkSqliteDdl(sql: string): void {
 export function refuseTimeDefaults(sql: string, tokens: Token[]): void {
   const found = timeDefault(sql, tokens)
   if (!found) return
-  const text = sql.slice(tokens[found.from].start, tokens[found.to - 1].end)
+  const text = sql.slice(tokens[found.from]!.start, tokens[found.to - 1]!.end)
   throw unsafe(
     `${text}: SQLite evaluates a column default at insert time on each node, so slaves would store their own clock; insert the value explicitly instead`,
   )
@@ -69,7 +69,7 @@ function timeDefault(sql: string, tokens: Token[]): { from: number; to: number }
 /** Whether tokens [from, to) use a clock word, or call a SQLite date/time function at 'now'. */
 function readsClock(sql: string, tokens: Token[], from: number, to: number): boolean {
   for (let k = from; k < to; k++) {
-    const t = tokens[k]
+    const t = tokens[k]!
     if (t.type !== 'word') continue
     if (CLOCK_WORDS.has(t.value)) return true
     const rule = RULES.get(t.value)?.sqlite

@@ -5,7 +5,7 @@
  * readers of an occurrence and the builders of the literals written in its place.
  */
 import { DdbError } from '../errors.ts'
-import type { Token } from './lexer.ts'
+import { isPunct, type Token } from './lexer.ts'
 
 /** The SQL dialect of the master's store. */
 export type Dialect = 'mysql' | 'sqlite'
@@ -145,13 +145,13 @@ export const RULES = new Map<string, Partial<Record<Dialect, Rule>>>(
 export function nowEdits(rule: Extract<Rule, { kind: 'clock-function' }>, use: Use, literal: string): Edit[] {
   const edits: Edit[] = []
   if (rule.nowWhenOmitted && use.args.length === rule.timeArgs[0] && use.open) {
-    const after = use.args.length === 0 ? use.open.end : (use.args[use.args.length - 1].at(-1)?.end ?? use.open.end)
+    const after = use.args.length === 0 ? use.open.end : (use.args.at(-1)?.at(-1)?.end ?? use.open.end)
     edits.push({ start: after, end: after, text: use.args.length === 0 ? literal : `, ${literal}` })
   }
   for (const index of rule.timeArgs) {
-    const arg = use.args[index]
-    if (arg?.length === 1 && arg[0].type === 'string' && arg[0].value.toLowerCase() === 'now') {
-      edits.push({ start: arg[0].start, end: arg[0].end, text: literal })
+    const time = soleToken(use.args[index])
+    if (time?.type === 'string' && time.value.toLowerCase() === 'now') {
+      edits.push({ start: time.start, end: time.end, text: literal })
     }
   }
   return edits
@@ -159,14 +159,14 @@ export function nowEdits(rule: Extract<Rule, { kind: 'clock-function' }>, use: U
 
 /** Reads the occurrence whose name is tokens[i]: a call with its arguments, or a bare name; undefined if its parentheses never close. */
 export function readUse(sql: string, tokens: Token[], i: number): Use | undefined {
-  const name = tokens[i]
+  const name = tokens[i]!
   const open = tokens[i + 1]
   if (!isPunct(open, '(')) return { name, args: [], end: name.end, text: name.text }
   const args: Token[][] = []
   let arg: Token[] = []
   let depth = 0
   for (let k = i + 2; k < tokens.length; k++) {
-    const t = tokens[k]
+    const t = tokens[k]!
     if (depth === 0 && isPunct(t, ')')) {
       if (arg.length > 0 || args.length > 0) args.push(arg)
       return { name, open, args, end: t.end, text: sql.slice(name.start, t.end) }
@@ -205,8 +205,14 @@ export function precisionArgument(use: Use): number {
 /** The call's only argument if it is a plain integer literal. */
 function integerArgument(use: Use): number | undefined {
   const [arg, ...rest] = use.args
-  if (rest.length > 0 || arg?.length !== 1 || arg[0].type !== 'number' || !/^\d+$/.test(arg[0].text)) return undefined
-  return Number(arg[0].text)
+  const n = soleToken(arg)
+  if (rest.length > 0 || n?.type !== 'number' || !/^\d+$/.test(n.text)) return undefined
+  return Number(n.text)
+}
+
+/** The one token of an argument that is a single token; undefined for an absent or longer argument. */
+export function soleToken(arg: Token[] | undefined): Token | undefined {
+  return arg?.length === 1 ? arg[0] : undefined
 }
 
 /** `x` as a DOUBLE literal with 17 significant digits (the exponent keeps MySQL from reading it as DECIMAL). */
@@ -240,8 +246,8 @@ function timestamped(now: number, bytes: number[]): number[] {
 
 /** Formats 16 bytes as an RFC 4122 UUID string of the given version. */
 function uuid(bytes: number[], version: number): string {
-  bytes[6] = (bytes[6] & 0x0f) | (version << 4)
-  bytes[8] = (bytes[8] & 0x3f) | 0x80
+  bytes[6] = (bytes[6]! & 0x0f) | (version << 4)
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
   const hex = toHex(bytes)
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
@@ -289,14 +295,4 @@ export function closing(tokens: Token[], open: number): number {
 /** The DdbError that refuses a statement as not safe to replicate, for `reason`. */
 export function unsafe(reason: string): DdbError {
   return new DdbError('UNSAFE_STATEMENT', `not safe to replicate: ${reason}`)
-}
-
-/** Whether `t` is the (uppercased) word `value`. */
-export function isWord(t: Token | undefined, value: string): boolean {
-  return t?.type === 'word' && t.value === value
-}
-
-/** Whether `t` is the punctuation `text`. */
-export function isPunct(t: Token | undefined, text: string): boolean {
-  return t?.type === 'punct' && t.text === text
 }

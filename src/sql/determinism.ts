@@ -12,26 +12,17 @@
  * would give every row the same value, so it is refused; later on each server
  * (column defaults, trigger bodies) → refused too. SQLite's clock is constant
  * within a statement, so its uses are rewritten wherever the statement runs them.
+ *
+ * This module holds the statement walk: it checks LIMIT and ORDER BY, splits the
+ * statement into regions by how they are evaluated, and splices in the edits.
+ * One occurrence is handled in determinism-occurrence.ts; the rules and the
+ * literals they write are in determinism-rules.ts.
  */
 import { classifyTokens } from './classify.ts'
 import { refuseTimeDefaults, TABLE_DDL } from './clock-defaults.ts'
-import {
-  closing,
-  type DeterminismContext,
-  type Edit,
-  isPunct,
-  isWord,
-  nowEdits,
-  precisionArgument,
-  quote,
-  RULES,
-  type Rule,
-  readUse,
-  type Use,
-  unsafe,
-  utcDateTime,
-} from './determinism-rules.ts'
-import { type Token, tokenize } from './lexer.ts'
+import { apply, type Evaluation, fits, isName, variableReason } from './determinism-occurrence.ts'
+import { closing, type DeterminismContext, type Edit, RULES, readUse, unsafe } from './determinism-rules.ts'
+import { isPunct, isWord, type Token, tokenize } from './lexer.ts'
 
 export type { DeterminismContext, Dialect } from './determinism-rules.ts'
 
@@ -43,51 +34,14 @@ export interface Prepared {
   rewritten: boolean
 }
 
-/** How a span of a statement's tokens is evaluated. */
-type Evaluation =
-  | { evaluation: 'once' }
-  /** `where` names the span in refusals: "an UPDATE", "a subquery". */
-  | { evaluation: 'per-row'; where: string }
-  /** Column definitions of CREATE/ALTER TABLE: evaluated on each server whenever a row is written. */
-  | { evaluation: 'definition' }
-  /** A trigger's body: evaluated on each server whenever the trigger fires. */
-  | { evaluation: 'trigger' }
-
 /** The tokens [from, to) of a statement, and how the statement evaluates them. */
 type Region = Evaluation & { from: number; to: number }
-
-const CLOCK_INSTEAD = 'write the time as a literal instead'
-
-/** Words after which a name follows, not a function call: INSERT INTO user (…), REFERENCES version (…), KEY uuid (…). */
-const NAME_BEFORE = new Set([
-  'INTO',
-  'TABLE',
-  'EXISTS',
-  'REFERENCES',
-  'INDEX',
-  'KEY',
-  'UNIQUE',
-  'FULLTEXT',
-  'SPATIAL',
-  'CONSTRAINT',
-  'INSERT',
-  'REPLACE',
-  'IGNORE',
-  'LOW_PRIORITY',
-  'HIGH_PRIORITY',
-  'DELAYED',
-  'WITH',
-  'RECURSIVE',
-])
-
-/** SQLite date/time modifiers that read the server's time zone. */
-const ZONE_MODIFIERS = new Set(['localtime', 'utc'])
 
 /** Words that join queries into one result, at a query's own level. */
 const SET_OPERATORS = new Set(['UNION', 'EXCEPT', 'INTERSECT'])
 
 /** What picks rows, as refusals about row order name it: [subject, what it does to rows, what slaves could do]. */
-const ROW_PICKERS: Record<string, [string, string, string]> = {
+const ROW_PICKERS = {
   UPDATE: ['UPDATE', 'changes', 'change'],
   DELETE: ['DELETE', 'deletes', 'delete'],
   INSERT: ['INSERT … SELECT', 'copies', 'copy'],
@@ -95,7 +49,10 @@ const ROW_PICKERS: Record<string, [string, string, string]> = {
   'CREATE TABLE': ['CREATE TABLE … SELECT', 'copies', 'copy'],
   'CREATE TRIGGER': ['a statement in a trigger', 'touches', 'touch'],
   subquery: ['a subquery', 'returns', 'get'],
-}
+} satisfies Record<string, [string, string, string]>
+
+/** What picks the rows of a statement or a subquery. */
+type Picker = keyof typeof ROW_PICKERS
 
 /**
  * Rewrites non-deterministic functions into literals, or throws DdbError code
@@ -174,7 +131,7 @@ function createTableRegions(tokens: Token[]): Region[] {
  * once when it selects one row without FROM, per row otherwise, and then refused
  * without a top-level ORDER BY, since the order rows arrive in decides generated keys.
  */
-function queryRegions(tokens: Token[], source: number, picker: string, where: string): Region[] {
+function queryRegions(tokens: Token[], source: number, picker: Picker, where: string): Region[] {
   const n = tokens.length
   const end = queryEnd(tokens, source)
   let select = source
@@ -200,7 +157,7 @@ function queryRegions(tokens: Token[], source: number, picker: string, where: st
 function findSource(tokens: Token[], from: number, insert: boolean): number {
   let depth = 0
   for (let k = from; k < tokens.length; k++) {
-    const t = tokens[k]
+    const t = tokens[k]!
     if (depth === 0 && startsQuery(tokens, k, insert)) return k
     if (isPunct(t, '(')) depth++
     else if (isPunct(t, ')')) depth--
@@ -233,7 +190,7 @@ function valuesList(tokens: Token[], values: number): { end: number; rows: numbe
   let depth = 0
   let rows = 1
   for (let k = values + 1; k < tokens.length; k++) {
-    const t = tokens[k]
+    const t = tokens[k]!
     if (isPunct(t, '(')) depth++
     else if (isPunct(t, ')')) depth--
     else if (depth > 0) continue
@@ -286,7 +243,7 @@ function isOrdered(tokens: Token[], from: number, to: number): boolean {
 function findAtTopLevel(tokens: Token[], from: number, to: number, test: (t: Token, k: number) => boolean): number {
   let depth = 0
   for (let k = from; k < to; k++) {
-    const t = tokens[k]
+    const t = tokens[k]!
     if (isPunct(t, '(')) depth++
     else if (isPunct(t, ')')) depth--
     else if (depth === 0 && test(t, k)) return k
@@ -305,7 +262,7 @@ function triggerBody(tokens: Token[]): number {
 }
 
 /** Refuses a LIMIT (or FETCH FIRST/NEXT) in tokens [from, to) that has no ORDER BY before it in its own query. */
-function checkLimits(tokens: Token[], from: number, to: number, picker: string): void {
+function checkLimits(tokens: Token[], from: number, to: number, picker: Picker): void {
   for (let k = from; k < to; k++) {
     const t = tokens[k]
     if (
@@ -346,7 +303,7 @@ function collectEdits(sql: string, tokens: Token[], regions: Region[], ctx: Dete
   const edits: Edit[] = []
   for (const region of regions) {
     for (let i = region.from; i < region.to; i++) {
-      const t = tokens[i]
+      const t = tokens[i]!
       if (t.type === 'variable' && ctx.dialect === 'mysql') throw unsafe(variableReason(t.text))
       const rule = t.type === 'word' ? RULES.get(t.value)?.[ctx.dialect] : undefined
       if (!rule || isName(tokens, i)) continue
@@ -360,78 +317,6 @@ function collectEdits(sql: string, tokens: Token[], regions: Region[], ctx: Dete
     }
   }
   return edits
-}
-
-/** Whether the occurrence has the rule's form: clock keywords bare, functions called, CURRENT_USER either way. */
-function fits(rule: Rule, use: Use): boolean {
-  if (rule.kind === 'clock') return !use.open
-  if (rule.kind === 'now-alias') return use.open !== undefined
-  return use.open !== undefined || (rule.kind === 'server' && rule.bare)
-}
-
-/** Applies one rule to one occurrence, evaluated as `at` says: adds its edits, or throws. */
-function apply(rule: Rule, use: Use, at: Evaluation, sql: string, ctx: DeterminismContext, edits: Edit[]): void {
-  switch (rule.kind) {
-    case 'server':
-      if (rule.when(use.args))
-        throw unsafe(
-          `${use.text} differs between servers: statement replication would write different values on slaves; use a literal instead`,
-        )
-      return
-    case 'fresh': {
-      if (!rule.when(use.args)) return
-      if (at.evaluation !== 'once') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${rule.instead}`)
-      edits.push({
-        start: use.name.start,
-        end: use.end,
-        text: rule.literal(ctx, use) + (startsWord(sql[use.end]) ? ' ' : ''),
-      })
-      return
-    }
-    case 'now-alias':
-      precisionArgument(use)
-      // A default or a trigger runs later, on each server, outside any statement's pinned clock.
-      if (at.evaluation === 'definition' || at.evaluation === 'trigger')
-        throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
-      edits.push({ start: use.name.start, end: use.name.end, text: 'NOW' })
-      return
-    case 'clock':
-      if (at.evaluation === 'definition') return
-      if (at.evaluation === 'trigger') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
-      edits.push({ start: use.name.start, end: use.name.end, text: quote(rule.literal(ctx.now)) })
-      return
-    case 'clock-function': {
-      const zone = use.args.find(
-        (arg) => arg.length === 1 && arg[0].type === 'string' && ZONE_MODIFIERS.has(arg[0].value.toLowerCase()),
-      )
-      if (zone)
-        throw unsafe(
-          `${use.text} depends on the server's time zone (${zone[0].text}), so slaves in another zone would store different values; convert the time in the client`,
-        )
-      const found = nowEdits(rule, use, quote(utcDateTime(ctx.now, 3)))
-      if (found.length === 0 || at.evaluation === 'definition') return
-      if (at.evaluation === 'trigger') throw unsafe(`${use.text} ${laterOrPerRow(at)}; ${CLOCK_INSTEAD}`)
-      edits.push(...found)
-    }
-  }
-}
-
-/** Why a value cannot be one literal where `at` evaluates it, as the rest of a sentence whose subject is the function. */
-function laterOrPerRow(at: Exclude<Evaluation, { evaluation: 'once' }>): string {
-  switch (at.evaluation) {
-    case 'per-row':
-      return `is evaluated once per row in ${at.where}, and one literal would give every row the same value`
-    case 'definition':
-      return 'in a column definition is evaluated on each server whenever a row is written, so slaves would store different values'
-    case 'trigger':
-      return 'in a trigger is evaluated on each server whenever the trigger fires, so slaves would store different values'
-  }
-}
-
-/** Whether tokens[i] is a name rather than a function: qualified (x.rand), or after INTO, TABLE, REFERENCES, KEY … */
-function isName(tokens: Token[], i: number): boolean {
-  const before = tokens[i - 1]
-  return isPunct(before, '.') || (before?.type === 'word' && NAME_BEFORE.has(before.value))
 }
 
 /** Whether tokens[i] sits inside a parenthesised query (a subquery) opened at or after `from`. */
@@ -450,12 +335,6 @@ function inSubquery(tokens: Token[], from: number, i: number): boolean {
   return subquery > 0
 }
 
-function variableReason(text: string): string {
-  return text.startsWith('@@')
-    ? `${text} differs between servers: statement replication would write different values on slaves; use a literal instead`
-    : `${text} is a user variable, which is not replicated: slaves would read a different value; use a literal instead`
-}
-
 /** Splices the edits into the text. */
 function splice(sql: string, edits: Edit[]): string {
   edits.sort((a, b) => a.start - b.start)
@@ -466,9 +345,4 @@ function splice(sql: string, edits: Edit[]): string {
     from = edit.end
   }
   return out + sql.slice(from)
-}
-
-/** Whether `c` would join a word or number written just before it. */
-function startsWord(c: string | undefined): boolean {
-  return c !== undefined && /[\p{L}\p{N}_$]/u.test(c)
 }

@@ -19,6 +19,16 @@ export interface Token {
   end: number
 }
 
+/** Whether `t` is the (uppercased) word `value`. */
+export function isWord(t: Token | undefined, value: string): boolean {
+  return t?.type === 'word' && t.value === value
+}
+
+/** Whether `t` is the punctuation `text`. */
+export function isPunct(t: Token | undefined, text: string): boolean {
+  return t?.type === 'punct' && t.text === text
+}
+
 /** Punctuation longer than one character; a longer one comes before its prefixes. */
 const LONG_PUNCT = ['<=>', '->>', '<=', '>=', '<>', '!=', ':=', '||', '&&', '<<', '>>', '->', '==']
 
@@ -49,7 +59,7 @@ export function tokenize(sql: string): Token[] {
   let openVersionComment = -1 // where the executable comment we are inside began, or -1
   let pos = 0
   while (pos < sql.length) {
-    const c = sql[pos]
+    const c = sql[pos]!
     const next = sql[pos + 1]
     if (isSpace(c)) {
       pos++
@@ -121,7 +131,7 @@ function readQuoted(sql: string, start: number, close: string): { end: number; v
   for (let i = start + 1; i < sql.length; i++) {
     const c = sql[i]
     if (c === '\\' && backslash && i + 1 < sql.length) {
-      const escaped = sql[i + 1]
+      const escaped = sql[i + 1]!
       value += sql.slice(from, i) + (ESCAPES[escaped] ?? escaped)
       i++
       from = i + 1
@@ -139,7 +149,8 @@ function readQuoted(sql: string, start: number, close: string): { end: number; v
 /** Returns the end of the number at `pos`: an integer, decimal, exponent form, or 0x/0b literal. */
 function numberEnd(sql: string, pos: number): number {
   let i = pos
-  const radixDigit = sql[i] === '0' ? RADIX_DIGITS[sql[i + 1]] : undefined
+  const prefix = sql[i] === '0' ? sql[i + 1] : undefined
+  const radixDigit = prefix === undefined ? undefined : RADIX_DIGITS[prefix]
   if (radixDigit?.(sql[i + 2])) {
     i += 2
     while (radixDigit(sql[i])) i++

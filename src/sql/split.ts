@@ -52,8 +52,7 @@ export function splitLexed(text: string): LexedStatement[] {
       tokens: start === 0 ? own : own.map((t) => ({ ...t, start: t.start - start, end: t.end - start })),
     })
   }
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i]
+  for (const [i, t] of tokens.entries()) {
     if (t.type === 'punct' && t.text === ';' && blocks === 0) {
       add(t.start, i)
       first = i + 1
@@ -73,7 +72,7 @@ export function splitLexed(text: string): LexedStatement[] {
 
 /** How the word at tokens[i] changes the number of open blocks in a routine body: BEGIN and CASE open one, END closes one. */
 function blockChange(tokens: Token[], i: number): number {
-  const word = tokens[i].value
+  const word = tokens[i]!.value
   const previous = tokens[i - 1]
   const next = tokens[i + 1]
   if (word === 'BEGIN') return 1

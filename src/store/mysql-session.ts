@@ -1,5 +1,6 @@
-import { COLUMN_CHARSET, COLUMN_TYPE, type ColumnType, type Param, type ReadResult } from '../entry.ts'
+import type { ColumnType, Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
+import { COLUMN_CHARSET, COLUMN_TYPE } from '../mysql-protocol.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import type { RunResult, StoreStatement } from './store.ts'
 import { toDriverValue, toJsonRow } from './values.ts'

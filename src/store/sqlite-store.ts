@@ -1,6 +1,7 @@
 import { Database, type Statement } from 'bun:sqlite'
-import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE, type ColumnType, type Param, type ReadResult } from '../entry.ts'
+import type { ColumnType, Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
+import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE } from '../mysql-protocol.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue, toJsonRow } from './values.ts'

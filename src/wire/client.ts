@@ -1,9 +1,9 @@
-import { HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
+import { formatHostPort, type HostPort } from '../config.ts'
 import type { Param } from '../entry.ts'
 import { DdbError } from '../errors.ts'
-import { authProof } from './auth.ts'
-import { type Message, type NodeRole, type NodeStatus, PROTOCOL_VERSION, type QueryAnswer } from './messages.ts'
-import { connectPeer, type Peer } from './peer.ts'
+import { hello } from './handshake.ts'
+import type { Message, NodeRole, NodeStatus, QueryAnswer } from './messages.ts'
+import type { Peer } from './peer.ts'
 
 type Waiter = { resolve: (m: Message) => void; reject: (err: unknown) => void }
 
@@ -36,57 +36,24 @@ export class Client {
   /** Connects and authenticates; rejects with a one-line DdbError. */
   static async connect(address: HostPort, secret: string): Promise<Client> {
     const waiting = new Map<number, Waiter>()
-    let handshake: Waiter | null = null
-    let closedReason: string | null = null
-    const next = () => new Promise<Message>((resolve, reject) => (handshake = { resolve, reject }))
-    const lost = () =>
-      new DdbError(
-        'CONNECTION_LOST',
-        `connection to ${address.host}:${address.port} lost${closedReason ? `: ${closedReason}` : ''}`,
-      )
-    const peer = await connectPeer(address, {
-      timeoutMs: HANDSHAKE_TIMEOUT_MS,
+    const where = formatHostPort(address)
+    const { peer, welcome } = await hello(address, {
+      secret,
+      hello: { peer: 'client' },
       onMessage: (m) => {
-        if (handshake) {
-          const h = handshake
-          handshake = null
-          return h.resolve(m)
-        }
         const id = 'id' in m && typeof m.id === 'number' ? m.id : null
         const w = id === null ? undefined : waiting.get(id)
-        if (!w) return
-        waiting.delete(id!)
+        if (!w || id === null) return
+        waiting.delete(id)
         w.resolve(m)
       },
       onClose: (reason) => {
-        closedReason = reason
-        handshake?.reject(lost())
-        for (const w of waiting.values()) w.reject(lost())
+        const lost = new DdbError('CONNECTION_LOST', `connection to ${where} lost${reason ? `: ${reason}` : ''}`)
+        for (const w of waiting.values()) w.reject(lost)
         waiting.clear()
       },
     })
-    const timeout = setTimeout(() => peer.close('handshake timed out'), HANDSHAKE_TIMEOUT_MS)
-    try {
-      const greeting = await next()
-      if (greeting.type !== 'greeting')
-        throw new DdbError('PROTOCOL', `${address.host}:${address.port} is not a ddb node`)
-      const reply = next()
-      await peer.send({
-        type: 'hello',
-        protocol: PROTOCOL_VERSION,
-        peer: 'client',
-        auth: authProof(secret, greeting.nonce),
-      })
-      const welcome = await reply
-      if (welcome.type === 'error') throw new DdbError(welcome.code, welcome.message, { hint: welcome.hint })
-      if (welcome.type !== 'welcome') throw new DdbError('PROTOCOL', `expected welcome, got ${welcome.type}`)
-      return new Client(peer, welcome.role, waiting)
-    } catch (err) {
-      peer.close(null)
-      throw err
-    } finally {
-      clearTimeout(timeout)
-    }
+    return new Client(peer, welcome.role, waiting)
   }
 
   /** True once the connection has ended; a closed client answers every request with CONNECTION_LOST. */

@@ -57,6 +57,12 @@ export type Message =
 
 export type MessageType = Message['type']
 
+/** The hello a slave sends when it attaches. */
+export type SlaveHello = Extract<Message, { type: 'hello'; peer: 'slave' }>
+
+/** The welcome a server answers a valid hello with. */
+export type Welcome = Extract<Message, { type: 'welcome' }>
+
 /** What one query answered: rows for a read, an offset for a write; one per statement. */
 export type QueryAnswer = Array<({ kind: 'read' } & ReadResult) | ({ kind: 'write' } & WriteResult) | { kind: 'ok' }>
 

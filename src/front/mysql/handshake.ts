@@ -1,7 +1,9 @@
 /** The connection phase: the server's HandshakeV10, the client's HandshakeResponse41, AuthSwitchRequest. */
+
+import { CLIENT, COLUMN_CHARSET, SERVER_CAPABILITIES, SERVER_STATUS } from '../../mysql-protocol.ts'
 import { NATIVE_PASSWORD_PLUGIN } from './auth.ts'
 import { SERVER_VERSION } from './local.ts'
-import { CHARSET_UTF8MB4, CLIENT, PayloadReader, PayloadWriter, SERVER_CAPABILITIES, SERVER_STATUS } from './packets.ts'
+import { PayloadReader, PayloadWriter } from './packets.ts'
 
 /** The greeting a server sends first: version, connection id, capabilities and the 20-byte scramble (8 + 12, each part NUL-ended). */
 export function handshakeV10(connectionId: number, scramble: Buffer): Buffer {
@@ -12,7 +14,7 @@ export function handshakeV10(connectionId: number, scramble: Buffer): Buffer {
     .bytes(scramble.subarray(0, 8))
     .int1(0)
     .int2(SERVER_CAPABILITIES & 0xffff)
-    .int1(CHARSET_UTF8MB4)
+    .int1(COLUMN_CHARSET.UTF8MB4)
     .int2(SERVER_STATUS.AUTOCOMMIT)
     .int2(SERVER_CAPABILITIES >>> 16)
     .int1(scramble.length + 1)

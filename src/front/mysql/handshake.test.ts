@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { CLIENT, SERVER_CAPABILITIES } from '../../mysql-protocol.ts'
 import { handshakeV10, parseHandshakeResponse } from './handshake.ts'
-import { CLIENT, PayloadReader, PayloadWriter, SERVER_CAPABILITIES } from './packets.ts'
+import { PayloadReader, PayloadWriter } from './packets.ts'
 
 describe('handshakeV10', () => {
   test('carries the scramble in two NUL-ended parts and announces mysql_native_password', () => {

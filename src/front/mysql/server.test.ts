@@ -1,12 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import net from 'node:net'
 import mysql from 'mysql2/promise'
-import type { Param, ReadResult, WriteResult } from '../entry.ts'
-import { NotMasterError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
-import type { NodeApi } from '../server/session.ts'
+import type { Param, ReadResult, WriteResult } from '../../entry.ts'
+import { NotMasterError } from '../../errors.ts'
+import { createLogger } from '../../logger.ts'
+import { CLIENT } from '../../mysql-protocol.ts'
+import type { NodeApi } from '../../node/api.ts'
 import { nativePasswordResponse } from './auth.ts'
-import { CLIENT, framePacket, type Packet, PacketReader, PayloadReader, PayloadWriter } from './packets.ts'
+import { framePacket, type Packet, PacketReader, PayloadReader, PayloadWriter } from './packets.ts'
 import { type MysqlListener, startMysqlListener } from './server.ts'
 
 /** A node with a fixed answer per call, recording what it ran. */
@@ -34,6 +35,7 @@ function fakeNode(role: 'master' | 'slave' = 'master'): NodeApi & { ran: Array<{
       }
     },
     async waitForOffset() {},
+    position: () => ({ logId: null, offset }),
     status: () => ({ role: 'master', offset, logId: null, store: 'fake', replicas: [] }) as never,
   }
 }

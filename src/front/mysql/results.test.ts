@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test'
-import { COLUMN_TYPE } from '../entry.ts'
-import { DdbError, NotMasterError, StoreError, UsageError } from '../errors.ts'
+
+import { DdbError, NotMasterError, StoreError, UsageError } from '../../errors.ts'
+import { COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { answerLocally, type LocalContext } from './local.ts'
-import { MYSQL_TYPE } from './packets.ts'
 import { fitsType, inferColumn, resultColumn, textValue, toMysqlError } from './results.ts'
 
 describe('toMysqlError', () => {
@@ -46,13 +46,13 @@ describe('toMysqlError', () => {
 
 describe('inferColumn', () => {
   test.each([
-    [[1, null, -3], MYSQL_TYPE.LONGLONG],
-    [[1, 2.5], MYSQL_TYPE.DOUBLE],
-    [[true, false], MYSQL_TYPE.TINY],
-    [[{ $bytes: 'AA==' }, null], MYSQL_TYPE.BLOB],
-    [['a', 1], MYSQL_TYPE.VAR_STRING],
-    [[null, null], MYSQL_TYPE.VAR_STRING],
-    [[], MYSQL_TYPE.VAR_STRING],
+    [[1, null, -3], COLUMN_TYPE.LONGLONG],
+    [[1, 2.5], COLUMN_TYPE.DOUBLE],
+    [[true, false], COLUMN_TYPE.TINY],
+    [[{ $bytes: 'AA==' }, null], COLUMN_TYPE.BLOB],
+    [['a', 1], COLUMN_TYPE.VAR_STRING],
+    [[null, null], COLUMN_TYPE.VAR_STRING],
+    [[], COLUMN_TYPE.VAR_STRING],
   ])('%p → type %p', (values, type) => {
     expect(inferColumn('c', values).type).toBe(type)
   })

@@ -1,13 +1,7 @@
-import { COLUMN_TYPE, type ColumnType } from '../entry.ts'
-import { DdbError, NotMasterError, StoreError } from '../errors.ts'
-import {
-  CHARSET_BINARY,
-  CHARSET_UTF8MB4,
-  type ColumnDef,
-  columnDefinitionPacket,
-  MYSQL_TYPE,
-  textRowPacket,
-} from './packets.ts'
+import type { ColumnType } from '../../entry.ts'
+import { DdbError, NotMasterError, StoreError } from '../../errors.ts'
+import { COLUMN_CHARSET, COLUMN_TYPE } from '../../mysql-protocol.ts'
+import { type ColumnDef, columnDefinitionPacket, textRowPacket } from './packets.ts'
 
 /** An error as a MySQL client sees it. */
 export interface MysqlError {
@@ -145,21 +139,34 @@ export function inferColumn(name: string, values: unknown[]): ColumnDef {
   }
   switch (kind) {
     case 'int':
-      return { name, type: MYSQL_TYPE.LONGLONG, charset: CHARSET_BINARY, length: 20, flags: 0x8000 /* NUM */ }
+      return { name, type: COLUMN_TYPE.LONGLONG, charset: COLUMN_CHARSET.BINARY, length: 20, flags: 0x8000 /* NUM */ }
     case 'double':
-      return { name, type: MYSQL_TYPE.DOUBLE, charset: CHARSET_BINARY, length: 22, decimals: 0x1f, flags: 0x8000 }
+      return {
+        name,
+        type: COLUMN_TYPE.DOUBLE,
+        charset: COLUMN_CHARSET.BINARY,
+        length: 22,
+        decimals: 0x1f,
+        flags: 0x8000,
+      }
     case 'bool':
-      return { name, type: MYSQL_TYPE.TINY, charset: CHARSET_BINARY, length: 1, flags: 0x8000 }
+      return { name, type: COLUMN_TYPE.TINY, charset: COLUMN_CHARSET.BINARY, length: 1, flags: 0x8000 }
     case 'bytes':
       return {
         name,
-        type: MYSQL_TYPE.BLOB,
-        charset: CHARSET_BINARY,
+        type: COLUMN_TYPE.BLOB,
+        charset: COLUMN_CHARSET.BINARY,
         length: 0xffff_ffff,
         flags: 0x90 /* BLOB | BINARY */,
       }
     default:
-      return { name, type: MYSQL_TYPE.VAR_STRING, charset: CHARSET_UTF8MB4, length: 0xffff_ffff >>> 2, decimals: 0x1f }
+      return {
+        name,
+        type: COLUMN_TYPE.VAR_STRING,
+        charset: COLUMN_CHARSET.UTF8MB4,
+        length: 0xffff_ffff >>> 2,
+        decimals: 0x1f,
+      }
   }
 }
 
@@ -244,7 +251,7 @@ export function fitsType(c: ColumnType, v: unknown): boolean {
     case T.MEDIUM_BLOB:
     case T.LONG_BLOB:
     case T.BLOB:
-      return c.charset === CHARSET_BINARY || !isBytes(v)
+      return c.charset === COLUMN_CHARSET.BINARY || !isBytes(v)
     default:
       return false
   }

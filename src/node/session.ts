@@ -1,33 +1,11 @@
-import type { Param, ReadResult, WriteResult } from '../entry.ts'
+import type { Param } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
-import type { ClientTransaction } from '../master/client-transaction.ts'
-import type { WriteStatement } from '../master/writer.ts'
 import { type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import type { Token } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
-import type { NodeRole, NodeStatus, QueryAnswer } from '../wire/messages.ts'
-
-/** What a client session needs from the node it runs on: the master or a slave. */
-export interface NodeApi {
-  readonly role: NodeRole
-  /** The database a new session starts in. */
-  readonly defaultDb: string | null
-  /** The SQL dialect of the node's store, for the determinism rules. */
-  readonly dialect: 'mysql' | 'sqlite'
-  /** Commits statements as one entry (a slave refuses with NotMasterError). */
-  write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
-  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
-  /**
-   * Read-your-writes: resolves once the node holds entry `offset` (a slave: has
-   * applied it; the master: has published it), or rejects with STALE_READ
-   * (StaleReadError) after timeoutMs.
-   */
-  waitForOffset(offset: number, timeoutMs: number): Promise<void>
-  /** Opens a client transaction (master only; a slave's sessions keep read-only transactions themselves). */
-  beginTransaction?(db: string | null): Promise<ClientTransaction>
-  status(): NodeStatus
-}
+import type { QueryAnswer } from '../wire/messages.ts'
+import type { NodeApi, Transaction, WriteStatement } from './api.ts'
 
 /**
  * Session is one client's conversation with a node: its current database, its
@@ -38,8 +16,8 @@ export interface NodeApi {
 export class Session {
   readonly #node: NodeApi
   db: string | null
-  /** The open transaction: a master's ClientTransaction, or 'read-only' on a slave. */
-  #txn: ClientTransaction | 'read-only' | null = null
+  /** The open transaction: a master's Transaction, or 'read-only' on a slave. */
+  #txn: Transaction | 'read-only' | null = null
 
   constructor(node: NodeApi) {
     this.#node = node

@@ -1,5 +1,5 @@
-import type { ReadResult } from '../entry.ts'
-import { type Token, tokenize } from '../sql/lexer.ts'
+import type { ReadResult } from '../../entry.ts'
+import { type Token, tokenize } from '../../sql/lexer.ts'
 
 /** What the listener knows about a connection, for the queries it answers itself. */
 export interface LocalContext {

@@ -1,33 +1,29 @@
 import type net from 'node:net'
-import type { ColumnType, Param } from '../entry.ts'
-import type { Logger } from '../logger.ts'
-import { type NodeApi, Session } from '../server/session.ts'
-import { statementKind } from '../sql/classify.ts'
-import { quoteIdentifier, tokenize } from '../sql/lexer.ts'
-import { splitStatements } from '../sql/split.ts'
-import type { QueryAnswer } from '../wire/messages.ts'
+import type { ColumnType, Param } from '../../entry.ts'
+import type { Logger } from '../../logger.ts'
+import { CLIENT, COLUMN_CHARSET, COLUMN_TYPE, COM, SERVER_CAPABILITIES, SERVER_STATUS } from '../../mysql-protocol.ts'
+import type { NodeApi } from '../../node/api.ts'
+import { Session } from '../../node/session.ts'
+import { statementKind } from '../../sql/classify.ts'
+import { quoteIdentifier, tokenize } from '../../sql/lexer.ts'
+import { splitStatements } from '../../sql/split.ts'
+import type { QueryAnswer } from '../../wire/messages.ts'
 import { checkNativePassword, type MysqlUser, NATIVE_PASSWORD_PLUGIN, newScramble } from './auth.ts'
 import { binaryRowPacket, decodeExecuteParams, type PreparedStatement } from './binary.ts'
 import { authSwitchRequest, handshakeV10, parseHandshakeResponse } from './handshake.ts'
 import { answerLocally } from './local.ts'
 import {
-  CHARSET_UTF8MB4,
-  CLIENT,
-  COM,
   columnDefinitionPacket,
   eofPacket,
   errPacket,
   framePacket,
   MalformedPacketError,
-  MYSQL_TYPE,
   okPacket,
   type Packet,
   PacketReader,
   PacketTooLargeError,
   PayloadReader,
   PayloadWriter,
-  SERVER_CAPABILITIES,
-  SERVER_STATUS,
 } from './packets.ts'
 import { type MysqlError, resultColumns, textResultset, toMysqlError } from './results.ts'
 
@@ -329,8 +325,8 @@ export class MysqlConnection {
     if (params > 0) {
       const def = columnDefinitionPacket({
         name: '?',
-        type: MYSQL_TYPE.VAR_STRING,
-        charset: CHARSET_UTF8MB4,
+        type: COLUMN_TYPE.VAR_STRING,
+        charset: COLUMN_CHARSET.UTF8MB4,
         length: 0,
       })
       for (let i = 0; i < params; i++) this.#send(def)

@@ -1,12 +1,11 @@
 import { describe, expect, test } from 'bun:test'
 import { createServer } from 'node:net'
-import type { Param, ReadResult, WriteResult } from '../entry.ts'
-import { DdbError, NotMasterError, StaleReadError, StoreError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
-import type { ClientTransaction } from '../master/client-transaction.ts'
-import type { WriteStatement } from '../master/writer.ts'
-import type { NodeApi } from '../server/session.ts'
-import type { NodeStatus } from '../wire/messages.ts'
+import type { Param, ReadResult, WriteResult } from '../../entry.ts'
+import { DdbError, NotMasterError, StaleReadError, StoreError } from '../../errors.ts'
+import { createLogger } from '../../logger.ts'
+import type { ClientTransaction } from '../../master/client-transaction.ts'
+import type { NodeApi, WriteStatement } from '../../node/api.ts'
+import type { NodeStatus } from '../../wire/messages.ts'
 import { createHttpHandler, MAX_BODY_BYTES, startHttpServer } from './http-api.ts'
 
 /** A NodeApi made of plain function fields; each test overrides what it needs. */
@@ -57,6 +56,7 @@ function fakeNode(overrides: Partial<NodeApi> = {}): FakeNode {
       }
       return fake as unknown as ClientTransaction
     },
+    position: () => ({ logId: 'log-1', offset }),
     status: (): NodeStatus => ({ role: 'master', offset, logId: 'log-1', store: 'sqlite:x', replicas: [] }),
     ...overrides,
   }

@@ -2,7 +2,8 @@
  * The binary protocol of prepared statements: COM_STMT_EXECUTE's parameters in,
  * binary result rows out.
  */
-import { COLUMN_TYPE, type Param } from '../entry.ts'
+import type { Param } from '../../entry.ts'
+import { COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { type ColumnDef, MalformedPacketError, PayloadReader, PayloadWriter } from './packets.ts'
 import { textValue } from './results.ts'
 

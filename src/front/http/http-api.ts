@@ -4,14 +4,16 @@
  * through a fresh Session on the node, exactly as a `ddb sql` client's would.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { formatHostPort, type HostPort } from '../config.ts'
-import { rowObjects } from '../entry.ts'
-import { DdbError, formatError } from '../errors.ts'
-import type { Logger } from '../logger.ts'
-import { type NodeApi, Session } from '../server/session.ts'
-import { classify } from '../sql/classify.ts'
-import { splitStatements } from '../sql/split.ts'
-import type { QueryAnswer } from '../wire/messages.ts'
+import { formatHostPort, type HostPort } from '../../config.ts'
+import { rowObjects } from '../../entry.ts'
+import { DdbError, formatError } from '../../errors.ts'
+import type { Logger } from '../../logger.ts'
+import type { NodeApi } from '../../node/api.ts'
+import { Session } from '../../node/session.ts'
+import { classify } from '../../sql/classify.ts'
+import { splitStatements } from '../../sql/split.ts'
+import type { QueryAnswer } from '../../wire/messages.ts'
+import { listenError } from '../listen.ts'
 import { errorResponse, HttpError, statusOf } from './http-error.ts'
 import {
   MAX_BODY_BYTES,
@@ -224,16 +226,7 @@ export async function startHttpServer(
       },
     })
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const why =
-      code === 'EADDRINUSE'
-        ? 'address already in use'
-        : code === 'EADDRNOTAVAIL'
-          ? 'address not available on this machine'
-          : formatError(err)
-    throw new DdbError('LISTEN', `http listen ${formatHostPort(listen)}: ${why}`, {
-      hint: 'pick another address with --http',
-    })
+    throw listenError(err, `http listen ${formatHostPort(listen)}`, '--http')
   }
   const address = formatHostPort({ host: server.hostname ?? listen.host, port: server.port ?? listen.port })
   let closed: Promise<void> | null = null

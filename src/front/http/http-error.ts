@@ -1,4 +1,4 @@
-import { DdbError, formatError, StoreError } from '../errors.ts'
+import { DdbError, formatError, StoreError } from '../../errors.ts'
 
 /** An error the HTTP layer itself raises about a request (bad JSON, a missing field, a wrong method …), with its status. */
 export class HttpError extends DdbError {

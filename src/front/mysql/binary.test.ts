@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { COLUMN_TYPE } from '../entry.ts'
+import { COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { binaryRowPacket, decodeExecuteParams, encodeDateTime, encodeTime, type PreparedStatement } from './binary.ts'
 import { PayloadReader, PayloadWriter } from './packets.ts'
 import { inferColumn } from './results.ts'

@@ -1,5 +1,5 @@
-import type { Param } from '../entry.ts'
-import { DEFAULT_WAIT_MS } from '../wire/messages.ts'
+import type { Param } from '../../entry.ts'
+import { DEFAULT_WAIT_MS } from '../../wire/messages.ts'
 import { HttpError } from './http-error.ts'
 
 /** The largest request body the API reads, in bytes (16 MiB); a larger one answers 413 BODY_TOO_LARGE. */

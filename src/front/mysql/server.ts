@@ -1,8 +1,8 @@
 import net from 'node:net'
-import { formatHostPort, HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
-import { DdbError } from '../errors.ts'
-import type { Logger } from '../logger.ts'
-import type { NodeApi } from '../server/session.ts'
+import { formatHostPort, HANDSHAKE_TIMEOUT_MS, type HostPort } from '../../config.ts'
+import type { Logger } from '../../logger.ts'
+import type { NodeApi } from '../../node/api.ts'
+import { listenTcp } from '../listen.ts'
 import type { MysqlUser } from './auth.ts'
 import { MysqlConnection } from './connection.ts'
 import { DEFAULT_MAX_MESSAGE_BYTES } from './packets.ts'
@@ -54,30 +54,18 @@ export async function startMysqlListener(options: MysqlListenerOptions): Promise
     connections.add(connection)
     connection.onClose = () => connections.delete(connection)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = formatHostPort(options.listen)
-      const why =
-        err.code === 'EADDRINUSE'
-          ? 'address already in use'
-          : err.code === 'EADDRNOTAVAIL'
-            ? 'address not available on this machine'
-            : err.message
-      reject(
-        new DdbError('LISTEN', `listen ${where} (MySQL protocol): ${why}`, {
-          hint: 'pick another address with --mysql-listen',
-        }),
-      )
-    })
-    server.listen(options.listen.port, options.listen.host, () => resolve())
-  })
+  const address = await listenTcp(
+    server,
+    options.listen,
+    `listen ${formatHostPort(options.listen)} (MySQL protocol)`,
+    '--mysql-listen',
+  )
   server.on('error', (err) => options.logger.error('mysql listener error', { error: err }))
-  const bound = server.address() as net.AddressInfo
   let closed: Promise<void> | null = null
   const close = () =>
     (closed ??= new Promise<void>((resolve) => {
       for (const c of connections) c.destroy()
       server.close(() => resolve())
     }))
-  return { address: formatHostPort({ host: bound.address, port: bound.port }), close, [Symbol.asyncDispose]: close }
+  return { address, close, [Symbol.asyncDispose]: close }
 }

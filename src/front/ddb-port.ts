@@ -1,0 +1,116 @@
+/**
+ * ddb's own port: one TCP port serves slaves (the master streams its log to
+ * them) and clients (`ddb sql`, `ddb status`, forwarded writes), each client on
+ * a Session of its own.
+ */
+import net from 'node:net'
+import { formatHostPort, type HostPort } from '../config.ts'
+import { DdbError, formatError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { NodeApi } from '../node/api.ts'
+import { Session } from '../node/session.ts'
+import { type Accepted, greet, type Hello } from '../wire/handshake.ts'
+import { DEFAULT_WAIT_MS, type Message } from '../wire/messages.ts'
+import type { Peer } from '../wire/peer.ts'
+import { listenTcp } from './listen.ts'
+
+export interface DdbPortOptions {
+  listen: HostPort
+  /** Shared secret peers must prove; '' accepts everyone. */
+  secret: string
+  node: NodeApi
+  logger: Logger
+}
+
+/** A listening ddb port. */
+export interface DdbPort {
+  /** "host:port" actually bound (port 0 becomes the real port). */
+  readonly address: string
+  /** Stops listening and ends every connection. */
+  close(): Promise<void>
+}
+
+/** Starts listening; rejects with a one-line LISTEN error when the address is taken or invalid. */
+export async function startDdbPort(options: DdbPortOptions): Promise<DdbPort> {
+  const { node, logger } = options
+  const peers = new Set<Peer>()
+  const server = net.createServer((socket) => {
+    const peer = greet(socket, {
+      role: node.role,
+      secret: options.secret,
+      logger,
+      accept: (p, hello) => accept(node, p, hello),
+      onEnd: (p) => peers.delete(p),
+    })
+    if (!peer.closed) peers.add(peer)
+  })
+  const address = await listenTcp(server, options.listen, `listen ${formatHostPort(options.listen)}`, '--listen')
+  server.on('error', (err) => logger.error('server error', { error: err }))
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const p of peers) p.close(null)
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** A slave goes to the node's replica streaming (master only); a client gets a Session. */
+function accept(node: NodeApi, peer: Peer, hello: Hello): Accepted {
+  if (hello.peer === 'slave') {
+    if (!node.attachReplica) {
+      throw new DdbError('NOT_MASTER', 'this node is a slave; slaves attach to the master', {
+        hint: 'point --master at the master',
+      })
+    }
+    const replica = node.attachReplica(peer, hello)
+    return {
+      ...node.position(),
+      onMessage: (m) => replica.onMessage(m),
+      onClose: (reason) => replica.onClose(reason),
+      start: () => replica.start(),
+    }
+  }
+  const session = new Session(node)
+  return {
+    ...node.position(),
+    onMessage: clientHandler(peer, session, node),
+    onClose: () => void session.close(), // a client gone mid-transaction rolls back
+  }
+}
+
+/** Answers a client's requests in the order they came, each by its id. */
+function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message) => void {
+  let previous = Promise.resolve()
+  return (m) => {
+    switch (m.type) {
+      case 'query':
+        previous = previous
+          .then(async () => {
+            try {
+              if (m.minOffset !== undefined) await node.waitForOffset(m.minOffset, m.waitMs ?? DEFAULT_WAIT_MS)
+              const result = await session.execute(m.sql, m.params, { db: m.db ?? null })
+              await peer.send({ type: 'result', id: m.id, result })
+            } catch (err) {
+              await peer.send(errorMessage(m.id, err))
+            }
+          })
+          .catch(() => {})
+        return
+      case 'status':
+        previous = previous
+          .then(() => peer.send({ type: 'status-result', id: m.id, status: node.status() }))
+          .catch(() => {})
+        return
+      default:
+        peer.close(`unexpected ${m.type} message from a client`)
+    }
+  }
+}
+
+/** The error message a request gets; unexpected errors keep their message, never a stack. */
+function errorMessage(id: number | null, err: unknown): Message {
+  if (err instanceof DdbError) return { type: 'error', id, code: err.code, message: err.message, hint: err.hint }
+  return { type: 'error', id, code: 'INTERNAL', message: formatError(err) }
+}

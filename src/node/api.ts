@@ -1,0 +1,71 @@
+/**
+ * What the front ends (ddb's own port, the MySQL port, HTTP, the master's prompt)
+ * need from the node they serve. The master and the slave satisfy these types
+ * (structurally: the node layer sits above them and they never import it); the
+ * front ends see nothing else of them.
+ */
+import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import type { Classification } from '../sql/classify.ts'
+import type { Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
+import type { Peer } from '../wire/peer.ts'
+
+/** A statement to write, with the classification the session already made (each statement is lexed once). */
+export interface WriteStatement {
+  statement: Statement
+  classification: Classification
+}
+
+/**
+ * A client's BEGIN … COMMIT on the master: its statements run as they come,
+ * and COMMIT logs them as one entry (null: nothing was written, nothing logged).
+ */
+export interface Transaction {
+  write(w: WriteStatement): Promise<WriteResult>
+  /** Reads inside the transaction see its own writes. */
+  read(sql: string, params: Param[]): Promise<ReadResult>
+  commit(): Promise<WriteResult | null>
+  /** Safe to call twice, and after a failed commit. */
+  rollback(): Promise<void>
+}
+
+/** Where a node's log stands, as a welcome tells a peer: its log id (null: none yet) and its last offset. */
+export interface NodePosition {
+  logId: string | null
+  offset: number
+}
+
+/** What receives an attached slave's messages and the end of its connection. */
+export type { SlaveHello }
+
+export interface ReplicaHandler {
+  onMessage(m: Message): void
+  onClose(reason: string | null): void
+  /** Called once the welcome is on its way: the stream may start. */
+  start(): void
+}
+
+export interface NodeApi {
+  readonly role: NodeRole
+  /** The database a new session starts in. */
+  readonly defaultDb: string | null
+  /** The SQL dialect of the node's store, for the determinism rules. */
+  readonly dialect: 'mysql' | 'sqlite'
+  /** Commits statements as one entry (a slave refuses with NotMasterError, or forwards them). */
+  write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
+  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  /**
+   * Read-your-writes: resolves once the node holds entry `offset` (a slave: has
+   * applied it; the master: has published it), or rejects with STALE_READ
+   * (StaleReadError) after timeoutMs.
+   */
+  waitForOffset(offset: number, timeoutMs: number): Promise<void>
+  /** Opens a client transaction (master only; a slave's sessions keep read-only transactions themselves). */
+  beginTransaction?(db: string | null): Promise<Transaction>
+  status(): NodeStatus
+  position(): NodePosition
+  /**
+   * Master only: takes on a slave that said a valid hello and returns its
+   * handler; throws a DdbError that refuses it (another log, ahead of the master).
+   */
+  attachReplica?(peer: Peer, hello: SlaveHello): ReplicaHandler
+}

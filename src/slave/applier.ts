@@ -1,0 +1,184 @@
+import { APPLY_BATCH_ENTRIES } from '../config.ts'
+import { type Entry, entryChecksum } from '../entry.ts'
+import { DivergenceError, formatError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { OffsetWatch } from '../offset-watch.ts'
+import { ApplyError, applyEntries } from '../store/apply.ts'
+import type { Store, StoreState } from '../store/store.ts'
+import type { ReplicationFilters, Welcome } from '../wire/messages.ts'
+import { filterEntries } from './filter.ts'
+
+/** Entries received but not yet applied above which the slave stops reading from the master. */
+const QUEUE_HIGH = APPLY_BATCH_ENTRIES * 4
+/** How long progress waits to be acked, so that at a steady trickle the master gets one ack per interval, not one per entry. */
+const ACK_INTERVAL_MS = 20
+
+/** The connection entries come from, as the applier steers it. */
+export interface Upstream {
+  pause(): void
+  resume(): void
+  ack(applied: number, error: string | null): void
+  /** Ends the connection (a gap, a corrupt entry, the store gone); it comes back by itself. */
+  drop(reason: string): void
+}
+
+/**
+ * Applier applies the master's entries to the slave's store in offset order,
+ * many per store transaction, with the offset in the same transaction. It
+ * holds back the stream while too many wait (back-pressure), acks progress,
+ * and stops for good at an entry that fails or diverges (never skipping one)
+ * until the slave is restarted. Entries the filters skip still advance the offset.
+ */
+export class Applier {
+  /** The store's offset: what reads may wait for (read-your-writes). */
+  readonly applied: OffsetWatch
+  readonly #store: Store
+  readonly #filters: ReplicationFilters
+  readonly #logger: Logger
+  readonly #upstream: Upstream
+  #state: StoreState
+  #error: string | null = null
+  #queue: Entry[] = []
+  /** The offset the next entry from the master must have. */
+  #next: number
+  #applying: Promise<void> | null = null
+  /** The master's newest offset, as last heard. */
+  #masterOffset: number
+  /** The master's log id from its welcome; a fresh store records it with its first entries. */
+  #masterLogId = ''
+  /** The entry that may have half-applied before a crash or a lost store connection (see applyEntries). */
+  #inDoubt: number
+  #ackTimer: ReturnType<typeof setTimeout> | null = null
+
+  constructor(store: Store, state: StoreState, filters: ReplicationFilters, logger: Logger, upstream: Upstream) {
+    this.#store = store
+    this.#state = state
+    this.#filters = filters
+    this.#logger = logger
+    this.#upstream = upstream
+    this.applied = new OffsetWatch(state.offset)
+    this.#next = state.offset + 1
+    this.#masterOffset = state.offset
+    this.#inDoubt = state.offset + 1
+  }
+
+  /** What the store holds: its offset and the log its entries came from. */
+  get state(): StoreState {
+    return this.#state
+  }
+
+  /** Why applying stopped, or null while it goes on. */
+  get error(): string | null {
+    return this.#error
+  }
+
+  get masterOffset(): number {
+    return this.#masterOffset
+  }
+
+  /** When the oldest entry not yet applied ran on the master (ms since the epoch), or null. */
+  get oldestPendingTs(): number | null {
+    return this.#queue[0]?.ts ?? null
+  }
+
+  /** True while entries wait or are being applied, or applying has stopped. */
+  get busy(): boolean {
+    return this.#queue.length > 0 || this.#applying !== null || this.#error !== null
+  }
+
+  /** Resolves once nothing is being applied. */
+  async drained(): Promise<void> {
+    await this.#applying
+  }
+
+  /** A new connection: entries continue from the store's offset. */
+  attached(welcome: Welcome): void {
+    this.#masterOffset = welcome.offset
+    this.#masterLogId = welcome.logId ?? ''
+    this.#next = this.#state.offset + 1
+  }
+
+  /** The connection ended: what it brought and was not applied comes again on the next one. */
+  detached(): void {
+    this.#queue = []
+  }
+
+  /** The next entries of the stream: checked for gaps and damage, queued, applied. */
+  receive(entries: Entry[]): void {
+    if (this.#error !== null) return this.#upstream.pause() // stopped: apply nothing more until restarted
+    for (const e of entries) {
+      if (e.offset !== this.#next) return this.#upstream.drop(`expected entry ${this.#next}, got ${e.offset}`)
+      if (entryChecksum(e) !== e.checksum)
+        return this.#upstream.drop(`entry ${e.offset} arrived corrupt (checksum mismatch)`)
+      this.#next++
+    }
+    this.#queue.push(...entries)
+    this.#masterOffset = Math.max(this.#masterOffset, this.#next - 1)
+    if (this.#queue.length >= QUEUE_HIGH) this.#upstream.pause()
+    this.#applying ??= this.#applyQueued().finally(() => {
+      this.#applying = null
+    })
+  }
+
+  /** The master is idle at `offset`. */
+  heartbeat(offset: number): void {
+    this.#masterOffset = offset
+    this.ack()
+  }
+
+  /** Tells the master where this slave is. */
+  ack(): void {
+    this.#upstream.ack(this.#state.offset, this.#error)
+  }
+
+  /** Stops acking and wakes every wait for an offset; resolves once the batch being applied ends. */
+  async close(): Promise<void> {
+    if (this.#ackTimer) clearTimeout(this.#ackTimer)
+    this.applied.close()
+    await this.#applying
+  }
+
+  /** Applies queued entries batch by batch until the queue is empty or applying stops. */
+  async #applyQueued(): Promise<void> {
+    while (this.#queue.length > 0 && this.#error === null) {
+      const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
+      const logId = this.#state.logId ?? this.#masterLogId
+      try {
+        // Entries the filters skip are applied with no statements: the offset still advances.
+        await applyEntries(this.#store, filterEntries(this.#filters, batch), logId, this.#inDoubt)
+        this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
+      } catch (err) {
+        this.#setState(await this.#store.readState().catch(() => this.#state))
+        if (err instanceof DivergenceError || err instanceof ApplyError) {
+          this.#error = formatError(err)
+          this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
+          this.#queue = []
+          this.#upstream.pause()
+        } else {
+          this.#inDoubt = this.#state.offset + 1
+          this.#logger.warn('store unavailable; will reconnect and resume', {
+            applied: this.#state.offset,
+            error: formatError(err),
+          })
+          this.#upstream.drop('store unavailable')
+        }
+      }
+      this.#ackSoon()
+      if (this.#queue.length < QUEUE_HIGH / 2 && this.#error === null) this.#upstream.resume()
+    }
+  }
+
+  #setState(state: StoreState): void {
+    this.#state = state
+    this.applied.publish(state.offset)
+  }
+
+  /** Acks progress within ACK_INTERVAL_MS (each ack costs the master a message); an error at once. */
+  #ackSoon(): void {
+    if (this.#error !== null) return this.ack()
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = null
+      this.ack()
+    }, ACK_INTERVAL_MS)
+  }
+}
