@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
+import { context, NOW, sequence } from '../../test/support/determinism-cases.ts'
 import { makeDeterministic } from './determinism.ts'
-import { context, NOW, sequence } from './determinism-test-support.ts'
 
 describe('makeDeterministic: literals', () => {
   test.each<[number, string]>([

@@ -7,7 +7,7 @@ import {
   QUARTER,
   refusal,
   UUID_Q,
-} from './determinism-test-support.ts'
+} from '../../test/support/determinism-cases.ts'
 
 describe('makeDeterministic: mysql, statements left as they are', () => {
   expectUnchanged('mysql', [

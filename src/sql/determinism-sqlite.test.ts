@@ -1,7 +1,4 @@
 import { describe, expect, test } from 'bun:test'
-import type { DdbError } from '../errors.ts'
-import { checkSqliteDdl, hasTimeDefaults } from './clock-defaults.ts'
-import { makeDeterministic } from './determinism.ts'
 import {
   context,
   expectRefusal,
@@ -10,7 +7,10 @@ import {
   INT63_Q,
   TS,
   TS_MS,
-} from './determinism-test-support.ts'
+} from '../../test/support/determinism-cases.ts'
+import type { DdbError } from '../errors.ts'
+import { checkSqliteDdl, hasTimeDefaults } from './clock-defaults.ts'
+import { makeDeterministic } from './determinism.ts'
 
 describe('makeDeterministic: sqlite, statements left as they are', () => {
   expectUnchanged('sqlite', [

@@ -10,6 +10,15 @@ export interface MysqlError {
   message: string
 }
 
+/** An error to send as an ERR packet as it is. */
+export class ClientError extends Error {
+  readonly mysql: MysqlError
+  constructor(mysql: MysqlError) {
+    super(mysql.message)
+    this.mysql = mysql
+  }
+}
+
 /** SQL states of the MySQL errors a store commonly answers with. */
 const SQL_STATES: Record<number, string> = {
   1044: '42000',

@@ -4,8 +4,8 @@
  * that turn tables of cases into tests.
  */
 import { expect, test } from 'bun:test'
-import { DdbError } from '../errors.ts'
-import { type DeterminismContext, type Dialect, makeDeterministic } from './determinism.ts'
+import { DdbError } from '../../src/errors.ts'
+import { type DeterminismContext, type Dialect, makeDeterministic } from '../../src/sql/determinism.ts'
 
 /** The master's clock in these tests: 2026-11-22 10:00:00.123 UTC. */
 export const NOW = Date.UTC(2026, 10, 22, 10, 0, 0, 123)
