@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
+import { withCluster } from './support/cluster.ts'
+import { writeRows } from './support/compare.ts'
+import { ddbCommand, rowsOf, runDdb, statusOf, waitApplied } from './support/ddb.ts'
 import { freePort, waitFor } from './support/util.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ddb-cli-'))
@@ -51,20 +53,26 @@ describe('command-line errors', () => {
     const bad = await runDdb(['master', '--db', store(), '--log', logFile(), '--listen', 'nowhere'])
     expect(bad.code).toBe(2)
     expectOneLineError(bad.stderr, /invalid --listen "nowhere"/)
-    await using master = await startMaster(store(), logFile())
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
+    const { master } = cluster
     const taken = await runDdb(['master', '--db', store(), '--log', logFile(), '--listen', master.address])
     expect(taken.code).toBe(1)
     expectOneLineError(taken.stderr, /address already in use/)
   })
 
   test('a log that does not belong to the store', async () => {
-    const db = store()
-    {
-      await using master = await startMaster(db, logFile())
-      await (await master.client()).query('CREATE TABLE x (id INTEGER)')
-      await master.stop()
-    }
-    const r = await runDdb(['master', '--db', db, '--log', logFile(), '--listen', `127.0.0.1:${await freePort()}`])
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
+    await (await cluster.master.client()).query('CREATE TABLE x (id INTEGER)')
+    await cluster.master.stop()
+    const r = await runDdb([
+      'master',
+      '--db',
+      cluster.masterStore,
+      '--log',
+      logFile(),
+      '--listen',
+      `127.0.0.1:${await freePort()}`,
+    ])
     expect(r.code).toBe(1)
     expectOneLineError(r.stderr, /was written with log .*\(point --log at the log file this store was written with\)/)
   })
@@ -74,7 +82,8 @@ describe('command-line errors', () => {
     const gone = await runDdb(['sql', 'SELECT 1', '--to', `127.0.0.1:${port}`])
     expect(gone.code).toBe(1)
     expectOneLineError(gone.stderr, new RegExp(`connect 127\\.0\\.0\\.1:${port}`))
-    await using master = await startMaster(store(), logFile())
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
+    const { master } = cluster
     const bad = await runDdb(['sql', 'INSERT INTO nowhere VALUES (1)', '--to', master.address])
     expect(bad.code).toBe(1)
     expectOneLineError(bad.stderr, /no such table: nowhere/)
@@ -87,7 +96,8 @@ describe('command-line errors', () => {
   })
 
   test('a wrong secret is refused; the right one works', async () => {
-    await using master = await startMaster(store(), logFile(), { env: { DDB_SECRET: 's3cret' } })
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0, secret: 's3cret' })
+    const { master } = cluster
     const wrong = await runDdb(['sql', 'SELECT 1 AS one', '--to', master.address, '--secret', 'nope'])
     expect(wrong.code).toBe(1)
     expectOneLineError(wrong.stderr, /authentication failed/)
@@ -100,9 +110,8 @@ describe('command-line errors', () => {
 
 describe('ddb sql --param', () => {
   test('parameters are stored in the entry and bound again on replay, never pasted into the text', async () => {
-    const log = logFile()
-    await using master = await startMaster(store(), log)
-    await using slave = await startSlave(master.address, store())
+    await using cluster = await withCluster({ store: 'sqlite' })
+    const { master, slave, log } = cluster
     await runDdb(['sql', 'CREATE TABLE p (id INTEGER PRIMARY KEY, v TEXT)', '--to', master.address])
     const nasty = "it's; DROP TABLE p; --"
     const insert = await runDdb([
@@ -137,9 +146,9 @@ describe('ddb sql --param', () => {
 
 describe('ddb sql --mysql', () => {
   test('talks to a node over its MySQL port and prints as the mysql client does', async () => {
-    const mysqlPort = await freePort()
-    const to = `127.0.0.1:${mysqlPort}`
-    await using master = await startMaster(store(), logFile(), { args: ['--mysql-listen', to] })
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0, mysql: true })
+    const { master } = cluster
+    const to = `127.0.0.1:${await cluster.mysqlPort(master)}`
     const create = await runDdb([
       'sql',
       '--mysql',
@@ -172,23 +181,12 @@ describe('ddb sql --mysql', () => {
 })
 
 describe('ddb log tail', () => {
-  let master: DdbNode
-  const log = join(dir, 'tail.log')
-
   test('prints 10,000 entries as JSON lines, the last 10 by default, and follows new ones', async () => {
-    master = await startMaster(store(), log)
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
+    const { master, log } = cluster
     const first = await master.client()
     await first.query('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)')
-    const clients = await Promise.all(Array.from({ length: 16 }, () => master.client()))
-    let next = 2
-    await Promise.all(
-      clients.map(async (c) => {
-        while (next <= 10_000) {
-          const id = next++
-          await c.query(`INSERT INTO t (id, v) VALUES (${id}, 'v${id}')`)
-        }
-      }),
-    )
+    await writeRows(master, 9_999, (i) => `INSERT INTO t (id, v) VALUES (${i + 2}, 'v${i + 2}')`, 16)
 
     const all = await runDdb(['log', 'tail', '--log', log, '--from', '1', '--json'])
     expect(all.code).toBe(0)
@@ -206,21 +204,10 @@ describe('ddb log tail', () => {
     expect(lines).toHaveLength(10)
     expect(lines[9]).toMatch(/^#10000 \d{4}-\d\d-\d\dT.* INSERT INTO t/)
 
-    const follow = Bun.spawn(
-      [
-        process.execPath,
-        join(import.meta.dir, '..', 'bin', 'ddb.ts'),
-        'log',
-        'tail',
-        '--log',
-        log,
-        '-n',
-        '1',
-        '--follow',
-        '--json',
-      ],
-      { stdout: 'pipe', stderr: 'pipe' },
-    )
+    const follow = Bun.spawn([...ddbCommand(), 'log', 'tail', '--log', log, '-n', '1', '--follow', '--json'], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
     let seen = ''
     void (async () => {
       for await (const chunk of follow.stdout) seen += new TextDecoder().decode(chunk)
@@ -230,8 +217,6 @@ describe('ddb log tail', () => {
     await waitFor(() => seen.includes('followed'), { timeoutMs: 10_000, what: 'tail --follow to print the new entry' })
     follow.kill('SIGINT')
     expect(await follow.exited).toBe(0)
-    for (const c of clients) c.close()
-    await master.stop()
   })
 
   test('a missing log file is a clear error', async () => {
@@ -265,7 +250,8 @@ describe('the port under bad input', () => {
   }
 
   test('malformed, oversized and truncated frames close only that connection', async () => {
-    await using master = await startMaster(store(), logFile())
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
+    const { master } = cluster
     const writer = await master.client()
     await writer.query('CREATE TABLE kept (id INTEGER PRIMARY KEY)')
 
@@ -295,8 +281,8 @@ describe('the port under bad input', () => {
 describe('the compiled binary', () => {
   test('replicates from a master to a slave and prints JSON', async () => {
     const options = { compiled: true }
-    await using master = await startMaster(store(), logFile(), options)
-    await using slave = await startSlave(master.address, store(), options)
+    await using cluster = await withCluster({ store: 'sqlite', ...options })
+    const { master, slave } = cluster
     const create = await runDdb(
       ['sql', 'CREATE TABLE c (id INTEGER PRIMARY KEY, name TEXT)', '--to', master.address, '--json'],
       options,

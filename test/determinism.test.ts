@@ -6,15 +6,20 @@
  * the master with its slaves, row for row.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
-import type { Entry } from '../src/entry.ts'
 import { DdbError } from '../src/errors.ts'
 import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
-import { expectSlavesEqualMaster, masterOffset, select, waitCaughtUp, write } from './support/compare.ts'
-import { type DdbNode, runDdb, startMaster, startSlave } from './support/ddb.ts'
-import { type Mariadb, startMariadb } from './support/mariadb.ts'
-import { type TempDir, tempDir } from './support/util.ts'
+import { BACKEND_KINDS } from './support/backends.ts'
+import { type Cluster, withCluster } from './support/cluster.ts'
+import {
+  expectSlavesEqualMaster,
+  masterOffset,
+  select,
+  tailLog,
+  waitCaughtUp,
+  write,
+  writeOne,
+} from './support/compare.ts'
+import type { DdbNode } from './support/ddb.ts'
 
 /** Sends `sql` and expects ddb to refuse it as unsafe, with a message matching `reason`. */
 async function expectRefused(c: Client, sql: string, reason: RegExp): Promise<void> {
@@ -27,46 +32,25 @@ async function expectRefused(c: Client, sql: string, reason: RegExp): Promise<vo
   expect((err as DdbError).message, sql).toMatch(reason)
 }
 
-/** The answer to a single write: its offset, rows affected and insert id. */
-async function writeOne(c: Client, sql: string): Promise<{ offset: number; affectedRows: number; insertId: number }> {
-  const [answer] = await c.query(sql)
-  if (answer?.kind !== 'write') throw new Error(`expected a write answer to ${sql}, got ${JSON.stringify(answer)}`)
-  return answer
-}
-
-/** The last `n` entries of a log file, read with `ddb log tail --json`. */
-async function tailLog(log: string, n: number): Promise<Entry[]> {
-  const tail = await runDdb(['log', 'tail', '--log', log, '--json', '-n', String(n)])
-  expect(tail.code, tail.stderr).toBe(0)
-  return tail.stdout
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Entry)
-}
-
 /** The auto-increment key column, as each dialect writes it. */
 const AUTO_ID = { sqlite: 'id INTEGER PRIMARY KEY AUTOINCREMENT', mysql: 'id INT AUTO_INCREMENT PRIMARY KEY' } as const
 
 for (const kind of BACKEND_KINDS) {
   describe(`determinism on ${kind} stores`, () => {
-    let backend: Backend
+    let cluster: Cluster
     let log: string
     let master: DdbNode
     let slave: DdbNode
     let c: Client
 
     beforeAll(async () => {
-      backend = createBackend(kind)
-      log = join(backend.dir, 'determinism.log')
-      master = await startMaster(await backend.newStore(), log)
-      slave = await startSlave(master.address, await backend.newStore())
+      cluster = await withCluster({ store: kind })
+      ;({ log, master, slave } = cluster)
       c = await master.client()
     })
     afterAll(async () => {
       c?.close()
-      await slave?.[Symbol.asyncDispose]()
-      await master?.[Symbol.asyncDispose]()
-      await backend.close()
+      await cluster?.[Symbol.asyncDispose]()
     })
 
     test("time functions replay at the master's clock, on a slave that applies later", async () => {
@@ -148,7 +132,8 @@ for (const kind of BACKEND_KINDS) {
       }
       // A slave started more than a second later replays the same values, not its own clock.
       await Bun.sleep(1_100)
-      await using late = await startSlave(master.address, await backend.newStore())
+      // Stopped at the end of the test: the late slave gets none of the later tests' writes.
+      await using late = await cluster.addSlave()
       await expectSlavesEqualMaster(master, [slave, late], kind)
     })
 
@@ -250,7 +235,7 @@ for (const kind of BACKEND_KINDS) {
             ]
       for (const [sql, reason] of refusals) await expectRefused(c, sql, reason)
       expect(await masterOffset(master)).toBe(before)
-      expect((await tailLog(log, 1))[0]!.offset).toBe(before)
+      expect((await tailLog(log, '-n', '1'))[0]!.offset).toBe(before)
       expect(await select(master, 'SELECT id, v FROM who')).toEqual([{ id: 1, v: 'one' }])
       await expectSlavesEqualMaster(master, [slave], kind)
     })
@@ -354,7 +339,8 @@ for (const kind of BACKEND_KINDS) {
         { id: 10, k: 'c', v: 3 },
       ])
       // The live slave gets these entries one by one; a slave catching up applies them in one batch.
-      await using late = await startSlave(master.address, await backend.newStore())
+      // Stopped at the end of the test: the late slave gets none of the later tests' writes.
+      await using late = await cluster.addSlave()
       await expectSlavesEqualMaster(master, [slave, late], kind)
     })
 
@@ -367,7 +353,7 @@ for (const kind of BACKEND_KINDS) {
       const { offset } = await writeOne(c, original)
       const plain = 'INSERT INTO orig (id, r) VALUES (2, 0.5)'
       await writeOne(c, plain)
-      const [rewritten, untouched] = await tailLog(log, 2)
+      const [rewritten, untouched] = await tailLog(log, '-n', '2')
       expect(rewritten!.offset).toBe(offset)
       expect(rewritten!.statements[0]!.original).toBe(original)
       const sql = rewritten!.statements[0]!.sql
@@ -384,22 +370,18 @@ for (const kind of BACKEND_KINDS) {
 }
 
 describe('determinism across MySQL servers in different time zones', () => {
-  const servers: Mariadb[] = []
-  let dir: TempDir
+  let cluster: Cluster
   let master: DdbNode
   let slave: DdbNode
   const query = 'SELECT id, at, today, sys, UNIX_TIMESTAMP(stamp) AS stamp FROM zoned ORDER BY id'
 
   beforeAll(async () => {
-    servers.push(
-      ...(await Promise.all([
-        startMariadb({ serverArgs: ['--default-time-zone=+05:00'] }),
-        startMariadb({ serverArgs: ['--default-time-zone=-03:00'] }),
-      ])),
-    )
-    dir = await tempDir('ddb-zones-')
-    master = await startMaster(servers[0]!.url('app'), join(dir.path, 'zones.log'))
-    slave = await startSlave(master.address, servers[1]!.url('app'))
+    cluster = await withCluster({
+      store: 'mysql',
+      masterServerArgs: ['--default-time-zone=+05:00'],
+      slaveServerArgs: ['--default-time-zone=-03:00'],
+    })
+    ;({ master, slave } = cluster)
     await write(
       master,
       'CREATE TABLE zoned (id INT PRIMARY KEY, at DATETIME(6), today DATE, sys DATETIME(6), stamp TIMESTAMP(6) NULL)',
@@ -411,10 +393,7 @@ describe('determinism across MySQL servers in different time zones', () => {
     await waitCaughtUp(slave, await masterOffset(master))
   })
   afterAll(async () => {
-    await slave?.[Symbol.asyncDispose]()
-    await master?.[Symbol.asyncDispose]()
-    await Promise.all(servers.map((s) => s.stop()))
-    await dir?.remove()
+    await cluster?.[Symbol.asyncDispose]()
   })
 
   test('a slave whose server runs at -03:00 stores the wall clock of a master at +05:00', async () => {
@@ -431,33 +410,24 @@ describe('determinism across MySQL servers in different time zones', () => {
 })
 
 describe('determinism when the master changes time zone between entries (mysql)', () => {
-  const servers: Mariadb[] = []
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()))
-  })
-
   test('a slave that catches up after the master restarts in another zone replays each entry in the zone it ran in', async () => {
     // As a master whose SYSTEM zone moves (daylight saving time) and is restarted: its entries span two zones.
-    const [onMaster, onSlave] = await Promise.all([
-      startMariadb({ serverArgs: ['--default-time-zone=+05:00'] }),
-      startMariadb({ serverArgs: ['--default-time-zone=-03:00'] }),
-    ])
-    servers.push(onMaster, onSlave)
-    await using dir = await tempDir('ddb-zone-change-')
-    const log = join(dir.path, 'zone-change.log')
-    {
-      await using master = await startMaster(onMaster.url('app'), log)
-      await write(master, 'CREATE TABLE moved (id INT PRIMARY KEY, at DATETIME(6))')
-      await write(master, 'INSERT INTO moved (id, at) VALUES (1, NOW(6))')
-      expect(await master.stop()).toBe(0)
-    }
-    await onMaster.query("SET GLOBAL time_zone = '+08:00'")
-    await using master = await startMaster(onMaster.url('app'), log)
+    await using cluster = await withCluster({
+      store: 'mysql',
+      slaves: 0,
+      masterServerArgs: ['--default-time-zone=+05:00'],
+      slaveServerArgs: ['--default-time-zone=-03:00'],
+    })
+    await write(cluster.master, 'CREATE TABLE moved (id INT PRIMARY KEY, at DATETIME(6))')
+    await write(cluster.master, 'INSERT INTO moved (id, at) VALUES (1, NOW(6))')
+    expect(await cluster.master.stop()).toBe(0)
+    await cluster.direct(cluster.master, "SET GLOBAL time_zone = '+08:00'")
+    const master = await cluster.restartMaster()
     await write(master, 'INSERT INTO moved (id, at) VALUES (2, NOW(6))')
     const rows = await select(master, 'SELECT id, at, UNIX_TIMESTAMP(at) AS epoch FROM moved ORDER BY id')
     // On the master, row 1 was written at +05:00 and row 2 at +08:00 (about 3 hours apart on the wall clock).
     expect(Number(rows[1]!.epoch) - Number(rows[0]!.epoch)).toBeGreaterThan(3 * 3600 - 60)
-    await using slave = await startSlave(master.address, onSlave.url('app'))
+    const slave = await cluster.addSlave()
     await waitCaughtUp(slave, await masterOffset(master))
     expect(await select(slave, 'SELECT id, at FROM moved ORDER BY id')).toEqual(rows.map(({ id, at }) => ({ id, at })))
   })

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
-import { type DdbNode, ddbCommand, startMaster, startSlave, waitApplied } from './support/ddb.ts'
+import { BACKEND_KINDS } from './support/backends.ts'
+import { type Cluster, withCluster } from './support/cluster.ts'
+import { type DdbNode, ddbCommand, waitApplied } from './support/ddb.ts'
 import { freePort, waitFor } from './support/util.ts'
 
 /** A ddb node with its HTTP API's base URL. */
@@ -10,16 +11,9 @@ interface HttpNode {
   url: string
 }
 
-/** `--http 127.0.0.1:<free port>` and the base URL it gives. */
-async function httpArgs(): Promise<{ args: string[]; url: string }> {
-  const address = `127.0.0.1:${await freePort()}`
-  return { args: ['--http', address], url: `http://${address}` }
-}
-
-/** Waits until the node's HTTP API answers /status (it starts just after the ddb port). */
-async function ready(node: DdbNode, url: string): Promise<HttpNode> {
-  await waitFor(async () => (await fetch(`${url}/status`)).ok, { timeoutMs: 30_000, what: `HTTP API at ${url}` })
-  return { node, url }
+/** A node of a cluster started with `http: true`, with its HTTP API's base URL. */
+function httpNode(cluster: Cluster, node: DdbNode): HttpNode {
+  return { node, url: cluster.httpUrl(node) }
 }
 
 /** A JSON answer: status and body. */
@@ -50,20 +44,15 @@ async function masterOffset(node: HttpNode): Promise<number> {
 
 for (const kind of BACKEND_KINDS) {
   describe(`HTTP API on ${kind} stores`, () => {
-    let backend: Backend
+    let cluster: Cluster
     let master: HttpNode
     let slave: HttpNode
     let created: number
 
     beforeAll(async () => {
-      backend = createBackend(kind)
-      const m = await httpArgs()
-      master = await ready(
-        await startMaster(await backend.newStore(), join(backend.dir, 'http.log'), { args: m.args }),
-        m.url,
-      )
-      const s = await httpArgs()
-      slave = await ready(await startSlave(master.node.address, await backend.newStore(), { args: s.args }), s.url)
+      cluster = await withCluster({ store: kind, http: true })
+      master = httpNode(cluster, cluster.master)
+      slave = httpNode(cluster, cluster.slave)
       const { status, body } = await postSql(master, {
         sql: 'CREATE TABLE people (id INTEGER PRIMARY KEY, name VARCHAR(50))',
       })
@@ -72,9 +61,7 @@ for (const kind of BACKEND_KINDS) {
     })
 
     afterAll(async () => {
-      await slave?.node[Symbol.asyncDispose]()
-      await master?.node[Symbol.asyncDispose]()
-      await backend.close()
+      await cluster?.[Symbol.asyncDispose]()
     })
 
     test('a write via POST on the master, then a read via GET on the slave', async () => {
@@ -148,11 +135,7 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('a --forward-writes slave passes a POST write on to the master; SIGTERM stops it cleanly', async () => {
-      const s = await httpArgs()
-      const forwarding = await ready(
-        await startSlave(master.node.address, await backend.newStore(), { args: [...s.args, '--forward-writes'] }),
-        s.url,
-      )
+      const forwarding = httpNode(cluster, await cluster.addSlave({ args: ['--forward-writes'] }))
       try {
         const write = await postSql(forwarding, { sql: "INSERT INTO people (id, name) VALUES (30, 'Fud')" })
         expect(write.status).toBe(200)
@@ -233,62 +216,49 @@ for (const kind of BACKEND_KINDS) {
 
 describe('--http', () => {
   test('with --secret, requests must send it as a Bearer token', async () => {
-    const backend = createBackend('sqlite')
-    try {
-      const { args, url } = await httpArgs()
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'secret.log'), {
-        args,
-        env: { DDB_SECRET: 'hush' },
-      })
-      await waitFor(async () => (await fetch(`${url}/status`)).status === 401, {
-        timeoutMs: 30_000,
-        what: `HTTP API at ${url}`,
-      })
-      const denied = await call(`${url}/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT 1' }) })
-      expect([denied.status, denied.body.error.code]).toEqual([401, 'AUTH'])
-      const allowed = await call(`${url}/sql`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer hush' },
-        body: JSON.stringify({ sql: 'SELECT 1 AS one' }),
-      })
-      expect(allowed.body).toEqual({ results: [{ columns: ['one'], rows: [{ one: 1 }] }] })
-      expect(master.proc.exitCode).toBeNull()
-    } finally {
-      await backend.close()
-    }
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0, http: true, secret: 'hush' })
+    const { master } = cluster
+    const url = cluster.httpUrl(master)
+    await waitFor(async () => (await fetch(`${url}/status`)).status === 401, {
+      timeoutMs: 30_000,
+      what: `HTTP API at ${url}`,
+    })
+    const denied = await call(`${url}/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT 1' }) })
+    expect([denied.status, denied.body.error.code]).toEqual([401, 'AUTH'])
+    const allowed = await call(`${url}/sql`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer hush' },
+      body: JSON.stringify({ sql: 'SELECT 1 AS one' }),
+    })
+    expect(allowed.body).toEqual({ results: [{ columns: ['one'], rows: [{ one: 1 }] }] })
+    expect(master.proc.exitCode).toBeNull()
   })
 
   test('a port in use stops the node with a one-line LISTEN error', async () => {
-    const backend = createBackend('sqlite')
-    try {
-      const { args, url } = await httpArgs()
-      await using blocker = await startMaster(await backend.newStore(), join(backend.dir, 'a.log'), { args })
-      await ready(blocker, url)
-      const port = url.split(':').at(-1)
-      const second = [
-        'master',
-        '--db',
-        await backend.newStore(),
-        '--log',
-        join(backend.dir, 'b.log'),
-        '--listen',
-        `127.0.0.1:${await freePort()}`,
-        '--http',
-        `127.0.0.1:${port}`,
-      ]
-      const proc = Bun.spawn([...ddbCommand(), ...second], {
-        stdin: 'ignore',
-        stdout: 'pipe',
-        stderr: 'pipe',
-        timeout: 30_000,
-      })
-      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
-      expect(code).toBe(1)
-      expect(stderr).not.toContain('http api listening')
-      expect(stderr).toContain(`http listen 127.0.0.1:${port}: address already in use`)
-      expect(stderr).not.toContain('    at ')
-    } finally {
-      await backend.close()
-    }
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 0, http: true })
+    const url = cluster.httpUrl(cluster.master)
+    const port = url.split(':').at(-1)
+    const second = [
+      'master',
+      '--db',
+      await cluster.newStore(),
+      '--log',
+      join(cluster.dir, 'b.log'),
+      '--listen',
+      `127.0.0.1:${await freePort()}`,
+      '--http',
+      `127.0.0.1:${port}`,
+    ]
+    const proc = Bun.spawn([...ddbCommand(), ...second], {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      timeout: 30_000,
+    })
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
+    expect(code).toBe(1)
+    expect(stderr).not.toContain('http api listening')
+    expect(stderr).toContain(`http listen 127.0.0.1:${port}: address already in use`)
+    expect(stderr).not.toContain('    at ')
   })
 })

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import net from 'node:net'
-import { join } from 'node:path'
 import mysql from 'mysql2/promise'
 import { framePacket, type Packet, PacketReader, PayloadWriter } from '../src/front/mysql/packets.ts'
 import { CLIENT } from '../src/mysql-protocol.ts'
-import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
+import { BACKEND_KINDS } from './support/backends.ts'
+import { type Cluster, withCluster } from './support/cluster.ts'
 import { masterOffset } from './support/compare.ts'
-import { type DdbNode, startMaster, startSlave } from './support/ddb.ts'
-import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
+import type { DdbNode } from './support/ddb.ts'
+import { mariadbCli } from './support/mysql-client.ts'
 import { waitFor } from './support/util.ts'
 
 /** A bare protocol client, to send what real drivers never do. */
@@ -76,26 +76,21 @@ const errno = (p: Packet) => (p.payload[0] === 0xff ? p.payload.readUInt16LE(1) 
 
 for (const kind of BACKEND_KINDS) {
   describe(`MySQL protocol on ${kind} stores`, () => {
-    let backend: Backend
+    let cluster: Cluster
     let master: DdbNode
     let slave: DdbNode
     let masterPort: number
     let slavePort: number
 
     beforeAll(async () => {
-      backend = createBackend(kind)
-      // Port 0: the node picks a free port and logs it, so no other process can take it in between.
-      master = await startMaster(await backend.newStore(), join(backend.dir, 'log.sqlite'), {
-        args: ['--mysql-listen', '127.0.0.1:0'],
-      })
-      slave = await startSlave(master.address, await backend.newStore(), { args: ['--mysql-listen', '127.0.0.1:0'] })
-      ;[masterPort, slavePort] = await Promise.all([mysqlPortOf(master), mysqlPortOf(slave)])
+      // Each node picks a free MySQL port and logs it, so no other process can take it in between.
+      cluster = await withCluster({ store: kind, mysql: true })
+      ;({ master, slave } = cluster)
+      ;[masterPort, slavePort] = await Promise.all([cluster.mysqlPort(master), cluster.mysqlPort(slave)])
     })
 
     afterAll(async () => {
-      await slave?.[Symbol.asyncDispose]()
-      await master?.[Symbol.asyncDispose]()
-      await backend?.close()
+      await cluster?.[Symbol.asyncDispose]()
     })
 
     test('the mariadb CLI runs DDL, DML and a transaction; the slave serves the rows on its own MySQL port', async () => {
@@ -282,10 +277,8 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test("a --forward-writes slave passes a client's INSERT on to the master and answers with its offset", async () => {
-      await using forwarding = await startSlave(master.address, await backend.newStore(), {
-        args: ['--forward-writes', '--mysql-listen', '127.0.0.1:0'],
-      })
-      const port = await mysqlPortOf(forwarding)
+      await using forwarding = await cluster.addSlave({ args: ['--forward-writes'] })
+      const port = await cluster.mysqlPort(forwarding)
       const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' })
       try {
         const [header] = (await c.query("INSERT INTO cli_t VALUES (10, 'fwd', 1)")) as unknown as [

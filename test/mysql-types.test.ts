@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import mysql from 'mysql2/promise'
 import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE } from '../src/mysql-protocol.ts'
 import { columnTypeOf } from '../src/store/mysql-session.ts'
 import { sqliteColumnType } from '../src/store/sqlite-store.ts'
 import { decodeMessage } from '../src/wire/decode.ts'
-import { type Backend, createBackend } from './support/backends.ts'
-import { type DdbNode, startMaster } from './support/ddb.ts'
-import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
+import { type Cluster, withCluster } from './support/cluster.ts'
+import { mariadbCli } from './support/mysql-client.ts'
 
 /** What a client learns about a column from its definition packet. */
 const metadataOf = (fields: mysql.FieldPacket[]) =>
@@ -100,17 +98,14 @@ describe('decodeMessage: a read result may carry columnTypes', () => {
 })
 
 describe('result column types over the MySQL protocol, MySQL store', () => {
-  let backend: Backend
-  let master: DdbNode
+  let cluster: Cluster
   let ddbPort: number
   let storePort: number
 
   beforeAll(async () => {
-    backend = createBackend('mysql')
-    const store = await backend.newStore()
-    storePort = Number(new URL(store).port)
-    master = await startMaster(store, join(backend.dir, 'log.sqlite'), { args: ['--mysql-listen', '127.0.0.1:0'] })
-    ddbPort = await mysqlPortOf(master)
+    cluster = await withCluster({ store: 'mysql', slaves: 0, mysql: true })
+    storePort = Number(new URL(cluster.masterStore).port)
+    ddbPort = await cluster.mysqlPort(cluster.master)
     const c = await mysql.createConnection({ host: '127.0.0.1', port: ddbPort, user: 'root', database: 'app' })
     try {
       await c.query(`CREATE TABLE types_t (
@@ -127,8 +122,7 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
   })
 
   afterAll(async () => {
-    await master?.[Symbol.asyncDispose]()
-    await backend?.close()
+    await cluster?.[Symbol.asyncDispose]()
   })
 
   /** Runs `fn` on a mysql2 connection to ddb and one to the backing mariadbd, with the same options. */
@@ -215,16 +209,12 @@ describe('result column types over the MySQL protocol, MySQL store', () => {
 })
 
 describe('result column types over the MySQL protocol, SQLite store', () => {
-  let backend: Backend
-  let master: DdbNode
+  let cluster: Cluster
   let port: number
 
   beforeAll(async () => {
-    backend = createBackend('sqlite')
-    master = await startMaster(await backend.newStore(), join(backend.dir, 'log.sqlite'), {
-      args: ['--mysql-listen', '127.0.0.1:0'],
-    })
-    port = await mysqlPortOf(master)
+    cluster = await withCluster({ store: 'sqlite', slaves: 0, mysql: true })
+    port = await cluster.mysqlPort(cluster.master)
     const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' })
     try {
       await c.query(`CREATE TABLE s_t (id INTEGER PRIMARY KEY, n INTEGER, r REAL, t TEXT, b BLOB, dt DATETIME, d DATE,
@@ -238,8 +228,7 @@ describe('result column types over the MySQL protocol, SQLite store', () => {
   })
 
   afterAll(async () => {
-    await master?.[Symbol.asyncDispose]()
-    await backend?.close()
+    await cluster?.[Symbol.asyncDispose]()
   })
 
   const expected = [

@@ -8,13 +8,13 @@
  * Client transactions (BEGIN … COMMIT or ROLLBACK) are in the mix too: each
  * committed one is one entry, replayed whole, in commit order.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
+import { describe, expect, test } from 'bun:test'
 import { DdbError } from '../src/errors.ts'
 import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
+import { BACKEND_KINDS } from './support/backends.ts'
+import { withCluster } from './support/cluster.ts'
 import { expectSlavesEqualMaster, masterOffset, write } from './support/compare.ts'
-import { type DdbNode, startMaster, startSlave } from './support/ddb.ts'
+import type { DdbNode } from './support/ddb.ts'
 
 type Kind = (typeof BACKEND_KINDS)[number]
 
@@ -273,30 +273,23 @@ async function runClients(master: DdbNode, plans: Step[][], halfway: () => void)
 
 for (const [k, kind] of BACKEND_KINDS.entries()) {
   describe(`random DML on ${kind} stores`, () => {
-    let backend: Backend
-    beforeAll(() => {
-      backend = createBackend(kind)
-    })
-    afterAll(async () => {
-      await backend.close()
-    })
-
     test(`${CLIENTS} concurrent clients, 2 slaves (one late) end equal to the master (seed ${SEED})`, async () => {
       console.log(`property test on ${kind}: seed ${SEED} (replay with DDB_SEED=${SEED})`)
       const plans = Array.from({ length: CLIENTS }, (_, client) => {
         const g = new Gen(SEED ^ Math.imul(client + 1, 0x9e3779b1) ^ (k << 24))
         return Array.from({ length: STEPS_PER_CLIENT }, (_, i) => step(g, kind, client, i))
       })
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'property.log'))
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master } = cluster
       const ddl = schema(kind)
       for (const sql of ddl) await write(master, sql)
-      await using early = await startSlave(master.address, await backend.newStore())
-      const lateStore = await backend.newStore()
+      const early = await cluster.addSlave()
+      const lateStore = await cluster.newStore()
       let late: Promise<DdbNode> | undefined
       const outcome = await runClients(master, plans, () => {
-        late = startSlave(master.address, lateStore)
+        late = cluster.addSlave({ store: lateStore })
       })
-      await using lateSlave = await late!
+      const lateSlave = await late!
       console.log(
         `${kind}: ${outcome.offsets.length} writes acknowledged (${outcome.committed} of them transactions, ${outcome.rolledBack} rolled back), ${outcome.failed} statements refused by the store`,
       )

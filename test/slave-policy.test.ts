@@ -1,27 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
+import { describe, expect, test } from 'bun:test'
 import { DdbError } from '../src/errors.ts'
-import type { Client } from '../src/wire/client.ts'
-import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
-import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
-import { freePort, waitFor } from './support/util.ts'
-
-/** Runs `sql` on a client and returns the offset of its (single) write answer. */
-async function write(c: Client, sql: string): Promise<number> {
-  const [answer] = await c.query(sql)
-  if (answer?.kind !== 'write') throw new Error(`expected a write answer to ${sql}, got ${JSON.stringify(answer)}`)
-  return answer.offset
-}
-
-/** All rows of a table, ordered by id, on a connection of its own. */
-async function dump(node: DdbNode, table: string): Promise<Record<string, unknown>[]> {
-  const c = await node.client()
-  try {
-    return rowsOf(await c.query(`SELECT * FROM ${table} ORDER BY id`))
-  } finally {
-    c.close()
-  }
-}
+import { BACKEND_KINDS } from './support/backends.ts'
+import { withCluster } from './support/cluster.ts'
+import { dumpTable, tailLog, write } from './support/compare.ts'
+import { rowsOf, runDdb, statusOf, waitApplied } from './support/ddb.ts'
+import { waitFor } from './support/util.ts'
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function failure(p: Promise<unknown>): Promise<DdbError> {
@@ -36,19 +19,12 @@ async function failure(p: Promise<unknown>): Promise<DdbError> {
 
 for (const kind of BACKEND_KINDS) {
   describe(`write policy and read-your-writes on ${kind} stores`, () => {
-    let backend: Backend
-    beforeAll(() => {
-      backend = createBackend(kind)
-    })
-    afterAll(async () => {
-      await backend.close()
-    })
-
     test('a --forward-writes slave sends DML to the master and answers with its offset', async () => {
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward.log'))
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master } = cluster
       const m = await master.client()
       const created = await write(m, 'CREATE TABLE fw (id INTEGER PRIMARY KEY, v VARCHAR(20))')
-      await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+      const slave = await cluster.addSlave({ args: ['--forward-writes'] })
       await waitApplied(slave, created)
       const s = await slave.client()
 
@@ -59,16 +35,10 @@ for (const kind of BACKEND_KINDS) {
       expect([updated, deleted]).toEqual([created + 2, created + 3])
 
       // It went through the master's normal path: in its store, its log, its offset…
-      expect(await dump(master, 'fw')).toEqual([{ id: 1, v: 'uno' }])
+      expect(await dumpTable(master, 'fw')).toEqual([{ id: 1, v: 'uno' }])
       const status = await statusOf(master)
       expect(status.role === 'master' && status.offset).toBe(deleted)
-      const tail = await runDdb(['log', 'tail', '--log', join(backend.dir, 'forward.log'), '--json'])
-      expect(
-        tail.stdout
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l).statements[0].sql),
-      ).toEqual([
+      expect((await tailLog(cluster.log)).map((e) => e.statements[0]!.sql)).toEqual([
         'CREATE TABLE fw (id INTEGER PRIMARY KEY, v VARCHAR(20))',
         "INSERT INTO fw (id, v) VALUES (1, 'one'), (2, 'two')",
         "UPDATE fw SET v = 'uno' WHERE id = 1",
@@ -76,7 +46,7 @@ for (const kind of BACKEND_KINDS) {
       ])
       // …and back to the slave by replication.
       await waitApplied(slave, deleted)
-      expect(await dump(slave, 'fw')).toEqual([{ id: 1, v: 'uno' }])
+      expect(await dumpTable(slave, 'fw')).toEqual([{ id: 1, v: 'uno' }])
 
       // The master's errors come back as they are.
       const duplicate = await failure(s.query("INSERT INTO fw (id, v) VALUES (1, 'again')"))
@@ -87,16 +57,17 @@ for (const kind of BACKEND_KINDS) {
       const cli = await runDdb(['sql', "INSERT INTO fw (id, v) VALUES (3, 'three')", '--to', slave.address, '--json'])
       expect(cli.stderr).toBe('')
       expect(JSON.parse(cli.stdout)).toEqual({ offset: deleted + 1, affectedRows: 1, insertId: expect.any(Number) })
-      expect(await dump(master, 'fw')).toEqual([
+      expect(await dumpTable(master, 'fw')).toEqual([
         { id: 1, v: 'uno' },
         { id: 3, v: 'three' },
       ])
     })
 
     test("a --forward-writes slave forwards many clients' writes at once: each lands exactly once", async () => {
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward-many.log'))
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master } = cluster
       const created = await write(await master.client(), 'CREATE TABLE fm (id INTEGER PRIMARY KEY)')
-      await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+      const slave = await cluster.addSlave({ args: ['--forward-writes'] })
       await waitApplied(slave, created)
       // More clients than forwarding connections: some wait their turn for one.
       const clients = await Promise.all(Array.from({ length: 24 }, () => slave.client()))
@@ -115,14 +86,15 @@ for (const kind of BACKEND_KINDS) {
       const ids = Array.from({ length: 24 }, (_, i) => [i, 100 + i])
         .flat()
         .sort((a, b) => a - b)
-      expect((await dump(master, 'fm')).map((r) => Number(r.id))).toEqual(ids)
-      expect(await dump(slave, 'fm')).toEqual(await dump(master, 'fm'))
+      expect((await dumpTable(master, 'fm')).map((r) => Number(r.id))).toEqual(ids)
+      expect(await dumpTable(slave, 'fm')).toEqual(await dumpTable(master, 'fm'))
     })
 
     test('a --forward-writes slave refuses DDL, naming the master', async () => {
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward-ddl.log'))
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master } = cluster
       const created = await write(await master.client(), 'CREATE TABLE fd (id INTEGER PRIMARY KEY)')
-      await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+      const slave = await cluster.addSlave({ args: ['--forward-writes'] })
       await waitApplied(slave, created)
       const s = await slave.client()
       for (const ddl of [
@@ -137,17 +109,15 @@ for (const kind of BACKEND_KINDS) {
       }
       const status = await statusOf(master)
       expect(status.role === 'master' && status.offset).toBe(created)
-      expect(await dump(master, 'fd')).toEqual([])
+      expect(await dumpTable(master, 'fd')).toEqual([])
     })
 
     test('a forwarding slave whose master is down says so, keeps serving reads, and forwards again once it is back', async () => {
-      const masterStore = await backend.newStore()
-      const log = join(backend.dir, 'forward-down.log')
-      const listen = `127.0.0.1:${await freePort()}`
-      const master = await startMaster(masterStore, log, { listen })
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master, masterAddress: listen } = cluster
       const m = await master.client()
       await write(m, 'CREATE TABLE fdown (id INTEGER PRIMARY KEY)')
-      await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+      const slave = await cluster.addSlave({ args: ['--forward-writes'] })
       const s = await slave.client()
       const first = await write(s, 'INSERT INTO fdown (id) VALUES (1)') // opens the forwarding connection
       await waitApplied(slave, first)
@@ -173,19 +143,20 @@ for (const kind of BACKEND_KINDS) {
       expect(cli.stderr.trim().split('\n')).toHaveLength(1)
 
       // The master comes back on the same address: the next forwarded write reconnects.
-      await using again = await startMaster(masterStore, log, { listen })
+      const again = await cluster.restartMaster()
       const second = await write(s, 'INSERT INTO fdown (id) VALUES (2)')
       expect(second).toBe(first + 1)
       await waitApplied(slave, second, 30_000)
-      expect(await dump(slave, 'fdown')).toEqual([{ id: 1 }, { id: 2 }])
-      expect(await dump(again, 'fdown')).toEqual([{ id: 1 }, { id: 2 }])
+      expect(await dumpTable(slave, 'fdown')).toEqual([{ id: 1 }, { id: 2 }])
+      expect(await dumpTable(again, 'fdown')).toEqual([{ id: 1 }, { id: 2 }])
     })
 
     test('a read with the offset of a write sees that write on a slave; a future offset fails with STALE_READ', async () => {
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'ryw.log'))
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master } = cluster
       const m = await master.client()
       await write(m, 'CREATE TABLE ryw (id INTEGER PRIMARY KEY, v INTEGER)')
-      await using slave = await startSlave(master.address, await backend.newStore())
+      const slave = await cluster.addSlave()
       const s = await slave.client()
       for (let i = 1; i <= 25; i++) {
         const offset = await write(m, `INSERT INTO ryw (id, v) VALUES (${i}, ${i * 10})`)
@@ -237,20 +208,15 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('a read with a minimum offset waits while the slave cannot reach its master, and runs once it catches up', async () => {
-      const masterStore = await backend.newStore()
-      const log = join(backend.dir, 'ryw-wait.log')
-      const listen = `127.0.0.1:${await freePort()}`
-      let last: number
-      {
-        await using master = await startMaster(masterStore, log, { listen })
-        const m = await master.client()
-        await write(m, 'CREATE TABLE rw (id INTEGER PRIMARY KEY)')
-        for (let i = 1; i <= 5; i++) await write(m, `INSERT INTO rw (id) VALUES (${i})`)
-        last = await write(m, 'DELETE FROM rw WHERE id = 5')
-        expect(await master.stop()).toBe(0)
-      }
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const listen = cluster.masterAddress
+      const m = await cluster.master.client()
+      await write(m, 'CREATE TABLE rw (id INTEGER PRIMARY KEY)')
+      for (let i = 1; i <= 5; i++) await write(m, `INSERT INTO rw (id) VALUES (${i})`)
+      const last = await write(m, 'DELETE FROM rw WHERE id = 5')
+      expect(await cluster.master.stop()).toBe(0)
       // The slave starts while its master is down: it serves reads but has applied nothing.
-      await using slave = await startSlave(listen, await backend.newStore())
+      const slave = await cluster.addSlave()
       const s = await slave.client()
       let answered = false
       const read = s
@@ -258,7 +224,7 @@ for (const kind of BACKEND_KINDS) {
         .finally(() => (answered = true))
       await Bun.sleep(500)
       expect(answered).toBe(false)
-      await using master = await startMaster(masterStore, log, { listen })
+      const master = await cluster.restartMaster()
       expect(rowsOf(await read)).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }])
       const st = await statusOf(slave)
       expect(st.role === 'slave' && st.applied).toBe(last)
@@ -266,10 +232,11 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('read-your-writes through a forwarding slave, and on the master', async () => {
-      await using master = await startMaster(await backend.newStore(), join(backend.dir, 'ryw-forward.log'))
+      await using cluster = await withCluster({ store: kind, slaves: 0 })
+      const { master } = cluster
       const m = await master.client()
       const created = await write(m, 'CREATE TABLE rf (id INTEGER PRIMARY KEY)')
-      await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+      const slave = await cluster.addSlave({ args: ['--forward-writes'] })
       const s = await slave.client()
       for (let i = 1; i <= 10; i++) {
         const offset = await write(s, `INSERT INTO rf (id) VALUES (${i})`)
@@ -294,22 +261,15 @@ for (const kind of BACKEND_KINDS) {
 }
 
 describe('forwarded writes on mysql stores', () => {
-  let backend: Backend
-  beforeAll(() => {
-    backend = createBackend('mysql')
-  })
-  afterAll(async () => {
-    await backend.close()
-  })
-
   test('run in the database the slave session selected', async () => {
-    await using master = await startMaster(await backend.newStore(), join(backend.dir, 'forward-db.log'))
+    await using cluster = await withCluster({ store: 'mysql', slaves: 0 })
+    const { master } = cluster
     const m = await master.client()
     await m.query('CREATE DATABASE other')
     await m.query('CREATE TABLE app_t (id INTEGER PRIMARY KEY)')
     await m.query('USE other')
     const created = await write(m, 'CREATE TABLE other_t (id INTEGER PRIMARY KEY)')
-    await using slave = await startSlave(master.address, await backend.newStore(), { args: ['--forward-writes'] })
+    const slave = await cluster.addSlave({ args: ['--forward-writes'] })
     await waitApplied(slave, created)
     const inOther = await slave.client()
     const inApp = await slave.client()
@@ -318,17 +278,11 @@ describe('forwarded writes on mysql stores', () => {
     await write(inOther, 'INSERT INTO other_t (id) VALUES (1)')
     await write(inApp, 'INSERT INTO app_t (id) VALUES (2)')
     const last = await write(inOther, 'INSERT INTO other_t (id) VALUES (3)')
-    expect(await dump(master, 'other.other_t')).toEqual([{ id: 1 }, { id: 3 }])
-    expect(await dump(master, 'app.app_t')).toEqual([{ id: 2 }])
-    const tail = await runDdb(['log', 'tail', '--log', join(backend.dir, 'forward-db.log'), '--json', '-n', '3'])
-    expect(
-      tail.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l).db),
-    ).toEqual(['other', 'app', 'other'])
+    expect(await dumpTable(master, 'other.other_t')).toEqual([{ id: 1 }, { id: 3 }])
+    expect(await dumpTable(master, 'app.app_t')).toEqual([{ id: 2 }])
+    expect((await tailLog(cluster.log, '-n', '3')).map((e) => e.db)).toEqual(['other', 'app', 'other'])
     await waitApplied(slave, last)
-    expect(await dump(slave, 'other.other_t')).toEqual([{ id: 1 }, { id: 3 }])
-    expect(await dump(slave, 'app.app_t')).toEqual([{ id: 2 }])
+    expect(await dumpTable(slave, 'other.other_t')).toEqual([{ id: 1 }, { id: 3 }])
+    expect(await dumpTable(slave, 'app.app_t')).toEqual([{ id: 2 }])
   })
 })

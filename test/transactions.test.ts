@@ -1,25 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
-import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
-import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
+import { BACKEND_KINDS } from './support/backends.ts'
+import { type Cluster, withCluster } from './support/cluster.ts'
+import { masterOffset, tailLog } from './support/compare.ts'
+import { type DdbNode, rowsOf, waitApplied } from './support/ddb.ts'
 import { waitFor } from './support/util.ts'
-
-async function offsetOf(master: DdbNode): Promise<number> {
-  const s = await statusOf(master)
-  return s.role === 'master' ? s.offset : -1
-}
 
 for (const kind of BACKEND_KINDS) {
   describe(`transactions on ${kind} stores`, () => {
-    let backend: Backend
+    let cluster: Cluster
     let master: DdbNode
     let slave: DdbNode
     let log: string
     beforeAll(async () => {
-      backend = createBackend(kind)
-      log = join(backend.dir, 'txn.log')
-      master = await startMaster(await backend.newStore(), log)
-      slave = await startSlave(master.address, await backend.newStore())
+      cluster = await withCluster({ store: kind })
+      ;({ master, slave, log } = cluster)
       const c = await master.client()
       await c.query('CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL)')
       await c.query('INSERT INTO acct (id, balance) VALUES (1, 100), (2, 100)')
@@ -27,9 +21,7 @@ for (const kind of BACKEND_KINDS) {
       c.close()
     })
     afterAll(async () => {
-      await slave[Symbol.asyncDispose]()
-      await master[Symbol.asyncDispose]()
-      await backend.close()
+      await cluster?.[Symbol.asyncDispose]()
     })
 
     test('BEGIN … COMMIT becomes one entry, applied whole on the slave', async () => {
@@ -44,9 +36,8 @@ for (const kind of BACKEND_KINDS) {
       const [commit] = await c.query('COMMIT')
       expect(commit).toMatchObject({ kind: 'write', affectedRows: 2 })
       const offset = commit?.kind === 'write' ? commit.offset : 0
-      const tail = await runDdb(['log', 'tail', '--log', log, '--from', String(offset), '--json'])
-      const entry = JSON.parse(tail.stdout.trim().split('\n')[0]!)
-      expect(entry.statements.map((s: { sql: string }) => s.sql)).toEqual([
+      const [entry] = await tailLog(log, '--from', String(offset))
+      expect(entry!.statements.map((s) => s.sql)).toEqual([
         'UPDATE acct SET balance = balance - 30 WHERE id = 1',
         'UPDATE acct SET balance = balance + 30 WHERE id = 2',
       ])
@@ -83,7 +74,7 @@ for (const kind of BACKEND_KINDS) {
     })
 
     test('ROLLBACK logs nothing, and others never see the rolled-back writes', async () => {
-      const before = await offsetOf(master)
+      const before = await masterOffset(master)
       const c = await master.client()
       const other = await master.client()
       await c.query('BEGIN')
@@ -92,13 +83,13 @@ for (const kind of BACKEND_KINDS) {
       expect(rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct'))).toEqual([{ n: 2 }])
       await c.query('ROLLBACK')
       expect(rowsOf(await other.query('SELECT COUNT(*) AS n FROM acct'))).toEqual([{ n: 2 }])
-      expect(await offsetOf(master)).toBe(before)
+      expect(await masterOffset(master)).toBe(before)
       c.close()
       other.close()
     })
 
     test('a client that disconnects mid-transaction rolls back', async () => {
-      const before = await offsetOf(master)
+      const before = await masterOffset(master)
       const c = await master.client()
       await c.query('BEGIN')
       await c.query('INSERT INTO acct (id, balance) VALUES (4, 1)')
@@ -132,7 +123,7 @@ for (const kind of BACKEND_KINDS) {
         await c.query('COMMIT')
         expect((await write)[0]?.kind).toBe('write')
       }
-      const offset = await offsetOf(master)
+      const offset = await masterOffset(master)
       await waitApplied(slave, offset)
       const s = await slave.client()
       expect(rowsOf(await s.query('SELECT id, balance FROM acct ORDER BY id'))).toEqual(

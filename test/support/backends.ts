@@ -2,13 +2,15 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Mariadb, startMariadb } from './mariadb.ts'
+import { type Mariadb, type StartMariadbOptions, startMariadb } from './mariadb.ts'
 
 /** Where a test node keeps its store: a SQLite file, or a private mariadbd of its own. */
 export interface Backend {
   readonly kind: 'sqlite' | 'mysql'
-  /** A new, empty store URL (MySQL: on a new private server, as in production). */
-  newStore(): Promise<string>
+  /** A new, empty store URL (MySQL: on a new private server, as in production, started with `options`). */
+  newStore(options?: StartMariadbOptions): Promise<string>
+  /** The private mariadbd behind a MySQL store URL (to crash or restart it); undefined for SQLite. */
+  serverOf(url: string): Mariadb | undefined
   /** Runs SQL on a store directly, behind ddb's back (to alter a slave by hand, or read its offset). */
   direct(url: string, sql: string): Promise<Record<string, unknown>[]>
   /** The offset a store holds, read directly. */
@@ -28,14 +30,15 @@ export function createBackend(kind: 'sqlite' | 'mysql'): Backend {
   return {
     kind,
     dir,
-    async newStore() {
+    async newStore(options) {
       n++
       if (kind === 'sqlite') return `sqlite:${join(dir, `store${n}.sqlite`)}`
-      const server = await startMariadb()
+      const server = await startMariadb(options)
       const url = server.url('app')
       servers.set(url, server)
       return url
     },
+    serverOf: (url) => servers.get(url),
     async direct(url, sql) {
       if (kind === 'sqlite') {
         const db = new Database(url.slice('sqlite:'.length))

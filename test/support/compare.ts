@@ -1,12 +1,17 @@
 import { expect } from 'bun:test'
-import type { Param } from '../../src/entry.ts'
+import type { Entry, Param, WriteResult } from '../../src/entry.ts'
+import { Client } from '../../src/wire/client.ts'
 import type { QueryAnswer } from '../../src/wire/messages.ts'
-import { type DdbNode, rowsOf, statusOf } from './ddb.ts'
+import { type DdbNode, rowsOf, runDdb, statusOf } from './ddb.ts'
 import { waitFor } from './util.ts'
 
-/** Runs SQL on a node over a connection of its own; returns every answer. */
-export async function run(node: DdbNode, sql: string, params: Param[] = []): Promise<QueryAnswer> {
-  const c = await node.client()
+/** Where SQL runs: a node (on a connection of its own), or an open client (its session: USE, transactions). */
+export type On = DdbNode | Client
+
+/** Runs SQL on a node over a connection of its own, or on a client; returns every answer. */
+export async function run(on: On, sql: string, params: Param[] = []): Promise<QueryAnswer> {
+  if (on instanceof Client) return on.query(sql, params)
+  const c = await on.client()
   try {
     return await c.query(sql, params)
   } finally {
@@ -14,17 +19,105 @@ export async function run(node: DdbNode, sql: string, params: Param[] = []): Pro
   }
 }
 
-/** Runs one write on a node; returns its entry's offset. */
-export async function write(node: DdbNode, sql: string): Promise<number> {
-  const answers = await run(node, sql)
+/** Runs one write; returns its answer (the last one, for several statements): offset, rows affected, insert id. */
+export async function writeOne(on: On, sql: string): Promise<WriteResult> {
+  const answers = await run(on, sql)
   const last = answers[answers.length - 1]
   if (last?.kind !== 'write') throw new Error(`expected a write answer to ${sql}, got ${JSON.stringify(answers)}`)
-  return last.offset
+  return last
 }
 
-/** The rows a read returns on a node. */
-export async function select(node: DdbNode, sql: string): Promise<Record<string, unknown>[]> {
-  return rowsOf(await run(node, sql))
+/** Runs one write; returns its entry's offset. */
+export async function write(on: On, sql: string): Promise<number> {
+  return (await writeOne(on, sql)).offset
+}
+
+/** The rows a read returns. */
+export async function select(on: On, sql: string): Promise<Record<string, unknown>[]> {
+  return rowsOf(await run(on, sql))
+}
+
+/** Runs `count` single-row writes from `clients` concurrent connections; returns the acknowledged offsets. */
+export async function writeRows(
+  node: DdbNode,
+  count: number,
+  sql: (i: number) => string,
+  clients = 8,
+): Promise<number[]> {
+  const conns = await Promise.all(Array.from({ length: clients }, () => node.client()))
+  const offsets: number[] = []
+  let next = 0
+  await Promise.all(
+    conns.map(async (c) => {
+      while (next < count) offsets.push(await write(c, sql(next++)))
+      c.close()
+    }),
+  )
+  return offsets
+}
+
+/** Writers started by startWriters. */
+export interface Writers {
+  /** The ids the master acknowledged, in the order it did. */
+  readonly acked: number[]
+  /** Settles once every writer has ended. */
+  readonly done: Promise<void>
+  /** Ends the writers (after their current write); settles when they have. */
+  stop(): Promise<void>
+}
+
+/**
+ * `count` writers, each on a connection of its own, inserting rows with ids of
+ * their own into `acked (id)` until stopped, recording the ids the master
+ * acknowledged. A failed write is retried with the next id after 20 ms (the
+ * store may be down), or, with `untilError`, ends that writer (the master died).
+ * The first `inTransactions` writers insert two rows per BEGIN … COMMIT.
+ */
+export function startWriters(
+  node: DdbNode,
+  count: number,
+  { inTransactions = 0, untilError = false }: { inTransactions?: number; untilError?: boolean } = {},
+): Writers {
+  const acked: number[] = []
+  let running = true
+  const done = Promise.all(
+    Array.from({ length: count }, async (_, w) => {
+      const c = await node.client()
+      for (let i = 0; running; i += 2) {
+        const id = w * 1_000_000 + i
+        try {
+          if (w < inTransactions) {
+            await c.query('BEGIN')
+            await c.query(`INSERT INTO acked (id) VALUES (${id}), (${id + 1})`)
+            await c.query('COMMIT')
+            acked.push(id, id + 1)
+          } else {
+            await c.query(`INSERT INTO acked (id) VALUES (${id})`)
+            acked.push(id)
+          }
+        } catch {
+          if (untilError) return // the master died under us: this write was not acknowledged
+          await c.query('ROLLBACK').catch(() => {})
+          await Bun.sleep(20)
+        }
+      }
+    }),
+  ).then(() => {})
+  const stop = () => {
+    running = false
+    return done
+  }
+  return { acked, done, stop }
+}
+
+/** The entries `ddb log tail --json <args>` prints for a log file (its last 10 unless `args` say otherwise). */
+export async function tailLog(log: string, ...args: string[]): Promise<Entry[]> {
+  const tail = await runDdb(['log', 'tail', '--log', log, '--json', ...args])
+  expect(tail.code, tail.stderr).toBe(0)
+  return tail.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Entry)
 }
 
 /** The master's offset, from its status. */
@@ -85,7 +178,7 @@ export async function waitCaughtUp(slave: DdbNode, offset: number, timeoutMs = 6
  */
 export async function expectSlavesEqualMaster(
   master: DdbNode,
-  slaves: DdbNode[],
+  slaves: readonly DdbNode[],
   kind: 'sqlite' | 'mysql',
 ): Promise<void> {
   const offset = await masterOffset(master)

@@ -1,77 +1,15 @@
 import { describe, expect, test } from 'bun:test'
 import { createServer } from 'node:net'
-import type { Param, ReadResult, WriteResult } from '../../entry.ts'
-import { DdbError, NotMasterError, StaleReadError, StoreError } from '../../errors.ts'
+import { type FakeNode, fakeNode } from '../../../test/support/fake-node.ts'
+import { DdbError, StaleReadError, StoreError } from '../../errors.ts'
 import { createLogger } from '../../logger.ts'
 import type { ClientTransaction } from '../../master/client-transaction.ts'
-import type { NodeApi, WriteStatement } from '../../node/api.ts'
 import type { NodeStatus } from '../../wire/messages.ts'
 import { createHttpHandler, MAX_BODY_BYTES, startHttpServer } from './http-api.ts'
 
-/** A NodeApi made of plain function fields; each test overrides what it needs. */
-interface FakeNode extends NodeApi {
-  calls: string[]
-}
-
-function fakeNode(overrides: Partial<NodeApi> = {}): FakeNode {
-  const calls: string[] = []
-  let offset = 0
-  const node: FakeNode = {
-    calls,
-    role: 'master',
-    defaultDb: null,
-    dialect: 'sqlite',
-    async write(_db: string | null, statements: WriteStatement[]): Promise<WriteResult> {
-      calls.push(
-        `write ${statements.map((s) => s.statement.sql).join('; ')} ${JSON.stringify(statements[0]?.statement.params ?? [])}`,
-      )
-      return { offset: ++offset, affectedRows: 1, insertId: offset }
-    },
-    async read(_db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
-      calls.push(`read ${sql} ${JSON.stringify(params)}`)
-      return { columns: ['id', 'name'], rows: [[1, 'Ali']] }
-    },
-    async waitForOffset(n: number, timeoutMs: number) {
-      calls.push(`wait ${n} ${timeoutMs}`)
-    },
-    async beginTransaction(): Promise<ClientTransaction> {
-      calls.push('begin')
-      const fake = {
-        async write(w: WriteStatement): Promise<WriteResult> {
-          calls.push(`txn write ${w.statement.sql}`)
-          if (w.statement.sql.includes('dup')) throw new StoreError('Duplicate entry', { rejectedByServer: true })
-          return { offset: 0, affectedRows: 1, insertId: 7 }
-        },
-        async read(sql: string): Promise<ReadResult> {
-          calls.push(`txn read ${sql}`)
-          return { columns: ['n'], rows: [[1]] }
-        },
-        async commit(): Promise<WriteResult | null> {
-          calls.push('commit')
-          return { offset: ++offset, affectedRows: 0, insertId: 0 }
-        },
-        async rollback(): Promise<void> {
-          calls.push('rollback')
-        },
-      }
-      return fake as unknown as ClientTransaction
-    },
-    position: () => ({ logId: 'log-1', offset }),
-    status: (): NodeStatus => ({ role: 'master', offset, logId: 'log-1', store: 'sqlite:x', replicas: [] }),
-    ...overrides,
-  }
-  return node
-}
-
 /** A slave that refuses writes, as `ddb slave` without --forward-writes does. */
 function fakeSlave(): FakeNode {
-  return fakeNode({
-    role: 'slave',
-    beginTransaction: undefined,
-    write: async () => {
-      throw new NotMasterError('10.0.0.1:8080')
-    },
-  })
+  return fakeNode({ role: 'slave' })
 }
 
 function post(body: unknown, path = '/sql'): Request {

@@ -1,8 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import net from 'node:net'
 import mysql from 'mysql2/promise'
-import type { Param, ReadResult, WriteResult } from '../../entry.ts'
-import { NotMasterError } from '../../errors.ts'
+import { type FakeNode, fakeNode as sharedFakeNode } from '../../../test/support/fake-node.ts'
 import { createLogger } from '../../logger.ts'
 import { CLIENT } from '../../mysql-protocol.ts'
 import type { NodeApi } from '../../node/api.ts'
@@ -10,34 +9,19 @@ import { nativePasswordResponse } from './auth.ts'
 import { framePacket, type Packet, PacketReader, PayloadReader, PayloadWriter } from './packets.ts'
 import { type MysqlListener, startMysqlListener } from './server.ts'
 
-/** A node with a fixed answer per call, recording what it ran. */
-function fakeNode(role: 'master' | 'slave' = 'master'): NodeApi & { ran: Array<{ sql: string; params: Param[] }> } {
-  const ran: Array<{ sql: string; params: Param[] }> = []
-  let offset = 0
-  return {
-    ran,
+/** The shared fake node, answering reads with three columns and writes with insert id 7. */
+function fakeNode(role: 'master' | 'slave' = 'master'): FakeNode {
+  return sharedFakeNode({
     role,
-    defaultDb: null,
-    dialect: 'sqlite',
-    async write(_db, statements): Promise<WriteResult> {
-      if (role === 'slave') throw new NotMasterError('127.0.0.1:8080')
-      for (const s of statements) ran.push(s.statement)
-      return { offset: ++offset, affectedRows: 1, insertId: 7 }
+    insertId: 7,
+    readResult: {
+      columns: ['n', 's', 'z'],
+      rows: [
+        [1, 'a', null],
+        [2, 'b', null],
+      ],
     },
-    async read(_db, sql, params): Promise<ReadResult> {
-      ran.push({ sql, params })
-      return {
-        columns: ['n', 's', 'z'],
-        rows: [
-          [1, 'a', null],
-          [2, 'b', null],
-        ],
-      }
-    },
-    async waitForOffset() {},
-    position: () => ({ logId: null, offset }),
-    status: () => ({ role: 'master', offset, logId: null, store: 'fake', replicas: [] }) as never,
-  }
+  })
 }
 
 async function withListener(
