@@ -132,6 +132,44 @@ describe('ClientTransaction', () => {
     expect((await txn.commit())?.offset).toBe(1)
   })
 
+  test('the idle clock stops while a statement runs: a statement longer than the timeout is not rolled back', async () => {
+    let slow = true
+    store.onBegin = (t) => {
+      const runMany = t.runMany
+      t.runMany = async (statements, state) => {
+        if (slow) await Bun.sleep(100) // one statement that runs longer than the idle timeout
+        return runMany(statements, state)
+      }
+    }
+    const txn = transaction(30)
+    await txn.write(stmt('UPDATE t SET a = 1'))
+    slow = false
+    await txn.write(stmt('INSERT INTO t VALUES (2)'))
+    expect(store.calls).not.toContain('client rollback')
+    expect((await txn.commit())?.offset).toBe(1)
+  })
+
+  test('a commit refused before it reaches the store (the master shutting down) rolls the store transaction back', async () => {
+    const txn = transaction()
+    await txn.write(stmt('INSERT INTO t VALUES (1)'))
+    await writer.close()
+    await expect(txn.commit()).rejects.toThrow('commit refused: the master is shutting down')
+    expect(store.calls.at(-1)).toBe('client rollback')
+    expect(store.txns.every((t) => t.ended)).toBe(true)
+  })
+
+  test('a failed commit of a transaction that wrote nothing rolls it back', async () => {
+    store.onBegin = (t) => {
+      t.commit = async () => {
+        throw new StoreError('commit failed: connection lost')
+      }
+    }
+    const txn = transaction()
+    await txn.read('SELECT 1', [])
+    await expect(txn.commit()).rejects.toThrow('connection lost')
+    expect(store.calls.at(-1)).toBe('client rollback')
+  })
+
   test('a deadlock aborts the transaction: only ROLLBACK is possible after it', async () => {
     const deadlock = new StoreError('Deadlock found', { rejectedByServer: true, storeCode: 1213 })
     store.result = failing('deadlock', deadlock)

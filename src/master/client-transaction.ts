@@ -45,9 +45,9 @@ export class ClientTransaction {
     const ts = Date.now()
     let result: RunResult
     try {
-      const [raw] = await (await this.#store()).runMany([
-        { db: this.db, sql: statement.sql, params: statement.params, ts },
-      ])
+      const [raw] = await this.#run((tx) =>
+        tx.runMany([{ db: this.db, sql: statement.sql, params: statement.params, ts }]),
+      )
       result = normalize(classification, raw!)
     } catch (err) {
       // Most errors undo just the statement; a deadlock or a lost connection undoes the whole transaction.
@@ -67,7 +67,7 @@ export class ClientTransaction {
   /** Reads inside the transaction: it sees the transaction's own writes. */
   async read(sql: string, params: Param[]): Promise<ReadResult> {
     this.#checkUsable()
-    return (await this.#store()).read(this.db, sql, params)
+    return this.#run((tx) => tx.read(this.db, sql, params))
   }
 
   /** Commits: one entry with every statement, or nothing to log when none wrote. Null offset: nothing logged. */
@@ -75,17 +75,25 @@ export class ClientTransaction {
     this.#checkUsable()
     this.#ended = true
     if (this.#idle) clearTimeout(this.#idle)
-    if (this.#statements.length === 0) {
-      await (await this.#tx)?.commit()
-      return null
+    const tx = await this.#tx
+    try {
+      if (this.#statements.length === 0) {
+        await tx?.commit()
+        return null
+      }
+      const draft = {
+        ts: this.#ts,
+        db: this.db,
+        statements: this.#statements,
+        affected: this.#results.map((r) => r.affectedRows),
+      }
+      return await this.#writer.commitTransaction(tx!, draft, this.#results)
+    } catch (err) {
+      // A commit refused before it reached the store (the master shutting down) must not leave the
+      // store transaction open, holding SQLite's single writer or MySQL row locks.
+      await tx?.rollback().catch(() => {})
+      throw err
     }
-    const draft = {
-      ts: this.#ts,
-      db: this.db,
-      statements: this.#statements,
-      affected: this.#results.map((r) => r.affectedRows),
-    }
-    return this.#writer.commitTransaction(await this.#store(), draft, this.#results)
   }
 
   /** Rolls back; nothing is logged. Safe to call twice, and after a failed commit. */
@@ -97,15 +105,19 @@ export class ClientTransaction {
     await tx?.rollback()
   }
 
-  #store(): Promise<StoreTxn> {
+  /** Runs a statement in the store transaction (begun at the first); the idle clock stops while it runs. */
+  async #run<T>(statement: (tx: StoreTxn) => Promise<T>): Promise<T> {
+    if (this.#idle) clearTimeout(this.#idle)
     this.#tx ??= this.#begin()
-    this.#restartIdleTimer()
-    return this.#tx
+    try {
+      return await statement(await this.#tx)
+    } finally {
+      if (!this.#ended) this.#startIdleTimer()
+    }
   }
 
   /** Rolls the transaction back once it has been idle for #idleMs; the client's next statement says why. */
-  #restartIdleTimer(): void {
-    if (this.#idle) clearTimeout(this.#idle)
+  #startIdleTimer(): void {
     this.#idle = setTimeout(() => {
       this.#failed = `idle for ${this.#idleMs / 1000} s, so ddb rolled it back to release its locks`
       void this.#tx?.then((tx) => tx.rollback()).catch(() => {})

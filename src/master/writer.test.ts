@@ -493,4 +493,26 @@ describe('close', () => {
     expect(order).toEqual(['write 1', 'write 2', 'closed'])
     expect(await writer.published.wait(3, 1_000)).toBe('closed')
   })
+
+  test("waits for a client transaction's commit in flight", async () => {
+    const store = fakeStore()
+    const writer = writerOn(store)
+    const held = holdNextCommit(store, 'client')
+    const tx = await store.beginClientTransaction()
+    const order: string[] = []
+    const committed = writer
+      .commitTransaction(
+        tx,
+        { ts: 1, db: null, statements: [{ sql: 'INSERT INTO t VALUES (1)', params: [] }], affected: [1] },
+        [{ affectedRows: 1, insertId: 0 }],
+      )
+      .then((r) => order.push(`commit ${r.offset}`))
+    await held.reached
+    const closing = writer.close().then(() => order.push('closed'))
+    await Bun.sleep(5)
+    expect(order).toEqual([])
+    held.open()
+    await Promise.all([committed, closing])
+    expect(order).toEqual(['commit 1', 'closed'])
+  })
 })

@@ -57,6 +57,8 @@ export class Writer {
   /** The newest offset committed on both log and store: what slaves may receive. */
   readonly published: OffsetWatch
   #lastPublished: Entry[] = []
+  /** Client transactions' commits in flight, which close() waits for. */
+  readonly #committing = new Set<Promise<void>>()
   #closed = false
   /** Log order is commit order, batches and client transactions alike; a reconcile gets the store's writer. */
   readonly #commitOrder = new CommitOrder()
@@ -92,16 +94,24 @@ export class Writer {
    */
   commitTransaction(tx: StoreTxn, draft: EntryDraft, results: RunResult[]): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('commit refused: the master is shutting down'))
-    return new Promise((resolve, reject) => {
+    const committed = new Promise<WriteResult>((resolve, reject) => {
       const pending: Pending = { req: { db: draft.db, statements: [] }, resolve, reject }
-      void this.#logAndCommit(tx, [{ pending, draft, results }])
+      this.#logAndCommit(tx, [{ pending, draft, results }]).catch(reject)
     })
+    const settled = committed.then(
+      () => {},
+      () => {},
+    )
+    this.#committing.add(settled)
+    void settled.finally(() => this.#committing.delete(settled))
+    return committed
   }
 
-  /** Refuses new writes and waits for the queued ones to finish. */
+  /** Refuses new writes and waits for the queued ones and the client commits in flight to finish. */
   async close(): Promise<void> {
     this.#closed = true
     await this.#draining
+    await Promise.all(this.#committing)
     this.published.close()
   }
 
