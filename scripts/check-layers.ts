@@ -23,7 +23,7 @@ const ALLOWED: Record<string, string[]> = {
   store: [BASE, 'sql'],
   master: [BASE, 'sql', 'log', 'wire', 'store'],
   slave: [BASE, 'sql', 'log', 'wire', 'store'],
-  node: [BASE, 'sql', 'wire', 'master', 'slave'],
+  node: [BASE, 'sql', 'wire', 'store', 'master', 'slave'],
   front: [BASE, 'sql', 'wire', 'node'],
   cli: [BASE, 'sql', 'log', 'wire', 'store', 'master', 'slave', 'node', 'front'],
   bin: ['cli'],

@@ -19,6 +19,8 @@ export interface Statement {
    * client transaction runs at its own time, as in MySQL (ms since the epoch).
    */
   ts?: number
+  /** The database the statement ran in, if not the entry's (USE inside a client transaction). */
+  db?: string
 }
 
 export interface Entry {

@@ -107,6 +107,10 @@ export const SERVER_STATUS = {
   IN_TRANS: 0x1,
   AUTOCOMMIT: 0x2,
   MORE_RESULTS_EXISTS: 0x8,
+  /** An execute opened a cursor: rows come with COM_STMT_FETCH. */
+  CURSOR_EXISTS: 0x40,
+  /** A fetch sent the cursor's last row. */
+  LAST_ROW_SENT: 0x80,
 } as const
 
 /** Command bytes (the first payload byte of a command packet). */
@@ -115,10 +119,15 @@ export const COM = {
   INIT_DB: 0x02,
   QUERY: 0x03,
   FIELD_LIST: 0x04,
+  STATISTICS: 0x09,
   PING: 0x0e,
+  CHANGE_USER: 0x11,
   STMT_PREPARE: 0x16,
   STMT_EXECUTE: 0x17,
+  STMT_SEND_LONG_DATA: 0x18,
   STMT_CLOSE: 0x19,
   STMT_RESET: 0x1a,
+  SET_OPTION: 0x1b,
+  STMT_FETCH: 0x1c,
   RESET_CONNECTION: 0x1f,
 } as const

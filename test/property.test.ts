@@ -219,7 +219,8 @@ async function send(c: Client, s: Step, outcome: Outcome): Promise<void> {
     } catch (err) {
       if (!expected(err)) throw err
       outcome.failed++
-      if (err.code === 'TRANSACTION_ABORTED') {
+      // A deadlock victim's transaction is over, as in MySQL (InnoDB rolled it back): stop sending its statements.
+      if (err.code === 'TRANSACTION_ABORTED' || /^Deadlock found/.test(err.message)) {
         aborted = true
         break
       }
@@ -230,7 +231,7 @@ async function send(c: Client, s: Step, outcome: Outcome): Promise<void> {
     outcome.rolledBack++
     return
   }
-  // A deadlock victim (MySQL) can only roll back: its COMMIT says so, and logs nothing.
+  // A transaction that lost its store connection can only roll back: its COMMIT says so, and logs nothing.
   const [answer] = await c.query('COMMIT').catch((err: unknown) => {
     if (!(err instanceof DdbError) || err.code !== 'TRANSACTION_ABORTED') throw err
     outcome.rolledBack++

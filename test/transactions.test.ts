@@ -159,16 +159,44 @@ for (const kind of BACKEND_KINDS) {
       s.close()
     })
 
-    test('USE inside a transaction, and MySQL DDL inside one, are refused', async () => {
+    test('as in MySQL, USE works inside a transaction and DDL commits it first: two entries, in order', async () => {
       const c = await master.client()
       await c.query('BEGIN')
       if (kind === 'mysql') {
-        await expect(c.query('USE app')).rejects.toThrow(/USE inside a transaction/)
-        await expect(c.query('CREATE TABLE x (id INT)')).rejects.toThrow(/inside a transaction: MySQL would commit/)
+        await c.query('CREATE DATABASE IF NOT EXISTS side')
+        await c.query('BEGIN')
+        await c.query('INSERT INTO other (id) VALUES (100)')
+        await c.query('USE side')
+        const [ddl] = await c.query('CREATE TABLE x (id INT PRIMARY KEY)')
+        const offset = ddl?.kind === 'write' ? ddl.offset : 0
+        const [transaction, create] = await tailLog(log, '--from', String(offset - 1))
+        expect(transaction!.statements.map((s) => s.sql)).toEqual(['INSERT INTO other (id) VALUES (100)'])
+        expect(create).toMatchObject({
+          offset,
+          db: 'side',
+          statements: [{ sql: 'CREATE TABLE x (id INT PRIMARY KEY)' }],
+        })
+        await c.query('BEGIN')
+        await c.query('INSERT INTO x (id) VALUES (1)')
+        await c.query('USE app')
+        await c.query('INSERT INTO other (id) VALUES (101)')
+        const [commit] = await c.query('COMMIT')
+        const [entry] = await tailLog(log, '--from', String(commit?.kind === 'write' ? commit.offset : 0))
+        expect(entry).toMatchObject({
+          db: 'side',
+          statements: [{ sql: 'INSERT INTO x (id) VALUES (1)' }, { db: 'app' }],
+        })
+        await waitApplied(slave, await masterOffset(master))
+        expect(rowsOf(await (await slave.client()).query('SELECT id FROM side.x'))).toEqual([{ id: 1 }])
+        expect(rowsOf(await (await slave.client()).query('SELECT id FROM other WHERE id >= 100 ORDER BY id'))).toEqual([
+          { id: 100 },
+          { id: 101 },
+        ])
       } else {
+        // A SQLite client keeps SQLite's rules: no nested BEGIN; DDL is transactional.
         await expect(c.query('BEGIN')).rejects.toThrow(/already open/)
+        await c.query('ROLLBACK')
       }
-      await c.query('ROLLBACK')
       c.close()
     })
   })

@@ -31,7 +31,8 @@ afterEach(async () => {
 })
 
 function transaction(idleMs?: number): ClientTransaction {
-  return new ClientTransaction(() => store.beginClientTransaction(), writer, 'app', idleMs)
+  const begin = () => store.beginClientTransaction()
+  return new ClientTransaction({ begin, endsTransaction: (err) => store.endsTransaction(err) }, writer, 'app', idleMs)
 }
 
 function stmt(sql: string, params: ClassifiedStatement['statement']['params'] = []): ClassifiedStatement {
@@ -170,19 +171,43 @@ describe('ClientTransaction', () => {
     expect(store.calls.at(-1)).toBe('client rollback')
   })
 
-  test('a deadlock aborts the transaction: only ROLLBACK is possible after it', async () => {
+  test('a deadlock ends the transaction, as InnoDB rolls it back: it is no longer open and logs nothing', async () => {
     const deadlock = new StoreError('Deadlock found', { rejectedByServer: true, storeCode: 1213 })
     store.result = failing('deadlock', deadlock)
     const txn = transaction()
     await txn.write(stmt('INSERT INTO t VALUES (1)'))
+    expect(txn.open).toBe(true)
     await expect(txn.write(stmt("UPDATE t SET a = 'deadlock'"))).rejects.toBe(deadlock)
-    await expect(txn.write(stmt('INSERT INTO t VALUES (2)'))).rejects.toMatchObject({
-      code: 'TRANSACTION_ABORTED',
-      message: expect.stringContaining('(Deadlock found)'),
-    })
-    await expect(txn.read('SELECT 1', [])).rejects.toMatchObject({ code: 'TRANSACTION_ABORTED' })
+    expect(txn.open).toBe(false)
+    expect(store.calls.at(-1)).toBe('client rollback')
+    await expect(txn.write(stmt('INSERT INTO t VALUES (2)'))).rejects.toMatchObject({ code: 'NO_TRANSACTION' })
     await txn.rollback()
     expect(log.lastOffset()).toBe(0)
+  })
+
+  test('a rolled-back savepoint takes its statements out of the entry', async () => {
+    const txn = transaction()
+    await txn.write(stmt('INSERT INTO t VALUES (1)'))
+    await txn.savepoint('s1')
+    await txn.write(stmt('INSERT INTO t VALUES (2)'))
+    await txn.savepoint('s2')
+    await txn.write(stmt('INSERT INTO t VALUES (3)'))
+    await txn.rollbackTo('S1') // savepoint names compare case-insensitively, as in MySQL
+    await expect(txn.rollbackTo('s2')).rejects.toMatchObject({ code: 'SAVEPOINT_UNKNOWN' })
+    await txn.write(stmt('INSERT INTO t VALUES (4)'))
+    expect((await txn.commit())?.offset).toBe(1)
+    expect(log.get(1)?.statements.map((s) => s.sql)).toEqual(['INSERT INTO t VALUES (1)', 'INSERT INTO t VALUES (4)'])
+  })
+
+  test('USE inside it: later statements carry their database, the entry keeps the first', async () => {
+    const txn = transaction()
+    await txn.write(stmt('INSERT INTO t VALUES (1)'))
+    txn.use('other')
+    await txn.write(stmt('INSERT INTO t VALUES (2)'))
+    await txn.commit()
+    const entry = log.get(1)!
+    expect(entry.db).toBe('app')
+    expect(entry.statements.map((s) => s.db)).toEqual([undefined, 'other'])
   })
 
   test('a lost connection aborts it too', async () => {

@@ -3,7 +3,7 @@ import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { openStore } from '../store/open-store.ts'
-import type { Store } from '../store/store.ts'
+import type { StatementShape, Store } from '../store/store.ts'
 import type { NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
@@ -77,6 +77,10 @@ export class Master {
     return this.store.read(db, sql, params)
   }
 
+  describe(db: string | null, sql: string): Promise<StatementShape> {
+    return this.store.describe(db, sql)
+  }
+
   /** Resolves once `offset` is published (a write in flight may still publish it); else STALE_READ after timeoutMs. */
   async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
     const published = this.#writer.published
@@ -86,8 +90,9 @@ export class Master {
   }
 
   async beginTransaction(db: string | null): Promise<ClientTransaction> {
+    const store = this.store
     return new ClientTransaction(
-      () => this.store.beginClientTransaction(),
+      { begin: () => store.beginClientTransaction(), endsTransaction: (err) => store.endsTransaction(err) },
       this.#writer,
       db ?? this.store.defaultDb,
       this.#transactionIdleMs,

@@ -6,6 +6,7 @@
  */
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import type { Classification } from '../sql/classify.ts'
+import type { StatementShape } from '../store/store.ts'
 import type { Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 
@@ -20,9 +21,17 @@ export interface WriteStatement {
  * and COMMIT logs them as one entry (null: nothing was written, nothing logged).
  */
 export interface Transaction {
+  /** False once the transaction has ended, also by itself: the store rolled it back for a deadlock. */
+  readonly open: boolean
   write(w: WriteStatement): Promise<WriteResult>
   /** Reads inside the transaction see its own writes. */
   read(sql: string, params: Param[]): Promise<ReadResult>
+  /** USE inside the transaction: later statements run in `db`. */
+  use(db: string): void
+  savepoint(name: string): Promise<void>
+  /** Undoes what ran after the savepoint (its statements leave the entry too); DdbError SAVEPOINT_UNKNOWN if there is none. */
+  rollbackTo(name: string): Promise<void>
+  release(name: string): Promise<void>
   commit(): Promise<WriteResult | null>
   /** Safe to call twice, and after a failed commit. */
   rollback(): Promise<void>
@@ -35,7 +44,7 @@ export interface NodePosition {
 }
 
 /** What receives an attached slave's messages and the end of its connection. */
-export type { SlaveHello }
+export type { SlaveHello, StatementShape }
 
 export interface ReplicaHandler {
   onMessage(m: Message): void
@@ -53,6 +62,8 @@ export interface NodeApi {
   /** Commits statements as one entry (a slave refuses with NotMasterError, or forwards them). */
   write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  /** A read's result columns, known before it runs (the store prepares it without running it). */
+  describe(db: string | null, sql: string): Promise<StatementShape>
   /**
    * Read-your-writes: resolves once the node holds entry `offset` (a slave: has
    * applied it; the master: has published it), or rejects with STALE_READ

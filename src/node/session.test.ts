@@ -114,7 +114,7 @@ describe('reads and writes', () => {
   test('session statements other than USE and SET NAMES, and refused statements, are UNSUPPORTED', async () => {
     const node = fakeNode()
     const session = new Session(node)
-    for (const sql of ['SET @a = 1', 'LOCK TABLES t WRITE', 'SAVEPOINT s1']) {
+    for (const sql of ['SET @a = 1', 'LOCK TABLES t WRITE']) {
       expect((await failure(session.execute(sql))).code).toBe('UNSUPPORTED')
     }
     expect(node.calls).toEqual([])
@@ -176,13 +176,17 @@ describe('USE', () => {
     expect(node.calls).toEqual([])
   })
 
-  test('USE inside a transaction is refused', async () => {
+  test('USE inside a transaction switches the database of the statements after it, as in MySQL', async () => {
     const node = mysqlMaster()
     const session = new Session(node)
     await session.execute('BEGIN')
-    expect((await failure(session.execute('USE other'))).code).toBe('USE_IN_TRANSACTION')
-    expect(session.db).toBe('app')
-    expect(node.calls).toEqual(['begin in app'])
+    expect(await session.execute('USE other')).toEqual([{ kind: 'ok' }])
+    expect(session.db).toBe('other')
+    expect(node.calls).toEqual([
+      'begin in app',
+      'read SELECT schema_name FROM information_schema.schemata WHERE schema_name = ? ["other"]',
+      'txn use other',
+    ])
   })
 })
 
@@ -265,7 +269,18 @@ describe('transactions on the master', () => {
     ])
   })
 
-  test('a second BEGIN inside a transaction is refused (TRANSACTION_OPEN); the first stays open', async () => {
+  test('BEGIN inside a transaction commits it first, as MySQL does', async () => {
+    const node = mysqlMaster()
+    const session = new Session(node, { dialect: 'mysql' })
+    await session.execute('BEGIN; INSERT INTO t VALUES (1)')
+    expect(await session.execute('START TRANSACTION')).toEqual([
+      { kind: 'write', offset: 1, affectedRows: 0, insertId: 0 },
+    ])
+    expect(session.inTransaction).toBe(true)
+    expect(node.calls).toEqual(['begin in app', 'txn write INSERT INTO t VALUES (1)', 'commit', 'begin in app'])
+  })
+
+  test('a second BEGIN inside a transaction is refused for a SQLite client (TRANSACTION_OPEN); the first stays open', async () => {
     const node = fakeNode()
     const session = new Session(node)
     await session.execute('BEGIN')
@@ -275,14 +290,41 @@ describe('transactions on the master', () => {
     expect(node.calls).toEqual(['begin', 'txn write INSERT INTO t VALUES (1)'])
   })
 
-  test('DDL inside a transaction is refused on MySQL (DDL_IN_TRANSACTION)', async () => {
+  test('DDL inside a transaction commits it first on MySQL: two entries, in order', async () => {
     const node = mysqlMaster()
     const session = new Session(node)
+    await session.execute('BEGIN; INSERT INTO t VALUES (1)')
+    expect(await session.execute('CREATE TABLE u (a INT)')).toEqual([
+      { kind: 'write', offset: 2, affectedRows: 1, insertId: 2 },
+    ])
+    expect(session.inTransaction).toBe(false)
+    expect(node.calls).toEqual([
+      'begin in app',
+      'txn write INSERT INTO t VALUES (1)',
+      'commit',
+      'write CREATE TABLE u (a INT) [] in app',
+    ])
+  })
+
+  test('a deadlock ends the transaction, as InnoDB rolls it back: the next BEGIN opens a new one', async () => {
+    const node = mysqlMaster()
+    const session = new Session(node, { dialect: 'mysql' })
     await session.execute('BEGIN')
-    const err = await failure(session.execute('CREATE TABLE u (a INT)'))
-    expect(err.code).toBe('DDL_IN_TRANSACTION')
-    expect(err.message).toStartWith('CREATE TABLE inside a transaction')
-    expect(node.calls).toEqual(['begin in app'])
+    const err = await failure(session.execute("UPDATE t SET a = 'deadlock'"))
+    expect(err).toBeInstanceOf(StoreError)
+    expect(session.inTransaction).toBe(false)
+    expect(await session.execute('BEGIN')).toEqual([{ kind: 'ok' }])
+    expect(await session.execute('COMMIT')).toEqual([{ kind: 'write', offset: 1, affectedRows: 0, insertId: 0 }])
+    expect(node.calls).toEqual(['begin in app', "txn write UPDATE t SET a = 'deadlock'", 'begin in app', 'commit'])
+  })
+
+  test('savepoints go to the transaction; outside one, SAVEPOINT does nothing and ROLLBACK TO is SAVEPOINT_UNKNOWN', async () => {
+    const node = mysqlMaster()
+    const session = new Session(node)
+    expect(await session.execute('SAVEPOINT a')).toEqual([{ kind: 'ok' }])
+    expect((await failure(session.execute('ROLLBACK TO SAVEPOINT a'))).code).toBe('SAVEPOINT_UNKNOWN')
+    await session.execute('BEGIN; SAVEPOINT `s1`; ROLLBACK WORK TO s1; RELEASE SAVEPOINT s1')
+    expect(node.calls).toEqual(['begin in app', 'txn savepoint s1', 'txn rollback to s1', 'txn release s1'])
   })
 
   test('DDL inside a transaction on SQLite runs in it (SQLite DDL is transactional)', async () => {
@@ -316,8 +358,13 @@ describe('transactions on the master', () => {
 
     const failing = fakeNode()
     failing.beginTransaction = async () => ({
+      open: true,
       write: async () => ({ offset: 0, affectedRows: 0, insertId: 0 }),
       read: async () => ({ columns: [], rows: [] }),
+      use: () => {},
+      savepoint: async () => {},
+      rollbackTo: async () => {},
+      release: async () => {},
       commit: async () => null,
       rollback: async () => {
         throw new StoreError('connection lost')
@@ -361,7 +408,8 @@ describe("a slave's session", () => {
       { kind: 'read', columns: ['id', 'name'], rows: [[1, 'Ali']] },
       { kind: 'ok' },
     ])
-    expect((await failure(session.execute('START TRANSACTION; BEGIN'))).code).toBe('TRANSACTION_OPEN')
+    // MySQL's rule: BEGIN inside a transaction commits it (nothing to commit on a slave) and begins another.
+    expect(await session.execute('START TRANSACTION; BEGIN')).toEqual([{ kind: 'ok' }, { kind: 'ok' }])
     expect(await session.execute('ROLLBACK')).toEqual([{ kind: 'ok' }])
     expect(node.calls).toEqual(['read SELECT 1 [] in app'])
   })
@@ -375,9 +423,10 @@ describe("a slave's session", () => {
     expect(writes).toEqual([{ db: 'app', statements: [] }])
   })
 
-  test('USE inside a read-only transaction is refused too', async () => {
+  test('USE inside a read-only transaction switches the database too', async () => {
     const session = new Session(slave())
     await session.execute('BEGIN')
-    expect((await failure(session.execute('USE other'))).code).toBe('USE_IN_TRANSACTION')
+    expect(await session.execute('USE other')).toEqual([{ kind: 'ok' }])
+    expect(session.db).toBe('other')
   })
 })

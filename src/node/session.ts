@@ -1,9 +1,10 @@
-import type { Param } from '../entry.ts'
+import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
 import { type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import type { Token } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
+import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 import type { NodeApi, Transaction, WriteStatement } from './api.ts'
 
@@ -15,13 +16,22 @@ import type { NodeApi, Transaction, WriteStatement } from './api.ts'
  */
 export class Session {
   readonly #node: NodeApi
+  /** Whose rules the client expects where MySQL's and SQLite's differ (implicit commits). */
+  readonly #dialect: 'mysql' | 'sqlite'
   db: string | null
   /** The open transaction: a master's Transaction, or 'read-only' on a slave. */
   #txn: Transaction | 'read-only' | null = null
 
-  constructor(node: NodeApi) {
+  /** `options.dialect`: the SQL the client speaks; default the store's (a MySQL-protocol client speaks MySQL's). */
+  constructor(node: NodeApi, options: { dialect?: 'mysql' | 'sqlite' } = {}) {
     this.#node = node
+    this.#dialect = options.dialect ?? node.dialect
     this.db = node.defaultDb
+  }
+
+  /** True while a transaction is open (BEGIN … COMMIT): what a MySQL server reports as SERVER_STATUS_IN_TRANS. */
+  get inTransaction(): boolean {
+    return this.#txn !== null
   }
 
   /**
@@ -45,6 +55,18 @@ export class Session {
     return answers
   }
 
+  /**
+   * What one statement would return, without running it (a MySQL client's
+   * COM_STMT_PREPARE): a read's columns as the store reports them, none for
+   * anything else; `params` is its number of placeholders.
+   */
+  async describe(sql: string, params: number): Promise<StatementShape> {
+    const [statement, more] = splitLexed(sql)
+    if (!statement || more) throw new UsageError('a prepared statement must be exactly one statement')
+    if (classifyTokens(statement.tokens).kind !== 'read') return { columns: [], params }
+    return { ...(await this.#node.describe(this.db, statement.sql)), params }
+  }
+
   /** Ends the session: an open transaction rolls back, as when a MySQL client disconnects. */
   async close(): Promise<void> {
     const txn = this.#txn
@@ -54,47 +76,52 @@ export class Session {
 
   async #executeOne(sql: string, tokens: Token[], params: Param[]): Promise<QueryAnswer[number]> {
     const c = classifyTokens(tokens)
-    const txn = this.#txn
     switch (c.kind) {
       case 'read':
-        if (txn && txn !== 'read-only') return { kind: 'read', ...(await txn.read(sql, params)) }
-        return { kind: 'read', ...(await this.#node.read(this.db, sql, params)) }
+        return { kind: 'read', ...(await this.#read(sql, params)) }
       case 'write':
-      case 'ddl': {
-        // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
-        if (this.#node.role !== 'master')
-          return {
-            kind: 'write',
-            ...(await this.#node.write(this.db, txn ? [] : [{ statement: { sql, params }, classification: c }])),
-          }
-        const write = this.#prepareWrite(sql, params, c, tokens)
-        if (!txn || txn === 'read-only') return { kind: 'write', ...(await this.#node.write(this.db, [write])) }
-        if (c.kind === 'ddl' && this.#node.dialect === 'mysql') {
-          throw new DdbError(
-            'DDL_IN_TRANSACTION',
-            `${c.keyword} inside a transaction: MySQL would commit the transaction implicitly; run it after COMMIT`,
-          )
-        }
-        return { kind: 'write', ...(await txn.write(write)) }
-      }
+      case 'ddl':
+        return { kind: 'write', ...(await this.#write(sql, params, c, tokens)) }
       case 'session':
-        if (c.keyword === 'USE') {
-          if (txn)
-            throw new DdbError(
-              'USE_IN_TRANSACTION',
-              'USE inside a transaction: a transaction replicates as one entry in one database; COMMIT first',
-            )
-          return this.#use(c.database ?? '')
-        }
+        if (c.keyword === 'USE') return this.#use(c.database ?? '')
         if (c.keyword === 'SET' && tokens[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
         throw new DdbError(
           'UNSUPPORTED',
           `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`,
         )
       case 'transaction':
-        return this.#transactionControl(c.keyword)
+        return this.#transactionControl(c.keyword, tokens)
       case 'unsupported':
         throw new DdbError('UNSUPPORTED', c.reason ?? `not supported: ${c.keyword}`)
+    }
+  }
+
+  /** A read: inside a transaction it sees the transaction's writes. */
+  #read(sql: string, params: Param[]): Promise<ReadResult> {
+    const txn = this.#txn
+    if (txn && txn !== 'read-only') return this.#inTransaction(txn, () => txn.read(sql, params))
+    return this.#node.read(this.db, sql, params)
+  }
+
+  async #write(sql: string, params: Param[], c: Classification, tokens: Token[]): Promise<WriteResult> {
+    // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
+    if (this.#node.role !== 'master') {
+      return this.#node.write(this.db, this.#txn ? [] : [{ statement: { sql, params }, classification: c }])
+    }
+    const write = this.#prepareWrite(sql, params, c, tokens)
+    const txn = this.#txn
+    // DDL commits an open transaction first in MySQL: two entries, in order (SQLite's DDL is transactional).
+    if (txn && c.kind === 'ddl' && this.#dialect === 'mysql') await this.#commit()
+    else if (txn && txn !== 'read-only') return this.#inTransaction(txn, () => txn.write(write))
+    return this.#node.write(this.db, [write])
+  }
+
+  /** Runs a statement of the open transaction; one the store answered by ending the transaction (a deadlock) ends it here too. */
+  async #inTransaction<T>(txn: Transaction, statement: () => Promise<T>): Promise<T> {
+    try {
+      return await statement()
+    } finally {
+      if (!txn.open && this.#txn === txn) this.#txn = null
     }
   }
 
@@ -109,34 +136,68 @@ export class Session {
     return { statement, classification }
   }
 
-  /** BEGIN / START TRANSACTION, COMMIT (or SQLite's END), ROLLBACK. */
-  async #transactionControl(keyword: string): Promise<QueryAnswer[number]> {
+  /** BEGIN / START TRANSACTION, COMMIT (or SQLite's END), ROLLBACK, and savepoints. */
+  async #transactionControl(keyword: string, tokens: Token[]): Promise<QueryAnswer[number]> {
     const txn = this.#txn
     switch (keyword) {
       case 'BEGIN':
-      case 'START TRANSACTION':
-        if (txn) throw new DdbError('TRANSACTION_OPEN', 'a transaction is already open: COMMIT or ROLLBACK it first')
+      case 'START TRANSACTION': {
+        if (txn && this.#dialect !== 'mysql') {
+          throw new DdbError('TRANSACTION_OPEN', 'a transaction is already open: COMMIT or ROLLBACK it first')
+        }
+        // MySQL commits an open transaction before it begins the next.
+        const committed = txn ? await this.#commit() : null
         this.#txn = this.#node.beginTransaction ? await this.#node.beginTransaction(this.db) : 'read-only'
-        return { kind: 'ok' }
+        return committed ? { kind: 'write', ...committed } : { kind: 'ok' }
+      }
       case 'COMMIT':
       case 'END': {
-        this.#txn = null
-        if (!txn || txn === 'read-only') return { kind: 'ok' }
-        const result = await txn.commit().catch(async (err) => {
-          await txn.rollback().catch(() => {})
-          throw err
-        })
+        const result = await this.#commit()
         return result ? { kind: 'write', ...result } : { kind: 'ok' }
       }
       case 'ROLLBACK':
         this.#txn = null
         if (txn && txn !== 'read-only') await txn.rollback()
         return { kind: 'ok' }
+      case 'SAVEPOINT':
+      case 'ROLLBACK TO SAVEPOINT':
+      case 'RELEASE SAVEPOINT':
+        return this.#savepoint(keyword, savepointName(tokens))
       default:
         throw new DdbError('UNSUPPORTED', `${keyword} is not supported: a transaction replicates whole or not at all`)
     }
   }
 
+  /** Commits the open transaction, if any: its result when it wrote (one entry), else null. */
+  async #commit(): Promise<WriteResult | null> {
+    const txn = this.#txn
+    this.#txn = null
+    if (!txn || txn === 'read-only') return null
+    return txn.commit().catch(async (err) => {
+      await txn.rollback().catch(() => {})
+      throw err
+    })
+  }
+
+  /** SAVEPOINT outside a transaction does nothing, as in MySQL's autocommit; the others need the savepoint to exist. */
+  async #savepoint(keyword: string, name: string): Promise<QueryAnswer[number]> {
+    const txn = this.#txn
+    if (!txn) {
+      if (keyword === 'SAVEPOINT') return { kind: 'ok' }
+      throw new DdbError('SAVEPOINT_UNKNOWN', `SAVEPOINT ${name} does not exist`)
+    }
+    if (txn === 'read-only') return { kind: 'ok' } // nothing to undo on a slave
+    await this.#inTransaction(txn, () =>
+      keyword === 'SAVEPOINT'
+        ? txn.savepoint(name)
+        : keyword === 'RELEASE SAVEPOINT'
+          ? txn.release(name)
+          : txn.rollbackTo(name),
+    )
+    return { kind: 'ok' }
+  }
+
+  /** USE: later statements run in `database`, inside an open transaction too. */
   async #use(database: string): Promise<QueryAnswer[number]> {
     if (this.#node.defaultDb === null) throw new DdbError('UNSUPPORTED', 'USE: a SQLite store has a single database')
     const found = await this.#node.read(
@@ -146,6 +207,16 @@ export class Session {
     )
     if (found.rows.length === 0) throw new DdbError('UNKNOWN_DATABASE', `USE: unknown database '${database}'`)
     this.db = database
+    if (this.#txn && this.#txn !== 'read-only') this.#txn.use(database)
     return { kind: 'ok' }
   }
+}
+
+/** The savepoint a SAVEPOINT, ROLLBACK [WORK] TO [SAVEPOINT] or RELEASE SAVEPOINT statement names. */
+function savepointName(tokens: Token[]): string {
+  const name = tokens.at(-1)?.type === 'punct' ? tokens.at(-2) : tokens.at(-1)
+  if (!name || name.type === 'punct' || ['SAVEPOINT', 'TO', 'RELEASE'].includes(name.value)) {
+    throw new DdbError('SQL_SYNTAX', 'a savepoint needs a name')
+  }
+  return name.type === 'word' ? name.text : name.value
 }

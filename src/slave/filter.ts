@@ -1,4 +1,4 @@
-import type { Entry } from '../entry.ts'
+import type { Entry, Statement } from '../entry.ts'
 import { type Token, tokenize } from '../sql/lexer.ts'
 import type { ReplicationFilters } from '../wire/messages.ts'
 
@@ -11,44 +11,48 @@ export function filtersEmpty(filters: ReplicationFilters): boolean {
 }
 
 /**
- * Whether a slave with these filters applies `entry`, by MySQL's rules for
+ * Whether a slave with these filters applies a statement, by MySQL's rules for
  * statement-based replication (--replicate-do-db / --replicate-ignore-db): the
- * database checked is the one the entry ran in, except that CREATE, ALTER and
- * DROP DATABASE are checked against the database they name. If replicateDb is
- * not empty, the entry applies only when it names that database (ignoreDb is
- * then not consulted); otherwise it applies unless ignoreDb names it. An entry
- * with no database (SQLite) always applies.
+ * database checked is the one the statement ran in (its own, after a USE inside
+ * a transaction, else its entry's), except that CREATE, ALTER and DROP DATABASE
+ * are checked against the database they name. If replicateDb is not empty, the
+ * statement applies only when it names that database (ignoreDb is then not
+ * consulted); otherwise it applies unless ignoreDb names it. A statement with no
+ * database (SQLite) always applies.
  *
  * As in MySQL, a statement that reaches into another database by a qualified
  * name (`USE a; INSERT INTO b.t …`) is filtered by `a`, not `b`.
  */
-export function entryApplies(filters: ReplicationFilters, entry: Pick<Entry, 'db' | 'statements'>): boolean {
-  if (entry.db === null || filtersEmpty(filters)) return true
-  const db = databaseStatementTarget(entry.statements) ?? entry.db
+function statementApplies(filters: ReplicationFilters, entry: Entry, s: Statement): boolean {
+  if (entry.db === null) return true
+  const db = databaseStatementTarget(s) ?? s.db ?? entry.db
   if (filters.replicateDb.length > 0) return filters.replicateDb.includes(db)
   return !filters.ignoreDb.includes(db)
 }
 
 /**
- * The entries to apply: each entry the filters skip stays, with no statements,
- * so the store's offset still advances past it in order (and the slave's
- * position matches the master's); the others are returned unchanged.
+ * The entries to apply, without the statements the filters skip. An entry
+ * keeps its place even with no statement left, so the store's offset still
+ * advances past it in order (and the slave's position matches the master's).
  */
 export function filterEntries(filters: ReplicationFilters, entries: Entry[]): Entry[] {
   if (filtersEmpty(filters)) return entries
-  return entries.map((e) => (entryApplies(filters, e) ? e : { ...e, statements: [], affected: [] }))
+  return entries.map((e) => {
+    const keep = e.statements.map((s) => statementApplies(filters, e, s))
+    if (keep.every(Boolean)) return e
+    return { ...e, statements: e.statements.filter((_, i) => keep[i]), affected: e.affected.filter((_, i) => keep[i]) }
+  })
 }
 
 /**
- * For an entry that is one CREATE/ALTER/DROP DATABASE (or SCHEMA) statement, the
- * database it names; otherwise null. ALTER DATABASE without a name acts on the
- * current database, so it also gives null.
+ * For a CREATE/ALTER/DROP DATABASE (or SCHEMA) statement, the database it
+ * names; otherwise null. ALTER DATABASE without a name acts on the current
+ * database, so it also gives null.
  */
-function databaseStatementTarget(statements: Entry['statements']): string | null {
-  if (statements.length !== 1) return null
+function databaseStatementTarget(statement: Statement): string | null {
   let tokens: Token[]
   try {
-    tokens = tokenize(statements[0]!.sql)
+    tokens = tokenize(statement.sql)
   } catch {
     return null
   }

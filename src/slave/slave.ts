@@ -5,7 +5,7 @@ import { DdbError, NotMasterError, StaleReadError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Classification } from '../sql/classify.ts'
 import { openStore } from '../store/open-store.ts'
-import type { Store } from '../store/store.ts'
+import type { StatementShape, Store } from '../store/store.ts'
 import type { NodeStatus, ReplicationFilters } from '../wire/messages.ts'
 import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
@@ -138,6 +138,10 @@ export class Slave {
 
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
     return this.store.read(db, sql, params)
+  }
+
+  describe(db: string | null, sql: string): Promise<StatementShape> {
+    return this.store.describe(db, sql)
   }
 
   /** Resolves once the store holds entry `offset`; rejects with StaleReadError after timeoutMs. */

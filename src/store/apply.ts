@@ -176,7 +176,14 @@ async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boo
 
 /** A logged statement as the store replays it: in the entry's database, at its own time (else the entry's) and the entry's time zone, with the master's insert id. */
 function replayed(e: Entry, s: Statement): StoreStatement {
-  return { db: e.db, sql: s.sql, params: s.params, ts: s.ts ?? e.ts, insertId: s.insertId, timeZone: e.timeZone }
+  return {
+    db: s.db ?? e.db,
+    sql: s.sql,
+    params: s.params,
+    ts: s.ts ?? e.ts,
+    insertId: s.insertId,
+    timeZone: e.timeZone,
+  }
 }
 
 /** A statement the database refused (as opposed to a store that could not be reached: retried later). */

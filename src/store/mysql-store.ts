@@ -2,9 +2,17 @@ import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
-import { type MysqlConnection, readResult, Session, schemaChange, storeError } from './mysql-session.ts'
+import {
+  columnTypeOf,
+  type MysqlConnection,
+  type MysqlField,
+  readResult,
+  Session,
+  schemaChange,
+  storeError,
+} from './mysql-session.ts'
 import { MysqlTxn, STATE_TABLE, stateValues, WRITE_STATE } from './mysql-txn.ts'
-import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
@@ -20,6 +28,8 @@ export interface MysqlStoreConfig {
   displayUrl: string
   /** The time zone writer sessions are pinned to (set once known; null: the server's). */
   timeZone?: string | null
+  /** The server's innodb_rollback_on_timeout (read at open). */
+  rollbackOnTimeout?: boolean
 }
 
 /** How long opening a MySQL connection may take, in milliseconds. */
@@ -33,6 +43,10 @@ const CLIENT_SESSIONS_KEPT = 8
 interface MysqlPoolConnection extends MysqlConnection {
   /** The driver's connection object under this wrapper: the same for every checkout of one pooled connection. */
   readonly connection: object
+  /** COM_STMT_PREPARE: the statement's result columns and parameters, as the server reports them. */
+  prepare(sql: string): Promise<{ statement: { columns: MysqlField[]; parameters: MysqlField[] } }>
+  /** Closes the prepared statement and forgets it. */
+  unprepare(sql: string): void
   release(): void
 }
 interface MysqlPool {
@@ -55,19 +69,25 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
     writer.conn.destroy()
     throw storeError(err, `open ${config.displayUrl}: `)
   }
-  const pool: MysqlPool = mysql.createPool({
+  // The driver's types leave out the prepared statement's column and parameter definitions, which MysqlPool names.
+  const pool = mysql.createPool({
     ...connectionOptions(config),
     database: config.database,
     connectionLimit: READ_POOL_SIZE,
-  })
+  }) as unknown as MysqlPool
   // Pin the zone NOW() renders in, so it stays the same across reconnects (a SYSTEM zone becomes its offset).
   const [rows] = await writer.query(
-    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz`,
+    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz, @@innodb_rollback_on_timeout AS rollback_on_timeout`,
   )
-  const zone = String((rows as Array<{ tz: string }>)[0]!.tz)
+  const [server] = rows as Array<{ tz: string; rollback_on_timeout: number }>
+  const zone = String(server!.tz)
   const timeZone = /^[+-]/.test(zone) ? zone : /^\d/.test(zone) ? `+${zone}` : zone
   await writer.query('SET SESSION time_zone = ?', [timeZone])
-  return new MysqlStore({ ...config, timeZone }, writer, pool)
+  return new MysqlStore(
+    { ...config, timeZone, rollbackOnTimeout: Number(server!.rollback_on_timeout) === 1 },
+    writer,
+    pool,
+  )
 }
 
 /** The mysql2 Store: one writer connection serialized by a lock, and a small pool for reads. */
@@ -81,6 +101,14 @@ export class MysqlStore implements Store {
 
   ddlAlreadyApplied(err: unknown): boolean {
     return err instanceof StoreError && DDL_ALREADY_APPLIED.has(Number(err.storeCode))
+  }
+
+  endsTransaction(err: unknown): boolean {
+    if (!(err instanceof StoreError)) return false
+    return (
+      err.storeCode === ER_LOCK_DEADLOCK ||
+      (err.storeCode === ER_LOCK_WAIT_TIMEOUT && this.#config.rollbackOnTimeout === true)
+    )
   }
   readonly displayUrl: string
   readonly defaultDb: string
@@ -153,7 +181,31 @@ export class MysqlStore implements Store {
     await this.#withWriter((session) => session.query(WRITE_STATE, stateValues(state)))
   }
 
-  async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+    return this.#withReader(db, async (conn) => {
+      const [result, fields] = await conn.query(
+        { sql, rowsAsArray: true },
+        params.length ? params.map(toDriverValue) : undefined,
+      )
+      const schema = schemaChange(result)
+      if (schema !== undefined) this.#readerDbs.set(conn.connection, schema)
+      if (!Array.isArray(result)) return { columns: [], rows: [] }
+      return readResult(result, fields ?? [])
+    })
+  }
+
+  /** Prepares the statement on the server (COM_STMT_PREPARE), which reports its columns, then closes it. */
+  describe(db: string | null, sql: string): Promise<StatementShape> {
+    return this.#withReader(db, async (conn) => {
+      const prepared = await conn.prepare(sql)
+      conn.unprepare(sql)
+      const { columns, parameters } = prepared.statement
+      return { columns: columns.map((f) => ({ name: f.name, type: columnTypeOf(f) })), params: parameters.length }
+    })
+  }
+
+  /** Runs fn on a pooled reader connection in database `db` (null: the URL's). */
+  async #withReader<T>(db: string | null, fn: (conn: MysqlPoolConnection) => Promise<T>): Promise<T> {
     this.#checkOpen()
     let conn: MysqlPoolConnection
     try {
@@ -167,14 +219,7 @@ export class MysqlStore implements Store {
         await conn.query(`USE ${quoteIdentifier(target)}`)
         this.#readerDbs.set(conn.connection, target)
       }
-      const [result, fields] = await conn.query(
-        { sql, rowsAsArray: true },
-        params.length ? params.map(toDriverValue) : undefined,
-      )
-      const schema = schemaChange(result)
-      if (schema !== undefined) this.#readerDbs.set(conn.connection, schema)
-      if (!Array.isArray(result)) return { columns: [], rows: [] }
-      return readResult(result, fields ?? [])
+      return await fn(conn)
     } catch (err) {
       throw storeError(err)
     } finally {
@@ -231,6 +276,11 @@ export class MysqlStore implements Store {
     if (this.#closing) throw new StoreError(`${this.displayUrl}: store is closed`)
   }
 }
+
+/** InnoDB rolled the whole transaction back. */
+const ER_LOCK_DEADLOCK = 1213
+/** A row lock was not granted in time: the statement is undone, or the transaction under innodb_rollback_on_timeout. */
+const ER_LOCK_WAIT_TIMEOUT = 1205
 
 /**
  * Errors a DDL statement meets when it runs a second time after a crash:

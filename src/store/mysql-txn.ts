@@ -101,6 +101,11 @@ export class MysqlTxn implements StoreTxn {
     return this.#exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`)
   }
 
+  async release(name: string): Promise<void> {
+    this.#checkOpen()
+    this.#queued.push(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`)
+  }
+
   async setState(state: StoreState): Promise<void> {
     this.#checkOpen()
     this.#queued.push(this.#session.format(WRITE_STATE, stateValues(state)))

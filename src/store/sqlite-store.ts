@@ -3,7 +3,7 @@ import type { ColumnType, Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { COLUMN_CHARSET, COLUMN_FLAG, COLUMN_TYPE } from '../mysql-protocol.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
-import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue, toJsonRow } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
@@ -57,6 +57,11 @@ export class SqliteStore implements Store {
 
   /** SQLite DDL is transactional: a crash never leaves it half-recorded. */
   ddlAlreadyApplied(): boolean {
+    return false
+  }
+
+  /** A failed SQLite statement undoes only itself. */
+  endsTransaction(): boolean {
     return false
   }
   readonly displayUrl: string
@@ -123,6 +128,25 @@ export class SqliteStore implements Store {
     return readOn(this.#reader, sql, params)
   }
 
+  /** Prepares the statement on the reader connection: its column names and declared types, without running it. */
+  async describe(_db: string | null, sql: string): Promise<StatementShape> {
+    this.#checkOpen()
+    try {
+      const stmt = this.#reader.prepare(sql)
+      try {
+        const types = stmt.declaredTypes
+        return {
+          columns: stmt.columnNames.map((name, i) => ({ name, type: sqliteColumnType(types[i]) })),
+          params: stmt.paramsCount,
+        }
+      } finally {
+        stmt.finalize()
+      }
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -181,6 +205,10 @@ class SqliteTxn implements StoreTxn {
 
   async rollbackTo(name: string): Promise<void> {
     this.#exec(`ROLLBACK TO SAVEPOINT ${quoteIdentifier(name)}`)
+  }
+
+  async release(name: string): Promise<void> {
+    this.#exec(`RELEASE SAVEPOINT ${quoteIdentifier(name)}`)
   }
 
   async setState(state: StoreState): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Param, ReadResult } from '../entry.ts'
+import type { ColumnType, Param, ReadResult } from '../entry.ts'
 
 /** What the store remembers about replication, in the same transaction as the data. */
 export interface StoreState {
@@ -12,6 +12,14 @@ export interface StoreState {
    * it (the master commits store and log concurrently). Null elsewhere.
    */
   pending?: string | null
+}
+
+/** What a statement returns, known before it runs: what a MySQL client's COM_STMT_PREPARE is told. */
+export interface StatementShape {
+  /** The result's columns (none for a statement that returns no rows), with the store's type where it knows one. */
+  columns: Array<{ name: string; type: ColumnType | null }>
+  /** How many `?` placeholders it has. */
+  params: number
 }
 
 /** What one write statement did. */
@@ -62,6 +70,7 @@ export interface StoreTxn {
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
   savepoint(name: string): Promise<void>
   rollbackTo(name: string): Promise<void>
+  release(name: string): Promise<void>
   /** Writes the replication state row; commits or rolls back with the data (MySQL: sent with the next packet). */
   setState(state: StoreState): Promise<void>
   commit(): Promise<void>
@@ -110,9 +119,17 @@ export interface Store {
    * again. Only stores whose DDL commits implicitly can meet this.
    */
   ddlAlreadyApplied(err: unknown): boolean
+  /**
+   * True when the database rolled a whole transaction back for this error, not
+   * just the statement: MySQL's deadlock (1213), and its lock wait timeout (1205)
+   * under innodb_rollback_on_timeout. The transaction is then over, as in MySQL.
+   */
+  endsTransaction(err: unknown): boolean
   /** Writes the replication state outside any transaction (after MySQL DDL). */
   writeState(state: StoreState): Promise<void>
   /** Runs a statement that returns rows, on a connection other than the writer's. */
   read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  /** Prepares a statement without running it, to learn its result columns; rejects as running it would (syntax, missing table). */
+  describe(db: string | null, sql: string): Promise<StatementShape>
   close(): Promise<void>
 }

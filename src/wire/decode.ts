@@ -77,7 +77,14 @@ const entry = object({
   timeZone: optional(strOrNull),
   // insertId and ts are written into SQL on replay (SET INSERT_ID, SET TIMESTAMP): numbers only.
   statements: arrayOf(
-    object({ sql: str, params: arrayOf(param), insertId: optional(uint), ts: optional(uint), original: optional(str) }),
+    object({
+      sql: str,
+      params: arrayOf(param),
+      insertId: optional(uint),
+      db: optional(str),
+      ts: optional(uint),
+      original: optional(str),
+    }),
   ),
   affected: arrayOf(num),
   checksum: num,

@@ -19,6 +19,7 @@
 import type { Param, ReadResult, Statement, WriteResult } from '../../src/entry.ts'
 import { NotMasterError, StoreError } from '../../src/errors.ts'
 import type { NodeApi, Transaction, WriteStatement } from '../../src/node/api.ts'
+import type { StatementShape } from '../../src/store/store.ts'
 import type { NodeStatus } from '../../src/wire/messages.ts'
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -71,17 +72,39 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       ran.push({ sql, params })
       return node.readResult
     },
+    async describe(db: string | null, sql: string): Promise<StatementShape> {
+      line(`describe ${sql}`, db)
+      const { columns, columnTypes } = node.readResult
+      return { columns: columns.map((name, i) => ({ name, type: columnTypes?.[i] ?? null })), params: 0 }
+    },
     async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
       calls.push(`wait ${offset} ${timeoutMs}`)
     },
     async beginTransaction(db: string | null): Promise<Transaction> {
       line('begin', db)
-      return {
+      const txn: Transaction = {
+        open: true,
         async write(w: WriteStatement): Promise<WriteResult> {
           calls.push(`txn write ${w.statement.sql}`)
           ran.push(w.statement)
           refuseDup(w.statement.sql)
+          if (w.statement.sql.includes('deadlock')) {
+            ;(txn as { open: boolean }).open = false // the store rolled it back, as InnoDB does
+            throw new StoreError('Deadlock found when trying to get lock', { rejectedByServer: true, storeCode: 1213 })
+          }
           return { offset: 0, affectedRows: 1, insertId: 7 }
+        },
+        use(db: string): void {
+          calls.push(`txn use ${db}`)
+        },
+        async savepoint(name: string): Promise<void> {
+          calls.push(`txn savepoint ${name}`)
+        },
+        async rollbackTo(name: string): Promise<void> {
+          calls.push(`txn rollback to ${name}`)
+        },
+        async release(name: string): Promise<void> {
+          calls.push(`txn release ${name}`)
         },
         async read(sql: string, params: Param[]): Promise<ReadResult> {
           calls.push(`txn read ${sql}`)
@@ -97,6 +120,7 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
           calls.push('rollback')
         },
       }
+      return txn
     },
     position: () => ({ logId: 'log-1', offset: node.offset }),
     status: (): NodeStatus =>

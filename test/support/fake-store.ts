@@ -18,6 +18,7 @@
  * A transaction used after it ended throws, as a real one would misbehave.
  */
 import type { ReadResult } from '../../src/entry.ts'
+import { StoreError } from '../../src/errors.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from '../../src/store/store.ts'
 import { WriterLock } from '../../src/store/writer-lock.ts'
 
@@ -89,6 +90,7 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
       return store.result(s)
     },
     ddlAlreadyApplied: () => false,
+    endsTransaction: (err) => err instanceof StoreError && err.storeCode === 1213,
     writeState: async (state) => {
       store.calls.push(`writeState ${state.offset}`)
       store.state = { ...state }
@@ -96,6 +98,11 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
     read: async (_db, sql) => {
       store.calls.push(`read ${sql}`)
       return store.rows(sql)
+    },
+    describe: async (_db, sql) => {
+      store.calls.push(`describe ${sql}`)
+      const { columns, columnTypes } = store.rows(sql)
+      return { columns: columns.map((name, i) => ({ name, type: columnTypes?.[i] ?? null })), params: 0 }
     },
     close: async () => {
       store.calls.push('close')
@@ -145,6 +152,10 @@ function newTxn(store: FakeStore, label: string, release: () => void): FakeTxn {
     rollbackTo: async (name) => {
       live('rollbackTo')
       record(`rollbackTo ${name}`)
+    },
+    release: async (name) => {
+      live('release')
+      record(`release ${name}`)
     },
     setState: async (state) => {
       live('setState')

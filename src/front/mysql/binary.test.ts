@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { COLUMN_TYPE } from '../../mysql-protocol.ts'
-import { binaryRowPacket, decodeExecuteParams, encodeDateTime, encodeTime, type PreparedStatement } from './binary.ts'
+import { type BoundStatement, binaryRowPacket, decodeExecute, encodeDateTime, encodeTime } from './binary.ts'
 import { PayloadReader, PayloadWriter } from './packets.ts'
 import { inferColumn } from './results.ts'
 
@@ -11,9 +11,9 @@ function executeBody(nullBitmap: number[], types: Array<[number, number]>, value
   return new PayloadReader(Buffer.concat([w.build(), values.build()]))
 }
 
-describe('decodeExecuteParams', () => {
+describe('decodeExecute', () => {
   test('decodes integers (signed and unsigned), doubles, strings, bytes, dates, times and NULL', () => {
-    const stmt: PreparedStatement = { id: 1, sql: '', paramCount: 9, types: null }
+    const stmt: BoundStatement = { paramCount: 9, types: null, longData: new Map() }
     const datetime = new PayloadWriter().int1(11).int2(2026).int1(1).int1(2).int1(3).int1(4).int1(5).int4(600).build()
     const time = new PayloadWriter().int1(8).int1(1).int4(1).int1(2).int1(3).int1(4).build()
     const values = new PayloadWriter()
@@ -40,7 +40,7 @@ describe('decodeExecuteParams', () => {
       ],
       values,
     )
-    const params = decodeExecuteParams(r, stmt)
+    const params = decodeExecute(r, stmt).params
     expect(params).toEqual([
       -2,
       -5,
@@ -56,9 +56,9 @@ describe('decodeExecuteParams', () => {
   })
 
   test('reuses the types of the previous execute when the client does not send them again', () => {
-    const stmt: PreparedStatement = { id: 1, sql: '', paramCount: 1, types: [{ type: 0x03, unsigned: false }] }
+    const stmt: BoundStatement = { paramCount: 1, types: [{ type: 0x03, unsigned: false }], longData: new Map() }
     const r = new PayloadReader(new PayloadWriter().int1(0).int4(1).int1(0).int1(0).int4(0xffff_ffff).build())
-    expect(decodeExecuteParams(r, stmt)).toEqual([-1])
+    expect(decodeExecute(r, stmt).params).toEqual([-1])
   })
 })
 
@@ -101,9 +101,9 @@ describe('encodeDateTime and encodeTime', () => {
   })
 
   test('values read back as the parameter decoder reads them', () => {
-    const stmt = (): PreparedStatement => ({ id: 1, sql: '?', paramCount: 1, types: null })
+    const stmt = (): BoundStatement => ({ paramCount: 1, types: null, longData: new Map() })
     const back = (type: number, bytes: Buffer) =>
-      decodeExecuteParams(executeBody([0], [[type, 0]], new PayloadWriter().bytes(bytes)), stmt())[0]
+      decodeExecute(executeBody([0], [[type, 0]], new PayloadWriter().bytes(bytes)), stmt()).params[0]
     expect(back(COLUMN_TYPE.DATETIME, encodeDateTime('2024-02-29 13:14:15.123456'))).toBe('2024-02-29 13:14:15.123456')
     expect(back(COLUMN_TYPE.DATETIME, encodeDateTime('2024-02-29 13:14:15.5'))).toBe('2024-02-29 13:14:15.500000')
     expect(back(COLUMN_TYPE.DATE, encodeDateTime('1999-12-31'))).toBe('1999-12-31')

@@ -7,29 +7,39 @@ import { COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { type ColumnDef, MalformedPacketError, PayloadReader, PayloadWriter } from './packets.ts'
 import { textValue } from './results.ts'
 
-/** A prepared statement as the connection keeps it. */
-export interface PreparedStatement {
-  id: number
-  sql: string
+/** What decoding a COM_STMT_EXECUTE needs to know of its statement, and keeps for the next one. */
+export interface BoundStatement {
   paramCount: number
   /** The parameter types the client last bound (type byte and unsigned flag), reused when it does not send them again. */
   types: Array<{ type: number; unsigned: boolean }> | null
+  /** Parameters whose value came before the execute, in COM_STMT_SEND_LONG_DATA chunks. */
+  longData: Map<number, Buffer[]>
+}
+
+/** A COM_STMT_EXECUTE's request: its parameters, and whether the client asked for a cursor (flags ≠ 0). */
+export interface Execute {
+  cursor: boolean
+  params: Param[]
 }
 
 /** Type bytes whose values travel as length-encoded bytes; the BLOB family and BIT become {$bytes}. */
 const BYTES_TYPES = new Set([0x10 /* BIT */, 0xf9, 0xfa, 0xfb, 0xfc /* TINY/MEDIUM/LONG/BLOB */, 0xff /* GEOMETRY */])
 const pad = (n: number, width = 2) => String(n).padStart(width, '0')
 
-/** Decodes COM_STMT_EXECUTE (after the command byte's statement id) into the statement's parameters. */
-export function decodeExecuteParams(r: PayloadReader, stmt: PreparedStatement): Param[] {
-  r.int1() // flags (cursor type): ddb always answers with a complete result set
+/** Decodes COM_STMT_EXECUTE (after the command byte's statement id): its cursor flag and the statement's parameters. */
+export function decodeExecute(r: PayloadReader, stmt: BoundStatement): Execute {
+  const cursor = r.int1() !== 0 // CURSOR_TYPE_READ_ONLY, FOR_UPDATE, SCROLLABLE
   r.int4() // iteration count, always 1
+  return { cursor, params: decodeParams(r, stmt) }
+}
+
+function decodeParams(r: PayloadReader, stmt: BoundStatement): Param[] {
   const n = stmt.paramCount
   if (n === 0) return []
   const nulls = r.bytes(Math.floor((n + 7) / 8))
   const bound = r.int1()
   if (bound === 1) {
-    const types: PreparedStatement['types'] = []
+    const types: NonNullable<BoundStatement['types']> = []
     for (let i = 0; i < n; i++) {
       const type = r.int1()
       types.push({ type, unsigned: (r.int1() & 0x80) !== 0 })
@@ -39,13 +49,34 @@ export function decodeExecuteParams(r: PayloadReader, stmt: PreparedStatement): 
   if (!stmt.types) throw new MalformedPacketError('COM_STMT_EXECUTE without parameter types')
   const params: Param[] = []
   for (let i = 0; i < n; i++) {
-    if (nulls[i >> 3]! & (1 << (i & 7))) {
+    const long = stmt.longData.get(i)
+    if (long) {
+      // Sent before in chunks: the execute carries no value for it.
+      params.push(bytesParam(Buffer.concat(long), BYTES_TYPES.has(stmt.types[i]!.type)))
+    } else if (nulls[i >> 3]! & (1 << (i & 7))) {
       params.push(null)
-      continue
+    } else {
+      params.push(decodeValue(r, stmt.types[i]!.type, stmt.types[i]!.unsigned))
     }
-    params.push(decodeValue(r, stmt.types[i]!.type, stmt.types[i]!.unsigned))
   }
   return params
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A parameter's bytes: text when they are UTF-8 and the type is a string type,
+ * else bytes ({$bytes}), so invalid UTF-8 reaches the store byte for byte.
+ */
+function bytesParam(bytes: Buffer, binary: boolean): Param {
+  if (!binary) {
+    try {
+      return utf8.decode(bytes)
+    } catch {
+      // not UTF-8: keep the bytes
+    }
+  }
+  return { $bytes: bytes.toString('base64') }
 }
 
 function decodeValue(r: PayloadReader, type: number, unsigned: boolean): Param {
@@ -82,8 +113,7 @@ function decodeValue(r: PayloadReader, type: number, unsigned: boolean): Param {
     case 0x0b:
       return decodeTime(r)
     default: {
-      const bytes = r.lenencBytes()
-      return BYTES_TYPES.has(type) ? { $bytes: Buffer.from(bytes).toString('base64') } : bytes.toString('utf8')
+      return bytesParam(Buffer.from(r.lenencBytes()), BYTES_TYPES.has(type))
     }
   }
 }

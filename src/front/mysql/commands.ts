@@ -3,13 +3,14 @@
  * answering with the packets a MySQL server would send.
  */
 import type { Param } from '../../entry.ts'
-import { CLIENT, COLUMN_CHARSET, COLUMN_TYPE, COM, SERVER_STATUS } from '../../mysql-protocol.ts'
-import type { NodeApi } from '../../node/api.ts'
+import { CLIENT, COM, SERVER_STATUS } from '../../mysql-protocol.ts'
+import type { NodeApi, StatementShape } from '../../node/api.ts'
 import { tokenize } from '../../sql/lexer.ts'
 import { splitStatements } from '../../sql/split.ts'
 import type { QueryAnswer } from '../../wire/messages.ts'
-import { binaryRowPacket, decodeExecuteParams, type PreparedStatement } from './binary.ts'
+import { binaryRowPacket, decodeExecute } from './binary.ts'
 import { columnDefinitionPacket, eofPacket, okPacket, PayloadReader, PayloadWriter } from './packets.ts'
+import { fetchRows, openCursor, type PreparedStatement, PreparedStatements, prepareOkPackets } from './prepared.ts'
 import { ClientError, type MysqlError, resultColumns, textResultset, toMysqlError } from './results.ts'
 import { StatementRunner } from './statements.ts'
 
@@ -26,17 +27,21 @@ export interface Replies {
 /** A logged-in client's commands. */
 export class Commands {
   readonly #node: NodeApi
-  readonly #capabilities: number
+  #capabilities: number
   readonly #replies: Replies
   readonly #runner: StatementRunner
-  readonly #statements = new Map<number, PreparedStatement>()
-  #nextStatementId = 1
+  readonly #statements = new PreparedStatements()
 
   constructor(node: NodeApi, login: { connectionId: number; user: string; capabilities: number }, replies: Replies) {
     this.#node = node
     this.#capabilities = login.capabilities
     this.#replies = replies
     this.#runner = new StatementRunner(node, login.connectionId, login.user)
+  }
+
+  /** The capabilities client and server share (COM_SET_OPTION can change multi-statements). */
+  get capabilities(): number {
+    return this.#capabilities
   }
 
   /** Selects the database the client logged in with; false when it does not exist. */
@@ -78,11 +83,19 @@ export class Commands {
         return this.comStmtPrepare(payload.subarray(1).toString('utf8'))
       case COM.STMT_EXECUTE:
         return this.comStmtExecute(payload)
+      case COM.STMT_FETCH:
+        return this.comStmtFetch(payload)
+      case COM.STMT_SEND_LONG_DATA:
+        return this.comStmtSendLongData(payload)
       case COM.STMT_CLOSE:
-        this.#statements.delete(new PayloadReader(payload, 1).int4())
+        this.#statements.close(new PayloadReader(payload, 1).int4())
         return // no response, by the protocol
       case COM.STMT_RESET:
-        return this.#replies.send(this.ok())
+        return this.comStmtReset(payload)
+      case COM.SET_OPTION:
+        return this.comSetOption(payload)
+      case COM.STATISTICS:
+        return this.#replies.send(Buffer.from('Uptime: 0  Threads: 1  Questions: 0  Slow queries: 0  Opens: 0'))
       default:
         return this.#replies.error({ errno: 1047, sqlState: '08S01', message: 'Unknown command' })
     }
@@ -136,52 +149,102 @@ export class Commands {
     this.#replies.send(this.ok())
   }
 
-  /** COM_STMT_PREPARE: one statement; its `?` count. Result columns are sent with each execute, so none are announced here. */
-  comStmtPrepare(sql: string): void {
-    let count: number
+  /** COM_STMT_PREPARE: one statement; PREPARE_OK with its parameters and, for a read, the columns the store reports. */
+  async comStmtPrepare(sql: string): Promise<void> {
     let params: number
     try {
-      count = splitStatements(sql).length
+      if (splitStatements(sql).length !== 1) {
+        return this.#replies.error({
+          errno: 1064,
+          sqlState: '42000',
+          message: 'a prepared statement must be exactly one statement',
+        })
+      }
       params = tokenize(sql).filter((t) => t.type === 'param').length
     } catch (err) {
       return this.#replies.error({ errno: 1064, sqlState: '42000', message: (err as Error).message })
     }
-    if (count !== 1) {
-      return this.#replies.error({
-        errno: 1064,
-        sqlState: '42000',
-        message: 'a prepared statement must be exactly one statement',
-      })
+    let shape: StatementShape
+    try {
+      shape = await this.#runner.describe(sql, params)
+    } catch (err) {
+      return this.#replies.error(err instanceof ClientError ? err.mysql : toMysqlError(err))
     }
-    const id = this.#nextStatementId++
-    this.#statements.set(id, { id, sql, paramCount: params, types: null })
-    this.#replies.send(new PayloadWriter().int1(0).int4(id).int2(0).int2(params).int1(0).int2(0).build())
-    if (params > 0) {
-      const def = columnDefinitionPacket({
-        name: '?',
-        type: COLUMN_TYPE.VAR_STRING,
-        charset: COLUMN_CHARSET.UTF8MB4,
-        length: 0,
-      })
-      for (let i = 0; i < params; i++) this.#replies.send(def)
-      if (!(this.#capabilities & CLIENT.DEPRECATE_EOF)) this.#replies.send(eofPacket(this.#runner.status))
-    }
+    const statement = this.#statements.add(sql, shape)
+    for (const p of prepareOkPackets(statement, this.#capabilities, this.#runner.status)) this.#replies.send(p)
   }
 
-  /** COM_STMT_EXECUTE: binds the parameters, runs the statement, answers in the binary protocol. */
+  /** COM_STMT_EXECUTE: binds the parameters, runs the statement, answers in the binary protocol (or opens a cursor). */
   async comStmtExecute(payload: Buffer): Promise<void> {
     const r = new PayloadReader(payload, 1)
-    const id = r.int4()
-    const stmt = this.#statements.get(id)
-    if (!stmt) {
-      return this.#replies.error({
-        errno: 1243,
-        sqlState: 'HY000',
-        message: `Unknown prepared statement handler (${id}) given to mysqld_stmt_execute`,
-      })
+    const statement = this.#statement(r.int4(), 'mysqld_stmt_execute')
+    if (!statement) return
+    const { cursor, params } = decodeExecute(r, statement)
+    statement.longData.clear()
+    statement.cursor = null
+    const answer = await this.#run(statement.sql, params)
+    if (!answer) return
+    if (cursor && answer.kind === 'read' && answer.columns.length > 0) {
+      const columns = resultColumns(answer.columns, answer.rows, answer.columnTypes)
+      for (const p of openCursor(statement, columns, answer.rows, this.#capabilities, this.#runner.status)) {
+        this.#replies.send(p)
+      }
+      return
     }
-    const answer = await this.#run(stmt.sql, decodeExecuteParams(r, stmt))
-    if (answer) this.#sendAnswer(answer, 0, true)
+    this.#sendAnswer(answer, 0, true)
+  }
+
+  /** COM_STMT_FETCH: the next rows of the cursor an execute opened. */
+  comStmtFetch(payload: Buffer): void {
+    const r = new PayloadReader(payload, 1)
+    const statement = this.#statement(r.int4(), 'mysqld_stmt_fetch')
+    if (!statement) return
+    if (!statement.cursor) {
+      return this.#replies.error({ errno: 1421, sqlState: 'HY000', message: 'The statement has no open cursor' })
+    }
+    for (const p of fetchRows(statement, r.int4(), this.#capabilities, this.#runner.status)) this.#replies.send(p)
+  }
+
+  /** COM_STMT_SEND_LONG_DATA: a chunk of one parameter's value, ahead of the execute; no answer, by the protocol. */
+  comStmtSendLongData(payload: Buffer): void {
+    const r = new PayloadReader(payload, 1)
+    const statement = this.#statements.get(r.int4())
+    if (!statement) return // no answer is sent even for an unknown statement; its execute fails
+    const param = r.int2()
+    if (param >= statement.paramCount) return
+    const chunks = statement.longData.get(param) ?? []
+    chunks.push(Buffer.from(payload.subarray(7)))
+    statement.longData.set(param, chunks)
+  }
+
+  /** COM_STMT_RESET: forgets long data sent and closes the cursor. */
+  comStmtReset(payload: Buffer): void {
+    const statement = this.#statement(new PayloadReader(payload, 1).int4(), 'mysqld_stmt_reset')
+    if (!statement) return
+    statement.longData.clear()
+    statement.cursor = null
+    this.#replies.send(this.ok())
+  }
+
+  /** COM_SET_OPTION: multi-statements on (0) or off (1); MySQL answers with an EOF. */
+  comSetOption(payload: Buffer): void {
+    const option = new PayloadReader(payload, 1).int2()
+    if (option === 0) this.#capabilities |= CLIENT.MULTI_STATEMENTS
+    else if (option === 1) this.#capabilities &= ~CLIENT.MULTI_STATEMENTS
+    else return this.#replies.error({ errno: 1047, sqlState: '08S01', message: 'Unknown command' })
+    this.#replies.send(eofPacket(this.#runner.status))
+  }
+
+  /** The prepared statement `id`, or null after sending MySQL's error naming the command. */
+  #statement(id: number, command: string): PreparedStatement | null {
+    const statement = this.#statements.get(id)
+    if (statement) return statement
+    this.#replies.error({
+      errno: 1243,
+      sqlState: 'HY000',
+      message: `Unknown prepared statement handler (${id}) given to ${command}`,
+    })
+    return null
   }
 
   /** Runs a statement; on failure sends its ERR packet and returns null. */

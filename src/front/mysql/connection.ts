@@ -1,5 +1,6 @@
 import type net from 'node:net'
 import type { Logger } from '../../logger.ts'
+import { COM } from '../../mysql-protocol.ts'
 import type { NodeApi } from '../../node/api.ts'
 import type { MysqlUser } from './auth.ts'
 import { Commands } from './commands.ts'
@@ -45,7 +46,7 @@ export class MysqlConnection {
   readonly #o: ConnectionOptions
   readonly #reader = new PacketReader(MAX_PREAUTH_PACKET_BYTES)
   readonly #peer: string
-  readonly #login: Login
+  #login: Login
   #commands: Commands | null = null
   #closed = false
   #seq = 0
@@ -136,8 +137,9 @@ export class MysqlConnection {
   async #onPacket(p: Packet): Promise<void> {
     if (this.#closed) return
     this.#seq = (p.sequenceId + 1) & 0xff
-    if (this.#commands) await this.#commands.handle(p.payload)
-    else await this.#onLoginPacket(p.payload)
+    if (!this.#commands) await this.#onLoginPacket(p.payload)
+    else if (p.payload[0] === COM.CHANGE_USER) await this.#changeUser(this.#commands, p.payload)
+    else await this.#commands.handle(p.payload)
     this.#flush()
   }
 
@@ -162,6 +164,15 @@ export class MysqlConnection {
     clearTimeout(this.#loginTimer)
     this.#reader.maxMessageBytes = this.#o.maxMessageBytes
     this.#send(commands.ok())
+  }
+
+  /** COM_CHANGE_USER: the session ends (an open transaction rolls back), and the client logs in again as the user it names. */
+  async #changeUser(commands: Commands, payload: Buffer): Promise<void> {
+    this.#commands = null
+    await commands.close()
+    const { login, reply } = Login.changeUser(payload, commands.capabilities, this.#o.users, this.#peer, this.#o.logger)
+    this.#login = login
+    this.#send(reply)
   }
 
   #send(payload: Buffer): void {

@@ -8,6 +8,7 @@ import type { Logger } from '../../logger.ts'
 import { CLIENT, SERVER_CAPABILITIES } from '../../mysql-protocol.ts'
 import { checkNativePassword, type MysqlUser, NATIVE_PASSWORD_PLUGIN, newScramble } from './auth.ts'
 import { authSwitchRequest, handshakeV10, parseHandshakeResponse } from './handshake.ts'
+import { PayloadReader } from './packets.ts'
 import type { MysqlError } from './results.ts'
 
 /** A client that logged in: who, the database it asked for, and the capabilities both sides speak. */
@@ -39,6 +40,27 @@ export class Login {
     this.#users = users
     this.#peer = peer
     this.#logger = logger
+  }
+
+  /**
+   * COM_CHANGE_USER: a login again on the same connection, with the user, database and
+   * capabilities it carries; the client is asked to answer a fresh challenge (AuthSwitchRequest).
+   */
+  static changeUser(
+    payload: Buffer,
+    capabilities: number,
+    users: MysqlUser[],
+    peer: string,
+    logger: Logger,
+  ): { login: Login; reply: Buffer } {
+    const r = new PayloadReader(payload, 1)
+    const user = r.nulString()
+    if (capabilities & CLIENT.SECURE_CONNECTION) r.bytes(r.int1())
+    else r.nulBytes()
+    const database = r.remaining > 0 ? r.nulString() || null : null
+    const login = new Login(users, peer, logger)
+    login.#response = { user, database, capabilities }
+    return { login, reply: authSwitchRequest(login.#scramble) }
   }
 
   /** The user the client gave ('' before its answer). */

@@ -103,6 +103,8 @@ export function toMysqlError(err: unknown): MysqlError {
         return { errno: 1064, sqlState: '42000', message: err.message }
       case 'UNKNOWN_DATABASE':
         return { errno: 1049, sqlState: '42000', message: err.message }
+      case 'SAVEPOINT_UNKNOWN':
+        return { errno: 1305, sqlState: '42000', message: err.message }
       case 'USAGE':
         if (err.message === 'no statement given') return { errno: 1065, sqlState: '42000', message: 'Query was empty' }
         break

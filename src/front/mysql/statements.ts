@@ -1,12 +1,12 @@
 import type { Param } from '../../entry.ts'
 import { SERVER_STATUS } from '../../mysql-protocol.ts'
-import type { NodeApi } from '../../node/api.ts'
+import type { NodeApi, StatementShape } from '../../node/api.ts'
 import { Session } from '../../node/session.ts'
 import { statementKind } from '../../sql/classify.ts'
 import { quoteIdentifier } from '../../sql/lexer.ts'
 import type { QueryAnswer } from '../../wire/messages.ts'
-import { answerLocally } from './local.ts'
-import { ClientError } from './results.ts'
+import { answerLocally, type LocalAnswer } from './local.ts'
+import { ClientError, resultColumns } from './results.ts'
 
 type Answer = QueryAnswer[number]
 
@@ -22,47 +22,49 @@ export class StatementRunner {
   readonly #user: string
   #session: Session
   #lastOffset = 0
-  #inTransaction = false
   #autocommit = true
 
   constructor(node: NodeApi, connectionId: number, user: string) {
     this.#node = node
     this.#connectionId = connectionId
     this.#user = user
-    this.#session = new Session(node)
+    this.#session = new Session(node, { dialect: 'mysql' })
   }
 
   /** SERVER_STATUS_AUTOCOMMIT and SERVER_STATUS_IN_TRANS, as they stand. */
   get status(): number {
-    return (this.#autocommit ? SERVER_STATUS.AUTOCOMMIT : 0) | (this.#inTransaction ? SERVER_STATUS.IN_TRANS : 0)
+    return (
+      (this.#autocommit ? SERVER_STATUS.AUTOCOMMIT : 0) | (this.#session.inTransaction ? SERVER_STATUS.IN_TRANS : 0)
+    )
+  }
+
+  /** What a statement with `params` placeholders would return (COM_STMT_PREPARE), as run() would run it. */
+  async describe(sql: string, params: number): Promise<StatementShape> {
+    const local = params > 0 ? null : this.#local(sql)
+    if (local?.kind === 'read') {
+      const columns = resultColumns(local.columns, local.rows)
+      return {
+        columns: columns.map(({ name, type, length, decimals, flags, charset }) => ({
+          name,
+          type: { type, length, decimals: decimals ?? 0, flags: flags ?? 0, charset },
+        })),
+        params,
+      }
+    }
+    if (local?.kind === 'rewrite') return this.#session.describe(local.sql, params)
+    if (local) return { columns: [], params }
+    return this.#session.describe(sql, params)
   }
 
   /** Runs one statement; rejects with the Session's error, or a ClientError to send as it is. */
   async run(sql: string, params: Param[] = []): Promise<Answer> {
-    const local =
-      params.length > 0
-        ? null
-        : answerLocally(sql, {
-            connectionId: this.#connectionId,
-            user: this.#user,
-            db: this.#session.db,
-            lastOffset: this.#lastOffset,
-            dialect: this.#node.dialect,
-            autocommit: this.#autocommit,
-          })
+    const local = params.length > 0 ? null : this.#local(sql)
     if (local?.kind === 'ok' && local.autocommit !== undefined) return this.#setAutocommit(local.autocommit)
     if (local?.kind === 'read' || local?.kind === 'ok') return local
     if (local?.kind === 'error') throw new ClientError(local)
     const text = local?.kind === 'rewrite' ? local.sql : sql
     if (!this.#autocommit) await this.#implicitTransaction(text)
-    let answers: QueryAnswer
-    try {
-      answers = await this.#session.execute(text, params)
-    } catch (err) {
-      this.#trackTransaction(sql, false)
-      throw err
-    }
-    this.#trackTransaction(sql, true)
+    const answers = await this.#session.execute(text, params)
     const answer = answers[answers.length - 1] ?? { kind: 'ok' as const }
     if (answer.kind === 'write' && answer.offset > 0) this.#lastOffset = answer.offset
     return answer
@@ -76,8 +78,7 @@ export class StatementRunner {
   /** COM_RESET_CONNECTION: a new session, as if the client had just logged in. */
   async reset(): Promise<void> {
     await this.#session.close()
-    this.#session = new Session(this.#node)
-    this.#inTransaction = false
+    this.#session = new Session(this.#node, { dialect: 'mysql' })
     this.#autocommit = true
     this.#lastOffset = 0
   }
@@ -87,9 +88,21 @@ export class StatementRunner {
     return this.#session.close()
   }
 
+  /** The answer the port gives itself, without the store (see answerLocally), or null. */
+  #local(sql: string): LocalAnswer | null {
+    return answerLocally(sql, {
+      connectionId: this.#connectionId,
+      user: this.#user,
+      db: this.#session.db,
+      lastOffset: this.#lastOffset,
+      dialect: this.#node.dialect,
+      autocommit: this.#autocommit,
+    })
+  }
+
   /** SET autocommit: turning it on commits an open transaction, as MySQL does. */
   async #setAutocommit(on: boolean): Promise<Answer> {
-    const answer = on && this.#inTransaction ? await this.run('COMMIT') : { kind: 'ok' as const }
+    const answer = on && this.#session.inTransaction ? await this.run('COMMIT') : { kind: 'ok' as const }
     this.#autocommit = on
     return answer
   }
@@ -98,26 +111,17 @@ export class StatementRunner {
    * With autocommit off, a write outside a transaction opens one. A read does
    * not (unlike MySQL): a transaction holds SQLite's single writer, and one left
    * idle is rolled back after --transaction-timeout, so read-only clients that
-   * never COMMIT would block writers or lose their session. DDL first commits
-   * the open transaction (MySQL commits implicitly) and runs on its own.
+   * never COMMIT would block writers or lose their session. (DDL commits the open
+   * transaction first and runs on its own: the session does that, as MySQL does.)
    */
   async #implicitTransaction(sql: string): Promise<void> {
+    if (this.#session.inTransaction) return
     let kind: string
     try {
       kind = statementKind(sql)
     } catch {
       return // the session reports the syntax error
     }
-    if (kind === 'ddl' && this.#inTransaction) await this.run('COMMIT')
-    else if (kind === 'write' && !this.#inTransaction) await this.run('BEGIN')
-  }
-
-  /** Keeps SERVER_STATUS_IN_TRANS in step with the session: a BEGIN that succeeded opens, any COMMIT or ROLLBACK closes. */
-  #trackTransaction(sql: string, succeeded: boolean): void {
-    const word = /^\s*(\w+)(\s+\w+)?/.exec(sql)
-    const first = word?.[1]?.toUpperCase()
-    if (first === 'BEGIN' || (first === 'START' && word?.[2]?.trim().toUpperCase() === 'TRANSACTION'))
-      this.#inTransaction ||= succeeded
-    else if (first === 'COMMIT' || first === 'ROLLBACK' || first === 'END') this.#inTransaction = false
+    if (kind === 'write') await this.run('BEGIN')
   }
 }
