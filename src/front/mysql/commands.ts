@@ -56,12 +56,8 @@ export class Commands {
   }
 
   /** The OK packet a login or a command answers with, carrying the session's status flags. */
-  ok(o: Omit<Parameters<typeof okPacket>[0], 'sessionTrack' | 'status'> & { status?: number } = {}): Buffer {
-    return okPacket({
-      ...o,
-      status: o.status ?? this.#runner.status,
-      sessionTrack: (this.#capabilities & CLIENT.SESSION_TRACK) !== 0,
-    })
+  ok(o: Omit<Parameters<typeof okPacket>[0], 'status'> & { status?: number } = {}): Buffer {
+    return okPacket({ ...o, status: o.status ?? this.#runner.status })
   }
 
   /** Runs one command packet. */

@@ -308,7 +308,9 @@ export class PayloadReader {
 
 /**
  * OK_Packet (header 0x00, or 0xFE when it ends a result set under CLIENT_DEPRECATE_EOF).
- * The info string is length-encoded when the connection has CLIENT_SESSION_TRACK, else it runs to the end.
+ * The info string is length-encoded, with or without CLIENT_SESSION_TRACK: the protocol
+ * documents string<EOF> without it, but MySQL and MariaDB write a length, and clients
+ * (PHP's mysqlnd) read one.
  */
 export function okPacket(o: {
   affectedRows?: number
@@ -317,7 +319,6 @@ export function okPacket(o: {
   warnings?: number
   info?: string
   header?: 0x00 | 0xfe
-  sessionTrack?: boolean
 }): Buffer {
   const w = new PayloadWriter()
     .int1(o.header ?? 0x00)
@@ -325,11 +326,7 @@ export function okPacket(o: {
     .lenencInt(o.insertId ?? 0)
     .int2(o.status)
     .int2(o.warnings ?? 0)
-  if (o.sessionTrack) {
-    if (o.info) w.lenencString(o.info)
-  } else if (o.info) {
-    w.bytes(o.info)
-  }
+  if (o.info) w.lenencString(o.info)
   return w.build()
 }
 

@@ -120,7 +120,7 @@ export function fetchRows(statement: PreparedStatement, count: number, capabilit
 /** The packet that ends a list of rows or definitions: an EOF, or an OK with the EOF header for CLIENT_DEPRECATE_EOF. */
 function terminator(capabilities: number, status: number): Buffer {
   if (capabilities & CLIENT.DEPRECATE_EOF) {
-    return okPacket({ header: 0xfe, status, sessionTrack: (capabilities & CLIENT.SESSION_TRACK) !== 0 })
+    return okPacket({ header: 0xfe, status })
   }
   return eofPacket(status)
 }
