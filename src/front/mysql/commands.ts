@@ -11,6 +11,7 @@ import type { QueryAnswer } from '../../wire/messages.ts'
 import { binaryRowPacket, decodeExecute } from './binary.ts'
 import { columnDefinitionPacket, eofPacket, okPacket, PayloadReader, PayloadWriter } from './packets.ts'
 import { fetchRows, openCursor, type PreparedStatement, PreparedStatements, prepareOkPackets } from './prepared.ts'
+import { queryText } from './query-text.ts'
 import { ClientError, type MysqlError, resultColumns, textResultset, toMysqlError } from './results.ts'
 import { StatementRunner } from './statements.ts'
 
@@ -64,7 +65,7 @@ export class Commands {
   async handle(payload: Buffer): Promise<void> {
     switch (payload[0]) {
       case COM.QUERY:
-        return this.comQuery(payload.subarray(1).toString('utf8'))
+        return this.comQuery(payload.subarray(1))
       case COM.PING:
         return this.#replies.send(this.ok())
       case COM.QUIT:
@@ -76,7 +77,7 @@ export class Commands {
       case COM.RESET_CONNECTION:
         return this.comResetConnection()
       case COM.STMT_PREPARE:
-        return this.comStmtPrepare(payload.subarray(1).toString('utf8'))
+        return this.comStmtPrepare(payload.subarray(1))
       case COM.STMT_EXECUTE:
         return this.comStmtExecute(payload)
       case COM.STMT_FETCH:
@@ -103,10 +104,10 @@ export class Commands {
   }
 
   /** COM_QUERY: one result per statement; every one but the last carries SERVER_MORE_RESULTS_EXISTS. */
-  async comQuery(sql: string): Promise<void> {
+  async comQuery(bytes: Buffer): Promise<void> {
     let statements: string[]
     try {
-      statements = splitStatements(sql)
+      statements = splitStatements(queryText(bytes))
     } catch (err) {
       return this.#replies.error({ errno: 1064, sqlState: '42000', message: (err as Error).message })
     }
@@ -146,9 +147,11 @@ export class Commands {
   }
 
   /** COM_STMT_PREPARE: one statement; PREPARE_OK with its parameters and, for a read, the columns the store reports. */
-  async comStmtPrepare(sql: string): Promise<void> {
+  async comStmtPrepare(bytes: Buffer): Promise<void> {
     let params: number
+    let sql: string
     try {
+      sql = queryText(bytes)
       if (splitStatements(sql).length !== 1) {
         return this.#replies.error({
           errno: 1064,
