@@ -21,6 +21,11 @@ export interface Statement {
   ts?: number
   /** The database the statement ran in, if not the entry's (USE inside a client transaction). */
   db?: string
+  /**
+   * The session settings it ran with, where they differ from a fresh session's
+   * (sql_mode, time_zone, foreign_key_checks …): slaves and recovery replay with them.
+   */
+  settings?: Record<string, Param>
 }
 
 export interface Entry {

@@ -1,5 +1,6 @@
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
+import { storeStatement } from '../store/apply.ts'
 import type { RunResult, StoreTxn } from '../store/store.ts'
 import { type ClassifiedStatement, normalize, type Writer } from './writer.ts'
 
@@ -57,12 +58,13 @@ export class ClientTransaction {
   /** Runs a write inside the transaction; its offset is 0 until COMMIT gives the entry one. */
   async write({ statement, classification }: ClassifiedStatement): Promise<WriteResult> {
     this.#checkUsable()
-    // Each statement runs at its own time (NOW() advances within a transaction, as in MySQL); the entry keeps it.
-    const ts = Date.now()
+    // Each statement runs at its own time (NOW() advances within a transaction, as in MySQL; a session's
+    // SET TIMESTAMP pins it); the entry keeps it.
+    const ts = statement.ts ?? Date.now()
     const db = this.#current
     let result: RunResult
     try {
-      const [raw] = await this.#run((tx) => tx.runMany([{ db, sql: statement.sql, params: statement.params, ts }]))
+      const [raw] = await this.#run((tx) => tx.runMany([storeStatement(db, statement, ts)]))
       result = normalize(classification, raw!)
     } catch (err) {
       await this.#failedWith(err)
@@ -79,10 +81,10 @@ export class ClientTransaction {
   }
 
   /** Reads inside the transaction: it sees the transaction's own writes. */
-  async read(sql: string, params: Param[]): Promise<ReadResult> {
+  async read(sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     this.#checkUsable()
     try {
-      return await this.#run((tx) => tx.read(this.#current, sql, params))
+      return await this.#run((tx) => tx.read(this.#current, sql, params, settings))
     } catch (err) {
       await this.#failedWith(err)
       throw err

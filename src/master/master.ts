@@ -73,8 +73,20 @@ export class Master {
     return this.#writer.submit({ db, statements })
   }
 
-  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
-    return this.store.read(db, sql, params)
+  read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
+    return this.store.read(db, sql, params, settings)
+  }
+
+  get storeVersion(): string | null {
+    return this.store.version
+  }
+
+  sessionDefaults(names: string[]): Promise<Record<string, Param>> {
+    return this.store.sessionDefaults(names)
+  }
+
+  checkSetting(name: string, value: Param): Promise<Param | null> {
+    return this.store.checkSetting(name, value)
   }
 
   describe(db: string | null, sql: string): Promise<StatementShape> {

@@ -25,7 +25,7 @@ export interface Transaction {
   readonly open: boolean
   write(w: WriteStatement): Promise<WriteResult>
   /** Reads inside the transaction see its own writes. */
-  read(sql: string, params: Param[]): Promise<ReadResult>
+  read(sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
   /** USE inside the transaction: later statements run in `db`. */
   use(db: string): void
   savepoint(name: string): Promise<void>
@@ -61,7 +61,14 @@ export interface NodeApi {
   readonly dialect: 'mysql' | 'sqlite'
   /** Commits statements as one entry (a slave refuses with NotMasterError, or forwards them). */
   write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
-  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  /** A read, with the session's settings (MySQL: time_zone, sql_mode … for what the store renders and compares). */
+  read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
+  /** The store server's VERSION() (null: SQLite). */
+  readonly storeVersion: string | null
+  /** These system variables as a fresh session of the store sees them (none on SQLite). */
+  sessionDefaults(names: string[]): Promise<Record<string, Param>>
+  /** What SET SESSION name = value would do on the store: the value it then reports, its error, or null (SQLite). */
+  checkSetting(name: string, value: Param): Promise<Param | null>
   /** A read's result columns, known before it runs (the store prepares it without running it). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   /**

@@ -114,7 +114,7 @@ describe('reads and writes', () => {
   test('session statements other than USE and SET NAMES, and refused statements, are UNSUPPORTED', async () => {
     const node = fakeNode()
     const session = new Session(node)
-    for (const sql of ['SET @a = 1', 'LOCK TABLES t WRITE']) {
+    for (const sql of ['HANDLER t OPEN', 'FLUSH TABLES']) {
       expect((await failure(session.execute(sql))).code).toBe('UNSUPPORTED')
     }
     expect(node.calls).toEqual([])
@@ -316,6 +316,28 @@ describe('transactions on the master', () => {
     expect(await session.execute('BEGIN')).toEqual([{ kind: 'ok' }])
     expect(await session.execute('COMMIT')).toEqual([{ kind: 'write', offset: 1, affectedRows: 0, insertId: 0 }])
     expect(node.calls).toEqual(['begin in app', "txn write UPDATE t SET a = 'deadlock'", 'begin in app', 'commit'])
+  })
+
+  test('LOCK TABLES … READ reads in one transaction until UNLOCK TABLES; WRITE locks commit an open one and open none', async () => {
+    const node = mysqlMaster()
+    const session = new Session(node, { dialect: 'mysql' })
+    await session.execute('LOCK TABLES a READ, b READ LOCAL')
+    expect(session.inTransaction).toBe(true)
+    await session.execute('SELECT 1; UNLOCK TABLES')
+    expect(session.inTransaction).toBe(false)
+    await session.execute(
+      'BEGIN; INSERT INTO t VALUES (1); LOCK TABLES t WRITE; INSERT INTO t VALUES (2); UNLOCK TABLES',
+    )
+    expect(session.inTransaction).toBe(false)
+    expect(node.calls).toEqual([
+      'begin in app',
+      'txn read SELECT 1',
+      'commit',
+      'begin in app',
+      'txn write INSERT INTO t VALUES (1)',
+      'commit',
+      'write INSERT INTO t VALUES (2) [] in app',
+    ])
   })
 
   test('savepoints go to the transaction; outside one, SAVEPOINT does nothing and ROLLBACK TO is SAVEPOINT_UNKNOWN', async () => {

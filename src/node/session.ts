@@ -1,12 +1,15 @@
-import type { Param, ReadResult, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
 import { type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
-import type { Token } from '../sql/lexer.ts'
+import { isWord, type Token, tokenize } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
+import { parseServerVersion, resolveVersionedComments, type ServerVersion } from '../sql/versioned-comments.ts'
 import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 import type { NodeApi, Transaction, WriteStatement } from './api.ts'
+import { runSet, substituteVariables } from './settings.ts'
+import { SessionVariables, type Settings, serverVersion, sessionDefaults, type Value } from './variables.ts'
 
 /**
  * Session is one client's conversation with a node: its current database, its
@@ -18,6 +21,10 @@ export class Session {
   readonly #node: NodeApi
   /** Whose rules the client expects where MySQL's and SQLite's differ (implicit commits). */
   readonly #dialect: 'mysql' | 'sqlite'
+  /** True while LOCK TABLES … READ holds the transaction UNLOCK TABLES commits. */
+  #lockedRead = false
+  /** Its variables, once a statement needs them (MySQL clients only). */
+  #variables: SessionVariables | null = null
   db: string | null
   /** The open transaction: a master's Transaction, or 'read-only' on a slave. */
   #txn: Transaction | 'read-only' | null = null
@@ -27,6 +34,11 @@ export class Session {
     this.#node = node
     this.#dialect = options.dialect ?? node.dialect
     this.db = node.defaultDb
+  }
+
+  /** The server the client talks to, as executable comments see it: the MySQL store's, or the MySQL ddb speaks for SQLite. */
+  get server(): ServerVersion {
+    return parseServerVersion(serverVersion(this.#node))
   }
 
   /** True while a transaction is open (BEGIN … COMMIT): what a MySQL server reports as SERVER_STATUS_IN_TRANS. */
@@ -40,7 +52,9 @@ export class Session {
    * database for this query only; the session's own comes back after. Ignored on SQLite.
    */
   async execute(sql: string, params: Param[] = [], options: { db?: string | null } = {}): Promise<QueryAnswer> {
-    const statements = splitLexed(sql) // lexed once: splitting, classification and the determinism rules share the tokens
+    // A MySQL client's executable comments (/*!40101 … */) run as the server it talks to would run them.
+    const text = this.#dialect === 'mysql' ? resolveVersionedComments(sql, this.server) : sql
+    const statements = splitLexed(text) // lexed once: splitting, classification and the determinism rules share the tokens
     if (statements.length === 0) throw new UsageError('no statement given')
     if (params.length > 0 && statements.length > 1) throw new UsageError('parameters need exactly one statement')
     const answers: QueryAnswer = []
@@ -74,21 +88,29 @@ export class Session {
     if (txn && txn !== 'read-only') await txn.rollback().catch(() => {})
   }
 
+  /** The session's variables (MySQL clients): SET changes them, statements read them, writes carry their settings. */
+  async variables(): Promise<SessionVariables> {
+    this.#variables ??= new SessionVariables(await sessionDefaults(this.#node))
+    return this.#variables
+  }
+
   async #executeOne(sql: string, tokens: Token[], params: Param[]): Promise<QueryAnswer[number]> {
     const c = classifyTokens(tokens)
     switch (c.kind) {
-      case 'read':
-        return { kind: 'read', ...(await this.#read(sql, params)) }
-      case 'write':
+      case 'read': {
+        const read = await this.#withVariables(sql, tokens)
+        return { kind: 'read', ...(await this.#read(read.sql, params)) }
+      }
+      case 'write': {
+        const write = await this.#withVariables(sql, tokens)
+        return { kind: 'write', ...(await this.#write(write.sql, params, c, write.tokens, sql)) }
+      }
       case 'ddl':
-        return { kind: 'write', ...(await this.#write(sql, params, c, tokens)) }
+        // Variables in DDL (a trigger's body) are read when it fires, on each server: the determinism rules refuse them.
+        return { kind: 'write', ...(await this.#write(sql, params, c, tokens, sql)) }
       case 'session':
         if (c.keyword === 'USE') return this.#use(c.database ?? '')
-        if (c.keyword === 'SET' && tokens[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks utf8mb4
-        throw new DdbError(
-          'UNSUPPORTED',
-          `not supported by statement replication yet: ${c.keyword} (session state is not replicated)`,
-        )
+        return this.#set(tokens)
       case 'transaction':
         return this.#transactionControl(c.keyword, tokens)
       case 'unsupported':
@@ -96,19 +118,56 @@ export class Session {
     }
   }
 
+  /** SET (MySQL clients): variables in the session, settings that later writes carry. */
+  async #set(tokens: Token[]): Promise<QueryAnswer[number]> {
+    if (this.#dialect !== 'mysql') {
+      if (tokens[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks UTF-8
+      throw new DdbError(
+        'UNSUPPORTED',
+        'SET: SQLite has no session variables (a MySQL client on the MySQL port has them)',
+      )
+    }
+    const variables = await this.variables()
+    await runSet(tokens, {
+      variables,
+      dialect: this.#node.dialect,
+      evaluate: async (expression) => {
+        const { rows } = await this.#read(`SELECT ${expression}`, [])
+        const v = rows[0]?.[0] ?? null
+        return typeof v === 'boolean' ? Number(v) : (v as Value)
+      },
+      check: (name, value) => this.#node.checkSetting(name, value),
+    })
+    return { kind: 'ok' }
+  }
+
+  /** A MySQL client's statement with the @user and @@session variables it reads written in as literals. */
+  async #withVariables(sql: string, tokens: Token[]): Promise<{ sql: string; tokens: Token[] }> {
+    if (this.#dialect !== 'mysql' || !tokens.some((t) => t.type === 'variable')) return { sql, tokens }
+    const text = substituteVariables(sql, tokens, await this.variables())
+    return text === sql ? { sql, tokens } : { sql: text, tokens: tokenize(text) }
+  }
+
+  /** The settings this session's reads and writes run with (MySQL clients' SETs), or undefined. */
+  #settings(): Settings | undefined {
+    return this.#variables?.settings()
+  }
+
   /** A read: inside a transaction it sees the transaction's writes. */
   #read(sql: string, params: Param[]): Promise<ReadResult> {
     const txn = this.#txn
-    if (txn && txn !== 'read-only') return this.#inTransaction(txn, () => txn.read(sql, params))
-    return this.#node.read(this.db, sql, params)
+    const settings = this.#settings()
+    if (txn && txn !== 'read-only') return this.#inTransaction(txn, () => txn.read(sql, params, settings))
+    return this.#node.read(this.db, sql, params, settings)
   }
 
-  async #write(sql: string, params: Param[], c: Classification, tokens: Token[]): Promise<WriteResult> {
+  /** A write; `sent` is the statement as the client sent it, kept beside a rewritten one for auditing. */
+  async #write(sql: string, params: Param[], c: Classification, tokens: Token[], sent: string): Promise<WriteResult> {
     // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
     if (this.#node.role !== 'master') {
-      return this.#node.write(this.db, this.#txn ? [] : [{ statement: { sql, params }, classification: c }])
+      return this.#node.write(this.db, this.#txn ? [] : [{ statement: { sql: sent, params }, classification: c }])
     }
-    const write = this.#prepareWrite(sql, params, c, tokens)
+    const write = this.#prepareWrite(sql, params, c, tokens, sent)
     const txn = this.#txn
     // DDL commits an open transaction first in MySQL: two entries, in order (SQLite's DDL is transactional).
     if (txn && c.kind === 'ddl' && this.#dialect === 'mysql') await this.#commit()
@@ -125,14 +184,33 @@ export class Session {
     }
   }
 
-  /** Rewrites a write so it replays the same on every node, or refuses it. */
-  #prepareWrite(sql: string, params: Param[], classification: Classification, tokens: Token[]): WriteStatement {
+  /**
+   * Rewrites a write so it replays the same on every node, or refuses it; it
+   * carries the session's settings, and its clock when SET TIMESTAMP pinned it.
+   */
+  #prepareWrite(
+    sql: string,
+    params: Param[],
+    classification: Classification,
+    tokens: Token[],
+    sent: string,
+  ): WriteStatement {
+    const pinned = this.#variables?.system('timestamp')
+    const ts = typeof pinned === 'number' ? Math.round(pinned * 1000) : undefined
     const prepared = makeDeterministic(
       sql,
-      { dialect: this.#node.dialect, now: Date.now(), random: Math.random },
+      { dialect: this.#node.dialect, now: ts ?? Date.now(), random: Math.random },
       tokens,
     )
-    const statement = prepared.rewritten ? { sql: prepared.sql, params, original: sql } : { sql, params }
+    const text = prepared.rewritten ? prepared.sql : sql
+    const settings = this.#settings()
+    const statement: Statement = {
+      sql: text,
+      params,
+      ...(text !== sent ? { original: sent } : {}),
+      ...(ts !== undefined ? { ts } : {}),
+      ...(settings ? { settings } : {}),
+    }
     return { statement, classification }
   }
 
@@ -163,9 +241,34 @@ export class Session {
       case 'ROLLBACK TO SAVEPOINT':
       case 'RELEASE SAVEPOINT':
         return this.#savepoint(keyword, savepointName(tokens))
+      case 'LOCK TABLES':
+        return this.#lockTables(tokens)
+      case 'UNLOCK TABLES': {
+        const committed = this.#lockedRead ? await this.#commit() : null
+        this.#lockedRead = false
+        return committed ? { kind: 'write', ...committed } : { kind: 'ok' }
+      }
       default:
         throw new DdbError('UNSUPPORTED', `${keyword} is not supported: a transaction replicates whole or not at all`)
     }
+  }
+
+  /**
+   * LOCK TABLES, as dump tools send it. ddb takes no table locks (they would not
+   * replicate); what they guarantee, it gives otherwise: like MySQL, it first
+   * commits an open transaction; READ locks (a dump being taken) open a
+   * transaction, so every table is read from one consistent snapshot, until
+   * UNLOCK TABLES; WRITE locks (a dump being loaded) need nothing, as each
+   * statement under them replicates in order.
+   */
+  async #lockTables(tokens: Token[]): Promise<QueryAnswer[number]> {
+    const committed = await this.#commit()
+    this.#lockedRead = false
+    if (!tokens.some((t) => isWord(t, 'WRITE'))) {
+      this.#txn = this.#node.beginTransaction ? await this.#node.beginTransaction(this.db) : 'read-only'
+      this.#lockedRead = true
+    }
+    return committed ? { kind: 'write', ...committed } : { kind: 'ok' }
   }
 
   /** Commits the open transaction, if any: its result when it wrote (one entry), else null. */

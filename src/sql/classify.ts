@@ -28,8 +28,6 @@ const ROUTINE = 'defines stored code, whose effects ddb cannot check'
 const REFUSED: Record<string, string> = {
   GRANT: ACCOUNTS,
   REVOKE: ACCOUNTS,
-  LOCK: 'holds locks in one session, which are not replicated',
-  UNLOCK: 'releases locks held by one session, which are not replicated',
   LOAD: 'reads a file that the slaves do not have',
   CALL: 'runs a stored procedure, whose effects ddb cannot check',
   DO: 'evaluates expressions only for their side effects, which ddb cannot check',
@@ -183,6 +181,21 @@ function classifyAt(tokens: Token[], i: number): Classification {
       return transaction(rollsBackToSavepoint(tokens, i) ? 'ROLLBACK TO SAVEPOINT' : 'ROLLBACK')
     case 'RELEASE':
       return transaction('RELEASE SAVEPOINT')
+    case 'LOCK':
+      // LOCK TABLES and UNLOCK TABLES end an open transaction, as in MySQL (see Session).
+      return isWord(tokens[i + 1], 'TABLES') || isWord(tokens[i + 1], 'TABLE')
+        ? transaction('LOCK TABLES')
+        : refused(
+            `LOCK ${tokens[i + 1]?.value ?? ''}`.trim(),
+            `LOCK ${tokens[i + 1]?.value ?? ''} acts on one server only`,
+          )
+    case 'UNLOCK':
+      return isWord(tokens[i + 1], 'TABLES') || isWord(tokens[i + 1], 'TABLE')
+        ? transaction('UNLOCK TABLES')
+        : refused(
+            `UNLOCK ${tokens[i + 1]?.value ?? ''}`.trim(),
+            `UNLOCK ${tokens[i + 1]?.value ?? ''} acts on one server only`,
+          )
   }
   const why = REFUSED[word]
   if (!why) return unrecognised(word)

@@ -124,7 +124,7 @@ function versionCommentBody(sql: string, pos: number): number {
  * ends at `close`. A doubled closing quote stands for one; in strings a backslash
  * escapes the next character. Returns the end offset and the unquoted value.
  */
-function readQuoted(sql: string, start: number, close: string): { end: number; value: string } {
+export function readQuoted(sql: string, start: number, close: string): { end: number; value: string } {
   const backslash = close === "'" || close === '"'
   let value = ''
   let from = start + 1

@@ -174,15 +174,27 @@ async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boo
   await store.writeState({ offset: e.offset, logId })
 }
 
-/** A logged statement as the store replays it: in the entry's database, at its own time (else the entry's) and the entry's time zone, with the master's insert id. */
+/**
+ * A logged statement as the store replays it: in its database (else the entry's),
+ * at its own time (else the entry's), in its session's time zone (else the entry's),
+ * with its session's settings and the master's insert id.
+ */
 function replayed(e: Entry, s: Statement): StoreStatement {
+  return { ...storeStatement(e.db, s, s.ts ?? e.ts), timeZone: runIn(s).timeZone ?? e.timeZone, insertId: s.insertId }
+}
+
+/** A statement as a store runs it, in database `db` at time `ts`, with its session's time zone and settings. */
+export function storeStatement(db: string | null, s: Statement, ts: number): StoreStatement {
+  return { db: s.db ?? db, sql: s.sql, params: s.params, ts, ...runIn(s) }
+}
+
+/** The time zone (a setting the store keeps apart: it pins its own) and the other settings a statement runs with. */
+function runIn(s: Statement): Pick<StoreStatement, 'timeZone' | 'settings'> {
+  if (!s.settings) return {}
+  const { time_zone, ...settings } = s.settings
   return {
-    db: s.db ?? e.db,
-    sql: s.sql,
-    params: s.params,
-    ts: s.ts ?? e.ts,
-    insertId: s.insertId,
-    timeZone: e.timeZone,
+    ...(typeof time_zone === 'string' ? { timeZone: time_zone } : {}),
+    ...(Object.keys(settings).length > 0 ? { settings } : {}),
   }
 }
 

@@ -43,10 +43,18 @@ export class Session {
   #ts: number | undefined = undefined
   /** The session's time_zone as last set here; undefined when unknown. */
   #zone: string | undefined = undefined
+  /** The settings changed on this connection (SET SESSION), by name (the others are the server's defaults); null when unknown. */
+  #settings: Record<string, Param> | null = {}
+  /** Every setting ever sent on this connection: what to reset when a failed packet leaves them unknown. */
+  readonly #touched = new Set<string>()
   #broken = false
+  /** The time zone a statement that names none runs in: the store's pinned zone (null: the server's). */
+  pinnedZone: string | null
 
-  constructor(conn: MysqlConnection) {
+  constructor(conn: MysqlConnection, pinnedZone: string | null = null) {
     this.conn = conn
+    this.pinnedZone = pinnedZone
+    this.#zone = pinnedZone ?? undefined
     conn.on('error', () => this.markBroken())
   }
 
@@ -90,6 +98,7 @@ export class Session {
     let db = this.#db
     let ts = this.#ts
     let zone = this.#zone
+    let settings = this.#settings
     for (const s of statements) {
       if (s.db !== db && s.db !== null) {
         texts.push(`USE ${quoteIdentifier(s.db)}`)
@@ -99,9 +108,15 @@ export class Session {
         texts.push(`SET TIMESTAMP = ${(s.ts / 1000).toFixed(3)}`)
         ts = s.ts
       }
-      if (s.timeZone && s.timeZone !== zone) {
-        texts.push(this.format('SET time_zone = ?', [s.timeZone]))
-        zone = s.timeZone
+      const want = s.timeZone ?? this.pinnedZone
+      if (want && want !== zone) {
+        texts.push(this.format('SET time_zone = ?', [want]))
+        zone = want
+      }
+      const change = this.#settingsChange(settings, s.settings ?? {})
+      if (change) {
+        texts.push(change)
+        settings = s.settings ?? {}
       }
       if (s.insertId) texts.push(`SET INSERT_ID = ${s.insertId}`)
       mine.push(texts.length)
@@ -116,27 +131,61 @@ export class Session {
     this.#db = null // unknown until the packet succeeds
     this.#ts = undefined
     this.#zone = undefined
+    this.#settings = null // unknown until the packet succeeds
     const [result] = await this.query(texts.join('\n;\n'))
     const results = texts.length === 1 ? [result] : (result as unknown[])
     for (const r of results) db = schemaChange(r) ?? db
     this.#db = db
     this.#ts = ts
     this.#zone = zone
+    this.#settings = settings
     return mine.map((i) => runResult(results[i]))
   }
 
-  /** Runs a statement that returns rows in database `db` on this connection. */
-  async read(db: string, sql: string, params: Param[]): Promise<ReadResult> {
+  /** The SET SESSION that turns settings `from` into `to` (what `from` changed and `to` does not name goes back to DEFAULT), or null. */
+  #settingsChange(from: Record<string, Param> | null, to: Record<string, Param>): string | null {
+    const parts: string[] = []
+    // Unknown (a packet failed part-way): every setting this connection may have changed is reset.
+    for (const name of from === null ? this.#touched : Object.keys(from)) {
+      if (!(name in to)) parts.push(`${quoteIdentifier(name)} = DEFAULT`)
+    }
+    for (const [name, value] of Object.entries(to)) {
+      if (from === null || from[name] !== value)
+        parts.push(this.format(`${quoteIdentifier(name)} = ?`, [toDriverValue(value)]))
+    }
+    for (const name of Object.keys(to)) this.#touched.add(name)
+    return parts.length > 0 ? `SET SESSION ${parts.join(', ')}` : null
+  }
+
+  /** Runs a statement that returns rows in database `db` on this connection, with these session settings. */
+  async read(db: string, sql: string, params: Param[], settings: Record<string, Param> = {}): Promise<ReadResult> {
     if (this.#db !== db) {
       await this.query(`USE ${quoteIdentifier(db)}`)
       this.#db = db
     }
+    await this.#settle(settings)
     const [result, fields] = await this.query(
       { sql, rowsAsArray: true },
       params.length ? params.map(toDriverValue) : undefined,
     )
     if (!Array.isArray(result)) return { columns: [], rows: [] }
     return readResult(result, fields ?? [])
+  }
+
+  /** Brings the connection's settings to `settings` (the time zone among them) before a read. */
+  async #settle(settings: Record<string, Param>): Promise<void> {
+    const { time_zone, ...rest } = settings
+    const zone = typeof time_zone === 'string' ? time_zone : this.pinnedZone
+    if (zone && zone !== this.#zone) {
+      this.#zone = undefined
+      await this.query(this.format('SET time_zone = ?', [zone]))
+      this.#zone = zone
+    }
+    const change = this.#settingsChange(this.#settings, rest)
+    if (!change) return
+    this.#settings = null
+    await this.query(change)
+    this.#settings = rest
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */

@@ -30,6 +30,8 @@ export interface MysqlStoreConfig {
   timeZone?: string | null
   /** The server's innodb_rollback_on_timeout (read at open). */
   rollbackOnTimeout?: boolean
+  /** The server's VERSION() (read at open). */
+  version?: string
 }
 
 /** How long opening a MySQL connection may take, in milliseconds. */
@@ -77,17 +79,15 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
   }) as unknown as MysqlPool
   // Pin the zone NOW() renders in, so it stays the same across reconnects (a SYSTEM zone becomes its offset).
   const [rows] = await writer.query(
-    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz, @@innodb_rollback_on_timeout AS rollback_on_timeout`,
+    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz, @@innodb_rollback_on_timeout AS rollback_on_timeout, VERSION() AS version`,
   )
-  const [server] = rows as Array<{ tz: string; rollback_on_timeout: number }>
+  const [server] = rows as Array<{ tz: string; rollback_on_timeout: number; version: string }>
   const zone = String(server!.tz)
   const timeZone = /^[+-]/.test(zone) ? zone : /^\d/.test(zone) ? `+${zone}` : zone
   await writer.query('SET SESSION time_zone = ?', [timeZone])
-  return new MysqlStore(
-    { ...config, timeZone, rollbackOnTimeout: Number(server!.rollback_on_timeout) === 1 },
-    writer,
-    pool,
-  )
+  writer.pinnedZone = timeZone
+  const rollbackOnTimeout = Number(server!.rollback_on_timeout) === 1
+  return new MysqlStore({ ...config, timeZone, rollbackOnTimeout, version: String(server!.version) }, writer, pool)
 }
 
 /** The mysql2 Store: one writer connection serialized by a lock, and a small pool for reads. */
@@ -117,6 +117,8 @@ export class MysqlStore implements Store {
   readonly #lock = new WriterLock()
   /** The database each pooled connection switched to (unlisted: defaultDb). */
   readonly #readerDbs = new WeakMap<object, string>()
+  /** The session settings each pooled connection has (unlisted: none, the server's defaults). */
+  readonly #readerSettings = new WeakMap<object, Record<string, Param>>()
   #writer: Session | null
   /** Connections of finished client transactions, ready for the next. */
   readonly #idleClientSessions: Session[] = []
@@ -181,8 +183,38 @@ export class MysqlStore implements Store {
     await this.#withWriter((session) => session.query(WRITE_STATE, stateValues(state)))
   }
 
-  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+  get version(): string | null {
+    return this.#config.version ?? null
+  }
+
+  /** SHOW SESSION VARIABLES: each value as the server reports it, ON/OFF as 1/0, numbers as numbers. */
+  async sessionDefaults(names: string[]): Promise<Record<string, Param>> {
+    if (names.length === 0) return {}
+    const { rows } = await this.read(
+      null,
+      `SHOW SESSION VARIABLES WHERE Variable_name IN (${names.map(() => '?').join(', ')})`,
+      names,
+    )
+    return Object.fromEntries(rows.map(([name, value]) => [String(name).toLowerCase(), settingValue(value)]))
+  }
+
+  /** Sets it on a pooled connection, reads it back, and puts the default back. */
+  checkSetting(name: string, value: Param): Promise<Param | null> {
+    return this.#withReader(null, async (conn) => {
+      const variable = quoteIdentifier(name)
+      await conn.query(`SET SESSION ${variable} = ?`, [toDriverValue(value)])
+      try {
+        const [rows] = await conn.query({ sql: `SELECT @@SESSION.${variable}`, rowsAsArray: true })
+        return settingValue((rows as unknown[][])[0]?.[0] ?? null)
+      } finally {
+        await conn.query(`SET SESSION ${variable} = DEFAULT`).catch(() => {})
+      }
+    })
+  }
+
+  read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     return this.#withReader(db, async (conn) => {
+      if (settings) await this.#settle(conn, settings)
       const [result, fields] = await conn.query(
         { sql, rowsAsArray: true },
         params.length ? params.map(toDriverValue) : undefined,
@@ -202,6 +234,23 @@ export class MysqlStore implements Store {
       const { columns, parameters } = prepared.statement
       return { columns: columns.map((f) => ({ name: f.name, type: columnTypeOf(f) })), params: parameters.length }
     })
+  }
+
+  /**
+   * A pooled connection's settings to `settings` before a read: what it has, by
+   * connection, and a SET SESSION for the difference (DEFAULT for what it no longer has).
+   */
+  async #settle(conn: MysqlPoolConnection, settings: Record<string, Param>): Promise<void> {
+    const had = this.#readerSettings.get(conn.connection) ?? {}
+    const parts: string[] = []
+    for (const name of Object.keys(had)) if (!(name in settings)) parts.push(`${quoteIdentifier(name)} = DEFAULT`)
+    for (const [name, value] of Object.entries(settings)) {
+      if (had[name] !== value) parts.push(conn.format(`${quoteIdentifier(name)} = ?`, [toDriverValue(value)]))
+    }
+    if (parts.length === 0) return
+    this.#readerSettings.delete(conn.connection)
+    await conn.query(`SET SESSION ${parts.join(', ')}`)
+    this.#readerSettings.set(conn.connection, settings)
   }
 
   /** Runs fn on a pooled reader connection in database `db` (null: the URL's). */
@@ -277,6 +326,16 @@ export class MysqlStore implements Store {
   }
 }
 
+/** A setting's value as ddb keeps it: ON/OFF as 1/0 (as SELECT @@x reports booleans), whole numbers as numbers. */
+function settingValue(v: unknown): Param {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'number') return v
+  const s = String(v)
+  if (s === 'ON') return 1
+  if (s === 'OFF') return 0
+  return /^-?\d{1,15}$/.test(s) ? Number(s) : s
+}
+
 /** InnoDB rolled the whole transaction back. */
 const ER_LOCK_DEADLOCK = 1213
 /** A row lock was not granted in time: the statement is undone, or the transaction under innodb_rollback_on_timeout. */
@@ -322,7 +381,7 @@ async function connect(config: MysqlStoreConfig): Promise<Session> {
     })
     await conn.query(`SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')`)
     if (config.timeZone) await conn.query('SET SESSION time_zone = ?', [config.timeZone])
-    return new Session(conn)
+    return new Session(conn, config.timeZone ?? null)
   } catch (err) {
     throw connectError(err, config.displayUrl)
   }

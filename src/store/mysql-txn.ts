@@ -82,11 +82,11 @@ export class MysqlTxn implements StoreTxn {
     return results
   }
 
-  async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+  async read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     this.#checkOpen()
     try {
       await this.#session.runPacket(this.#takeQueued(), [], [])
-      return await this.#session.read(db ?? this.#defaultDb, sql, params)
+      return await this.#session.read(db ?? this.#defaultDb, sql, params, settings)
     } catch (err) {
       throw storeError(err)
     }

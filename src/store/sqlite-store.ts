@@ -64,6 +64,17 @@ export class SqliteStore implements Store {
   endsTransaction(): boolean {
     return false
   }
+
+  /** SQLite has no server, no version and no session variables. */
+  readonly version = null
+
+  async sessionDefaults(): Promise<Record<string, Param>> {
+    return {}
+  }
+
+  async checkSetting(): Promise<Param | null> {
+    return null
+  }
   readonly displayUrl: string
   readonly #writer: Database
   readonly #statements: StatementCache

@@ -37,8 +37,10 @@ export interface StoreStatement {
   ts?: number
   /** The AUTO_INCREMENT value to generate (MySQL: SET INSERT_ID), as the master did. */
   insertId?: number
-  /** The time zone to run in (MySQL: SET time_zone), as the master's session was. */
+  /** The time zone to run in (MySQL: SET time_zone), as the master's session was; absent: the store's own. */
   timeZone?: string | null
+  /** Session settings to run with (MySQL: SET SESSION name = value), where they differ from a fresh session's. */
+  settings?: Record<string, Param>
 }
 
 /**
@@ -67,7 +69,7 @@ export interface StoreTxn {
     state: StoreState,
   ): Promise<RunResult[]>
   /** Runs a statement that returns rows inside the transaction: it sees the transaction's own writes. */
-  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
   savepoint(name: string): Promise<void>
   rollbackTo(name: string): Promise<void>
   release(name: string): Promise<void>
@@ -127,8 +129,17 @@ export interface Store {
   endsTransaction(err: unknown): boolean
   /** Writes the replication state outside any transaction (after MySQL DDL). */
   writeState(state: StoreState): Promise<void>
-  /** Runs a statement that returns rows, on a connection other than the writer's. */
-  read(db: string | null, sql: string, params: Param[]): Promise<ReadResult>
+  /** Runs a statement that returns rows, on a connection other than the writer's, with the session's settings (MySQL). */
+  read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
+  /** The database server's version (MySQL: VERSION()); null for SQLite. */
+  readonly version: string | null
+  /** These system variables as a fresh session sees them (MySQL: SHOW SESSION VARIABLES); SQLite has none. */
+  sessionDefaults(names: string[]): Promise<Record<string, Param>>
+  /**
+   * What `SET SESSION name = value` would do: the value the database then reports, or
+   * its error (an unknown variable, a bad value); null where there are no such variables (SQLite).
+   */
+  checkSetting(name: string, value: Param): Promise<Param | null>
   /** Prepares a statement without running it, to learn its result columns; rejects as running it would (syntax, missing table). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   close(): Promise<void>

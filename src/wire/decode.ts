@@ -44,6 +44,18 @@ function arrayOf(item: Check): Check {
   }
 }
 
+/** An object whose every field passes `item`. */
+function recordOf(item: Check): Check {
+  return (v) => {
+    if (!isRecord(v)) return ' must be an object'
+    for (const [name, field] of Object.entries(v)) {
+      const problem = item(field)
+      if (problem !== null) return `.${name}${problem}`
+    }
+    return null
+  }
+}
+
 /** An object with (at least) these fields. */
 function object(fields: Record<string, Check>): Check {
   return (v) => {
@@ -81,6 +93,7 @@ const entry = object({
       sql: str,
       params: arrayOf(param),
       insertId: optional(uint),
+      settings: optional(recordOf(param)),
       db: optional(str),
       ts: optional(uint),
       original: optional(str),

@@ -77,6 +77,9 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       const { columns, columnTypes } = node.readResult
       return { columns: columns.map((name, i) => ({ name, type: columnTypes?.[i] ?? null })), params: 0 }
     },
+    storeVersion: null,
+    sessionDefaults: async () => ({}),
+    checkSetting: async () => null,
     async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
       calls.push(`wait ${offset} ${timeoutMs}`)
     },

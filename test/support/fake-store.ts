@@ -90,6 +90,9 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
       return store.result(s)
     },
     ddlAlreadyApplied: () => false,
+    version: null,
+    sessionDefaults: async () => ({}),
+    checkSetting: async () => null,
     endsTransaction: (err) => err instanceof StoreError && err.storeCode === 1213,
     writeState: async (state) => {
       store.calls.push(`writeState ${state.offset}`)

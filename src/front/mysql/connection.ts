@@ -2,6 +2,7 @@ import type net from 'node:net'
 import type { Logger } from '../../logger.ts'
 import { COM } from '../../mysql-protocol.ts'
 import type { NodeApi } from '../../node/api.ts'
+import { serverVersion } from '../../node/variables.ts'
 import type { MysqlUser } from './auth.ts'
 import { Commands } from './commands.ts'
 import { Login } from './login.ts'
@@ -33,6 +34,15 @@ export interface ConnectionOptions {
   handshakeTimeoutMs: number
   /** How long a started packet may wait for the rest of its bytes (ms); default DEFAULT_PARTIAL_PACKET_TIMEOUT_MS. */
   partialPacketTimeoutMs?: number
+}
+
+/**
+ * The version the greeting announces: the store's (a MariaDB one behind the "5.5.5-"
+ * MariaDB puts first for old MySQL clients, which clients strip), or the MySQL ddb speaks for SQLite.
+ */
+function handshakeVersion(node: NodeApi): string {
+  const version = serverVersion(node)
+  return /mariadb/i.test(version) ? `5.5.5-${version}` : version
 }
 
 /**
@@ -74,7 +84,7 @@ export class MysqlConnection {
       () => this.#fail({ errno: 1043, sqlState: '08S01', message: 'Bad handshake: login timed out' }),
       options.handshakeTimeoutMs,
     )
-    this.#send(this.#login.greeting(options.connectionId))
+    this.#send(this.#login.greeting(options.connectionId, handshakeVersion(options.node)))
     this.#flush()
   }
 

@@ -6,7 +6,7 @@ import { PayloadReader, PayloadWriter } from './packets.ts'
 describe('handshakeV10', () => {
   test('carries the scramble in two NUL-ended parts and announces mysql_native_password', () => {
     const scramble = Buffer.from('ABCDEFGHIJKLMNOPQRST')
-    const r = new PayloadReader(handshakeV10(7, scramble))
+    const r = new PayloadReader(handshakeV10(7, scramble, '8.0.40-ddb'))
     expect(r.int1()).toBe(10)
     expect(r.nulString()).toContain('ddb')
     expect(r.int4()).toBe(7)

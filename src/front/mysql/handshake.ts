@@ -2,14 +2,13 @@
 
 import { CLIENT, COLUMN_CHARSET, SERVER_CAPABILITIES, SERVER_STATUS } from '../../mysql-protocol.ts'
 import { NATIVE_PASSWORD_PLUGIN } from './auth.ts'
-import { SERVER_VERSION } from './local.ts'
 import { PayloadReader, PayloadWriter } from './packets.ts'
 
 /** The greeting a server sends first: version, connection id, capabilities and the 20-byte scramble (8 + 12, each part NUL-ended). */
-export function handshakeV10(connectionId: number, scramble: Buffer): Buffer {
+export function handshakeV10(connectionId: number, scramble: Buffer, version: string): Buffer {
   return new PayloadWriter()
     .int1(10)
-    .nulString(SERVER_VERSION)
+    .nulString(version)
     .int4(connectionId)
     .bytes(scramble.subarray(0, 8))
     .int1(0)

@@ -1,4 +1,5 @@
 import type { ReadResult } from '../../entry.ts'
+import type { Value } from '../../node/variables.ts'
 import { type Token, tokenize } from '../../sql/lexer.ts'
 
 /** What the listener knows about a connection, for the queries it answers itself. */
@@ -13,85 +14,27 @@ export interface LocalContext {
   dialect: 'mysql' | 'sqlite'
   /** The connection's autocommit setting. */
   autocommit: boolean
+  /** A session system variable's value (undefined: ddb does not know it; a MySQL store may). */
+  variable(name: string): Value | undefined
+  /** A user variable's value (NULL when never set). */
+  userVariable(name: string): Value
 }
-
-/** The server version a ddb listener reports. */
-export const SERVER_VERSION = '8.0.0-ddb'
-
-/** System variables a client may read on connect; answered without the store, so they read the same on every store. */
-const SYSTEM_VARIABLES: Record<string, string | number> = {
-  version: SERVER_VERSION,
-  version_comment: 'ddb statement replication',
-  autocommit: 1,
-  auto_increment_increment: 1,
-  auto_increment_offset: 1,
-  character_set_client: 'utf8mb4',
-  character_set_connection: 'utf8mb4',
-  character_set_results: 'utf8mb4',
-  character_set_server: 'utf8mb4',
-  character_set_database: 'utf8mb4',
-  collation_connection: 'utf8mb4_general_ci',
-  collation_server: 'utf8mb4_general_ci',
-  max_allowed_packet: 64 * 1024 * 1024,
-  net_buffer_length: 16384,
-  interactive_timeout: 28800,
-  wait_timeout: 28800,
-  net_write_timeout: 60,
-  lower_case_table_names: 0,
-  sql_mode: 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION',
-  system_time_zone: 'UTC',
-  time_zone: 'SYSTEM',
-  transaction_isolation: 'REPEATABLE-READ',
-  tx_isolation: 'REPEATABLE-READ',
-  init_connect: '',
-  license: 'GPL',
-  sql_select_limit: '18446744073709551615',
-  read_only: 0,
-  performance_schema: 0,
-  query_cache_type: 'OFF',
-  query_cache_size: 0,
-  have_ssl: 'DISABLED',
-  server_id: 0,
-}
-
-/** Session variables a SET may change without effect on what replicates: ddb accepts and ignores them. */
-const HARMLESS_SET = new Set([
-  'NAMES',
-  'CHARACTER',
-  'CHARSET',
-  'CHARACTER_SET_CLIENT',
-  'CHARACTER_SET_CONNECTION',
-  'CHARACTER_SET_RESULTS',
-  'COLLATION_CONNECTION',
-  'NET_READ_TIMEOUT',
-  'NET_WRITE_TIMEOUT',
-  'WAIT_TIMEOUT',
-  'INTERACTIVE_TIMEOUT',
-  'SESSION_TRACK_SCHEMA',
-  'SESSION_TRACK_STATE_CHANGE',
-  'SESSION_TRACK_SYSTEM_VARIABLES',
-  'SESSION_TRACK_TRANSACTION_INFO',
-  'SQL_QUOTE_SHOW_CREATE',
-  'RESULTSET_METADATA',
-  'PROFILING',
-])
 
 /** What a locally answered query returns; null when the statement must go to the Session. */
 export type LocalAnswer =
   | ({ kind: 'read' } & ReadResult)
-  /** autocommit: the SET changed it (the connection applies that). */
-  | { kind: 'ok'; autocommit?: boolean }
+  /** autocommit: the SET changed it (the connection applies that); rest: the other assignments of the SET, for the session. */
+  | { kind: 'ok'; autocommit?: boolean; rest?: string }
   | { kind: 'rewrite'; sql: string }
   | { kind: 'error'; errno: number; sqlState: string; message: string }
 
 /**
- * Answers the queries drivers and the CLI send on connect, which ddb's stores
- * cannot (SQLite has no @@ variables) or should not (they are not replicated):
- * `SELECT @@var, DATABASE(), USER(), CONNECTION_ID(), ddb_offset() [LIMIT n]`
- * (a variable ddb does not know goes to a MySQL store, and is NULL on SQLite),
- * and SETs of autocommit and harmless session variables. SHOW TABLES and
- * SHOW DATABASES on SQLite come back as a rewrite to the catalog. Returns null
- * for everything else.
+ * Answers the queries drivers and the CLI send on connect, from the session's
+ * variables, without the store: `SELECT @@var, @user, DATABASE(), USER(),
+ * CONNECTION_ID(), VERSION(), ddb_offset() [LIMIT n]` (a variable ddb does not
+ * know goes to a MySQL store, and is NULL on SQLite), and SET autocommit, which
+ * the MySQL port emulates. SHOW TABLES and SHOW DATABASES on SQLite come back as
+ * a rewrite to the catalog. Returns null for everything else.
  */
 export function answerLocally(sql: string, ctx: LocalContext): LocalAnswer | null {
   let tokens: Token[]
@@ -122,11 +65,18 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
         .slice(2)
         .replace(/^(session|global|local)\./i, '')
         .toLowerCase()
+      value = variable === 'autocommit' ? (ctx.autocommit ? 1 : 0) : ctx.variable(variable)
       // Unknown ones: a MySQL store knows them; SQLite has none, so they read as NULL.
-      if (!(variable in SYSTEM_VARIABLES) && ctx.dialect === 'mysql') return null
+      if (value === undefined) {
+        if (ctx.dialect === 'mysql') return null
+        value = null
+      }
       name = t.text
-      value = SYSTEM_VARIABLES[variable] ?? null
-      if (variable === 'autocommit') value = ctx.autocommit ? 1 : 0
+      i++
+    } else if (t.type === 'variable') {
+      if (tokens[i + 1]?.text === ':=') return null
+      value = ctx.userVariable(t.text.slice(1).replace(/^(['"`])(.*)\1$/s, '$2'))
+      name = t.text
       i++
     } else if (t.type === 'word' && tokens[i + 1]?.text === '(' && tokens[i + 2]?.text === ')') {
       const fn = t.value
@@ -134,7 +84,7 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
       else if (fn === 'USER' || fn === 'CURRENT_USER' || fn === 'SESSION_USER' || fn === 'SYSTEM_USER')
         value = `${ctx.user}@localhost`
       else if (fn === 'CONNECTION_ID') value = ctx.connectionId
-      else if (fn === 'VERSION') value = SERVER_VERSION
+      else if (fn === 'VERSION') value = ctx.variable('version') ?? null
       else if (fn === 'DDB_OFFSET') value = ctx.lastOffset
       else return null
       name = `${t.text}()`
@@ -170,55 +120,53 @@ function localSelect(tokens: Token[], ctx: LocalContext): LocalAnswer | null {
   return { kind: 'read', columns, rows: limit > 0 ? [row] : [] }
 }
 
+/**
+ * SET autocommit = …, which the MySQL port emulates; its other assignments, if
+ * any, come back as `rest` for the session. Null for a SET without autocommit.
+ */
 function localSet(tokens: Token[]): LocalAnswer | null {
-  // SET [SESSION|LOCAL|@@session.]name = value [, …]
   let autocommit: boolean | undefined
-  let i = 1
-  for (;;) {
-    let t = tokens[i]
-    if (!t) return null
-    if (t.type === 'word' && (t.value === 'SESSION' || t.value === 'LOCAL')) t = tokens[++i]
-    if (!t) return null
-    let name: string
-    if (t.type === 'variable' && t.text.startsWith('@@'))
-      name = t.text
-        .slice(2)
-        .replace(/^(session|local)\./i, '')
-        .toUpperCase()
-    else if (t.type === 'word') name = t.value
-    else return null
-    i++
-    if (name === 'NAMES' || name === 'CHARACTER' || name === 'CHARSET') {
-      // SET NAMES x [COLLATE y] | SET CHARACTER SET x: ddb always speaks utf8mb4
-      while (tokens[i] && tokens[i]!.text !== ',') i++
-    } else {
-      if (tokens[i]?.text !== '=' && tokens[i]?.text !== ':=') return null
-      const value = tokens[i + 1]
-      if (!value) return null
-      i += 2
-      if (name === 'AUTOCOMMIT') {
-        const setting = value.value.toUpperCase()
-        if (['1', 'ON', 'TRUE'].includes(setting)) autocommit = true
-        else if (['0', 'OFF', 'FALSE'].includes(setting)) autocommit = false
-        else
-          return {
-            kind: 'error',
-            errno: 1231,
-            sqlState: '42000',
-            message: `Variable 'autocommit' can't be set to the value of '${value.value}'`,
-          }
-      } else if (!HARMLESS_SET.has(name)) {
-        return null
-      }
+  const rest: string[] = []
+  let depth = 0
+  let start = 1
+  const parts: Token[][] = []
+  for (let i = 1; i <= tokens.length; i++) {
+    const t = tokens[i]
+    if (t?.text === '(') depth++
+    else if (t?.text === ')') depth--
+    if (!t || (depth === 0 && (t.text === ',' || t.text === ';'))) {
+      parts.push(tokens.slice(start, i))
+      start = i + 1
     }
-    if (tokens[i]?.text === ',') {
-      i++
+  }
+  for (const part of parts) {
+    let j = 0
+    if (part[0]?.type === 'word' && (part[0].value === 'SESSION' || part[0].value === 'LOCAL')) j++
+    const target = part[j]
+    const name =
+      target?.type === 'variable' && target.text.startsWith('@@')
+        ? target.text.slice(2).replace(/^(session|local)\./i, '')
+        : target?.type === 'word'
+          ? target.text
+          : ''
+    if (name.toLowerCase() !== 'autocommit' || !['=', ':='].includes(part[j + 1]?.text ?? '')) {
+      if (part.length > 0) rest.push(part.map((t) => t.text).join(' '))
       continue
     }
-    if (tokens[i]?.text === ';') i++
-    if (i !== tokens.length) return null
-    return autocommit === undefined ? { kind: 'ok' } : { kind: 'ok', autocommit }
+    const setting = (part[j + 2]?.value ?? '').toUpperCase()
+    if (part.length !== j + 3) return null
+    if (['1', 'ON', 'TRUE'].includes(setting)) autocommit = true
+    else if (['0', 'OFF', 'FALSE'].includes(setting)) autocommit = false
+    else
+      return {
+        kind: 'error',
+        errno: 1231,
+        sqlState: '42000',
+        message: `Variable 'autocommit' can't be set to the value of '${part[j + 2]?.value ?? ''}'`,
+      }
   }
+  if (autocommit === undefined) return null
+  return { kind: 'ok', autocommit, ...(rest.length > 0 ? { rest: `SET ${rest.join(', ')}` } : {}) }
 }
 
 /** SHOW TABLES / SHOW DATABASES for a SQLite store, as reads of its catalog (ddb's own tables hidden). */

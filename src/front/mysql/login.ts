@@ -69,8 +69,8 @@ export class Login {
   }
 
   /** The server's first packet: HandshakeV10 with this login's challenge. */
-  greeting(connectionId: number): Buffer {
-    return handshakeV10(connectionId, this.#scramble)
+  greeting(connectionId: number, version: string): Buffer {
+    return handshakeV10(connectionId, this.#scramble, version)
   }
 
   /** Takes the client's next packet of the login. */

@@ -73,6 +73,8 @@ describe('answerLocally', () => {
     lastOffset: 41,
     dialect: 'mysql',
     autocommit: true,
+    variable: (name) => ({ version_comment: 'ddb statement replication', auto_increment_increment: 1 })[name],
+    userVariable: (name) => (name === 'old_mode' ? 'X' : null),
   }
 
   test.each([
@@ -87,18 +89,17 @@ describe('answerLocally', () => {
     if (answer?.kind === 'read') expect(answer.rows[0]![0]).toBe(value)
   })
 
-  test.each([
-    'SET NAMES utf8mb4',
-    "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'",
-    'SET SESSION net_write_timeout = 600',
-    'SET @@session.wait_timeout = 10, NAMES utf8',
-  ])('%s is accepted and ignored', (sql) => expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok' }))
+  test('SELECT @user reads the session value; one never set is NULL', () => {
+    expect(answerLocally('SELECT @old_mode, @nothing', ctx)).toMatchObject({ rows: [['X', null]] })
+  })
 
   test.each([
     'SELECT * FROM t',
     'SELECT @@no_such_variable',
     'SELECT @@version, id FROM t',
     'SET sql_mode = ""',
+    'SET NAMES utf8mb4',
+    'SET SESSION net_write_timeout = 600',
     'SET @x = 1',
     'SHOW TABLES',
     'INSERT INTO t VALUES (1)',
@@ -114,9 +115,16 @@ describe('answerLocally', () => {
     ['SET autocommit = 0', false],
     ['set autocommit=OFF', false],
     ['SET SESSION autocommit = 1', true],
-    ['SET @@session.autocommit = ON, NAMES utf8mb4', true],
   ])('%s sets autocommit for the connection to apply', (sql, on) => {
     expect(answerLocally(sql, ctx)).toEqual({ kind: 'ok', autocommit: on })
+  })
+
+  test('a SET of autocommit and more gives the rest to the session', () => {
+    expect(answerLocally('SET @@session.autocommit = ON, NAMES utf8mb4', ctx)).toEqual({
+      kind: 'ok',
+      autocommit: true,
+      rest: 'SET NAMES utf8mb4',
+    })
   })
 
   test("SET autocommit to something else is error 1231; @@autocommit reads the connection's setting", () => {

@@ -4,6 +4,7 @@ import type { NodeApi, StatementShape } from '../../node/api.ts'
 import { Session } from '../../node/session.ts'
 import { statementKind } from '../../sql/classify.ts'
 import { quoteIdentifier } from '../../sql/lexer.ts'
+import { resolveVersionedComments } from '../../sql/versioned-comments.ts'
 import type { QueryAnswer } from '../../wire/messages.ts'
 import { answerLocally, type LocalAnswer } from './local.ts'
 import { ClientError, resultColumns } from './results.ts'
@@ -39,8 +40,9 @@ export class StatementRunner {
   }
 
   /** What a statement with `params` placeholders would return (COM_STMT_PREPARE), as run() would run it. */
-  async describe(sql: string, params: number): Promise<StatementShape> {
-    const local = params > 0 ? null : this.#local(sql)
+  async describe(sent: string, params: number): Promise<StatementShape> {
+    const sql = resolveVersionedComments(sent, this.#session.server)
+    const local = params > 0 ? null : await this.#local(sql)
     if (local?.kind === 'read') {
       const columns = resultColumns(local.columns, local.rows)
       return {
@@ -57,9 +59,13 @@ export class StatementRunner {
   }
 
   /** Runs one statement; rejects with the Session's error, or a ClientError to send as it is. */
-  async run(sql: string, params: Param[] = []): Promise<Answer> {
-    const local = params.length > 0 ? null : this.#local(sql)
-    if (local?.kind === 'ok' && local.autocommit !== undefined) return this.#setAutocommit(local.autocommit)
+  async run(sent: string, params: Param[] = []): Promise<Answer> {
+    const sql = resolveVersionedComments(sent, this.#session.server)
+    const local = params.length > 0 ? null : await this.#local(sql)
+    if (local?.kind === 'ok' && local.autocommit !== undefined) {
+      if (local.rest) await this.run(local.rest)
+      return this.#setAutocommit(local.autocommit)
+    }
     if (local?.kind === 'read' || local?.kind === 'ok') return local
     if (local?.kind === 'error') throw new ClientError(local)
     const text = local?.kind === 'rewrite' ? local.sql : sql
@@ -89,7 +95,8 @@ export class StatementRunner {
   }
 
   /** The answer the port gives itself, without the store (see answerLocally), or null. */
-  #local(sql: string): LocalAnswer | null {
+  async #local(sql: string): Promise<LocalAnswer | null> {
+    const variables = await this.#session.variables()
     return answerLocally(sql, {
       connectionId: this.#connectionId,
       user: this.#user,
@@ -97,6 +104,8 @@ export class StatementRunner {
       lastOffset: this.#lastOffset,
       dialect: this.#node.dialect,
       autocommit: this.#autocommit,
+      variable: (name) => variables.system(name),
+      userVariable: (name) => variables.user(name),
     })
   }
 
