@@ -154,7 +154,7 @@ describe('ddb sql --mysql', () => {
       '--mysql',
       '--to',
       to,
-      "CREATE TABLE m (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO m (name) VALUES ('Bo'), ('Al')",
+      "CREATE TABLE m (id INT AUTO_INCREMENT PRIMARY KEY, name TEXT); INSERT INTO m (name) VALUES ('Bo'), ('Al')",
     ])
     expect(create.stdout).toMatch(
       /^Query OK, 0 rows affected \(\d+\.\d\d sec\)\noffset 1\nQuery OK, 2 rows affected \(\d+\.\d\d sec\)\noffset 2\n$/,

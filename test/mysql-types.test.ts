@@ -215,16 +215,15 @@ describe('result column types over the MySQL protocol, SQLite store', () => {
   beforeAll(async () => {
     cluster = await withCluster({ store: 'sqlite', slaves: 0, mysql: true })
     port = await cluster.mysqlPort(cluster.master)
-    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root' })
-    try {
-      await c.query(`CREATE TABLE s_t (id INTEGER PRIMARY KEY, n INTEGER, r REAL, t TEXT, b BLOB, dt DATETIME, d DATE,
-        dec DECIMAL(10,2), odd DATETIME, untyped)`)
-      await c.query(`INSERT INTO s_t VALUES
-        (1, 42, 2.5, 'txt', X'00ff', '2024-02-29 13:14:15', '2024-02-29', 12.5, 'not a date', 7),
-        (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`)
-    } finally {
-      await c.end()
-    }
+    // Made through ddb's own port, in SQLite's dialect (an untyped column, a date column holding text),
+    // to see what the MySQL port reports for what a SQLite table can hold.
+    const c = await cluster.master.client()
+    await c.query(`CREATE TABLE s_t (id INTEGER PRIMARY KEY, n INTEGER, r REAL, t TEXT, b BLOB, dt DATETIME, d DATE,
+      dec DECIMAL(10,2), odd DATETIME, untyped)`)
+    await c.query(`INSERT INTO s_t VALUES
+      (1, 42, 2.5, 'txt', X'00ff', '2024-02-29 13:14:15', '2024-02-29', 12.5, 'not a date', 7),
+      (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`)
+    c.close()
   })
 
   afterAll(async () => {

@@ -93,6 +93,11 @@ export class Master {
     return this.store.describe(db, sql)
   }
 
+  catalog(sql: string, params: string[]): Record<string, unknown>[] {
+    if (!this.store.catalog) throw new DdbError('UNSUPPORTED', 'catalog: only a SQLite store has one to read this way')
+    return this.store.catalog(sql, params)
+  }
+
   /** Resolves once `offset` is published (a write in flight may still publish it); else STALE_READ after timeoutMs. */
   async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
     const published = this.#writer.published

@@ -5,7 +5,7 @@ import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { OffsetWatch } from '../offset-watch.ts'
 import type { Classification } from '../sql/classify.ts'
-import { applyEntries } from '../store/apply.ts'
+import { applyEntries, storeStatement } from '../store/apply.ts'
 import type { RunResult, Store, StoreStatement, StoreTxn } from '../store/store.ts'
 import { CommitOrder } from './commit-order.ts'
 
@@ -371,7 +371,7 @@ function hasDdl(req: WriteRequest): boolean {
 
 /** A request's statements as the store runs them, at the entry's time (MySQL: SET TIMESTAMP). */
 function storeStatements(req: WriteRequest, ts: number): StoreStatement[] {
-  return req.statements.map(({ statement }) => ({ db: req.db, sql: statement.sql, params: statement.params, ts }))
+  return req.statements.map(({ statement }) => storeStatement(req.db, statement, statement.ts ?? ts))
 }
 
 /**

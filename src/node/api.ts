@@ -69,6 +69,8 @@ export interface NodeApi {
   sessionDefaults(names: string[]): Promise<Record<string, Param>>
   /** What SET SESSION name = value would do on the store: the value it then reports, its error, or null (SQLite). */
   checkSetting(name: string, value: Param): Promise<Param | null>
+  /** SQLite stores: a synchronous read of the catalog, which translating a MySQL client's SQL needs. */
+  catalog?(sql: string, params: string[]): Record<string, unknown>[]
   /** A read's result columns, known before it runs (the store prepares it without running it). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   /**

@@ -4,6 +4,7 @@ import { type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import { isWord, type Token, tokenize } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
+import { describeSqliteTable, toSqlite } from '../sql/sqlite-dialect.ts'
 import { parseServerVersion, resolveVersionedComments, type ServerVersion } from '../sql/versioned-comments.ts'
 import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
@@ -21,6 +22,10 @@ export class Session {
   readonly #node: NodeApi
   /** Whose rules the client expects where MySQL's and SQLite's differ (implicit commits). */
   readonly #dialect: 'mysql' | 'sqlite'
+  /** The name a MySQL client selected for a SQLite store's one database ('main', SQLite's own, until it picks one). */
+  #selected: string | null = 'main'
+  /** The first id the session's last INSERT generated: LAST_INSERT_ID(). */
+  #lastInsertId = 0
   /** True while LOCK TABLES … READ holds the transaction UNLOCK TABLES commits. */
   #lockedRead = false
   /** Its variables, once a statement needs them (MySQL clients only). */
@@ -39,6 +44,11 @@ export class Session {
   /** The server the client talks to, as executable comments see it: the MySQL store's, or the MySQL ddb speaks for SQLite. */
   get server(): ServerVersion {
     return parseServerVersion(serverVersion(this.#node))
+  }
+
+  /** The database the client selected, as DATABASE() names it (on SQLite, whatever name it chose for the one). */
+  get database(): string | null {
+    return this.db ?? this.#selected
   }
 
   /** True while a transaction is open (BEGIN … COMMIT): what a MySQL server reports as SERVER_STATUS_IN_TRANS. */
@@ -78,7 +88,9 @@ export class Session {
     const [statement, more] = splitLexed(sql)
     if (!statement || more) throw new UsageError('a prepared statement must be exactly one statement')
     if (classifyTokens(statement.tokens).kind !== 'read') return { columns: [], params }
-    return { ...(await this.#node.describe(this.db, statement.sql)), params }
+    const [read] = this.#translates ? this.#toSqlite(statement.sql, statement.tokens) : [statement]
+    if (!read) return { columns: [], params }
+    return { ...(await this.#node.describe(this.db, read.sql)), params }
   }
 
   /** Ends the session: an open transaction rolls back, as when a MySQL client disconnects. */
@@ -97,20 +109,17 @@ export class Session {
   async #executeOne(sql: string, tokens: Token[], params: Param[]): Promise<QueryAnswer[number]> {
     const c = classifyTokens(tokens)
     switch (c.kind) {
-      case 'read': {
-        const read = await this.#withVariables(sql, tokens)
-        return { kind: 'read', ...(await this.#read(read.sql, params)) }
-      }
+      case 'read':
       case 'write': {
-        const write = await this.#withVariables(sql, tokens)
-        return { kind: 'write', ...(await this.#write(write.sql, params, c, write.tokens, sql)) }
+        const text = await this.#withVariables(sql, tokens)
+        return this.#readOrWrite(text.sql, text.tokens, c, params, sql)
       }
       case 'ddl':
         // Variables in DDL (a trigger's body) are read when it fires, on each server: the determinism rules refuse them.
-        return { kind: 'write', ...(await this.#write(sql, params, c, tokens, sql)) }
+        return this.#readOrWrite(sql, tokens, c, params, sql)
       case 'session':
         if (c.keyword === 'USE') return this.#use(c.database ?? '')
-        return this.#set(tokens)
+        return this.#set(sql, tokens)
       case 'transaction':
         return this.#transactionControl(c.keyword, tokens)
       case 'unsupported':
@@ -118,8 +127,55 @@ export class Session {
     }
   }
 
+  /**
+   * A read or a write, after its variables were written in. A MySQL client's
+   * statement on a SQLite store runs as the SQLite statements that do the same
+   * (sql/sqlite-dialect.ts): several make one entry; the log keeps what the client sent beside them.
+   */
+  async #readOrWrite(
+    sql: string,
+    tokens: Token[],
+    c: Classification,
+    params: Param[],
+    sent: string,
+  ): Promise<QueryAnswer[number]> {
+    let statements = [{ sql, tokens, c }]
+    if (this.#translates && this.#node.role === 'master') statements = this.#toSqlite(sql, tokens)
+    else if (this.#translates && c.kind === 'read') statements = this.#toSqlite(sql, tokens)
+    if (statements.length === 0) return { kind: 'ok' } // CREATE DATABASE IF NOT EXISTS: the one database is there
+    if (params.length > 0 && statements.length > 1) throw new UsageError('parameters need exactly one statement')
+    if (statements.every((s) => s.c.kind === 'read')) {
+      let answer: ReadResult | null = null
+      for (const s of statements) answer = await this.#read(s.sql, params)
+      return { kind: 'read', ...answer! }
+    }
+    const result = await this.#write(statements, params, sent)
+    if (result.insertId > 0) this.#lastInsertId = result.insertId
+    return { kind: 'write', ...result }
+  }
+
+  /** True when statements are translated: a MySQL client on a SQLite store. */
+  get #translates(): boolean {
+    return this.#dialect === 'mysql' && this.#node.dialect === 'sqlite'
+  }
+
+  /** The SQLite statements that do what the MySQL statement does, classified (UNSUPPORTED when none can). */
+  #toSqlite(sql: string, tokens: Token[]): Array<{ sql: string; tokens: Token[]; c: Classification }> {
+    const node = this.#node
+    const catalog = node.catalog?.bind(node)
+    const translated = toSqlite(sql, tokens, {
+      database: this.database,
+      ...(catalog ? { table: (name: string) => describeSqliteTable(catalog, name) } : {}),
+      lastInsertId: this.#lastInsertId,
+    })
+    return translated.map((text) => {
+      const lexed = text === sql ? tokens : tokenize(text)
+      return { sql: text, tokens: lexed, c: classifyTokens(lexed) }
+    })
+  }
+
   /** SET (MySQL clients): variables in the session, settings that later writes carry. */
-  async #set(tokens: Token[]): Promise<QueryAnswer[number]> {
+  async #set(sql: string, tokens: Token[]): Promise<QueryAnswer[number]> {
     if (this.#dialect !== 'mysql') {
       if (tokens[1]?.value === 'NAMES') return { kind: 'ok' } // ddb always speaks UTF-8
       throw new DdbError(
@@ -128,7 +184,7 @@ export class Session {
       )
     }
     const variables = await this.variables()
-    await runSet(tokens, {
+    await runSet(sql, tokens, {
       variables,
       dialect: this.#node.dialect,
       evaluate: async (expression) => {
@@ -161,18 +217,40 @@ export class Session {
     return this.#node.read(this.db, sql, params, settings)
   }
 
-  /** A write; `sent` is the statement as the client sent it, kept beside a rewritten one for auditing. */
-  async #write(sql: string, params: Param[], c: Classification, tokens: Token[], sent: string): Promise<WriteResult> {
+  /**
+   * A write of one or more statements (one entry); `sent` is the statement as
+   * the client sent it, kept beside a rewritten one for auditing.
+   */
+  async #write(
+    statements: Array<{ sql: string; tokens: Token[]; c: Classification }>,
+    params: Param[],
+    sent: string,
+  ): Promise<WriteResult> {
+    const [first] = statements
     // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
     if (this.#node.role !== 'master') {
-      return this.#node.write(this.db, this.#txn ? [] : [{ statement: { sql: sent, params }, classification: c }])
+      return this.#node.write(
+        this.db,
+        this.#txn ? [] : [{ statement: { sql: sent, params }, classification: first!.c }],
+      )
     }
-    const write = this.#prepareWrite(sql, params, c, tokens, sent)
+    const writes = statements.map((s, i) => this.#prepareWrite(s.sql, params, s.c, s.tokens, i === 0 ? sent : s.sql))
     const txn = this.#txn
     // DDL commits an open transaction first in MySQL: two entries, in order (SQLite's DDL is transactional).
-    if (txn && c.kind === 'ddl' && this.#dialect === 'mysql') await this.#commit()
-    else if (txn && txn !== 'read-only') return this.#inTransaction(txn, () => txn.write(write))
-    return this.#node.write(this.db, [write])
+    if (txn && this.#dialect === 'mysql' && statements.some((s) => s.c.kind === 'ddl')) await this.#commit()
+    else if (txn && txn !== 'read-only') {
+      let result: WriteResult = { offset: 0, affectedRows: 0, insertId: 0 }
+      for (const w of writes) {
+        const r = await this.#inTransaction(txn, () => txn.write(w))
+        result = {
+          offset: 0,
+          affectedRows: result.affectedRows + r.affectedRows,
+          insertId: r.insertId || result.insertId,
+        }
+      }
+      return result
+    }
+    return this.#node.write(this.db, writes)
   }
 
   /** Runs a statement of the open transaction; one the store answered by ending the transaction (a deadlock) ends it here too. */
@@ -302,7 +380,12 @@ export class Session {
 
   /** USE: later statements run in `database`, inside an open transaction too. */
   async #use(database: string): Promise<QueryAnswer[number]> {
-    if (this.#node.defaultDb === null) throw new DdbError('UNSUPPORTED', 'USE: a SQLite store has a single database')
+    if (this.#node.defaultDb === null) {
+      // One database, which a MySQL client may call by any name (DATABASE() then says it).
+      if (this.#dialect !== 'mysql') throw new DdbError('UNSUPPORTED', 'USE: a SQLite store has a single database')
+      this.#selected = database
+      return { kind: 'ok' }
+    }
     const found = await this.#node.read(
       null,
       'SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?',

@@ -35,8 +35,8 @@ const CLIENT_CHARSETS: Record<string, string> = {
   binary: 'binary',
 }
 
-/** Runs a SET statement's assignments in order (each may read what an earlier one set). */
-export async function runSet(tokens: Token[], ctx: SetContext): Promise<void> {
+/** Runs a SET statement's assignments in order (each may read what an earlier one set); `sql` is its text. */
+export async function runSet(sql: string, tokens: Token[], ctx: SetContext): Promise<void> {
   const set = parseSet(tokens)
   switch (set.kind) {
     case 'transaction':
@@ -45,27 +45,27 @@ export async function runSet(tokens: Token[], ctx: SetContext): Promise<void> {
       return setNames(set.charset, set.collation, set.characterSet, ctx)
     case 'assignments':
       for (const a of set.assignments) {
-        if (a.kind === 'user') ctx.variables.setUser(a.name, await value(a.value, ctx, false))
-        else await setSystem(a.name, a.value, ctx)
+        if (a.kind === 'user') ctx.variables.setUser(a.name, await value(sql, a.value, ctx, false))
+        else await setSystem(sql, a.name, a.value, ctx)
       }
   }
 }
 
-async function setSystem(name: string, tokens: Token[], ctx: SetContext): Promise<void> {
+async function setSystem(sql: string, name: string, tokens: Token[], ctx: SetContext): Promise<void> {
   if (name === 'autocommit') {
     throw new DdbError(
       'UNSUPPORTED',
       'SET autocommit: send BEGIN … COMMIT instead (the MySQL port supports autocommit=0)',
     )
   }
-  if (name === 'timestamp') return setTimestamp(tokens, ctx)
+  if (name === 'timestamp') return setTimestamp(sql, tokens, ctx)
   if (tokens.length === 1 && isWord(tokens[0], 'DEFAULT')) {
     if (refusal(name, 1)) throw new DdbError('UNSUPPORTED', refusal(name, 1)!)
     await ctx.check(name, null).catch(() => null) // only to refuse an unknown name below
     if (ctx.variables.system(name) === undefined) throw unknownVariable(name)
     return ctx.variables.setSystem(name, undefined)
   }
-  const raw = await value(tokens, ctx, true)
+  const raw = await value(sql, tokens, ctx, true)
   const why = refusal(name, typeof raw === 'string' ? raw.toUpperCase() : raw)
   if (why) throw new DdbError('UNSUPPORTED', why)
   let v = normalize(name, raw)
@@ -77,9 +77,9 @@ async function setSystem(name: string, tokens: Token[], ctx: SetContext): Promis
 }
 
 /** SET TIMESTAMP = seconds pins the session's clock (what NOW() returns, here and on replay); DEFAULT unpins it. */
-async function setTimestamp(tokens: Token[], ctx: SetContext): Promise<void> {
+async function setTimestamp(sql: string, tokens: Token[], ctx: SetContext): Promise<void> {
   if (tokens.length === 1 && isWord(tokens[0], 'DEFAULT')) return ctx.variables.setSystem('timestamp', undefined)
-  const seconds = Number(await value(tokens, ctx, true))
+  const seconds = Number(await value(sql, tokens, ctx, true))
   if (!Number.isFinite(seconds) || seconds < 0) {
     throw new DdbError(
       'BAD_VALUE',
@@ -93,6 +93,9 @@ async function setTimestamp(tokens: Token[], ctx: SetContext): Promise<void> {
 function refuseOnSqlite(name: string, v: Value): void {
   if ((name === 'auto_increment_increment' || name === 'auto_increment_offset') && Number(v) !== 1) {
     throw new DdbError('UNSUPPORTED', `SET ${name} = ${String(v)}: a SQLite store cannot step AUTO_INCREMENT values`)
+  }
+  if (name === 'time_zone' && !['SYSTEM', 'UTC', '+00:00', '-00:00', '+0:00'].includes(String(v).toUpperCase())) {
+    throw new DdbError('UNSUPPORTED', `SET time_zone = '${String(v)}': a SQLite store keeps time in UTC only`)
   }
 }
 
@@ -127,7 +130,7 @@ async function setNames(
  * sql_mode = TRADITIONAL, time_zone = SYSTEM, foreign_key_checks = OFF); anything
  * else evaluated by the store, with its variables written in.
  */
-async function value(tokens: Token[], ctx: SetContext, system: boolean): Promise<Value> {
+async function value(sql: string, tokens: Token[], ctx: SetContext, system: boolean): Promise<Value> {
   const [only] = tokens
   if (tokens.length === 1 && only) {
     if (only.type === 'string' && (only.text.startsWith("'") || only.text.startsWith('"'))) return only.value
@@ -138,7 +141,7 @@ async function value(tokens: Token[], ctx: SetContext, system: boolean): Promise
     if (system && (only.type === 'word' || only.type === 'identifier'))
       return only.type === 'word' ? only.text : only.value
   }
-  const text = tokens.map((t) => t.text).join(' ')
+  const text = sql.slice(tokens[0]!.start, tokens[tokens.length - 1]!.end)
   const substituted = substituteVariables(text, tokenize(text), ctx.variables)
   if (/^-?\d+(\.\d+)?$/.test(substituted.trim())) return Number(substituted)
   const [unquoted] = tokenize(substituted)

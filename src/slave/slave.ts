@@ -156,6 +156,11 @@ export class Slave {
     return this.store.describe(db, sql)
   }
 
+  catalog(sql: string, params: string[]): Record<string, unknown>[] {
+    if (!this.store.catalog) throw new DdbError('UNSUPPORTED', 'catalog: only a SQLite store has one to read this way')
+    return this.store.catalog(sql, params)
+  }
+
   /** Resolves once the store holds entry `offset`; rejects with StaleReadError after timeoutMs. */
   async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
     const applied = this.#applier.applied

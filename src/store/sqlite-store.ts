@@ -139,6 +139,11 @@ export class SqliteStore implements Store {
     return readOn(this.#reader, sql, params)
   }
 
+  catalog(sql: string, params: string[]): Record<string, unknown>[] {
+    this.#checkOpen()
+    return this.#reader.query(sql).all(...params) as Record<string, unknown>[]
+  }
+
   /** Prepares the statement on the reader connection: its column names and declared types, without running it. */
   async describe(_db: string | null, sql: string): Promise<StatementShape> {
     this.#checkOpen()

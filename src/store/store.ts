@@ -140,6 +140,8 @@ export interface Store {
    * its error (an unknown variable, a bad value); null where there are no such variables (SQLite).
    */
   checkSetting(name: string, value: Param): Promise<Param | null>
+  /** SQLite only: a synchronous read of its catalog (sqlite_schema, pragma tables), for translating MySQL's SQL. */
+  catalog?(sql: string, params: string[]): Record<string, unknown>[]
   /** Prepares a statement without running it, to learn its result columns; rejects as running it would (syntax, missing table). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   close(): Promise<void>

@@ -139,7 +139,8 @@ export async function tablesOf(node: DdbNode, kind: 'sqlite' | 'mysql'): Promise
           node,
           'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name',
         )
-  return rows.map((r) => String(r.name))
+  // Sorted here, byte by byte: a server's ORDER BY follows its collation, which may call 'posts' and 'Posts' equal.
+  return rows.map((r) => String(r.name)).sort()
 }
 
 /** Every row of a table, ordered by all its columns (so the order never depends on the store's plan). */

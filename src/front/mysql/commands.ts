@@ -27,14 +27,12 @@ export interface Replies {
 
 /** A logged-in client's commands. */
 export class Commands {
-  readonly #node: NodeApi
   #capabilities: number
   readonly #replies: Replies
   readonly #runner: StatementRunner
   readonly #statements = new PreparedStatements()
 
   constructor(node: NodeApi, login: { connectionId: number; user: string; capabilities: number }, replies: Replies) {
-    this.#node = node
     this.#capabilities = login.capabilities
     this.#replies = replies
     this.#runner = new StatementRunner(node, login.connectionId, login.user)
@@ -47,7 +45,6 @@ export class Commands {
 
   /** Selects the database the client logged in with; false when it does not exist. */
   async useInitial(db: string): Promise<boolean> {
-    if (this.#node.dialect !== 'mysql') return true // one database; any name selects it
     try {
       await this.#runner.use(db)
       return true
@@ -130,7 +127,6 @@ export class Commands {
 
   /** COM_INIT_DB: USE, as the mysql client's `use db` and drivers' database option send it. */
   async comInitDb(db: string): Promise<void> {
-    if (this.#node.dialect === 'sqlite') return this.#replies.send(this.ok()) // one database; any name selects it
     try {
       await this.#runner.use(db)
       return this.#replies.send(this.ok())

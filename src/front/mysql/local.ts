@@ -10,7 +10,7 @@ export interface LocalContext {
   db: string | null
   /** The offset of the session's last write (0 before any). */
   lastOffset: number
-  /** 'sqlite' or 'mysql': SHOW TABLES / SHOW DATABASES are rewritten for SQLite. */
+  /** The store's dialect: a variable ddb does not know goes to a MySQL store, and is NULL on SQLite. */
   dialect: 'mysql' | 'sqlite'
   /** The connection's autocommit setting. */
   autocommit: boolean
@@ -25,7 +25,6 @@ export type LocalAnswer =
   | ({ kind: 'read' } & ReadResult)
   /** autocommit: the SET changed it (the connection applies that); rest: the other assignments of the SET, for the session. */
   | { kind: 'ok'; autocommit?: boolean; rest?: string }
-  | { kind: 'rewrite'; sql: string }
   | { kind: 'error'; errno: number; sqlState: string; message: string }
 
 /**
@@ -33,8 +32,7 @@ export type LocalAnswer =
  * variables, without the store: `SELECT @@var, @user, DATABASE(), USER(),
  * CONNECTION_ID(), VERSION(), ddb_offset() [LIMIT n]` (a variable ddb does not
  * know goes to a MySQL store, and is NULL on SQLite), and SET autocommit, which
- * the MySQL port emulates. SHOW TABLES and SHOW DATABASES on SQLite come back as
- * a rewrite to the catalog. Returns null for everything else.
+ * the MySQL port emulates. Returns null for everything else.
  */
 export function answerLocally(sql: string, ctx: LocalContext): LocalAnswer | null {
   let tokens: Token[]
@@ -47,7 +45,6 @@ export function answerLocally(sql: string, ctx: LocalContext): LocalAnswer | nul
   if (first?.type !== 'word') return null
   if (first.value === 'SELECT') return localSelect(tokens, ctx)
   if (first.value === 'SET') return localSet(tokens)
-  if (first.value === 'SHOW' && ctx.dialect === 'sqlite') return sqliteShow(tokens)
   return null
 }
 
@@ -167,22 +164,4 @@ function localSet(tokens: Token[]): LocalAnswer | null {
   }
   if (autocommit === undefined) return null
   return { kind: 'ok', autocommit, ...(rest.length > 0 ? { rest: `SET ${rest.join(', ')}` } : {}) }
-}
-
-/** SHOW TABLES / SHOW DATABASES for a SQLite store, as reads of its catalog (ddb's own tables hidden). */
-function sqliteShow(tokens: Token[]): LocalAnswer | null {
-  const rest = tokens
-    .slice(1)
-    .map((t) => t.value)
-    .join(' ')
-  if (/^(FULL )?TABLES$/.test(rest)) {
-    return {
-      kind: 'rewrite',
-      sql: "SELECT name AS Tables_in_main FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' AND name NOT LIKE 'ddb!_%' ESCAPE '!' ORDER BY name",
-    }
-  }
-  if (/^(DATABASES|SCHEMAS)$/.test(rest)) {
-    return { kind: 'read', columns: ['Database'], rows: [['main']] }
-  }
-  return null
 }

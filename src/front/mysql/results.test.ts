@@ -134,14 +134,6 @@ describe('answerLocally', () => {
       rows: [[0]],
     })
   })
-
-  test('SHOW TABLES and SHOW DATABASES on SQLite read its catalog', () => {
-    expect(answerLocally('SHOW TABLES', { ...ctx, dialect: 'sqlite' })).toMatchObject({ kind: 'rewrite' })
-    expect(answerLocally('SHOW DATABASES', { ...ctx, dialect: 'sqlite' })).toMatchObject({
-      kind: 'read',
-      rows: [['main']],
-    })
-  })
 })
 
 describe('resultColumn', () => {

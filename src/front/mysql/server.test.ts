@@ -145,7 +145,7 @@ describe('MySQL listener', () => {
       expect((rows as Array<Record<string, unknown>>)[0]).toMatchObject({
         '@@version_comment': 'ddb statement replication',
         ac: 1,
-        'DATABASE()': null,
+        'DATABASE()': 'main', // a SQLite store's one database, until the client names it
       })
       await c.query('SET SESSION wait_timeout = 100, autocommit = 1')
       await c.query('SET NAMES utf8mb4')

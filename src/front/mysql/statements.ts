@@ -53,7 +53,6 @@ export class StatementRunner {
         params,
       }
     }
-    if (local?.kind === 'rewrite') return this.#session.describe(local.sql, params)
     if (local) return { columns: [], params }
     return this.#session.describe(sql, params)
   }
@@ -68,9 +67,8 @@ export class StatementRunner {
     }
     if (local?.kind === 'read' || local?.kind === 'ok') return local
     if (local?.kind === 'error') throw new ClientError(local)
-    const text = local?.kind === 'rewrite' ? local.sql : sql
-    if (!this.#autocommit) await this.#implicitTransaction(text)
-    const answers = await this.#session.execute(text, params)
+    if (!this.#autocommit) await this.#implicitTransaction(sql)
+    const answers = await this.#session.execute(sql, params)
     const answer = answers[answers.length - 1] ?? { kind: 'ok' as const }
     if (answer.kind === 'write' && answer.offset > 0) this.#lastOffset = answer.offset
     return answer
@@ -100,7 +98,7 @@ export class StatementRunner {
     return answerLocally(sql, {
       connectionId: this.#connectionId,
       user: this.#user,
-      db: this.#session.db,
+      db: this.#session.database,
       lastOffset: this.#lastOffset,
       dialect: this.#node.dialect,
       autocommit: this.#autocommit,

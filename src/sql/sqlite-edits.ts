@@ -1,0 +1,211 @@
+/**
+ * Token-level editing of one lexed statement, shared by the MySQL → SQLite
+ * translators (sqlite-dialect.ts): each translator replaces, removes or adds
+ * text around tokens, and the statement is rendered once at the end, so edits
+ * made by different translators to different tokens compose. Also the small
+ * helpers they share: quoting, finding a closing parenthesis, splitting a list.
+ */
+import { DdbError } from '../errors.ts'
+import { isPunct, quoteIdentifier, type Token } from './lexer.ts'
+
+/** A range of a statement's tokens. */
+export interface Span {
+  /** Index of the first token. */
+  from: number
+  /** Index just past the last token. */
+  to: number
+}
+
+/** The edits made to one statement's tokens; render with text(). */
+export class TokenEdits {
+  readonly sql: string
+  readonly tokens: Token[]
+  readonly #replace = new Map<number, string>()
+  readonly #before = new Map<number, string>()
+  readonly #after = new Map<number, string>()
+
+  constructor(sql: string, tokens: Token[]) {
+    this.sql = sql
+    this.tokens = tokens
+  }
+
+  /** Whether any edit was made, or a comment between tokens must go (`#` comments, MySQL's executable comments). */
+  get changed(): boolean {
+    if (this.#replace.size > 0 || this.#before.size > 0 || this.#after.size > 0) return true
+    for (let i = 0; i <= this.tokens.length; i++) if (needsRewrite(this.#gap(i))) return true
+    return false
+  }
+
+  /** Writes `text` in place of tokens[i]. */
+  replace(i: number, text: string): void {
+    this.#replace.set(i, text)
+  }
+
+  /** Removes tokens [from, to). */
+  remove(from: number, to = from + 1): void {
+    for (let i = from; i < to; i++) this.#replace.set(i, '')
+  }
+
+  /** Writes `text` in place of tokens [from, to), dropping the edits inside (the caller rendered them into `text`). */
+  replaceRange(from: number, to: number, text: string): void {
+    for (let i = from; i < to; i++) {
+      this.#replace.set(i, i === from ? text : '')
+      if (i > from) this.#before.delete(i)
+      if (i < to - 1) this.#after.delete(i)
+    }
+  }
+
+  /** Writes `text` just before tokens[i] (after any text already put there). */
+  before(i: number, text: string): void {
+    this.#before.set(i, (this.#before.get(i) ?? '') + text)
+  }
+
+  /** Writes `text` just after tokens[i] (after any text already put there). */
+  after(i: number, text: string): void {
+    this.#after.set(i, (this.#after.get(i) ?? '') + text)
+  }
+
+  /**
+   * The text of tokens [from, to) with the edits. The space between tokens is
+   * kept (a removed token's, for the next token shown); comments become a space.
+   */
+  text(from = 0, to = this.tokens.length): string {
+    let out = ''
+    let removed: string | undefined // the space before the first of a run of removed tokens
+    for (let i = from; i < to; i++) {
+      const own =
+        (this.#before.get(i) ?? '') + (this.#replace.get(i) ?? this.tokens[i]!.text) + (this.#after.get(i) ?? '')
+      const raw = i > from ? this.#gap(i) : ''
+      const gap = raw === '' || /^\s+$/.test(raw) ? raw : ' '
+      if (own === '') {
+        removed ??= gap
+        continue
+      }
+      out += (removed || gap) + own
+      removed = undefined
+    }
+    return out
+  }
+
+  /** The source text of tokens [from, to) as written, for messages. */
+  source(from: number, to: number): string {
+    const last = Math.min(to, this.tokens.length) - 1
+    return last < from ? '' : this.sql.slice(this.tokens[from]!.start, this.tokens[last]!.end)
+  }
+
+  /** The source between tokens[i - 1] and tokens[i] (before the first, after the last at i = length). */
+  #gap(i: number): string {
+    const start = i === 0 ? 0 : this.tokens[i - 1]!.end
+    const end = i === this.tokens.length ? this.sql.length : this.tokens[i]!.start
+    return this.sql.slice(start, end)
+  }
+}
+
+/** Whether text between tokens holds what SQLite would misread: a `#` comment, or an executable comment's `/*!` or closing `*\/`. */
+function needsRewrite(gap: string): boolean {
+  if (gap.includes('#') || gap.includes('/*!') || gap.includes('/*M!')) return true
+  return (gap.match(/\*\//g)?.length ?? 0) > (gap.match(/\/\*/g)?.length ?? 0)
+}
+
+/** The DdbError that refuses a statement a SQLite store cannot run as MySQL would: `what`, then why and what to do instead. */
+export function refuse(what: string, why: string): DdbError {
+  return new DdbError('UNSUPPORTED', `not supported on a SQLite store: ${what} (${why})`)
+}
+
+/** `text` as a standard SQL string literal with the same characters; a NUL, which SQLite's parser stops at, as a cast blob. */
+export function sqlString(text: string): string {
+  if (text.includes('\0')) return `CAST(X'${Buffer.from(text, 'utf8').toString('hex').toUpperCase()}' AS TEXT)`
+  return `'${text.replaceAll("'", "''")}'`
+}
+
+/** `name` as an identifier: backtick-quoted, which MySQL and SQLite both read. */
+export function sqlName(name: string): string {
+  return quoteIdentifier(name)
+}
+
+/** The unquoted name a word or quoted identifier token stands for; undefined for other tokens. */
+export function nameOf(t: Token | undefined): string | undefined {
+  if (t?.type === 'word') return t.text
+  if (t?.type === 'identifier') return t.value
+  return undefined
+}
+
+/** Index of the `)` closing the `(` at tokens[open]; tokens.length when it never closes. */
+export function closeOf(tokens: Token[], open: number): number {
+  let depth = 0
+  for (let k = open; k < tokens.length; k++) {
+    if (isPunct(tokens[k], '(')) depth++
+    else if (isPunct(tokens[k], ')') && --depth === 0) return k
+  }
+  return tokens.length
+}
+
+/** Splits tokens [from, to) at the commas outside parentheses; an empty range gives no items. */
+export function splitList(tokens: Token[], from: number, to: number): Span[] {
+  if (from >= to) return []
+  const items: Span[] = []
+  let depth = 0
+  let start = from
+  for (let k = from; k < to; k++) {
+    const t = tokens[k]
+    if (isPunct(t, '(')) depth++
+    else if (isPunct(t, ')')) depth--
+    else if (depth === 0 && isPunct(t, ',')) {
+      items.push({ from: start, to: k })
+      start = k + 1
+    }
+  }
+  items.push({ from: start, to })
+  return items
+}
+
+/** Index of the first token in [from, to) outside parentheses opened there that passes `test`; -1 if none. */
+export function findTop(tokens: Token[], from: number, to: number, test: (t: Token, k: number) => boolean): number {
+  let depth = 0
+  for (let k = from; k < to; k++) {
+    const t = tokens[k]!
+    if (isPunct(t, '(')) depth++
+    else if (isPunct(t, ')')) depth--
+    else if (depth === 0 && test(t, k)) return k
+  }
+  return -1
+}
+
+/**
+ * Where the operand that starts at tokens[i] ends (one past it): signs, then a
+ * literal, a name (a.b.c), a call name(…), CASE … END, or a parenthesised
+ * expression. Used to find a LIKE pattern's end.
+ */
+export function operandEnd(tokens: Token[], i: number): number {
+  let k = i
+  while (isPunct(tokens[k], '-') || isPunct(tokens[k], '+') || isPunct(tokens[k], '~')) k++
+  const t = tokens[k]
+  if (!t) return k
+  if (isPunct(t, '(')) return Math.min(tokens.length, closeOf(tokens, k) + 1)
+  if (t.type === 'word' && t.value === 'CASE') {
+    let depth = 0
+    for (let j = k; j < tokens.length; j++) {
+      const w = tokens[j]!
+      if (w.type === 'word' && w.value === 'CASE') depth++
+      else if (w.type === 'word' && w.value === 'END' && --depth === 0) return j + 1
+    }
+    return tokens.length
+  }
+  k++
+  while (isPunct(tokens[k], '.') && tokens[k + 1]) k += 2
+  if (isPunct(tokens[k], '(') && (t.type === 'word' || t.type === 'identifier'))
+    return Math.min(tokens.length, closeOf(tokens, k) + 1)
+  return k
+}
+
+/** Reads a table name at tokens[k], dropping a database qualifier (db.t): every database name selects the store's one database. */
+export function readTableName(tokens: Token[], k: number): { name: string; end: number } {
+  let name = nameOf(tokens[k])
+  let end = k + 1
+  if (isPunct(tokens[end], '.') && nameOf(tokens[end + 1]) !== undefined) {
+    name = nameOf(tokens[end + 1])
+    end += 2
+  }
+  if (name === undefined) throw refuse(`a table name written ${tokens[k]?.text ?? 'nowhere'}`, 'cannot read it')
+  return { name, end }
+}
