@@ -222,7 +222,8 @@ for (const kind of BACKEND_KINDS) {
               ['UPDATE who SET v = CURRENT_USER WHERE id = 1', /CURRENT_USER differs between servers/],
               ['UPDATE who SET v = (@n := 1) WHERE id = 1', /@n is a user variable/],
               ['UPDATE who SET v = @@hostname WHERE id = 1', /@@hostname differs between servers/],
-              ['INSERT INTO who (id, v) VALUES (2, LAST_INSERT_ID())', /LAST_INSERT_ID\(\) differs between servers/],
+              // LAST_INSERT_ID() is the session's, written in as a literal; LAST_INSERT_ID(expr) would set the store connection's.
+              ['UPDATE who SET v = LAST_INSERT_ID(5) WHERE id = 1', /LAST_INSERT_ID\(5\) differs between servers/],
               ['INSERT INTO who (id, v) VALUES (2, VERSION())', /VERSION\(\) differs between servers/],
             ]
           : [

@@ -6,6 +6,8 @@ import { DdbError, StoreError } from '../errors.ts'
 import { ReplicationLog } from '../log/replication-log.ts'
 import { createLogger } from '../logger.ts'
 import { classify } from '../sql/classify.ts'
+import { applyEntries } from '../store/apply.ts'
+import { openSqliteStore, type SqliteStore } from '../store/sqlite-store.ts'
 import type { StoreStatement } from '../store/store.ts'
 import { ClientTransaction } from './client-transaction.ts'
 import { type ClassifiedStatement, Writer } from './writer.ts'
@@ -227,5 +229,63 @@ describe('ClientTransaction', () => {
     await txn.write(stmt('INSERT INTO t VALUES (3)'))
     expect(await txn.commit()).toMatchObject({ offset: 1, affectedRows: 2 })
     expect(log.get(1)!.statements.map((s) => s.sql)).toEqual(['INSERT INTO t VALUES (1)', 'INSERT INTO t VALUES (3)'])
+  })
+
+  test('a statement the store refuses to run (UNSUPPORTED) leaves the transaction as it was', async () => {
+    store.result = failing('(2)', new DdbError('UNSUPPORTED', 'SET foreign_key_checks inside a transaction: …'))
+    const txn = transaction()
+    await txn.write(stmt('INSERT INTO t VALUES (1)'))
+    await expect(txn.write(stmt('INSERT INTO t VALUES (2)'))).rejects.toMatchObject({ code: 'UNSUPPORTED' })
+    await txn.write(stmt('INSERT INTO t VALUES (3)'))
+    expect(await txn.commit()).toMatchObject({ offset: 1, affectedRows: 2 })
+  })
+})
+
+describe('ClientTransaction on a SQLite store', () => {
+  test('it runs in the foreign-key mode of its statements, and replays in it', async () => {
+    const sqlite = openSqliteStore(join(dir.path, 'master.sqlite'))
+    const own = new Writer(sqlite, log, createLogger({}, { write: () => {} }), (err) => {
+      throw err
+    })
+    const run = async (sql: string) => {
+      const tx = await sqlite.begin()
+      await tx.runMany([{ db: null, sql, params: [] }])
+      await tx.commit()
+    }
+    await run('CREATE TABLE parent (id INTEGER PRIMARY KEY)')
+    await run('CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INT REFERENCES parent (id))')
+    const txn = new ClientTransaction(
+      { begin: () => sqlite.beginClientTransaction(), endsTransaction: () => false },
+      own,
+      null,
+    )
+    const off = (sql: string): ClassifiedStatement => ({
+      statement: { sql, params: [], settings: { foreign_key_checks: 0 } },
+      classification: classify(sql),
+    })
+    await txn.write(off('INSERT INTO child VALUES (1, 99)'))
+    await expect(txn.write(stmt('INSERT INTO child VALUES (2, 98)'))).rejects.toThrow('set it before BEGIN')
+    await txn.write(off('INSERT INTO child VALUES (3, 97)'))
+    expect((await txn.commit())?.offset).toBe(1)
+    const rows = async (s: SqliteStore) => (await s.read(null, 'SELECT * FROM child ORDER BY id', [])).rows
+    expect(await rows(sqlite)).toEqual([
+      [1, 99],
+      [3, 97],
+    ])
+
+    const replica = openSqliteStore(join(dir.path, 'replica.sqlite'))
+    for (const sql of [
+      'CREATE TABLE parent (id INTEGER PRIMARY KEY)',
+      'CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INT REFERENCES parent (id))',
+    ]) {
+      const tx = await replica.begin()
+      await tx.runMany([{ db: null, sql, params: [] }])
+      await tx.commit()
+    }
+    await applyEntries(replica, log.readAfter(0, 10), log.id)
+    expect(await rows(replica)).toEqual(await rows(sqlite))
+    await own.close()
+    await replica.close()
+    await sqlite.close()
   })
 })

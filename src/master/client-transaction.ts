@@ -173,10 +173,12 @@ export class ClientTransaction {
   /**
    * After a statement failed: most errors undo just the statement, as in MySQL. One that
    * made the store roll the whole transaction back (a deadlock) ends it; a lost
-   * connection leaves it unusable until the client's ROLLBACK.
+   * connection leaves it unusable until the client's ROLLBACK; one the store refused
+   * to run (UNSUPPORTED) leaves it as it was.
    */
   async #failedWith(err: unknown): Promise<void> {
     if (this.#store.endsTransaction(err)) return this.rollback()
+    if (err instanceof DdbError && err.code === 'UNSUPPORTED') return // refused before it ran (SQLite: another foreign-key mode)
     if (!(err instanceof StoreError) || !err.rejectedByServer) this.#failed = (err as Error).message
   }
 

@@ -2,12 +2,14 @@ import { afterEach, beforeEach, describe, expect, spyOn, test } from 'bun:test'
 import { join } from 'node:path'
 import { type FakeStore, fakeStore, holdNextCommit } from '../../test/support/fake-store.ts'
 import { type TempDir, tempDir } from '../../test/support/util.ts'
-import type { WriteResult } from '../entry.ts'
+import type { Param, WriteResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { ReplicationLog } from '../log/replication-log.ts'
 import { createLogger } from '../logger.ts'
 import { classify } from '../sql/classify.ts'
-import type { StoreStatement } from '../store/store.ts'
+import { applyEntries } from '../store/apply.ts'
+import { openSqliteStore } from '../store/sqlite-store.ts'
+import type { Store, StoreStatement } from '../store/store.ts'
 import { type WriteRequest, Writer } from './writer.ts'
 
 let dir: TempDir
@@ -27,14 +29,22 @@ afterEach(async () => {
   await dir.remove()
 })
 
-function writerOn(store: FakeStore): Writer {
+function writerOn(store: Store): Writer {
   const logger = createLogger({}, { write: (line) => logged.push(line) })
   return new Writer(store, log, logger, (err) => fatal.push(err))
 }
 
-/** One client's write of one statement. */
-function req(sql: string, db: string | null = null): WriteRequest {
-  return { db, statements: [{ statement: { sql, params: [] }, classification: classify(sql) }] }
+/** One client's write of one statement (with its session's settings). */
+function req(sql: string, db: string | null = null, settings?: Record<string, Param>): WriteRequest {
+  return {
+    db,
+    statements: [{ statement: { sql, params: [], ...(settings ? { settings } : {}) }, classification: classify(sql) }],
+  }
+}
+
+/** A write made with foreign_key_checks = 0. */
+function unchecked(sql: string): WriteRequest {
+  return req(sql, null, { foreign_key_checks: 0 })
 }
 
 /** A statement the database refused (the statement did not run). */
@@ -224,6 +234,230 @@ describe('savepoint fallback', () => {
     expect(log.lastOffset()).toBe(0)
     store.result = numbered
     expect(await writer.submit(req('INSERT INTO t VALUES (4)'))).toEqual({ offset: 1, affectedRows: 4, insertId: 40 })
+  })
+})
+
+describe('transaction modes (SQLite: foreign keys on or off, set before BEGIN)', () => {
+  test('a batch ends before the first write that needs another mode; the rest follow in log order', async () => {
+    const store = fakeStore()
+    store.result = numbered
+    const writer = writerOn(store)
+    const held = holdNextCommit(store)
+    const first = writer.submit(req('INSERT INTO t VALUES (1)'))
+    await held.reached
+    const rest = [
+      writer.submit(req('INSERT INTO t VALUES (2)')),
+      writer.submit(unchecked('INSERT INTO t VALUES (3)')),
+      writer.submit(unchecked('INSERT INTO t VALUES (4)')),
+      writer.submit(req('INSERT INTO t VALUES (5)')),
+      writer.submit(unchecked('INSERT INTO t VALUES (6)')),
+    ]
+    held.open()
+    expect((await Promise.all([first, ...rest])).map((r) => r.offset)).toEqual([1, 2, 3, 4, 5, 6])
+    expect(store.calls).toEqual([
+      'begin',
+      'runMany INSERT INTO t VALUES (1)',
+      'setState 1',
+      'commit',
+      'begin',
+      'runMany INSERT INTO t VALUES (2)',
+      'setState 2',
+      'commit',
+      'begin fk-off',
+      'runMany INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)',
+      'setState 4',
+      'commit',
+      'begin',
+      'runMany INSERT INTO t VALUES (5)',
+      'setState 5',
+      'commit',
+      'begin fk-off',
+      'runMany INSERT INTO t VALUES (6)',
+      'setState 6',
+      'commit',
+    ])
+    expect(logEntries().map(([offset, [sql]]) => [offset, sql])).toEqual(
+      [1, 2, 3, 4, 5, 6].map((n) => [n, `INSERT INTO t VALUES (${n})`]),
+    )
+    expect(log.get(3)!.statements[0]!.settings).toEqual({ foreign_key_checks: 0 })
+  })
+
+  test('the savepoint fallback runs in the batch’s mode', async () => {
+    const store = fakeStore()
+    store.result = failing('(2)', rejected('FOREIGN KEY constraint failed'))
+    const writer = writerOn(store)
+    const answers = await settled([1, 2, 3].map((n) => writer.submit(unchecked(`INSERT INTO t VALUES (${n})`))))
+    expect(answers.map((a) => (a instanceof Error ? a.message : a.offset))).toEqual([
+      1,
+      'FOREIGN KEY constraint failed',
+      2,
+    ])
+    expect(store.calls.filter((c) => c.startsWith('begin'))).toEqual(['begin fk-off', 'begin fk-off'])
+  })
+})
+
+describe('a store whose COMMIT can refuse (SQLite: a deferred foreign key)', () => {
+  /** Refuses the COMMIT of every transaction that ran a statement containing `marker`. */
+  function refusingCommitsOf(store: FakeStore, marker: string, err: StoreError): void {
+    store.onBegin = (txn) => {
+      let culprit = false
+      const { runMany, commit } = txn
+      txn.runMany = (statements, state) => {
+        culprit ||= statements.some((s) => s.sql.includes(marker))
+        return runMany(statements, state)
+      }
+      txn.commit = async () => {
+        if (!culprit) return commit()
+        store.calls.push('commit refused')
+        throw err
+      }
+    }
+  }
+
+  test("is heard before the log takes the batch: the batch's writes run again one by one, only the culprit fails", async () => {
+    const store = fakeStore({ commitCanRefuse: true })
+    store.result = numbered
+    const refused = rejected('FOREIGN KEY constraint failed')
+    refusingCommitsOf(store, '(2)', refused)
+    const writer = writerOn(store)
+    const append = spyOn(log, 'append')
+    const answers = await settled([1, 2, 3].map((n) => writer.submit(req(`INSERT INTO t VALUES (${n})`))))
+
+    expect(answers).toEqual([
+      { offset: 1, affectedRows: 1, insertId: 10 },
+      refused,
+      { offset: 2, affectedRows: 3, insertId: 30 },
+    ])
+    expect(store.calls).toEqual([
+      'begin',
+      'runMany INSERT INTO t VALUES (1); INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)',
+      'setState 3',
+      'commit refused',
+      'rollback',
+      'begin',
+      'runMany INSERT INTO t VALUES (1)',
+      'setState 1',
+      'commit',
+      'begin',
+      'runMany INSERT INTO t VALUES (2)',
+      'setState 2',
+      'commit refused',
+      'rollback',
+      'begin',
+      'runMany INSERT INTO t VALUES (3)',
+      'setState 2',
+      'commit',
+    ])
+    expect(append.mock.calls.map(([entries]) => entries.map((e) => e.offset))).toEqual([[1], [2]])
+    expect(logEntries()).toEqual([
+      [1, ['INSERT INTO t VALUES (1)']],
+      [2, ['INSERT INTO t VALUES (3)']],
+    ])
+    expect(writer.published.current).toBe(2)
+    expect(fatal).toEqual([])
+    append.mockRestore()
+  })
+
+  test('a refused COMMIT of a lone write fails it, logs nothing and reconciles nothing', async () => {
+    const store = fakeStore({ commitCanRefuse: true })
+    const refused = rejected('FOREIGN KEY constraint failed')
+    refusingCommitsOf(store, '(1)', refused)
+    const writer = writerOn(store)
+    await expect(writer.submit(req('INSERT INTO t VALUES (1)'))).rejects.toBe(refused)
+    expect(store.calls).toEqual([
+      'begin',
+      'runMany INSERT INTO t VALUES (1)',
+      'setState 1',
+      'commit refused',
+      'rollback',
+    ])
+    expect(log.lastOffset()).toBe(0)
+    expect((await writer.submit(req('INSERT INTO t VALUES (2)'))).offset).toBe(1)
+  })
+
+  test('a COMMIT that fails otherwise (the outcome unknown) is logged and reconciled, as on any store', async () => {
+    const store = fakeStore({ commitCanRefuse: true })
+    store.onBegin = (txn) => {
+      store.onBegin = () => {}
+      txn.commit = async () => {
+        store.calls.push('commit fails')
+        throw new StoreError('disk I/O error')
+      }
+    }
+    const writer = writerOn(store)
+    expect((await writer.submit(req('INSERT INTO t VALUES (1)'))).offset).toBe(1)
+    expect(store.calls.slice(3)).toEqual([
+      'commit fails',
+      'rollback',
+      'readState',
+      'begin',
+      'runMany INSERT INTO t VALUES (1)',
+      'commit',
+    ])
+    expect(log.lastOffset()).toBe(1)
+    expect(fatal).toEqual([])
+  })
+})
+
+describe('foreign keys on a real SQLite store', () => {
+  test('in one group-commit batch, a write that breaks a foreign key fails only its client; replayed, the log gives the same store', async () => {
+    const store = openSqliteStore(join(dir.path, 'master.sqlite'))
+    const writer = writerOn(store)
+    await writer.submit(req('CREATE TABLE parent (id INTEGER PRIMARY KEY)'))
+    await writer.submit(
+      req('CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INT REFERENCES parent (id) ON DELETE CASCADE)'),
+    )
+    await writer.submit(
+      req(
+        'CREATE TABLE later (id INTEGER PRIMARY KEY, parent_id INT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)',
+      ),
+    )
+    await writer.submit(req('INSERT INTO parent VALUES (1), (2), (3)'))
+    // Submitted in one go, they queue while the writer yields to I/O: one batch per run of one mode.
+    const answers = await settled([
+      writer.submit(req('INSERT INTO child VALUES (10, 1)')),
+      writer.submit(req('INSERT INTO child VALUES (11, 99)')), // an orphan: refused
+      writer.submit(req('INSERT INTO child VALUES (12, 2)')),
+      writer.submit(unchecked('INSERT INTO child VALUES (13, 98)')), // an orphan, unchecked: accepted
+      writer.submit(unchecked('DELETE FROM parent WHERE id = 2')), // no cascade
+      writer.submit(req('DELETE FROM parent WHERE id = 1')), // cascades to child 10
+      writer.submit(req('INSERT INTO later VALUES (1, 3)')),
+      writer.submit(req('INSERT INTO later VALUES (2, 97)')), // deferred: refused at COMMIT
+      writer.submit(req('INSERT INTO later VALUES (3, 3)')),
+    ])
+    const outcome = (a: WriteResult | Error) => (a instanceof Error ? a.message.split(':')[0] : a.offset)
+    expect(answers.map(outcome)).toEqual([
+      5,
+      'Cannot add or update a child row',
+      6,
+      7,
+      8,
+      9,
+      10,
+      'FOREIGN KEY constraint failed',
+      11,
+    ])
+    const rows = async (s: Store, table: string) => (await s.read(null, `SELECT * FROM ${table} ORDER BY id`, [])).rows
+    expect(await rows(store, 'parent')).toEqual([[3]])
+    expect(await rows(store, 'child')).toEqual([
+      [12, 2],
+      [13, 98],
+    ])
+    expect(await rows(store, 'later')).toEqual([
+      [1, 3],
+      [3, 3],
+    ])
+    expect((await store.readState()).offset).toBe(11)
+    expect(fatal).toEqual([])
+
+    const replica = openSqliteStore(join(dir.path, 'replica.sqlite'))
+    await applyEntries(replica, log.readAfter(0, 100), log.id)
+    for (const table of ['parent', 'child', 'later'])
+      expect(await rows(replica, table)).toEqual(await rows(store, table))
+    expect((await replica.readState()).offset).toBe(11)
+    await writer.close()
+    await replica.close()
+    await store.close()
   })
 })
 

@@ -23,6 +23,10 @@ export interface WriteRequest {
 
 interface Pending {
   req: WriteRequest
+  /** The kind of store transaction it needs (Store.transactionMode): a batch holds writes of one mode. */
+  mode: string
+  /** Runs in a batch of its own: its batch's COMMIT was refused, and which write caused it is unknown. */
+  alone?: boolean
   resolve: (r: WriteResult) => void
   reject: (err: unknown) => void
 }
@@ -44,6 +48,9 @@ const RECONCILE_RETRY_MS = 1_000
  *
  * For a batch: BEGIN; run each request; set the store's offset to the batch's
  * last; append the entries to the log (durable); COMMIT the store; answer.
+ * A batch holds writes of one transaction mode (Store.transactionMode: on SQLite,
+ * foreign keys on or off, which it sets only before BEGIN): it ends before the
+ * first write that needs another, which starts the next batch, so log order stays.
  * A crash before the log commit loses nothing acknowledged; a crash after it
  * leaves entries the store lacks, which recovery replays (recovery.ts).
  */
@@ -83,7 +90,8 @@ export class Writer {
   submit(req: WriteRequest): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('write refused: the master is shutting down'))
     return new Promise((resolve, reject) => {
-      this.#queue.push({ req, resolve, reject })
+      const mode = this.#store.transactionMode(req.statements.map((s) => s.statement))
+      this.#queue.push({ req, mode, resolve, reject })
       this.#draining ??= this.#drain().finally(() => (this.#draining = null))
     })
   }
@@ -95,7 +103,7 @@ export class Writer {
   commitTransaction(tx: StoreTxn, draft: EntryDraft, results: RunResult[]): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('commit refused: the master is shutting down'))
     const committed = new Promise<WriteResult>((resolve, reject) => {
-      const pending: Pending = { req: { db: draft.db, statements: [] }, resolve, reject }
+      const pending: Pending = { req: { db: draft.db, statements: [] }, mode: '', resolve, reject }
       this.#logAndCommit(tx, [{ pending, draft, results }]).catch(reject)
     })
     const settled = committed.then(
@@ -123,11 +131,13 @@ export class Writer {
         await this.#commitOrder.reconciling
         continue
       }
+      const first = this.#queue[0]!
       const separateDdl = this.#store.ddlCommitsImplicitly
-      const ddl = separateDdl && hasDdl(this.#queue[0]!.req)
+      const ddl = separateDdl && hasDdl(first.req)
+      // The batch: the writes that can share first's store transaction, up to the first that cannot.
+      const joins = (p: Pending) => !p.alone && p.mode === first.mode && !(separateDdl && hasDdl(p.req))
       let n = 1
-      while (!ddl && n < this.#queue.length && n < GROUP_COMMIT_MAX && !(separateDdl && hasDdl(this.#queue[n]!.req)))
-        n++
+      while (!ddl && !first.alone && n < this.#queue.length && n < GROUP_COMMIT_MAX && joins(this.#queue[n]!)) n++
       const batch = this.#queue.splice(0, n)
       try {
         await (ddl ? this.#writeDdl(batch[0]!) : this.#writeBatch(batch))
@@ -168,10 +178,10 @@ export class Writer {
     await this.#commitBatch(tx, executed)
   }
 
-  /** Begins a store transaction for the batch, or fails every write in it and returns null. */
+  /** Begins a store transaction for the batch (in its writes' mode), or fails every write in it and returns null. */
   async #begin(batch: Pending[]): Promise<StoreTxn | null> {
     try {
-      return await this.#store.begin()
+      return await this.#store.begin(batch[0]!.mode)
     } catch (err) {
       rejectAll(batch, err)
       return null
@@ -234,6 +244,18 @@ export class Writer {
         err,
       )
     }
+    if (this.#store.commitCanRefuse) {
+      // Heard before the log takes the batch (SQLite commits synchronously anyway): a COMMIT the
+      // store refused (a deferred foreign key) committed nothing, so nothing is logged either.
+      const refusal = await committed.then(
+        () => null,
+        (err: unknown) => err,
+      )
+      if (refusal instanceof StoreError && refusal.rejectedByServer) {
+        await tx.rollback()
+        return this.#commitRefused(executed, refusal)
+      }
+    }
     try {
       this.#log.append(entries)
     } catch (err) {
@@ -250,6 +272,16 @@ export class Writer {
     }
     this.#publish(entries)
     for (const [i, e] of executed.entries()) e.pending.resolve(writeResult(entries[i]!.offset, e.results))
+  }
+
+  /**
+   * The store refused a COMMIT: a lone write (or client transaction) gets the error;
+   * a batch's writes run again, each in a batch of its own, so only the culprit does.
+   */
+  #commitRefused(executed: Executed[], err: StoreError): void {
+    if (executed.length === 1) return executed[0]!.pending.reject(err)
+    this.#logger.warn('store refused a batch commit; writing its requests one by one', { error: err })
+    this.#queue.unshift(...executed.map((e) => ({ ...e.pending, alone: true })))
   }
 
   /**

@@ -56,6 +56,26 @@ describe('reads and writes', () => {
     ])
   })
 
+  test("LAST_INSERT_ID() is the session's last generated id, written in as a literal; a given id is not one", async () => {
+    const node = mysqlMaster()
+    node.columns = {
+      t: [
+        ['id', 'auto_increment'],
+        ['v', ''],
+      ],
+    }
+    const session = new Session(node)
+    node.insertId = 5
+    await session.execute('INSERT INTO t (v) VALUES (1)')
+    node.insertId = 50
+    expect(await session.execute('INSERT INTO t VALUES (50, 2)')).toEqual([
+      { kind: 'write', offset: 2, affectedRows: 1, insertId: 50 },
+    ])
+    await session.execute('SELECT LAST_INSERT_ID()')
+    await session.execute('INSERT INTO child VALUES (LAST_INSERT_ID())')
+    expect(node.calls.slice(2)).toEqual(['read SELECT 5 [] in app', 'write INSERT INTO child VALUES (5) [] in app'])
+  })
+
   test('DDL is a write too', async () => {
     const node = mysqlMaster()
     expect(await new Session(node).execute('CREATE TABLE t (a INT)')).toEqual([

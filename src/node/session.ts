@@ -2,14 +2,18 @@ import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
 import { type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
+import { type IdSource, insertIdSource, insertTarget, reportedInsertId } from '../sql/insert-id.ts'
 import { isWord, type Token, tokenize } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
-import { describeSqliteTable, toSqlite } from '../sql/sqlite-dialect.ts'
+import { hasSqlMode } from '../sql/sql-mode.ts'
+import { writeDefaults } from '../sql/sqlite-defaults.ts'
+import { toSqlite } from '../sql/sqlite-dialect.ts'
 import { parseServerVersion, resolveVersionedComments, type ServerVersion } from '../sql/versioned-comments.ts'
 import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 import type { NodeApi, Transaction, WriteStatement } from './api.ts'
-import { runSet, substituteVariables } from './settings.ts'
+import { isLastInsertIdCall, runSet, substituteVariables } from './settings.ts'
+import { forgetTables, idTable, sqliteTables } from './tables.ts'
 import { SessionVariables, type Settings, serverVersion, sessionDefaults, type Value } from './variables.ts'
 
 /**
@@ -88,7 +92,7 @@ export class Session {
     const [statement, more] = splitLexed(sql)
     if (!statement || more) throw new UsageError('a prepared statement must be exactly one statement')
     if (classifyTokens(statement.tokens).kind !== 'read') return { columns: [], params }
-    const [read] = this.#translates ? this.#toSqlite(statement.sql, statement.tokens) : [statement]
+    const [read] = this.#translates ? await this.#toSqlite(statement.sql, statement.tokens) : [statement]
     if (!read) return { columns: [], params }
     return { ...(await this.#node.describe(this.db, read.sql)), params }
   }
@@ -140,8 +144,8 @@ export class Session {
     sent: string,
   ): Promise<QueryAnswer[number]> {
     let statements = [{ sql, tokens, c }]
-    if (this.#translates && this.#node.role === 'master') statements = this.#toSqlite(sql, tokens)
-    else if (this.#translates && c.kind === 'read') statements = this.#toSqlite(sql, tokens)
+    if (this.#translates && this.#node.role === 'master') statements = await this.#toSqlite(sql, tokens)
+    else if (this.#translates && c.kind === 'read') statements = await this.#toSqlite(sql, tokens)
     if (statements.length === 0) return { kind: 'ok' } // CREATE DATABASE IF NOT EXISTS: the one database is there
     if (params.length > 0 && statements.length > 1) throw new UsageError('parameters need exactly one statement')
     if (statements.every((s) => s.c.kind === 'read')) {
@@ -149,9 +153,26 @@ export class Session {
       for (const s of statements) answer = await this.#read(s.sql, params)
       return { kind: 'read', ...answer! }
     }
+    const idSource = await this.#insertIdSource(tokens, params)
     const result = await this.#write(statements, params, sent)
-    if (result.insertId > 0) this.#lastInsertId = result.insertId
-    return { kind: 'write', ...result }
+    if (c.kind === 'ddl') forgetTables(this.#node)
+    const reported = idSource
+      ? reportedInsertId(idSource, result, this.#node.dialect)
+      : { insertId: result.insertId, generated: true }
+    if (reported.generated && reported.insertId > 0) this.#lastInsertId = reported.insertId
+    return { kind: 'write', ...result, insertId: reported.insertId }
+  }
+
+  /** A MySQL client's INSERT on the master: where its ids come from, for the id MySQL would report and LAST_INSERT_ID(). */
+  async #insertIdSource(tokens: Token[], params: Param[]): Promise<IdSource | undefined> {
+    if (this.#dialect !== 'mysql' || this.#node.role !== 'master') return undefined
+    const target = insertTarget(tokens)
+    if (!target) return undefined
+    const table = await idTable(this.#node, this.#node.dialect === 'mysql' ? (target.db ?? this.db) : null, target.name)
+    if (!table) return undefined
+    const sqlMode = (await this.variables()).system('sql_mode')
+    const zeroIsId = hasSqlMode(typeof sqlMode === 'string' ? sqlMode : undefined, 'NO_AUTO_VALUE_ON_ZERO')
+    return insertIdSource(tokens, params, table, zeroIsId)
   }
 
   /** True when statements are translated: a MySQL client on a SQLite store. */
@@ -160,13 +181,14 @@ export class Session {
   }
 
   /** The SQLite statements that do what the MySQL statement does, classified (UNSUPPORTED when none can). */
-  #toSqlite(sql: string, tokens: Token[]): Array<{ sql: string; tokens: Token[]; c: Classification }> {
-    const node = this.#node
-    const catalog = node.catalog?.bind(node)
+  async #toSqlite(sql: string, tokens: Token[]): Promise<Array<{ sql: string; tokens: Token[]; c: Classification }>> {
+    const table = sqliteTables(this.#node)
+    const sqlMode = (await this.variables()).system('sql_mode')
     const translated = toSqlite(sql, tokens, {
       database: this.database,
-      ...(catalog ? { table: (name: string) => describeSqliteTable(catalog, name) } : {}),
+      ...(table ? { table } : {}),
       lastInsertId: this.#lastInsertId,
+      ...(typeof sqlMode === 'string' ? { sqlMode } : {}),
     })
     return translated.map((text) => {
       const lexed = text === sql ? tokens : tokenize(text)
@@ -186,7 +208,9 @@ export class Session {
     const variables = await this.variables()
     await runSet(sql, tokens, {
       variables,
+      lastInsertId: this.#lastInsertId,
       dialect: this.#node.dialect,
+      inTransaction: this.#txn !== null && this.#txn !== 'read-only',
       evaluate: async (expression) => {
         const { rows } = await this.#read(`SELECT ${expression}`, [])
         const v = rows[0]?.[0] ?? null
@@ -197,10 +221,11 @@ export class Session {
     return { kind: 'ok' }
   }
 
-  /** A MySQL client's statement with the @user and @@session variables it reads written in as literals. */
+  /** A MySQL client's statement with the @user and @@session variables and the LAST_INSERT_ID() it reads written in as literals. */
   async #withVariables(sql: string, tokens: Token[]): Promise<{ sql: string; tokens: Token[] }> {
-    if (this.#dialect !== 'mysql' || !tokens.some((t) => t.type === 'variable')) return { sql, tokens }
-    const text = substituteVariables(sql, tokens, await this.variables())
+    if (this.#dialect !== 'mysql') return { sql, tokens }
+    if (!tokens.some((t, i) => t.type === 'variable' || isLastInsertIdCall(tokens, i))) return { sql, tokens }
+    const text = substituteVariables(sql, tokens, await this.variables(), this.#lastInsertId)
     return text === sql ? { sql, tokens } : { sql: text, tokens: tokenize(text) }
   }
 
@@ -275,12 +300,16 @@ export class Session {
   ): WriteStatement {
     const pinned = this.#variables?.system('timestamp')
     const ts = typeof pinned === 'number' ? Math.round(pinned * 1000) : undefined
+    // On SQLite, a column default that is not a constant is written into each INSERT, then pinned like the rest.
+    const table = this.#node.dialect === 'sqlite' ? sqliteTables(this.#node) : undefined
+    const filled = table ? writeDefaults(sql, tokens, table) : undefined
+    const source = filled ?? sql
     const prepared = makeDeterministic(
-      sql,
+      source,
       { dialect: this.#node.dialect, now: ts ?? Date.now(), random: Math.random },
-      tokens,
+      filled === undefined ? tokens : tokenize(filled),
     )
-    const text = prepared.rewritten ? prepared.sql : sql
+    const text = prepared.rewritten ? prepared.sql : source
     const settings = this.#settings()
     const statement: Statement = {
       sql: text,

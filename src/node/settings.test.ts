@@ -17,6 +17,7 @@ function context(options: Partial<SetContext> = {}): SetContext & { evaluated: s
   const evaluated: string[] = []
   return {
     variables: new SessionVariables(DEFAULTS),
+    lastInsertId: 0,
     dialect: 'mysql',
     evaluate: async (e) => {
       evaluated.push(e)
@@ -100,14 +101,39 @@ describe('SET', () => {
     expect((await refused(set('SET auto_increment_increment = 2', sqlite))).message).toContain('SQLite')
   })
 
+  test('on SQLite, foreign_key_checks changes only outside a transaction (PRAGMA foreign_keys is set before BEGIN)', async () => {
+    const sqlite = (inTransaction: boolean) =>
+      context({ dialect: 'sqlite', inTransaction, variables: new SessionVariables({ foreign_key_checks: 1 }) })
+    const outside = sqlite(false)
+    await set('SET FOREIGN_KEY_CHECKS = 0', outside)
+    expect(outside.variables.settings()).toEqual({ foreign_key_checks: 0 })
+
+    const inside = sqlite(true)
+    const err = await refused(set('SET foreign_key_checks = 0', inside))
+    expect(err.code).toBe('UNSUPPORTED')
+    expect(err.message).toBe(
+      'SET foreign_key_checks inside a transaction: SQLite can change foreign-key enforcement only between transactions; set it before BEGIN',
+    )
+    expect(inside.variables.system('foreign_key_checks')).toBe(1)
+    await set('SET foreign_key_checks = ON, @@session.foreign_key_checks = DEFAULT', inside) // no change: allowed
+    inside.variables.setSystem('foreign_key_checks', 0)
+    expect((await refused(set('SET foreign_key_checks = DEFAULT', inside))).code).toBe('UNSUPPORTED')
+    expect(inside.variables.system('foreign_key_checks')).toBe(0)
+    // MySQL changes it anywhere.
+    const mysql = context({ inTransaction: true })
+    await set('SET foreign_key_checks = 0', mysql)
+    expect(mysql.variables.system('foreign_key_checks')).toBe(0)
+  })
+
   test('SET NAMES sets the client, connection and results character sets; an unknown one is refused', async () => {
     const ctx = context()
-    await set('SET NAMES latin1', ctx)
+    await set('SET NAMES utf8', ctx)
     expect(
       ['character_set_client', 'character_set_connection', 'character_set_results'].map((n) => ctx.variables.system(n)),
-    ).toEqual(['latin1', 'latin1', 'latin1'])
-    expect(ctx.variables.system('collation_connection')).toBe('latin1_swedish_ci')
-    expect((await refused(set('SET NAMES koi8r', context()))).message).toContain('speaks utf8mb4')
+    ).toEqual(['utf8mb3', 'utf8mb3', 'utf8mb3'])
+    expect(ctx.variables.system('collation_connection')).toBe('utf8mb3_general_ci')
+    // Another character set would need the port to convert text both ways: refused, never mangled.
+    expect((await refused(set('SET NAMES latin1', context()))).message).toContain('speaks utf8mb4')
   })
 
   test('SET TIMESTAMP pins the session clock; DEFAULT unpins it', async () => {
@@ -123,7 +149,7 @@ describe('substituteVariables', () => {
   const variables = new SessionVariables(DEFAULTS)
   variables.setUser('name', "O'Neil")
   variables.setUser('n', 7)
-  const sub = (sql: string) => substituteVariables(sql, tokenize(sql), variables)
+  const sub = (sql: string) => substituteVariables(sql, tokenize(sql), variables, 41)
 
   test('@user and @@session variables become literals of their values', () => {
     expect(sub('INSERT INTO t VALUES (@name, @n, @unset, @@session.sql_mode)')).toBe(
@@ -134,6 +160,13 @@ describe('substituteVariables', () => {
   test('assignments, @@global and variables ddb does not know stay as they are', () => {
     expect(sub('UPDATE t SET a = (@n := @n + 1), b = @@global.sql_mode, c = @@hostname')).toBe(
       'UPDATE t SET a = (@n := 7 + 1), b = @@global.sql_mode, c = @@hostname',
+    )
+  })
+
+  test("LAST_INSERT_ID() becomes the session's id; LAST_INSERT_ID(expr) and a column of that name stay", () => {
+    expect(sub('INSERT INTO child (parent) VALUES (LAST_INSERT_ID())')).toBe('INSERT INTO child (parent) VALUES (41)')
+    expect(sub('SELECT last_insert_id( ), LAST_INSERT_ID(5), t.last_insert_id FROM t')).toBe(
+      'SELECT 41, LAST_INSERT_ID(5), t.last_insert_id FROM t',
     )
   })
 })

@@ -14,6 +14,8 @@ import { normalize, REPLICATED, refusal, type SessionVariables, type Value } fro
 /** What running a SET needs from the session. */
 export interface SetContext {
   variables: SessionVariables
+  /** The session's LAST_INSERT_ID(). */
+  lastInsertId: number
   /** The store's SQL dialect: SQLite cannot honour every MySQL setting. */
   dialect: 'mysql' | 'sqlite'
   /** Evaluates an expression (already free of variables) as the store would: SELECT expr. */
@@ -23,15 +25,19 @@ export interface SetContext {
    * error (unknown variable, bad value); null where the store has no such variables (SQLite).
    */
   check(name: string, value: Value): Promise<Value | null>
+  /** True while the session has a transaction open on the master (SQLite cannot change foreign-key enforcement inside one). */
+  inTransaction?: boolean
 }
 
-/** The character sets the MySQL port reads statements in and writes results in. */
+/**
+ * The character sets the MySQL port reads statements in and writes results in: UTF-8
+ * (and binary, which converts nothing). Others would need the port to convert both
+ * ways, which it does not, so SET NAMES refuses them rather than mangle text.
+ */
 const CLIENT_CHARSETS: Record<string, string> = {
   utf8mb4: 'utf8mb4_general_ci',
   utf8mb3: 'utf8mb3_general_ci',
   utf8: 'utf8mb3_general_ci',
-  latin1: 'latin1_swedish_ci',
-  ascii: 'ascii_general_ci',
   binary: 'binary',
 }
 
@@ -63,7 +69,7 @@ async function setSystem(sql: string, name: string, tokens: Token[], ctx: SetCon
     if (refusal(name, 1)) throw new DdbError('UNSUPPORTED', refusal(name, 1)!)
     await ctx.check(name, null).catch(() => null) // only to refuse an unknown name below
     if (ctx.variables.system(name) === undefined) throw unknownVariable(name)
-    return ctx.variables.setSystem(name, undefined)
+    return setSystemVariable(name, undefined, ctx)
   }
   const raw = await value(sql, tokens, ctx, true)
   const why = refusal(name, typeof raw === 'string' ? raw.toUpperCase() : raw)
@@ -73,7 +79,24 @@ async function setSystem(sql: string, name: string, tokens: Token[], ctx: SetCon
   if (checked !== null) v = checked
   else if (ctx.variables.system(name) === undefined) throw unknownVariable(name)
   if (ctx.dialect === 'sqlite') refuseOnSqlite(name, v)
+  setSystemVariable(name, v, ctx)
+}
+
+/**
+ * Sets a system variable (undefined: its default). On SQLite, not foreign_key_checks
+ * inside a transaction: SQLite changes foreign-key enforcement (PRAGMA foreign_keys)
+ * only between transactions, and a transaction's writes replay as one, in one mode.
+ */
+function setSystemVariable(name: string, v: Value | undefined, ctx: SetContext): void {
+  const before = ctx.variables.system(name)
   ctx.variables.setSystem(name, v)
+  if (ctx.dialect !== 'sqlite' || !ctx.inTransaction || name !== 'foreign_key_checks') return
+  if (Number(ctx.variables.system(name)) === Number(before)) return
+  ctx.variables.setSystem(name, before)
+  throw new DdbError(
+    'UNSUPPORTED',
+    'SET foreign_key_checks inside a transaction: SQLite can change foreign-key enforcement only between transactions; set it before BEGIN',
+  )
 }
 
 /** SET TIMESTAMP = seconds pins the session's clock (what NOW() returns, here and on replay); DEFAULT unpins it. */
@@ -142,7 +165,7 @@ async function value(sql: string, tokens: Token[], ctx: SetContext, system: bool
       return only.type === 'word' ? only.text : only.value
   }
   const text = sql.slice(tokens[0]!.start, tokens[tokens.length - 1]!.end)
-  const substituted = substituteVariables(text, tokenize(text), ctx.variables)
+  const substituted = substituteVariables(text, tokenize(text), ctx.variables, ctx.lastInsertId)
   if (/^-?\d+(\.\d+)?$/.test(substituted.trim())) return Number(substituted)
   const [unquoted] = tokenize(substituted)
   if (tokenize(substituted).length === 1 && unquoted?.type === 'string') return unquoted.value
@@ -151,13 +174,25 @@ async function value(sql: string, tokens: Token[], ctx: SetContext, system: bool
 
 /**
  * `sql` with every @user variable and every @@session variable the session knows
- * written as a literal of its value. Left as they are: assignments (`@n := …`,
- * refused later as a write ddb cannot replicate) and @@global reads.
+ * written as a literal of its value, and LAST_INSERT_ID() as the session's last
+ * generated id (the store's connection is not the session's, so only the session
+ * knows it). Left as they are: assignments (`@n := …`, refused later as a write
+ * ddb cannot replicate) and @@global reads.
  */
-export function substituteVariables(sql: string, tokens: Token[], variables: SessionVariables): string {
+export function substituteVariables(
+  sql: string,
+  tokens: Token[],
+  variables: SessionVariables,
+  lastInsertId: number,
+): string {
   let out = ''
   let from = 0
   for (const [i, t] of tokens.entries()) {
+    if (isLastInsertIdCall(tokens, i)) {
+      out += sql.slice(from, t.start) + String(lastInsertId)
+      from = tokens[i + 2]!.end
+      continue
+    }
     if (t.type !== 'variable' || isPunct(tokens[i + 1], ':=')) continue
     let v: Value | undefined
     if (!t.text.startsWith('@@')) v = variables.user(userVariableName(t))
@@ -175,12 +210,23 @@ export function substituteVariables(sql: string, tokens: Token[], variables: Ses
   return from === 0 ? sql : out + sql.slice(from)
 }
 
+/** Whether tokens[i] starts `LAST_INSERT_ID()` (a call without arguments, not a qualified name). */
+export function isLastInsertIdCall(tokens: Token[], i: number): boolean {
+  return (
+    isWord(tokens[i], 'LAST_INSERT_ID') &&
+    !isPunct(tokens[i - 1], '.') &&
+    isPunct(tokens[i + 1], '(') &&
+    isPunct(tokens[i + 2], ')')
+  )
+}
+
 /** A value as a MySQL literal: NULL, a number, a quoted string with MySQL's escapes, or X'…' for bytes. */
 export function literal(v: Value): string {
   if (v === null) return 'NULL'
   if (typeof v === 'boolean') return v ? '1' : '0'
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'NULL'
   if (typeof v === 'object') return `X'${Buffer.from(v.$bytes, 'base64').toString('hex').toUpperCase()}'`
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL and ^Z are what MySQL's string escapes cover
   return `'${v.replace(/[\\'\0\n\r\x1a]/g, (c) => ESCAPED[c]!)}'`
 }
 

@@ -135,7 +135,9 @@ export class SessionVariables {
   settings(): Settings | undefined {
     let out: Settings | undefined
     for (const [name, value] of this.#system) {
-      if (REPLICATED.has(name) && value !== this.#defaults[name]) (out ??= {})[name] = value
+      if (!REPLICATED.has(name) || value === this.#defaults[name]) continue
+      out ??= {}
+      out[name] = value
     }
     return out
   }

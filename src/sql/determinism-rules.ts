@@ -121,7 +121,7 @@ export const RULES = new Map<string, Partial<Record<Dialect, Rule>>>(
     DATABASE: { mysql: server() },
     SCHEMA: { mysql: server() },
     VERSION: { mysql: server() },
-    LAST_INSERT_ID: { mysql: server(noArguments) },
+    LAST_INSERT_ID: { mysql: server() }, // LAST_INSERT_ID() is the session's literal by then; LAST_INSERT_ID(expr) sets the store connection's
     FOUND_ROWS: { mysql: server() },
     ROW_COUNT: { mysql: server() },
     LOAD_FILE: { mysql: server() },

@@ -225,6 +225,24 @@ describe('indexes and keys', () => {
     )
   })
 
+  test("mariadb-dump's tablespace queries: FILES has no rows (no tablespaces, as MariaDB's), PARTITIONS one per table", () => {
+    const s = store()
+    expect(
+      s.rows(
+        "SELECT LOGFILE_GROUP_NAME, FILE_NAME, TOTAL_EXTENTS, INITIAL_SIZE, ENGINE, EXTRA FROM INFORMATION_SCHEMA.FILES WHERE FILE_TYPE = 'UNDO LOG' AND FILE_NAME IS NOT NULL AND LOGFILE_GROUP_NAME IS NOT NULL AND LOGFILE_GROUP_NAME IN (SELECT DISTINCT LOGFILE_GROUP_NAME FROM INFORMATION_SCHEMA.FILES WHERE FILE_TYPE = 'DATAFILE' AND TABLESPACE_NAME IN (SELECT DISTINCT TABLESPACE_NAME FROM INFORMATION_SCHEMA.PARTITIONS WHERE TABLE_SCHEMA IN ('app'))) GROUP BY LOGFILE_GROUP_NAME, FILE_NAME, ENGINE, TOTAL_EXTENTS, INITIAL_SIZE ORDER BY LOGFILE_GROUP_NAME",
+      ),
+    ).toEqual([])
+    expect(
+      s.rows(
+        'SELECT TABLE_NAME, PARTITION_NAME, TABLESPACE_NAME FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1',
+      ),
+    ).toEqual([
+      { TABLE_NAME: 'posts', PARTITION_NAME: null, TABLESPACE_NAME: null },
+      { TABLE_NAME: 'users', PARTITION_NAME: null, TABLESPACE_NAME: null },
+    ])
+    expect(s.rows('SELECT ROUTINE_NAME FROM information_schema.ROUTINES')).toEqual([])
+  })
+
   test('other information_schema tables are refused', () => {
     expect(() => store().translate('SELECT * FROM information_schema.processlist')).toThrow(
       'not supported on a SQLite store: information_schema.processlist (a SQLite store has only TABLES, COLUMNS',

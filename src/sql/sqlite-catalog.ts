@@ -18,6 +18,7 @@
  */
 import { isPunct, type Token } from './lexer.ts'
 import { nameOf, refuse, sqlName, sqlString, type TokenEdits } from './sqlite-edits.ts'
+import { WRITTEN_DEFAULT } from './sqlite-table-info.ts'
 
 /** SQL for a name quoted the MySQL way: `name`. */
 export const quoted = (expr: string): string => `'\`' || replace(${expr}, '\`', '\`\`') || '\`'`
@@ -28,6 +29,15 @@ const USER_TABLES = "m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite!_%'
 /** MySQL's name of index il of table m (SQLite names it `table.index`, see sqlite-indexes.ts). */
 const INDEX_NAME =
   "CASE WHEN substr(il.name, 1, length(m.name) + 1) = m.name || '.' THEN substr(il.name, length(m.name) + 2) WHEN instr(il.name, '.') > 0 THEN substr(il.name, instr(il.name, '.') + 1) ELSE il.name END"
+
+/** Whether column c's default is a written default (sqlite-table-info.ts): its sentinel is 'ddb-default:<hex>:<hex>'. */
+const IS_WRITTEN = `coalesce(c.dflt_value LIKE '''${WRITTEN_DEFAULT}%''', 0)`
+
+/** The MySQL text of column c's written default (the sentinel's second hex), else its dflt_value. */
+const WRITTEN_MYSQL = (() => {
+  const hexes = `substr(c.dflt_value, ${WRITTEN_DEFAULT.length + 2}, length(c.dflt_value) - ${WRITTEN_DEFAULT.length + 2})`
+  return `CASE WHEN ${IS_WRITTEN} THEN CAST(unhex(substr(${hexes}, instr(${hexes}, ':') + 1)) AS TEXT) ELSE c.dflt_value END`
+})()
 
 /** Integer types' NUMERIC_PRECISION. */
 const PRECISION =
@@ -41,7 +51,7 @@ const TEXT_TYPES = "('char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longt
  */
 export function columnRows(schema: string): string {
   const key = `'/*mysql ' || ${quoted('c.name')} || ' '`
-  const base = `SELECT m.name AS t, m.sql AS s, c.cid, c.name, c.type, c."notnull", c.dflt_value, c.pk, c.hidden, ${key} AS k, '/*mysql_bin ' || ${quoted('c.name')} || '*/' AS kb FROM sqlite_schema AS m, pragma_table_xinfo(m.name) AS c WHERE ${USER_TABLES} AND c.hidden <> 1`
+  const base = `SELECT m.name AS t, m.sql AS s, c.cid, c.name, c.type, c."notnull", ${WRITTEN_MYSQL} AS dflt_value, ${IS_WRITTEN} AS _written, c.pk, c.hidden, ${key} AS k, '/*mysql_bin ' || ${quoted('c.name')} || '*/' AS kb FROM sqlite_schema AS m, pragma_table_xinfo(m.name) AS c WHERE ${USER_TABLES} AND c.hidden <> 1`
   const marker =
     "CASE WHEN instr(b.s, b.k) > 0 THEN substr(b.s, instr(b.s, b.k) + length(b.k), instr(substr(b.s, instr(b.s, b.k) + length(b.k)), '*/') - 1) END"
   const fallback =
@@ -60,7 +70,7 @@ export function columnRows(schema: string): string {
     'EXISTS (SELECT 1 FROM pragma_index_list(x.t) AS il, pragma_index_info(il.name) AS ii WHERE ii.seqno = 0 AND ii.name = x.name)'
   const text = `x.dt IN ${TEXT_TYPES}`
   return `SELECT 'def' AS TABLE_CATALOG, ${schema} AS TABLE_SCHEMA, x.t AS TABLE_NAME, x.name AS COLUMN_NAME, x.cid + 1 AS ORDINAL_POSITION,
- CASE WHEN x.dflt_value IS NULL OR upper(x.dflt_value) = 'NULL' OR (${autoIncrement}) THEN NULL WHEN x.dflt_value LIKE '''%''' THEN replace(substr(x.dflt_value, 2, length(x.dflt_value) - 2), '''''', '''') ELSE x.dflt_value END AS COLUMN_DEFAULT,
+ CASE WHEN x._written THEN x.dflt_value WHEN x.dflt_value IS NULL OR upper(x.dflt_value) = 'NULL' OR (${autoIncrement}) THEN NULL WHEN x.dflt_value LIKE '''%''' THEN replace(substr(x.dflt_value, 2, length(x.dflt_value) - 2), '''''', '''') ELSE x.dflt_value END AS COLUMN_DEFAULT,
  CASE WHEN x."notnull" OR x.pk > 0 THEN 'NO' ELSE 'YES' END AS IS_NULLABLE, x.dt AS DATA_TYPE,
  CASE WHEN x.dt IN ('char', 'varchar', 'binary', 'varbinary') THEN x.len WHEN x.dt IN ('tinytext', 'tinyblob') THEN 255 WHEN x.dt IN ('text', 'blob') THEN 65535 WHEN x.dt IN ('mediumtext', 'mediumblob') THEN 16777215 WHEN x.dt IN ('longtext', 'longblob') THEN 4294967295 END AS CHARACTER_MAXIMUM_LENGTH,
  CASE WHEN x.dt IN ('char', 'varchar') THEN 4 * x.len WHEN x.dt IN ('binary', 'varbinary') THEN x.len WHEN x.dt IN ('tinytext', 'tinyblob') THEN 255 WHEN x.dt IN ('text', 'blob') THEN 65535 WHEN x.dt IN ('mediumtext', 'mediumblob') THEN 16777215 WHEN x.dt IN ('longtext', 'longblob') THEN 4294967295 END AS CHARACTER_OCTET_LENGTH,
@@ -71,9 +81,9 @@ export function columnRows(schema: string): string {
  CASE WHEN ${text} THEN CASE WHEN instr(x.s, x.kb) > 0 THEN 'utf8mb4_bin' ELSE 'utf8mb4_general_ci' END END AS COLLATION_NAME,
  x.ct AS COLUMN_TYPE,
  CASE WHEN x.pk > 0 THEN 'PRI' WHEN ${unique} THEN 'UNI' WHEN ${multiple} THEN 'MUL' ELSE '' END AS COLUMN_KEY,
- CASE WHEN ${autoIncrement} THEN 'auto_increment' WHEN x.hidden = 2 THEN 'VIRTUAL GENERATED' WHEN x.hidden = 3 THEN 'STORED GENERATED' ELSE '' END AS EXTRA,
+ CASE WHEN ${autoIncrement} THEN 'auto_increment' WHEN x.hidden = 2 THEN 'VIRTUAL GENERATED' WHEN x.hidden = 3 THEN 'STORED GENERATED' WHEN x._written THEN 'DEFAULT_GENERATED' ELSE '' END AS EXTRA,
  'select,insert,update,references' AS PRIVILEGES, '' AS COLUMN_COMMENT, '' AS GENERATION_EXPRESSION, NULL AS SRS_ID,
- CASE WHEN ${autoIncrement} THEN NULL ELSE x.dflt_value END AS _default, x.pk AS _pk
+ CASE WHEN ${autoIncrement} THEN NULL ELSE x.dflt_value END AS _default, x._written AS _written, x.pk AS _pk
  FROM (${sized}) AS x`
 }
 
@@ -121,6 +131,50 @@ function referentialConstraintsQuery(schema: string): string {
   return `SELECT DISTINCT 'def' AS CONSTRAINT_CATALOG, ${schema} AS CONSTRAINT_SCHEMA, f.name AS CONSTRAINT_NAME, 'def' AS UNIQUE_CONSTRAINT_CATALOG, ${schema} AS UNIQUE_CONSTRAINT_SCHEMA, 'PRIMARY' AS UNIQUE_CONSTRAINT_NAME, 'NONE' AS MATCH_OPTION, f.on_update AS UPDATE_RULE, f.on_delete AS DELETE_RULE, f.t AS TABLE_NAME, f.ref AS REFERENCED_TABLE_NAME FROM (${FOREIGN_KEYS}) AS f`
 }
 
+/** information_schema.PARTITIONS: one row per table, none of them partitioned. */
+function partitionsQuery(schema: string): string {
+  const nulls = (names: string): string =>
+    names
+      .split(' ')
+      .map((n) => `NULL AS ${n}`)
+      .join(', ')
+  return `SELECT 'def' AS TABLE_CATALOG, ${schema} AS TABLE_SCHEMA, m.name AS TABLE_NAME, ${nulls('PARTITION_NAME SUBPARTITION_NAME PARTITION_ORDINAL_POSITION SUBPARTITION_ORDINAL_POSITION PARTITION_METHOD SUBPARTITION_METHOD PARTITION_EXPRESSION SUBPARTITION_EXPRESSION PARTITION_DESCRIPTION TABLE_ROWS AVG_ROW_LENGTH DATA_LENGTH MAX_DATA_LENGTH INDEX_LENGTH DATA_FREE CREATE_TIME UPDATE_TIME CHECK_TIME CHECKSUM')}, '' AS PARTITION_COMMENT, '' AS NODEGROUP, NULL AS TABLESPACE_NAME FROM sqlite_schema AS m WHERE m.type = 'table' AND ${USER_TABLES}`
+}
+
+/** The columns of information_schema.FILES, which has no rows: a SQLite store has no tablespaces or log files (as MariaDB's FILES). */
+const FILES_COLUMNS =
+  'FILE_ID FILE_NAME FILE_TYPE TABLESPACE_NAME TABLE_CATALOG TABLE_SCHEMA TABLE_NAME LOGFILE_GROUP_NAME LOGFILE_GROUP_NUMBER ENGINE FULLTEXT_KEYS DELETED_ROWS UPDATE_COUNT FREE_EXTENTS TOTAL_EXTENTS EXTENT_SIZE INITIAL_SIZE MAXIMUM_SIZE AUTOEXTEND_SIZE CREATION_TIME LAST_UPDATE_TIME LAST_ACCESS_TIME RECOVER_TIME TRANSACTION_COUNTER VERSION ROW_FORMAT TABLE_ROWS AVG_ROW_LENGTH DATA_LENGTH MAX_DATA_LENGTH INDEX_LENGTH DATA_FREE CREATE_TIME UPDATE_TIME CHECK_TIME CHECKSUM STATUS EXTRA'
+
+/** The columns of information_schema.ROUTINES, which has no rows: SQLite has no stored procedures or functions. */
+const ROUTINES_COLUMNS =
+  'SPECIFIC_NAME ROUTINE_CATALOG ROUTINE_SCHEMA ROUTINE_NAME ROUTINE_TYPE DATA_TYPE CHARACTER_MAXIMUM_LENGTH CHARACTER_OCTET_LENGTH NUMERIC_PRECISION NUMERIC_SCALE DATETIME_PRECISION CHARACTER_SET_NAME COLLATION_NAME DTD_IDENTIFIER ROUTINE_BODY ROUTINE_DEFINITION EXTERNAL_NAME EXTERNAL_LANGUAGE PARAMETER_STYLE IS_DETERMINISTIC SQL_DATA_ACCESS SQL_PATH SECURITY_TYPE CREATED LAST_ALTERED SQL_MODE ROUTINE_COMMENT DEFINER CHARACTER_SET_CLIENT COLLATION_CONNECTION DATABASE_COLLATION'
+
+/** A table with these columns (space-separated) and no rows. */
+function noRows(columns: string): string {
+  return `SELECT ${columns
+    .split(' ')
+    .map((c) => `NULL AS ${c}`)
+    .join(', ')} WHERE 0`
+}
+
+/**
+ * The parts of trigger m: its MySQL body and sql_mode from the comment
+ * sqlite-triggers.ts writes (`/*mysql_trigger <hex> <sql_mode>*\/`), else
+ * SQLite's own body; its time and event from its head (the text before ON).
+ */
+export function triggerRows(schema: string): string {
+  const marker = "'/*mysql_trigger '"
+  const rest = `substr(m.sql, instr(m.sql, ${marker}) + length(${marker}))`
+  const inside = `substr(${rest}, 1, instr(${rest}, '*/') - 1)`
+  const head =
+    "' ' || upper(replace(replace(replace(substr(m.sql, 1, instr(upper(m.sql), ' ON ')), char(10), ' '), char(13), ' '), char(9), ' '))"
+  const body = `CASE WHEN instr(m.sql, ${marker}) > 0 THEN CAST(unhex(substr(${inside}, 1, instr(${inside}, ' ') - 1)) AS TEXT) ELSE substr(m.sql, instr(upper(m.sql), 'BEGIN')) END`
+  const mode = `CASE WHEN instr(m.sql, ${marker}) > 0 THEN substr(${inside}, instr(${inside}, ' ') + 1) ELSE '' END`
+  const timing = `CASE WHEN h.head LIKE '% AFTER %' THEN 'AFTER' WHEN h.head LIKE '% INSTEAD OF %' THEN 'INSTEAD OF' ELSE 'BEFORE' END`
+  const event = `CASE WHEN h.head LIKE '% INSERT %' THEN 'INSERT' WHEN h.head LIKE '% UPDATE %' OR h.head LIKE '% UPDATE' THEN 'UPDATE' ELSE 'DELETE' END`
+  return `SELECT 'def' AS TRIGGER_CATALOG, ${schema} AS TRIGGER_SCHEMA, h.name AS TRIGGER_NAME, ${event} AS EVENT_MANIPULATION, 'def' AS EVENT_OBJECT_CATALOG, ${schema} AS EVENT_OBJECT_SCHEMA, h.tbl_name AS EVENT_OBJECT_TABLE, 1 AS ACTION_ORDER, NULL AS ACTION_CONDITION, h.body AS ACTION_STATEMENT, 'ROW' AS ACTION_ORIENTATION, ${timing} AS ACTION_TIMING, NULL AS ACTION_REFERENCE_OLD_TABLE, NULL AS ACTION_REFERENCE_NEW_TABLE, 'OLD' AS ACTION_REFERENCE_OLD_ROW, 'NEW' AS ACTION_REFERENCE_NEW_ROW, NULL AS CREATED, h.mode AS SQL_MODE, '' AS DEFINER, 'utf8mb4' AS CHARACTER_SET_CLIENT, 'utf8mb4_general_ci' AS COLLATION_CONNECTION, 'utf8mb4_general_ci' AS DATABASE_COLLATION FROM (SELECT m.name, m.tbl_name, m.rowid AS seq, ${head} AS head, ${body} AS body, ${mode} AS mode FROM sqlite_schema AS m WHERE m.type = 'trigger') AS h`
+}
+
 /** The information_schema tables there are, by uppercased name. */
 const VIEWS: Record<string, (schema: string) => string> = {
   TABLES: tablesQuery,
@@ -131,8 +185,31 @@ const VIEWS: Record<string, (schema: string) => string> = {
   REFERENTIAL_CONSTRAINTS: referentialConstraintsQuery,
   SCHEMATA: (schema) =>
     `SELECT 'def' AS CATALOG_NAME, ${schema} AS SCHEMA_NAME, 'utf8mb4' AS DEFAULT_CHARACTER_SET_NAME, 'utf8mb4_general_ci' AS DEFAULT_COLLATION_NAME, NULL AS SQL_PATH, 'NO' AS DEFAULT_ENCRYPTION`,
+  TRIGGERS: triggerRows,
+  PARTITIONS: partitionsQuery,
+  FILES: () => noRows(FILES_COLUMNS),
+  ROUTINES: () => noRows(ROUTINES_COLUMNS),
   VIEWS: (schema) =>
-    `SELECT 'def' AS TABLE_CATALOG, ${schema} AS TABLE_SCHEMA, m.name AS TABLE_NAME, m.sql AS VIEW_DEFINITION, 'NONE' AS CHECK_OPTION, 'NO' AS IS_UPDATABLE, '' AS DEFINER, 'DEFINER' AS SECURITY_TYPE, 'utf8mb4' AS CHARACTER_SET_CLIENT, 'utf8mb4_general_ci' AS COLLATION_CONNECTION FROM sqlite_schema AS m WHERE m.type = 'view' AND ${USER_TABLES}`,
+    `SELECT TABLE_CATALOG, TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, IS_UPDATABLE, DEFINER, SECURITY_TYPE, CHARACTER_SET_CLIENT, COLLATION_CONNECTION FROM (${viewRows(schema)})`,
+}
+
+/**
+ * information_schema.VIEWS, plus _create (MySQL's CREATE VIEW): MySQL's text from
+ * the comment sqlite-ddl.ts writes (`/*mysql_view <hex of the column list> <hex
+ * of the query>*\/`), else SQLite's own. A SQLite view is read-only and runs with
+ * the reader's rights (ddb has one user): IS_UPDATABLE NO, SECURITY_TYPE INVOKER.
+ */
+export function viewRows(schema: string): string {
+  const marker = "'/*mysql_view '"
+  const rest = `substr(m.sql, instr(m.sql, ${marker}) + length(${marker}))`
+  const inside = `substr(${rest}, 1, instr(${rest}, '*/') - 1)`
+  const has = `instr(m.sql, ${marker}) > 0`
+  const columns = `CAST(unhex(substr(${inside}, 1, instr(${inside}, ' ') - 1)) AS TEXT)`
+  const query = `CAST(unhex(substr(${inside}, instr(${inside}, ' ') + 1)) AS TEXT)`
+  const own = "ltrim(substr(m.sql, instr(upper(replace(replace(m.sql, char(10), ' '), char(9), ' ')), ' AS ') + 4))"
+  const definition = `CASE WHEN ${has} THEN ${query} ELSE ${own} END`
+  const create = `'CREATE VIEW ' || ${quoted('m.name')} || ' ' || CASE WHEN ${has} AND ${columns} <> '' THEN ${columns} || ' ' ELSE '' END || 'AS ' || ${definition}`
+  return `SELECT 'def' AS TABLE_CATALOG, ${schema} AS TABLE_SCHEMA, m.name AS TABLE_NAME, ${definition} AS VIEW_DEFINITION, 'NONE' AS CHECK_OPTION, 'NO' AS IS_UPDATABLE, '' AS DEFINER, 'INVOKER' AS SECURITY_TYPE, 'utf8mb4' AS CHARACTER_SET_CLIENT, 'utf8mb4_general_ci' AS COLLATION_CONNECTION, ${create} AS _create FROM sqlite_schema AS m WHERE m.type = 'view' AND ${USER_TABLES}`
 }
 
 /** The schema name information_schema reports: the selected database, or 'main'. */
@@ -155,11 +232,7 @@ export function translateCatalog(edits: TokenEdits, database: string | null): vo
     const table = nameOf(tokens[i + 2])
     if (table === undefined) continue
     const view = VIEWS[table.toUpperCase()]
-    if (!view)
-      throw refuse(
-        `information_schema.${table}`,
-        'a SQLite store has only TABLES, COLUMNS, STATISTICS, KEY_COLUMN_USAGE, TABLE_CONSTRAINTS, REFERENTIAL_CONSTRAINTS, SCHEMATA and VIEWS',
-      )
+    if (!view) throw refuse(`information_schema.${table}`, `a SQLite store has only ${Object.keys(VIEWS).join(', ')}`)
     const alias = hasAlias(tokens[i + 3]) ? '' : ` AS ${sqlName(table)}`
     edits.replaceRange(i, i + 3, `(${view(schemaLiteral(database))})${alias}`)
     i += 2

@@ -3,7 +3,7 @@
  * DEFAULT, the collation, generated columns, REFERENCES and CHECK, for CREATE
  * TABLE and ALTER TABLE … ADD COLUMN.
  */
-import { isPunct, isWord } from './lexer.ts'
+import { isPunct, isWord, tokenize } from './lexer.ts'
 import {
   closeOf,
   nameOf,
@@ -15,6 +15,7 @@ import {
   type TokenEdits,
 } from './sqlite-edits.ts'
 import { collation } from './sqlite-literals.ts'
+import { writtenDefault } from './sqlite-table-info.ts'
 import { readType, type SqliteType } from './sqlite-types.ts'
 
 /** A column definition as read. */
@@ -27,6 +28,8 @@ export interface ColumnDef {
   unique: boolean
   /** The rest of the definition as SQLite text: DEFAULT, COLLATE, generated, REFERENCES, CHECK. */
   clauses: string[]
+  /** Whether its default is one ddb writes into each INSERT (sqlite-table-info.ts). */
+  writtenDefault?: boolean
   collate?: string
 }
 
@@ -41,9 +44,6 @@ export function columnText(c: ColumnDef, at: { rowid: boolean; primary: boolean;
   const checks = c.type.checks.map(([n, e]) => `CONSTRAINT ${constraintName(n)} CHECK (${e})`)
   if (at.rowid) {
     const type = c.type.declared.toLowerCase()
-    checks.push(
-      `CONSTRAINT ${constraintName(`${name}: 0, for which MySQL generates an AUTO_INCREMENT id`)} CHECK (${name} <> 0)`,
-    )
     return [`${name} INTEGER /*mysql ${name} ${type}*/ PRIMARY KEY AUTOINCREMENT`, ...c.clauses, ...checks].join(' ')
   }
   const marker = c.type.mysqlType ? ` /*mysql ${name} ${c.type.mysqlType}*/` : ''
@@ -80,11 +80,20 @@ export function readColumn(edits: TokenEdits, from: number, to: number): ColumnD
       k++
     } else if (isWord(t, 'DEFAULT')) {
       const valueEnd = operandEnd(tokens, k + 1)
-      const written = edits.text(k + 1, valueEnd)
-      const value = ({ TRUE: '1', FALSE: '0' } as Record<string, string>)[written.toUpperCase()] ?? written // as MySQL keeps them
-      column.clauses.push(
-        `DEFAULT ${/^(-?[\d.]+|'.*'|X'.*'|NULL|TRUE|FALSE|CURRENT_\w+|\(.*\))$/is.test(value) ? value : `(${value})`}`,
-      )
+      const translated = edits.text(k + 1, valueEnd)
+      const value = ({ TRUE: '1', FALSE: '0' } as Record<string, string>)[translated.toUpperCase()] ?? translated // as MySQL keeps them
+      if (/^([-+]?[\d.]+(e[-+]?\d+)?|'[^']*(''[^']*)*'|X'[0-9a-f]*'|NULL)$/is.test(value)) {
+        column.clauses.push(`DEFAULT ${value}`)
+      } else {
+        // Not a constant: SQLite would evaluate it on each node; ddb writes it into each INSERT instead.
+        const sentinel = writtenDefault(unwrap(value), mysqlDefault(edits.source(k + 1, valueEnd)))
+        const what = `${sqlName(name)}: DEFAULT ${edits.source(k + 1, valueEnd)}, which ddb writes into each INSERT, was left to SQLite here (a trigger's INSERT, or one sent as the table changed), which would give each node its own value`
+        column.clauses.push(
+          `DEFAULT ${sentinel}`,
+          `CONSTRAINT ${constraintName(what)} CHECK (${sqlName(name)} IS NOT ${sentinel})`,
+        )
+        column.writtenDefault = true
+      }
       k = valueEnd
     } else if (isWord(t, 'AUTO_INCREMENT')) {
       column.autoIncrement = true
@@ -137,6 +146,27 @@ export function readColumn(edits: TokenEdits, from: number, to: number): ColumnD
   if (isWord(tokens[from + 1], 'SERIAL')) Object.assign(column, { autoIncrement: true, notNull: true, unique: true })
   return column
 }
+
+/** An expression without the parentheses around all of it. */
+function unwrap(expr: string): string {
+  const tokens = tokenize(expr)
+  return isPunct(tokens[0], '(') && closeOf(tokens, 0) === tokens.length - 1 ? unwrap(expr.slice(1, -1).trim()) : expr
+}
+
+/** MySQL's text of a default, as information_schema shows it: NOW() and its synonyms as CURRENT_TIMESTAMP[(fsp)], an expression without its parentheses. */
+function mysqlDefault(source: string): string {
+  const tokens = tokenize(source)
+  const [first, open, fsp, close] = tokens
+  if (first?.type === 'word' && CLOCK_SYNONYMS.has(first.value)) {
+    if (tokens.length === 1 || (tokens.length === 3 && isPunct(open, '('))) return 'CURRENT_TIMESTAMP'
+    if (tokens.length === 4 && isPunct(open, '(') && fsp?.type === 'number' && isPunct(close, ')'))
+      return fsp.text === '0' ? 'CURRENT_TIMESTAMP' : `CURRENT_TIMESTAMP(${fsp.text})`
+  }
+  return unwrap(source)
+}
+
+/** What MySQL reports as CURRENT_TIMESTAMP in a default. */
+const CLOCK_SYNONYMS = new Set(['CURRENT_TIMESTAMP', 'NOW', 'LOCALTIME', 'LOCALTIMESTAMP'])
 
 /** Reads CHECK (expr) [[NOT] ENFORCED] at tokens[k]; no text (dropped) when NOT ENFORCED, as MySQL then never checks it. */
 export function readCheck(edits: TokenEdits, k: number, symbol: string | undefined): { text?: string; end: number } {

@@ -4,9 +4,10 @@ import { tokenize } from './lexer.ts'
 import { describeSqliteTable, toSqlite } from './sqlite-dialect.ts'
 
 /** An in-memory SQLite database that runs MySQL-dialect statements through the translator. */
-function store() {
+function store(options: { sqlMode?: string } = {}) {
   const db = new Database(':memory:')
   const ctx = {
+    ...options,
     database: 'app',
     table: (name: string) =>
       describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name),
@@ -72,10 +73,47 @@ describe('AUTO_INCREMENT primary keys become the rowid', () => {
     expect(s.values('SELECT id FROM t')).toEqual([[5]])
   })
 
-  test('inserting 0, for which MySQL generates an id, is refused rather than stored', () => {
+  test('0 or NULL for the id generates one, as in MySQL; with NO_AUTO_VALUE_ON_ZERO, 0 is stored (dumps set it)', () => {
     const s = store()
-    s.run('CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY)')
-    expect(() => s.run('INSERT INTO t (id) VALUES (0)')).toThrow('for which MySQL generates an AUTO_INCREMENT id')
+    s.run('CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)')
+    s.run('INSERT INTO t (id, v) VALUES (0, 1), (NULL, 2)')
+    s.run('INSERT INTO t VALUES (0, 3)')
+    s.run('INSERT INTO t SET id = 0, v = 4')
+    s.run('INSERT INTO t (v, id) SELECT v + 10, 0 FROM t WHERE v < 3 ORDER BY v')
+    expect(s.values('SELECT id, v FROM t ORDER BY id')).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+      [5, 11],
+      [6, 12],
+    ])
+    const dump = store({ sqlMode: 'STRICT_TRANS_TABLES,NO_AUTO_VALUE_ON_ZERO' })
+    dump.run('CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)')
+    dump.run('INSERT INTO t VALUES (0, 1)')
+    dump.run('INSERT INTO t (v) VALUES (2)')
+    expect(dump.values('SELECT id, v FROM t ORDER BY id')).toEqual([
+      [0, 1],
+      [1, 2],
+    ])
+  })
+
+  test('0 through INSERT … SELECT *: the id column is written out from the catalog; where ddb cannot tell it, refused', () => {
+    const s = store()
+    s.run('CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)')
+    s.run('CREATE TABLE u (id INT, v INT)')
+    s.run('INSERT INTO u VALUES (0, 7), (0, 8)')
+    expect(s.translate('INSERT INTO t SELECT * FROM u ORDER BY v')).toEqual([
+      'INSERT INTO t SELECT nullif(`id`, 0), `v` FROM u ORDER BY v',
+    ])
+    s.run('INSERT INTO t SELECT * FROM u ORDER BY v')
+    expect(s.values('SELECT id, v FROM t ORDER BY id')).toEqual([
+      [1, 7],
+      [2, 8],
+    ])
+    expect(() => s.translate('INSERT INTO t SELECT * FROM u JOIN u AS w ORDER BY 1')).toThrow(
+      'cannot tell which selected column is the id',
+    )
   })
 
   test('AUTO_INCREMENT off a single-column primary key is refused', () => {
@@ -249,5 +287,21 @@ describe('keys, constraints and options', () => {
     ['CREATE TABLE t (a INT INVISIBLE)', 'INVISIBLE columns'],
   ])('%s is refused', (ddl, message) => {
     expect(() => store().translate(ddl)).toThrow(`not supported on a SQLite store: ${message}`)
+  })
+})
+
+describe('table names', () => {
+  test("a table whose name differs from one there only in case is refused: SQLite's names ignore case, MySQL's do not", () => {
+    const s = store()
+    s.run('CREATE TABLE users (id INT)')
+    s.run('CREATE TABLE IF NOT EXISTS users (id INT)') // the same table: nothing to do, as in MySQL
+    expect(() => s.translate('CREATE TABLE IF NOT EXISTS `Users` (id INT)')).toThrow(
+      "CREATE TABLE Users beside users (SQLite's table names ignore case, MySQL's do not: it would do nothing where MySQL creates a second table",
+    )
+    expect(() => s.translate('CREATE OR REPLACE TABLE Users (id INT)')).toThrow('it would drop users where MySQL')
+    expect(() => s.translate('DROP TABLE IF EXISTS Users')).toThrow(
+      'DROP TABLE Users (there is no such table, only users, which SQLite would take for it',
+    )
+    expect(() => s.translate('TRUNCATE Users')).toThrow('TRUNCATE Users (there is no such table, only users')
   })
 })

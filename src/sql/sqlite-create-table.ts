@@ -37,6 +37,7 @@ import {
 } from './sqlite-edits.ts'
 import { createIndex, defaultIndexName, type IndexDef, readIndex } from './sqlite-indexes.ts'
 import { collation } from './sqlite-literals.ts'
+import type { SqliteContext } from './sqlite-table-info.ts'
 
 /** Engines whose tables keep their rows across a restart, as SQLite's do. */
 const DURABLE_ENGINES = new Set(['INNODB', 'MYISAM', 'ARIA', 'XTRADB'])
@@ -63,7 +64,7 @@ const CONSTRAINT_WORDS = new Set([
 ])
 
 /** Translates CREATE TABLE; `edits` already holds the literal and function rewrites. */
-export function translateCreateTable(edits: TokenEdits): string[] {
+export function translateCreateTable(edits: TokenEdits, ctx: SqliteContext): string[] {
   const { tokens } = edits
   const tableAt = tokens.findIndex((t) => isWord(t, 'TABLE'))
   const orReplace = tokens.slice(0, tableAt).some((t) => isWord(t, 'REPLACE'))
@@ -72,6 +73,12 @@ export function translateCreateTable(edits: TokenEdits): string[] {
   if (ifNotExists) k += 3
   const { name: table, end } = readTableName(tokens, k)
   k = end
+  const existing = ctx.table?.(table)?.name
+  if (existing !== undefined && existing !== table)
+    throw refuse(
+      `CREATE TABLE ${table} beside ${existing}`,
+      `SQLite's table names ignore case, MySQL's do not: it would ${orReplace ? `drop ${existing}` : ifNotExists ? 'do nothing' : 'fail'} where MySQL creates a second table; choose another name`,
+    )
   if (isWord(tokens[k], 'LIKE') || (isPunct(tokens[k], '(') && isWord(tokens[k + 1], 'LIKE')))
     throw refuse('CREATE TABLE … LIKE', 'SQLite cannot copy a definition; write the CREATE TABLE out')
   if (!isPunct(tokens[k], '('))

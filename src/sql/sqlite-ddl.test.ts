@@ -119,6 +119,36 @@ describe('ALTER TABLE', () => {
     expect(s.indexes()).toEqual([['t.ue']])
   })
 
+  test("ADD CONSTRAINT … FOREIGN KEY (knex's references()) rebuilds the table: rows, next id, indexes, triggers, views kept", () => {
+    const s = store()
+    s.run('CREATE TABLE users (id INT AUTO_INCREMENT PRIMARY KEY)')
+    s.run('CREATE TABLE log (n INT)')
+    s.run('CREATE INDEX by_name ON t (name)')
+    s.run('CREATE TRIGGER t_ai AFTER INSERT ON t FOR EACH ROW INSERT INTO log (n) VALUES (NEW.id)')
+    s.run('CREATE VIEW names AS SELECT name FROM t')
+    s.run('CREATE TRIGGER users_ai AFTER INSERT ON users FOR EACH ROW INSERT INTO log (n) SELECT count(*) FROM t')
+    s.run("INSERT INTO t (name, n) VALUES ('a', 1), ('b', 1), ('c', 1)")
+    s.run('DELETE FROM t WHERE id = 3')
+    s.run('ALTER TABLE t ADD CONSTRAINT t_n_foreign FOREIGN KEY (n) REFERENCES users (id) ON DELETE CASCADE')
+    s.run("INSERT INTO t (name, n) VALUES ('d', 1)")
+    expect(s.values('SELECT id, name FROM t ORDER BY id')).toEqual([
+      [1, 'a'],
+      [2, 'b'],
+      [4, 'd'], // the next id is still 4, as in MySQL
+    ])
+    expect(s.values('SELECT n FROM log')).toEqual([[1], [2], [3], [4]])
+    expect(s.values('SELECT * FROM names ORDER BY 1')).toEqual([['a'], ['b'], ['d']])
+    expect(s.indexes()).toEqual([['t.by_name'], ['t.t_n_foreign']]) // MySQL adds an index on the key's columns
+    expect(s.values("SELECT name FROM sqlite_schema WHERE type IN ('trigger', 'view') ORDER BY name")).toEqual([
+      ['names'],
+      ['t_ai'],
+      ['users_ai'],
+    ])
+    expect(s.values("SELECT `table`, `from`, `to`, on_delete FROM pragma_foreign_key_list('t')")).toEqual([
+      ['users', 'n', 'id', 'CASCADE'],
+    ])
+  })
+
   test('AUTO_INCREMENT = n sets the next id (MySQL: 100)', () => {
     const s = store()
     s.run("INSERT INTO t (name) VALUES ('a')")
@@ -138,10 +168,7 @@ describe('ALTER TABLE', () => {
     ['ALTER TABLE t CHANGE name title VARCHAR(20)', 'ALTER TABLE … CHANGE'],
     ['ALTER TABLE t ALTER COLUMN n SET DEFAULT 1', 'ALTER TABLE … ALTER COLUMN'],
     ['ALTER TABLE t ADD PRIMARY KEY (n)', 'ALTER TABLE … ADD PRIMARY KEY'],
-    [
-      'ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (n) REFERENCES t (id)',
-      'ALTER TABLE … ADD CONSTRAINT fk FOREIGN KEY',
-    ],
+    ['ALTER TABLE t ADD COLUMN x INT, ADD FOREIGN KEY (x) REFERENCES t (id)', 'ADD FOREIGN KEY beside other actions'],
     ['ALTER TABLE t DROP FOREIGN KEY fk', 'ALTER TABLE … DROP FOREIGN KEY'],
     ['ALTER TABLE t ADD COLUMN x INT AFTER id', 'ADD COLUMN … FIRST or AFTER'],
     ['ALTER TABLE t RENAME INDEX a TO b', 'RENAME INDEX'],

@@ -15,7 +15,16 @@
  *   DATABASE are refused.
  */
 import { isPunct, isWord, type Token } from './lexer.ts'
-import { nameOf, readTableName, refuse, splitList, sqlName, sqlString, type TokenEdits } from './sqlite-edits.ts'
+import {
+  findTop,
+  nameOf,
+  readTableName,
+  refuse,
+  splitList,
+  sqlName,
+  sqlString,
+  type TokenEdits,
+} from './sqlite-edits.ts'
 import { createIndex, readIndex, sqliteIndexName } from './sqlite-indexes.ts'
 import type { SqliteContext } from './sqlite-table-info.ts'
 
@@ -69,7 +78,7 @@ export function sqliteIndexOf(ctx: SqliteContext, table: string, name: string): 
 }
 
 /** DROP TABLE|VIEW [IF EXISTS] a [, b …] [RESTRICT | CASCADE]. */
-export function translateDropTable(edits: TokenEdits, what: 'TABLE' | 'VIEW'): string[] {
+export function translateDropTable(edits: TokenEdits, what: 'TABLE' | 'VIEW', ctx: SqliteContext): string[] {
   const { tokens } = edits
   let k = tokens.findIndex((t) => isWord(t, what) || isWord(t, 'TABLES')) + 1
   const ifExists = isWord(tokens[k], 'IF')
@@ -80,9 +89,21 @@ export function translateDropTable(edits: TokenEdits, what: 'TABLE' | 'VIEW'): s
     (isPunct(tokens[end - 1], ';') || isWord(tokens[end - 1], 'RESTRICT') || isWord(tokens[end - 1], 'CASCADE'))
   )
     end--
-  return splitList(tokens, k, end).map(
-    (s) => `DROP ${what} ${ifExists ? 'IF EXISTS ' : ''}${sqlName(readTableName(tokens, s.from).name)}`,
-  )
+  return splitList(tokens, k, end).map((s) => {
+    const { name } = readTableName(tokens, s.from)
+    if (what === 'TABLE') sameCase(ctx, name, 'DROP TABLE')
+    return `DROP ${what} ${ifExists ? 'IF EXISTS ' : ''}${sqlName(name)}`
+  })
+}
+
+/** Refuses `what` on table `name` when the store's table of that name is spelt in another case: SQLite would act on it, MySQL finds no such table. */
+export function sameCase(ctx: SqliteContext, name: string, what: string): void {
+  const found = ctx.table?.(name)?.name
+  if (found !== undefined && found !== name)
+    throw refuse(
+      `${what} ${name}`,
+      `there is no such table, only ${found}, which SQLite would take for it (its table names ignore case, MySQL's do not)`,
+    )
 }
 
 /** TRUNCATE [TABLE] t. */
@@ -90,6 +111,7 @@ export function translateTruncate(edits: TokenEdits, ctx: SqliteContext): string
   const { tokens } = edits
   const k = isWord(tokens[1], 'TABLE') ? 2 : 1
   const { name } = readTableName(tokens, k)
+  sameCase(ctx, name, 'TRUNCATE')
   if (!ctx.table)
     throw refuse(
       'TRUNCATE here',
@@ -124,6 +146,11 @@ export function translateDatabase(edits: TokenEdits, keyword: string): string[] 
   )
 }
 
+/** `text` as UTF-8 hex, which holds no `*\/` to end the comment it is kept in. */
+function hex(text: string): string {
+  return Buffer.from(text, 'utf8').toString('hex').toUpperCase()
+}
+
 /** The index just past the statement's last token, before a closing `;`. */
 function endOf(tokens: Token[]): number {
   return isPunct(tokens.at(-1), ';') ? tokens.length - 1 : tokens.length
@@ -139,9 +166,13 @@ export function translateCreateView(edits: TokenEdits): string[] {
   const last = endOf(tokens)
   if (isWord(tokens[last - 1], 'OPTION') && isWord(tokens[last - 2], 'CHECK'))
     throw refuse('WITH CHECK OPTION', 'SQLite views are read-only, so there is nothing to check; drop the clause')
-  const create = `CREATE VIEW ${edits.text(at + 1, last)}`
+  const { name, end: afterName } = readTableName(tokens, at + 1)
+  const as = findTop(tokens, afterName, last, (t) => isWord(t, 'AS'))
+  if (as < 0) throw refuse('this CREATE VIEW', 'cannot find its AS')
+  // MySQL's text, for SHOW CREATE VIEW and information_schema.VIEWS (sqlite-catalog.ts): a dump of the store gives it back.
+  const marker = `/*mysql_view ${hex(edits.source(afterName, as))} ${hex(edits.source(as + 1, last))}*/`
+  const create = `CREATE VIEW ${edits.text(at + 1, as + 1)} ${marker} ${edits.text(as + 1, last)}`
   const replace = isWord(tokens[0], 'ALTER') || tokens.slice(0, at).some((t) => isWord(t, 'REPLACE'))
   if (!replace) return [create]
-  const { name } = readTableName(tokens, at + 1)
   return [`DROP VIEW IF EXISTS ${sqlName(name)}`, create]
 }

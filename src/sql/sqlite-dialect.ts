@@ -3,13 +3,14 @@
  * send) to SQLite's, for a SQLite store: what SQLite can be made to do the same
  * is rewritten, what it cannot is refused with DdbError('UNSUPPORTED', reason).
  * Statements SQLite would read the same way come back as the same text.
- * sqlite-dialect.md lists every rule; in short:
+ * docs/SQLITE-DIALECT.md lists every rule; in short:
  *
  * Translated
  * - Literals and operators (sqlite-literals.ts): backslash escapes, "double
  *   quoted" strings, N'…', _charset introducers, 0x…/X'…' (a BLOB), b'…'/0b…
  *   (an integer), DATE '…', COLLATE names, `||` = OR, `&&` = AND, `<=>` = IS,
- *   exact `/`, LIKE's backslash escape.
+ *   exact `/`, LIKE's backslash escape (written so that ddb's lexer reads the
+ *   translation again as SQLite does).
  * - Functions (sqlite-functions.ts): NOW(), CURDATE(), CURTIME(), UTC_*,
  *   UNIX_TIMESTAMP(), FROM_UNIXTIME(), DATEDIFF(), DATE_FORMAT(), CONCAT() (NULL
  *   if any argument is), IF(), GREATEST/LEAST, LENGTH (bytes), CHAR_LENGTH,
@@ -21,23 +22,28 @@
  *   LOCK IN SHARE MODE, SELECT modifiers dropped; db.t → t.
  * - DML (sqlite-assignments.ts, sqlite-insert.ts, sqlite-dml.ts): INSERT
  *   IGNORE, ON DUPLICATE KEY UPDATE … VALUES(c), REPLACE, INSERT … SET, DEFAULT
- *   and () in VALUES, MySQL's left-to-right SET, UPDATE/DELETE … ORDER BY … LIMIT.
+ *   and () in VALUES, 0 for an AUTO_INCREMENT id (unless NO_AUTO_VALUE_ON_ZERO),
+ *   MySQL's left-to-right SET, UPDATE/DELETE … ORDER BY … LIMIT. Column defaults
+ *   that are not constants (CURRENT_TIMESTAMP …) are written into each INSERT
+ *   by writeDefaults (sqlite-defaults.ts), after this and before makeDeterministic.
  * - DDL (sqlite-create-table.ts, sqlite-columns.ts, sqlite-types.ts,
  *   sqlite-indexes.ts, sqlite-ddl.ts, sqlite-alter.ts): CREATE TABLE with
  *   AUTO_INCREMENT keys, MySQL types with CHECKs for MySQL's strict-mode limits,
  *   case-insensitive text, inline indexes as CREATE INDEX, table options;
  *   CREATE/DROP INDEX, DROP TABLE a, b, TRUNCATE, RENAME TABLE, CREATE VIEW,
- *   CREATE DATABASE IF NOT EXISTS (nothing to run), the ALTER TABLE actions
- *   SQLite has.
+ *   CREATE/DROP TRIGGER (sqlite-triggers.ts), CREATE DATABASE IF NOT EXISTS
+ *   (nothing to run), the ALTER TABLE actions SQLite has, ADD FOREIGN KEY by
+ *   rebuilding the table.
  * - The catalog (sqlite-catalog.ts, sqlite-show.ts): information_schema.TABLES,
  *   COLUMNS, STATISTICS, KEY_COLUMN_USAGE, TABLE_CONSTRAINTS,
- *   REFERENTIAL_CONSTRAINTS, SCHEMATA, VIEWS; SHOW [FULL] TABLES, SHOW
- *   DATABASES, SHOW [FULL] COLUMNS, DESCRIBE, SHOW INDEX, SHOW CREATE TABLE,
- *   SHOW TABLE STATUS, SHOW CREATE DATABASE.
+ *   REFERENTIAL_CONSTRAINTS, SCHEMATA, VIEWS, TRIGGERS, PARTITIONS, FILES,
+ *   ROUTINES; SHOW [FULL] TABLES, SHOW DATABASES, SHOW [FULL] COLUMNS, DESCRIBE,
+ *   SHOW INDEX, SHOW CREATE TABLE/VIEW/TRIGGER, SHOW TRIGGERS, SHOW TABLE
+ *   STATUS, SHOW CREATE DATABASE.
  *
  * Known differences that remain (collation beyond ASCII, DECIMAL as SQLite
- * numbers, unvalidated dates, foreign keys enforced only with PRAGMA
- * foreign_keys …) are listed at the end of sqlite-dialect.md.
+ * numbers, unvalidated dates, what DROP and TRUNCATE do to a referenced table …)
+ * are listed at the end of docs/SQLITE-DIALECT.md.
  *
  * Refused (each with its reason): ON UPDATE CURRENT_TIMESTAMP, FULLTEXT and
  * SPATIAL indexes, SET/BIT/spatial column types, AUTO_INCREMENT off a
@@ -45,10 +51,13 @@
  * engines, CREATE TABLE … LIKE/SELECT, ALTER TABLE actions that change a column
  * or constraint in place, multiple-table UPDATE/DELETE, UPDATE/DELETE IGNORE,
  * SQL_CALC_FOUND_ROWS, WITH ROLLUP, RAND(seed), LIKE BINARY, `!`, DROP DATABASE,
- * other information_schema tables and SHOW statements, EXPLAIN of a statement.
+ * other information_schema tables and SHOW statements, EXPLAIN of a statement,
+ * triggers SQLite cannot run as MySQL would, table names that differ from an
+ * existing one only in case.
  *
  * A pure function of its input: it imports only src/sql and src/errors.ts. What
- * it needs from the store (a table's columns) comes through SqliteContext.table.
+ * it needs from the store (a table's columns) comes through SqliteContext.table,
+ * what it needs from the session (LAST_INSERT_ID(), sql_mode) through the context.
  * In a write, run it before makeDeterministic (dialect 'sqlite'), which then
  * pins the CURRENT_TIMESTAMP and random() this writes.
  */
@@ -75,6 +84,7 @@ import { translateLiterals } from './sqlite-literals.ts'
 import { translateQueries } from './sqlite-queries.ts'
 import { translateShow } from './sqlite-show.ts'
 import type { SqliteContext } from './sqlite-table-info.ts'
+import { translateCreateTrigger, translateDropTrigger } from './sqlite-triggers.ts'
 
 export type { SqliteContext, TableInfo } from './sqlite-table-info.ts'
 export { describeSqliteTable } from './sqlite-table-info.ts'
@@ -134,7 +144,7 @@ function describe(edits: TokenEdits, ctx: SqliteContext): string {
       )
   }
   translateLiterals(edits) // the LIKE and WHERE of SHOW … LIKE 'x' / WHERE …
-  return translateShow(edits, ctx.database)
+  return translateShow(edits, ctx.database, ctx.table)
 }
 
 /** The statement-specific translation of `keyword`; undefined when the token edits are the whole of it. */
@@ -145,7 +155,7 @@ function structural(edits: TokenEdits, keyword: string, ctx: SqliteContext): str
       const table = edits.tokens.findIndex((t) => isWord(t, 'TABLE'))
       // SQLite's own CREATE VIRTUAL TABLE … USING module(…): no MySQL to translate.
       if (edits.tokens.slice(0, table).some((t) => isWord(t, 'VIRTUAL'))) return undefined
-      return translateCreateTable(edits)
+      return translateCreateTable(edits, ctx)
     }
     case 'ALTER TABLE':
       return translateAlterTable(edits, ctx)
@@ -154,12 +164,20 @@ function structural(edits: TokenEdits, keyword: string, ctx: SqliteContext): str
     case 'DROP INDEX':
       return translateDropIndex(edits, ctx)
     case 'DROP TABLE':
-      return translateDropTable(edits, 'TABLE')
+      return translateDropTable(edits, 'TABLE', ctx)
     case 'DROP VIEW':
-      return translateDropTable(edits, 'VIEW')
+      return translateDropTable(edits, 'VIEW', ctx)
     case 'CREATE VIEW':
     case 'ALTER VIEW':
       return translateCreateView(edits)
+    case 'CREATE TRIGGER':
+      // A trigger's body runs later: LAST_INSERT_ID() is then the firing session's, so no literal of this one's.
+      return translateCreateTrigger(edits, ctx, (text) => {
+        const { lastInsertId: _, ...later } = ctx
+        return toSqlite(text, tokenize(text), later)
+      })
+    case 'DROP TRIGGER':
+      return translateDropTrigger(edits)
     case 'TRUNCATE TABLE':
       return translateTruncate(edits, ctx)
     case 'RENAME TABLE':

@@ -6,7 +6,7 @@
  * helpers they share: quoting, finding a closing parenthesis, splitting a list.
  */
 import { DdbError } from '../errors.ts'
-import { isPunct, quoteIdentifier, type Token } from './lexer.ts'
+import { isPunct, isWord, quoteIdentifier, type Token } from './lexer.ts'
 
 /** A range of a statement's tokens. */
 export interface Span {
@@ -112,9 +112,15 @@ export function refuse(what: string, why: string): DdbError {
   return new DdbError('UNSUPPORTED', `not supported on a SQLite store: ${what} (${why})`)
 }
 
-/** `text` as a standard SQL string literal with the same characters; a NUL, which SQLite's parser stops at, as a cast blob. */
+/**
+ * `text` as a standard SQL string literal with the same characters. As a cast
+ * blob: a NUL, which SQLite's parser stops at, and a backslash before a quote or
+ * at the end, which ddb's (MySQL's) lexer, reading the translation again, would
+ * take for an escaped quote, so that it would see other tokens than SQLite.
+ */
 export function sqlString(text: string): string {
-  if (text.includes('\0')) return `CAST(X'${Buffer.from(text, 'utf8').toString('hex').toUpperCase()}' AS TEXT)`
+  if (text.includes('\0') || /\\('|$)/.test(text))
+    return `CAST(X'${Buffer.from(text, 'utf8').toString('hex').toUpperCase()}' AS TEXT)`
   return `'${text.replaceAll("'", "''")}'`
 }
 
@@ -208,4 +214,86 @@ export function readTableName(tokens: Token[], k: number): { name: string; end: 
   }
   if (name === undefined) throw refuse(`a table name written ${tokens[k]?.text ?? 'nowhere'}`, 'cannot read it')
   return { name, end }
+}
+
+/** One query of a compound query: a SELECT's result list, or a VALUES list's rows (inside their parentheses). */
+export type QueryArm = { kind: 'select'; list: Span } | { kind: 'values'; rows: Span[] }
+
+/** Words that end a SELECT's result list at its own level. */
+const AFTER_RESULT_LIST = new Set([
+  'FROM',
+  'WHERE',
+  'GROUP',
+  'HAVING',
+  'WINDOW',
+  'ORDER',
+  'LIMIT',
+  'UNION',
+  'EXCEPT',
+  'INTERSECT',
+  'ON',
+  'RETURNING',
+  'FOR',
+  'LOCK',
+  'INTO',
+])
+
+/** Words after SELECT that come before its result list (ALL, DISTINCT, MySQL's modifiers). */
+const SELECT_MODIFIERS = new Set([
+  'ALL',
+  'DISTINCT',
+  'DISTINCTROW',
+  'HIGH_PRIORITY',
+  'STRAIGHT_JOIN',
+  'SQL_SMALL_RESULT',
+  'SQL_BIG_RESULT',
+  'SQL_BUFFER_RESULT',
+  'SQL_CACHE',
+  'SQL_NO_CACHE',
+  'SQL_CALC_FOUND_ROWS',
+])
+
+/**
+ * The arms of the query in tokens [from, to) (an INSERT's source): after a
+ * leading WITH clause, each SELECT or VALUES joined by UNION [ALL], EXCEPT or
+ * INTERSECT at the query's own level. Undefined when it is not such a query.
+ */
+export function queryArms(tokens: Token[], from: number, to: number): QueryArm[] | undefined {
+  let k = from
+  if (isWord(tokens[k], 'WITH')) {
+    k++
+    if (isWord(tokens[k], 'RECURSIVE')) k++
+    for (;;) {
+      k++ // the name
+      if (isPunct(tokens[k], '(')) k = closeOf(tokens, k) + 1
+      if (!isWord(tokens[k], 'AS')) return undefined
+      k++
+      while (tokens[k]?.type === 'word' && !isPunct(tokens[k], '(')) k++ // [NOT] MATERIALIZED
+      if (!isPunct(tokens[k], '(')) return undefined
+      k = closeOf(tokens, k) + 1
+      if (!isPunct(tokens[k], ',')) break
+      k++
+    }
+  }
+  const arms: QueryArm[] = []
+  while (k < to) {
+    if (isWord(tokens[k], 'SELECT')) {
+      let start = k + 1
+      while (tokens[start]?.type === 'word' && SELECT_MODIFIERS.has(tokens[start]!.value)) start++
+      const end = findTop(tokens, start, to, (t) => t.type === 'word' && AFTER_RESULT_LIST.has(t.value))
+      arms.push({ kind: 'select', list: { from: start, to: end < 0 ? to : end } })
+      k = end < 0 ? to : end
+    } else if (isWord(tokens[k], 'VALUES')) {
+      const end = findTop(tokens, k + 1, to, (t) => t.type === 'word')
+      const rows = splitList(tokens, k + 1, end < 0 ? to : end).map((r) => ({ from: r.from + 1, to: r.to - 1 }))
+      if (rows.some((r) => !isPunct(tokens[r.from - 1], '(') || !isPunct(tokens[r.to], ')'))) return undefined
+      arms.push({ kind: 'values', rows })
+      k = end < 0 ? to : end
+    } else return undefined
+    const next = findTop(tokens, k, to, (t) => isWord(t, 'UNION') || isWord(t, 'EXCEPT') || isWord(t, 'INTERSECT'))
+    if (next < 0) break
+    k = next + 1
+    if (isWord(tokens[k], 'ALL') || isWord(tokens[k], 'DISTINCT')) k++
+  }
+  return arms.length > 0 ? arms : undefined
 }

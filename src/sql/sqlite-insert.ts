@@ -16,14 +16,22 @@
  *   conflict on any unique key, as MySQL's (VALUES(c) → excluded.c and MySQL's
  *   left-to-right SET are rewritten before, in sqlite-assignments.ts).
  *
- * Refused: INSERT … PARTITION, INSERT … (columns) SET.
+ * - 0 for the AUTO_INCREMENT column asks MySQL for a new id, as NULL does, unless
+ *   the sql_mode has NO_AUTO_VALUE_ON_ZERO (dump files set it): its value becomes
+ *   nullif(v, 0) in VALUES, SET and each SELECT of INSERT … SELECT (a * from one
+ *   table written out from the catalog).
+ *
+ * Refused: INSERT … PARTITION, INSERT … (columns) SET, INSERT … SELECT into an
+ * AUTO_INCREMENT table where ddb cannot tell which selected column is the id,
+ * REPLACE into a table with a DELETE trigger (SQLite's REPLACE does not fire it).
  */
-import { isPunct, isWord } from './lexer.ts'
+import { isPunct, isWord, type Token } from './lexer.ts'
 import { type Catalog, catalog, defaultOf, defaults, MODIFIERS } from './sqlite-dml.ts'
 import {
   closeOf,
   findTop,
   nameOf,
+  queryArms,
   readTableName,
   refuse,
   type Span,
@@ -31,7 +39,7 @@ import {
   sqlName,
   type TokenEdits,
 } from './sqlite-edits.ts'
-import type { SqliteContext } from './sqlite-table-info.ts'
+import { noAutoValueOnZero, type SqliteContext, type TableInfo } from './sqlite-table-info.ts'
 
 /** INSERT or REPLACE (keyword `verb`). */
 export function translateInsert(edits: TokenEdits, ctx: SqliteContext, verb: string): void {
@@ -68,14 +76,20 @@ export function translateInsert(edits: TokenEdits, ctx: SqliteContext, verb: str
   }
   const source = tokens[k]
   const info = catalog(ctx, table)
+  const generated = idColumn(ctx, table, verb)
+  const idAt = generated === undefined ? -1 : position(tokens, columns, generated, ctx.table!(table)!)
   let defaultValues = false
   if (isWord(source, 'VALUES') || isWord(source, 'VALUE')) {
     defaultValues = values(edits, { from: k, to: sourceEnd }, columnsOpen, columns, info)
+    if (idAt >= 0 && !defaultValues) zeroValues(edits, { from: k, to: sourceEnd }, idAt)
   } else if (isWord(source, 'SET')) {
     if (columns) throw refuse('INSERT … (columns) SET', 'MySQL refuses it too')
-    setForm(edits, { from: k, to: sourceEnd }, info)
+    setForm(edits, { from: k, to: sourceEnd }, info, generated)
   } else if (isWord(source, 'TABLE')) {
     edits.replace(k, 'SELECT * FROM')
+    if (idAt >= 0) zeroTable(edits, k, idAt, ctx)
+  } else if (idAt >= 0) {
+    zeroQuery(edits, { from: k, to: sourceEnd }, idAt, ctx, table)
   }
   const query = !isWord(source, 'VALUES') && !isWord(source, 'VALUE') && !isWord(source, 'SET')
   if (duplicate >= 0) {
@@ -155,8 +169,8 @@ function values(
   return false
 }
 
-/** INSERT … SET a = 1, b = 2 → INSERT … (a, b) VALUES (1, 2). */
-function setForm(edits: TokenEdits, span: Span, table: Catalog): void {
+/** INSERT … SET a = 1, b = 2 → INSERT … (a, b) VALUES (1, 2); `id`: the AUTO_INCREMENT column, for which 0 asks for an id. */
+function setForm(edits: TokenEdits, span: Span, table: Catalog, id: string | undefined): void {
   const { tokens } = edits
   const names: string[] = []
   const valuesText: string[] = []
@@ -167,7 +181,8 @@ function setForm(edits: TokenEdits, span: Span, table: Catalog): void {
     const info = isDefault ? table() : undefined
     if (isDefault && !info) continue
     names.push(sqlName(name))
-    valuesText.push(info ? defaultOf(info, name) : edits.text(eq + 1, item.to))
+    const value = info ? defaultOf(info, name) : edits.text(eq + 1, item.to)
+    valuesText.push(name.toLowerCase() === id?.toLowerCase() ? askForId(value) : value)
   }
   edits.replaceRange(
     span.from,
@@ -175,6 +190,135 @@ function setForm(edits: TokenEdits, span: Span, table: Catalog): void {
     names.length === 0 ? 'DEFAULT VALUES' : `(${names.join(', ')}) VALUES (${valuesText.join(', ')})`,
   )
 }
+
+/**
+ * The AUTO_INCREMENT column of `table` when 0 given for it asks for a new id (the
+ * sql_mode has no NO_AUTO_VALUE_ON_ZERO); undefined when it has none, or the
+ * catalog does not say. Refuses REPLACE into a table with a DELETE trigger.
+ */
+function idColumn(ctx: SqliteContext, table: string, verb: string): string | undefined {
+  const info = ctx.table?.(table)
+  if (verb === 'REPLACE' && info?.triggers.some((t) => t.event === 'DELETE'))
+    throw refuse(
+      `REPLACE into ${info.name}, which has a DELETE trigger`,
+      "MySQL's REPLACE fires the DELETE triggers of the rows it replaces, SQLite's does not; DELETE, then INSERT",
+    )
+  return info?.autoIncrement && !noAutoValueOnZero(ctx) ? info.rowid : undefined
+}
+
+/** Where column `id` is among the values an INSERT gives: in its column list, else among the table's columns; -1 when not given. */
+function position(tokens: Token[], columns: Span[] | undefined, id: string, info: TableInfo): number {
+  const names = columns
+    ? columns.map((c) => nameOf(tokens[c.from]) ?? '')
+    : info.columns.filter((c) => !c.generated).map((c) => c.name)
+  return names.findIndex((n) => n.toLowerCase() === id.toLowerCase())
+}
+
+/** A value for the AUTO_INCREMENT column: 0 (or NULL) asks MySQL for a new id, and NULL asks SQLite. */
+function askForId(value: string): string {
+  return `nullif(${value}, 0)`
+}
+
+/** Wraps the AUTO_INCREMENT column's value (position `at`) of each VALUES row in askForId. */
+function zeroValues(edits: TokenEdits, span: Span, at: number): void {
+  const { tokens } = edits
+  for (const row of splitList(tokens, span.from + 1, span.to)) {
+    const open = isWord(tokens[row.from], 'ROW') ? row.from + 1 : row.from
+    const item = splitList(tokens, open + 1, closeOf(tokens, open))[at]
+    if (!item) continue // MySQL refuses a row with too few values; so does SQLite
+    edits.before(item.from, 'nullif(')
+    edits.after(item.to - 1, ', 0)')
+  }
+}
+
+/** INSERT … TABLE u (now SELECT * FROM u at tokens[k]): the AUTO_INCREMENT column's value of each row in askForId. */
+function zeroTable(edits: TokenEdits, k: number, at: number, ctx: SqliteContext): void {
+  const { name } = readTableName(edits.tokens, k + 1)
+  edits.replace(k, `SELECT ${starColumns(ctx, name, undefined, at)} FROM`)
+}
+
+/**
+ * INSERT … SELECT: the AUTO_INCREMENT column's value (position `at` of each
+ * SELECT's result list) in askForId. A `*` is written out from the catalog when
+ * it selects from one table; refused where ddb cannot tell which selected
+ * column gives the id.
+ */
+function zeroQuery(edits: TokenEdits, span: Span, at: number, ctx: SqliteContext, table: string): void {
+  const { tokens } = edits
+  const cannot = (why: string) =>
+    refuse(
+      `this INSERT … SELECT into ${table}`,
+      `MySQL generates an AUTO_INCREMENT id where the selected id is 0, and ddb cannot tell which selected column is the id: ${why}; name the selected columns, or SET sql_mode with NO_AUTO_VALUE_ON_ZERO`,
+    )
+  const arms = queryArms(tokens, span.from, span.to)
+  if (!arms) throw cannot('it cannot read the query')
+  for (const arm of arms) {
+    if (arm.kind === 'values') {
+      zeroValues(edits, { from: arm.rows[0]!.from - 2, to: arm.rows.at(-1)!.to + 1 }, at)
+      continue
+    }
+    const items = splitList(tokens, arm.list.from, arm.list.to)
+    const star = items.findIndex((s) => isPunct(tokens[s.to - 1], '*'))
+    if (star >= 0 && star <= at) {
+      if (items.length !== 1) throw cannot('the result list mixes * with other columns')
+      const from = fromTable(tokens, arm.list.to, span.to)
+      if (!from) throw cannot('* selects from more than one table, or a subquery')
+      const qualifier = items[0]!.to - items[0]!.from === 3 ? nameOf(tokens[items[0]!.from]) : undefined
+      edits.replaceRange(items[0]!.from, items[0]!.to, starColumns(ctx, from.name, qualifier ?? from.alias, at))
+      continue
+    }
+    const item = items[at]
+    if (!item) continue // too few values: SQLite refuses it as MySQL does
+    edits.before(item.from, 'nullif(')
+    edits.after(item.to - 1, ', 0)')
+  }
+}
+
+/** The columns of table `name` (written for `*`), the one at position `at` in askForId. */
+function starColumns(ctx: SqliteContext, name: string, qualifier: string | undefined, at: number): string {
+  const info = ctx.table?.(name)
+  if (!info) throw refuse(`INSERT … SELECT * FROM ${name}`, `no such table: ${name}`)
+  const prefix = qualifier === undefined ? '' : `${sqlName(qualifier)}.`
+  return info.columns
+    .map((c, i) => (i === at ? askForId(`${prefix}${sqlName(c.name)}`) : `${prefix}${sqlName(c.name)}`))
+    .join(', ')
+}
+
+/** The one table a SELECT reads when its FROM (at tokens[from]) names just one: its name and alias. */
+function fromTable(tokens: Token[], from: number, to: number): { name: string; alias?: string } | undefined {
+  if (!isWord(tokens[from], 'FROM')) return undefined
+  const { name, end } = readTableName(tokens, from + 1)
+  let k = end
+  let alias: string | undefined
+  if (isWord(tokens[k], 'AS')) k++
+  if (tokens[k]?.type === 'identifier' || (tokens[k]?.type === 'word' && !QUERY_CLAUSES.has(tokens[k]!.value))) {
+    alias = nameOf(tokens[k])
+    k++
+  }
+  const clause = tokens[k]
+  if (k < to && !(clause?.type === 'word' && QUERY_CLAUSES.has(clause.value)) && !isPunct(clause, ';')) return undefined
+  return { name, ...(alias !== undefined ? { alias } : {}) }
+}
+
+/** Words that end a FROM list of one table. */
+const QUERY_CLAUSES = new Set([
+  'WHERE',
+  'GROUP',
+  'HAVING',
+  'WINDOW',
+  'ORDER',
+  'LIMIT',
+  'UNION',
+  'EXCEPT',
+  'INTERSECT',
+  'ON',
+  'RETURNING',
+  'FOR',
+  'LOCK',
+  'USE',
+  'FORCE',
+  'IGNORE',
+])
 
 /** Removes the list items at `positions` (and the commas between). */
 function removeItems(edits: TokenEdits, list: Span[], positions: number[]): void {

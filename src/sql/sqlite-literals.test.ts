@@ -98,6 +98,15 @@ describe('operators', () => {
     expect(row("SELECT 'a|c' LIKE 'a|_c' ESCAPE '|', 'a_c' LIKE CONCAT('a', '\\_', 'c')")).toEqual([0, 1])
   })
 
+  test('the translation lexes again as SQLite reads it: ddb reads it with its (MySQL) lexer before it runs', () => {
+    // MySQL: 'a\\' is a\, 'b\\\'c' is b\'c; LIKE escapes with \.
+    const [translated] = translate(String.raw`SELECT 'a\\', 'b\\\'c', 'y_z' LIKE 'y\_%', 'd\\e', NOW()`)
+    expect(new Database(':memory:').query(translated!).values()[0]!.slice(0, 4)).toEqual(['a\\', "b\\'c", 1, 'd\\e'])
+    // The same tokens for ddb's lexer: no string swallows the NOW() the determinism rules must see.
+    expect(tokenize(translated!).some((t) => t.type === 'word' && t.value === 'CURRENT_TIMESTAMP')).toBe(true)
+    expect(translated).not.toContain(String.raw`'\'`) // ESCAPE '\' would be an open string to MySQL's lexer
+  })
+
   test("COLLATE names map to BINARY or NOCASE (MySQL: 'a' = 'A' COLLATE utf8mb4_bin → 0)", () => {
     expect(row("SELECT 'a' = 'A' COLLATE utf8mb4_bin, 'a' = 'A' COLLATE utf8mb4_general_ci")).toEqual([0, 1])
   })

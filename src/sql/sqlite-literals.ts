@@ -131,6 +131,13 @@ function operator(edits: TokenEdits, i: number): void {
   }
 }
 
+/**
+ * MySQL's default LIKE escape, a backslash, as SQLite's ESCAPE clause: written
+ * char(92), since ddb's lexer reads the translation again, and in MySQL's
+ * dialect '\' is an unterminated string.
+ */
+export const LIKE_ESCAPE = 'ESCAPE char(92)'
+
 /** Adds ESCAPE '\' to the LIKE at tokens[i] unless it has an ESCAPE clause: MySQL's patterns escape with a backslash. */
 function like(edits: TokenEdits, i: number): void {
   const { tokens } = edits
@@ -141,5 +148,5 @@ function like(edits: TokenEdits, i: number): void {
     )
   const end = operandEnd(tokens, i + 1)
   if (end <= i + 1 || isWord(tokens[end], 'ESCAPE')) return
-  edits.after(end - 1, " ESCAPE '\\'")
+  edits.after(end - 1, ` ${LIKE_ESCAPE}`)
 }

@@ -162,15 +162,21 @@ describe('SHOW INDEX and SHOW CREATE TABLE', () => {
     expect(ddl).toContain(
       '  KEY `fk` (`tid`),\n  CONSTRAINT `c_ibfk_1` FOREIGN KEY (`tid`) REFERENCES `t` (`id`) ON DELETE SET NULL\n)',
     )
-    s.rows('CREATE VIEW v AS SELECT id FROM t')
-    expect(s.rows('SHOW CREATE VIEW v')).toEqual([
-      {
-        View: 'v',
-        'Create View': 'CREATE VIEW v AS SELECT id FROM t',
-        character_set_client: 'utf8mb4',
-        collation_connection: 'utf8mb4_general_ci',
-      },
-    ])
+    s.rows(
+      "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW v AS SELECT id FROM t WHERE 'a\\_b' LIKE 'a\\_%'",
+    )
+    // MySQL's query as written (a dump of the store gives it back); SHOW CREATE TABLE of a view answers as MySQL does, in View and Create View.
+    const view = {
+      View: 'v',
+      'Create View': "CREATE VIEW `v` AS SELECT id FROM t WHERE 'a\\_b' LIKE 'a\\_%'",
+      character_set_client: 'utf8mb4',
+      collation_connection: 'utf8mb4_general_ci',
+    }
+    expect(s.rows('SHOW CREATE VIEW v')).toEqual([view])
+    expect(s.rows('SHOW CREATE TABLE v')).toEqual([view])
+    expect(
+      s.rows("SELECT VIEW_DEFINITION, SECURITY_TYPE FROM information_schema.VIEWS WHERE TABLE_NAME = 'v'"),
+    ).toEqual([{ VIEW_DEFINITION: "SELECT id FROM t WHERE 'a\\_b' LIKE 'a\\_%'", SECURITY_TYPE: 'INVOKER' }])
   })
 
   test('SHOW TABLE STATUS and SHOW CREATE DATABASE', () => {

@@ -17,11 +17,26 @@
  */
 import { DdbError } from '../errors.ts'
 import { isWord, type Token } from './lexer.ts'
-import { columnRows, FOREIGN_KEYS, quoted, schemaLiteral, statisticsQuery, tablesQuery } from './sqlite-catalog.ts'
+import {
+  columnRows,
+  FOREIGN_KEYS,
+  quoted,
+  schemaLiteral,
+  statisticsQuery,
+  tablesQuery,
+  triggerRows,
+  viewRows,
+} from './sqlite-catalog.ts'
 import { nameOf, readTableName, refuse, sqlName, sqlString, type TokenEdits } from './sqlite-edits.ts'
+import { LIKE_ESCAPE } from './sqlite-literals.ts'
+import type { TableInfo } from './sqlite-table-info.ts'
 
 /** Translates SHOW/DESCRIBE; `edits` holds the literal rewrites, for LIKE patterns and WHERE clauses. */
-export function translateShow(edits: TokenEdits, database: string | null): string {
+export function translateShow(
+  edits: TokenEdits,
+  database: string | null,
+  table?: (name: string) => TableInfo | undefined,
+): string {
   const { tokens } = edits
   const words = tokens.map((t) => (t.type === 'word' ? t.value : ''))
   let k = 1
@@ -49,9 +64,12 @@ export function translateShow(edits: TokenEdits, database: string | null): strin
     case 'TABLE':
       if (words[k + 1] === 'STATUS') return tableStatus(edits, k + 2, database)
       break
+    case 'TRIGGERS':
+      return triggers(edits, k + 1, database)
     case 'CREATE':
       if (words[k + 1] === 'TABLE' || words[k + 1] === 'VIEW')
-        return createTable(tokens, k + 2, words[k + 1] === 'VIEW')
+        return createTable(tokens, k + 2, words[k + 1] === 'VIEW', table)
+      if (words[k + 1] === 'TRIGGER') return createTrigger(tokens, k + 2, database)
       if (words[k + 1] === 'DATABASE' || words[k + 1] === 'SCHEMA') {
         const name = nameOf(tokens[k + 2]) ?? database ?? 'main'
         const ddl = `CREATE DATABASE ${sqlName(name)} /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci */`
@@ -64,7 +82,7 @@ export function translateShow(edits: TokenEdits, database: string | null): strin
 /** `select` narrowed by the LIKE 'pattern' or WHERE expr at tokens[k] (on column `column` for LIKE). */
 function filtered(edits: TokenEdits, k: number, select: string, column: string, order = ''): string {
   const { tokens } = edits
-  // The pattern already carries ESCAPE '\\' (sqlite-literals.ts).
+  // The pattern already carries LIKE_ESCAPE (sqlite-literals.ts).
   if (isWord(tokens[k], 'LIKE'))
     return `SELECT * FROM (${select}) WHERE ${column} LIKE ${edits.text(k + 1, k + 2)}${order}`
   if (isWord(tokens[k], 'WHERE')) return `SELECT * FROM (${select}) WHERE ${edits.text(k + 1, end(tokens))}${order}`
@@ -114,7 +132,7 @@ function columns(edits: TokenEdits, from: number, full: boolean, database: strin
   const pattern = tokens[k]
   if (pattern && !isWord(pattern, 'LIKE') && !isWord(pattern, 'WHERE') && pattern.text !== ';') {
     const value = pattern.type === 'string' ? edits.text(k, k + 1) : sqlString(nameOf(pattern) ?? pattern.text)
-    return `SELECT * FROM (${select}) WHERE "Field" LIKE ${value} ESCAPE '\\'`
+    return `SELECT * FROM (${select}) WHERE "Field" LIKE ${value} ${LIKE_ESCAPE}`
   }
   return filtered(edits, k, select, '"Field"')
 }
@@ -133,16 +151,41 @@ function tableStatus(edits: TokenEdits, from: number, database: string | null): 
   return filtered(edits, k, select, '"Name"', ' ORDER BY 1')
 }
 
-/** SHOW CREATE TABLE t (for a view: its SQLite definition) or SHOW CREATE VIEW v. */
-function createTable(tokens: Token[], from: number, view: boolean): string {
+/** MySQL's CREATE TRIGGER of a row of triggerRows. */
+const TRIGGER_DDL = `'CREATE TRIGGER ' || ${quoted('TRIGGER_NAME')} || ' ' || ACTION_TIMING || ' ' || EVENT_MANIPULATION || ' ON ' || ${quoted('EVENT_OBJECT_TABLE')} || ' FOR EACH ROW ' || ACTION_STATEMENT`
+
+/** SHOW TRIGGERS [FROM db] [LIKE 'table' | WHERE …]. */
+function triggers(edits: TokenEdits, from: number, database: string | null): string {
+  const { k, db } = fromDatabase(edits.tokens, from)
+  const select = `SELECT TRIGGER_NAME AS "Trigger", EVENT_MANIPULATION AS "Event", EVENT_OBJECT_TABLE AS "Table", ACTION_STATEMENT AS "Statement", ACTION_TIMING AS "Timing", CREATED AS "Created", SQL_MODE AS "sql_mode", DEFINER AS "Definer", CHARACTER_SET_CLIENT AS character_set_client, COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS "Database Collation" FROM (${triggerRows(schemaLiteral(db ?? database))})`
+  return filtered(edits, k, select, '"Table"', ' ORDER BY "Table", "Event", "Timing"')
+}
+
+/** SHOW CREATE TRIGGER name: MySQL's statement, rebuilt from the trigger (its MySQL body as written, when ddb translated it). */
+function createTrigger(tokens: Token[], from: number, database: string | null): string {
+  const { name } = readTableName(tokens, from)
+  return `SELECT TRIGGER_NAME AS "Trigger", SQL_MODE AS sql_mode, ${TRIGGER_DDL} AS "SQL Original Statement", CHARACTER_SET_CLIENT AS character_set_client, COLLATION_CONNECTION AS collation_connection, DATABASE_COLLATION AS "Database Collation", CREATED AS "Created" FROM (${triggerRows(schemaLiteral(database))}) WHERE TRIGGER_NAME = ${sqlString(name)} COLLATE NOCASE`
+}
+
+/**
+ * SHOW CREATE TABLE t or SHOW CREATE VIEW v; for a view, MySQL's columns View and
+ * Create View (dump tools tell a view so). With the catalog, SHOW CREATE TABLE
+ * of a view is known to be one; without it, a view's row is in the columns of a table.
+ */
+function createTable(
+  tokens: Token[],
+  from: number,
+  view: boolean,
+  lookup: ((name: string) => TableInfo | undefined) | undefined,
+): string {
   const { name: table } = readTableName(tokens, from)
-  const named = `m.name = ${sqlString(table)} COLLATE NOCASE`
-  const views = `FROM sqlite_schema AS m WHERE m.type = 'view' AND ${named}`
-  if (view)
-    return `SELECT m.name AS "View", m.sql AS "Create View", 'utf8mb4' AS character_set_client, 'utf8mb4_general_ci' AS collation_connection ${views}`
+  const views = `FROM (${viewRows("'main'")}) AS v WHERE v.TABLE_NAME = ${sqlString(table)} COLLATE NOCASE`
+  const viewForm = `SELECT v.TABLE_NAME AS "View", v._create AS "Create View", v.CHARACTER_SET_CLIENT AS character_set_client, v.COLLATION_CONNECTION AS collation_connection ${views} AND ${mustExist(table)}`
+  if (view || (lookup && !lookup(table))) return viewForm
   const body = `(SELECT group_concat(line, ',' || char(10)) FROM (SELECT line FROM (${createTableLines(sqlString(table))}) ORDER BY grp, pos))`
   const ddl = `'CREATE TABLE ' || ${quoted('m.name')} || ' (' || char(10) || ${body} || char(10) || ') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci'`
-  return `SELECT m.name AS "Table", ${ddl} AS "Create Table" FROM sqlite_schema AS m WHERE m.type = 'table' AND ${named} AND ${mustExist(table)} UNION ALL SELECT m.name, m.sql ${views}`
+  const asTable = `SELECT m.name AS "Table", ${ddl} AS "Create Table" FROM sqlite_schema AS m WHERE m.type = 'table' AND m.name = ${sqlString(table)} COLLATE NOCASE AND ${mustExist(table)}`
+  return lookup ? asTable : `${asTable} UNION ALL SELECT v.TABLE_NAME, v._create ${views}`
 }
 
 /** The lines of SHOW CREATE TABLE for table `t` (a SQL string): (grp, pos, line) rows. */
@@ -150,7 +193,8 @@ function createTableLines(t: string): string {
   const cols = `(${columnRows("'main'")})`
   const nullDefault = "WHEN IS_NULLABLE = 'YES' THEN ' DEFAULT NULL'"
   const literal = `_default LIKE '''%''' OR _default GLOB '[0-9-]*' OR upper(_default) IN ('NULL', 'CURRENT_TIMESTAMP', 'CURRENT_DATE', 'CURRENT_TIME', 'TRUE', 'FALSE')`
-  const defaultText = `CASE WHEN EXTRA = 'auto_increment' THEN ' AUTO_INCREMENT' WHEN _default IS NOT NULL THEN ' DEFAULT ' || CASE WHEN ${literal} THEN _default ELSE '(' || _default || ')' END ${nullDefault} ELSE '' END`
+  const clock = "upper(_default) = 'CURRENT_TIMESTAMP' OR upper(_default) GLOB 'CURRENT_TIMESTAMP([0-6])'"
+  const defaultText = `CASE WHEN EXTRA = 'auto_increment' THEN ' AUTO_INCREMENT' WHEN _default IS NOT NULL THEN ' DEFAULT ' || CASE WHEN _written THEN CASE WHEN ${clock} THEN _default ELSE '(' || _default || ')' END WHEN ${literal} THEN _default ELSE '(' || _default || ')' END ${nullDefault} ELSE '' END`
   const column = `SELECT 0 AS grp, ORDINAL_POSITION AS pos, '  ' || ${quoted('COLUMN_NAME')} || ' ' || COLUMN_TYPE || CASE WHEN COLLATION_NAME = 'utf8mb4_bin' THEN ' COLLATE utf8mb4_bin' ELSE '' END || CASE WHEN IS_NULLABLE = 'NO' THEN ' NOT NULL' ELSE '' END || ${defaultText} AS line FROM ${cols} WHERE TABLE_NAME = ${t} COLLATE NOCASE`
   const part = `${quoted('COLUMN_NAME')} || CASE WHEN COLLATION = 'D' THEN ' DESC' ELSE '' END`
   const keyLine = (grp: number, head: string, where: string): string =>

@@ -26,6 +26,11 @@ export class ApplyError extends DdbError {
  * already gone" errors of running it again mean it was applied. For any other
  * entry they mean the store differs from the master's, and applying stops.
  *
+ * A transaction holds entries of one mode (Store.transactionMode: on SQLite,
+ * foreign keys on or off, set before BEGIN), so a run is split where the mode
+ * changes, each part committed with its own offset, as the master's batches were.
+ * An entry without statements (one the filters skip) joins any run.
+ *
  * Stops at the first entry that fails or whose DML affects a different number
  * of rows than on the master (DivergenceError); everything before it is
  * committed, so the store's offset names exactly the last applied entry.
@@ -39,9 +44,16 @@ export async function applyEntries(store: Store, entries: Entry[], logId: string
       i++
       continue
     }
+    let mode: string | null = null
     let j = i
-    while (j < entries.length && !alone[j]) j++
-    await applyInTransaction(store, entries.slice(i, j), logId)
+    for (; j < entries.length && !alone[j]; j++) {
+      const e = entries[j]!
+      if (e.statements.length === 0) continue
+      const m = store.transactionMode(e.statements)
+      if (mode !== null && m !== mode) break
+      mode = m
+    }
+    await applyInTransaction(store, entries.slice(i, j), logId, mode ?? undefined)
     i = j
   }
 }
@@ -63,9 +75,9 @@ const BATCH_TEXT_BYTES = 4 * 1024 * 1024
  * run is rolled back and applied again entry by entry, which commits exactly
  * the entries before the culprit and throws its error.
  */
-async function applyInTransaction(store: Store, run: Entry[], logId: string): Promise<void> {
+async function applyInTransaction(store: Store, run: Entry[], logId: string, mode?: string): Promise<void> {
   for (const part of byTextSize(run)) {
-    const tx = await store.begin()
+    const tx = await store.begin(mode)
     try {
       const statements = part.flatMap((e) => e.statements.map((s) => replayed(e, s)))
       const state = { offset: part[part.length - 1]!.offset, logId }
@@ -91,11 +103,11 @@ async function applyInTransaction(store: Store, run: Entry[], logId: string): Pr
     } catch (err) {
       await tx.rollback()
       if (!rejected(err)) throw err
-      await applyEntryByEntry(store, part, logId)
+      await applyEntryByEntry(store, part, logId, mode)
       continue
     }
     await tx.rollback()
-    await applyEntryByEntry(store, part, logId)
+    await applyEntryByEntry(store, part, logId, mode)
   }
 }
 
@@ -129,15 +141,15 @@ function firstDivergence(entries: Entry[], affected: number[]): DivergenceError 
 }
 
 /** The slow, exact path: one entry at a time in one transaction; commits the good prefix, throws the culprit's error. */
-async function applyEntryByEntry(store: Store, run: Entry[], logId: string): Promise<void> {
-  const tx = await store.begin()
+async function applyEntryByEntry(store: Store, run: Entry[], logId: string, mode?: string): Promise<void> {
+  const tx = await store.begin(mode)
   let k = 0
   try {
     for (; k < run.length; k++) await applyEntry(tx, run[k]!)
   } catch (err) {
     await tx.rollback()
     // Commit the good prefix so the store's offset is the last entry that applied.
-    if (k > 0) await applyEntryByEntry(store, run.slice(0, k), logId)
+    if (k > 0) await applyEntryByEntry(store, run.slice(0, k), logId, mode)
     throw err
   }
   try {

@@ -94,6 +94,13 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
 export class MysqlStore implements Store {
   readonly kind = 'mysql' as const
   readonly ddlCommitsImplicitly = true
+  /** InnoDB checks constraints per statement: a COMMIT refuses nothing. */
+  readonly commitCanRefuse = false
+
+  /** One kind of transaction: the settings a statement carries are sent with it (SET SESSION), as it runs. */
+  transactionMode(): string {
+    return ''
+  }
 
   get timeZone(): string | null {
     return this.#config.timeZone ?? null

@@ -1,4 +1,4 @@
-import type { ColumnType, Param, ReadResult } from '../entry.ts'
+import type { ColumnType, Param, ReadResult, Statement } from '../entry.ts'
 
 /** What the store remembers about replication, in the same transaction as the data. */
 export interface StoreState {
@@ -103,14 +103,33 @@ export interface Store {
   readonly timeZone: string | null
   /** True when DDL commits implicitly (MySQL), so it cannot share a transaction. */
   readonly ddlCommitsImplicitly: boolean
+  /**
+   * True when COMMIT itself can refuse a transaction (SQLite: a DEFERRABLE INITIALLY
+   * DEFERRED foreign key still violated; the transaction stays open, to roll back). The
+   * writer then hears the store's COMMIT before it logs the batch.
+   */
+  readonly commitCanRefuse: boolean
 
   readState(): Promise<StoreState>
-  begin(): Promise<StoreTxn>
+  /**
+   * The kind of store transaction one entry's statements need, as a key: entries
+   * whose modes differ cannot share a store transaction, so the writer ends a batch,
+   * and applyEntries a transaction, where the mode changes; begin(mode) opens one of
+   * that kind. SQLite: 'fk-off' (PRAGMA foreign_keys = OFF, which SQLite changes only
+   * between transactions) when a statement's settings turn foreign_key_checks off or
+   * a statement is DROP TABLE, else 'fk-on'. MySQL: always '' (it applies settings
+   * per statement).
+   */
+  transactionMode(statements: readonly Pick<Statement, 'sql' | 'settings'>[]): string
+  /** Opens the writer's transaction, of the kind `mode` (from transactionMode; default: a statement without settings). */
+  begin(mode?: string): Promise<StoreTxn>
   /**
    * A client's own transaction (BEGIN … COMMIT), open while the client works.
    * MySQL: on a connection of its own (finished ones' are reused), so other writes go on beside it as far as
    * row locks allow. SQLite: on the single writer, so other writes wait for it
-   * (SQLite locks the whole database for a write transaction anyway).
+   * (SQLite locks the whole database for a write transaction anyway); it begins at its
+   * first statement, in the mode that statement needs, and refuses a later statement
+   * that needs another (DdbError 'UNSUPPORTED').
    */
   beginClientTransaction(): Promise<StoreTxn>
   /** Runs one statement outside any transaction (MySQL DDL). */

@@ -12,6 +12,10 @@
  * `ran` holds every statement that reached the node ({sql, params}, reads
  * too, inside transactions too), as it arrived.
  *
+ * A read of information_schema.COLUMNS (how a session on a MySQL store learns a
+ * table's AUTO_INCREMENT column, for insert ids) answers from `columns` and is
+ * not recorded.
+ *
  * Writes answer offsets 1, 2, 3 …; a write whose SQL contains 'dup' fails with
  * a duplicate-key StoreError. A node of role 'slave' has no beginTransaction,
  * and its write records the call, then refuses with NotMasterError(`master`).
@@ -37,6 +41,8 @@ export interface FakeNode extends Mutable<NodeApi> {
   insertId: number | null
   /** The address a slave's NotMasterError names. */
   master: string
+  /** Each table's columns as information_schema.COLUMNS has them: [COLUMN_NAME, EXTRA] (default: none). */
+  columns: Record<string, Array<[string, string]>>
 }
 
 export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
@@ -53,6 +59,7 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
     readResult: { columns: ['id', 'name'], rows: [[1, 'Ali']] },
     insertId: null,
     master: '10.0.0.1:8080',
+    columns: {},
     role: 'master',
     defaultDb: null,
     dialect: 'sqlite',
@@ -68,6 +75,8 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       return { offset: node.offset, affectedRows: 1, insertId: node.insertId ?? node.offset }
     },
     async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
+      if (sql.includes('information_schema.COLUMNS'))
+        return { columns: ['COLUMN_NAME', 'EXTRA'], rows: node.columns[String(params[1])] ?? [] }
       line(`read ${sql} ${JSON.stringify(params)}`, db)
       ran.push({ sql, params })
       return node.readResult

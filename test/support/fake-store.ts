@@ -6,6 +6,9 @@
  *
  * - begin() serializes: the next transaction is handed out once the open one
  *   committed or rolled back (beginClientTransaction does not wait, as on MySQL);
+ * - transactionMode() is SQLite's rule for settings: 'fk-off' when a statement
+ *   carries foreign_key_checks 0, else '' ('' always on 'mysql'); begin(mode)
+ *   records 'begin' for '' and 'begin <mode>' for another;
  * - every call is recorded in `calls`, in order, as one readable line
  *   ('begin', 'runMany INSERT …; UPDATE …', 'setState 3', 'commit', …); a client
  *   transaction's lines start with 'client ';
@@ -54,6 +57,8 @@ export interface FakeStoreOptions {
   /** Default: 'app' for 'mysql', null for 'sqlite'. */
   defaultDb?: string | null
   timeZone?: string | null
+  /** Default false. */
+  commitCanRefuse?: boolean
 }
 
 export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
@@ -65,6 +70,7 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
     defaultDb: options.defaultDb !== undefined ? options.defaultDb : kind === 'mysql' ? 'app' : null,
     timeZone: options.timeZone ?? null,
     ddlCommitsImplicitly: options.ddlCommitsImplicitly ?? kind === 'mysql',
+    commitCanRefuse: options.commitCanRefuse ?? false,
     calls: [],
     state: { offset: 0, logId: null },
     txns: [],
@@ -76,9 +82,11 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
       store.calls.push('readState')
       return { ...store.state }
     },
-    begin: async () => {
+    transactionMode: (statements) =>
+      kind === 'sqlite' && statements.some((s) => s.settings?.foreign_key_checks === 0) ? 'fk-off' : '',
+    begin: async (mode = '') => {
       const release = await lock.acquire()
-      store.calls.push('begin')
+      store.calls.push(mode ? `begin ${mode}` : 'begin')
       return newTxn(store, '', release)
     },
     beginClientTransaction: async () => {

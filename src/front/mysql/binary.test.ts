@@ -75,6 +75,13 @@ describe('binaryRowPacket', () => {
     expect([...r.lenencBytes()]).toEqual([0, 255])
     expect(r.remaining).toBe(0)
   })
+
+  test('a number in a DECIMAL column travels as a string with the column scale', () => {
+    const decimal = { name: 'd', type: COLUMN_TYPE.NEWDECIMAL, charset: 63, length: 14, decimals: 4 }
+    const r = new PayloadReader(binaryRowPacket([decimal], [12.5]))
+    r.bytes(2) // header, NULL bitmap
+    expect(r.lenencBytes().toString()).toBe('12.5000')
+  })
 })
 
 describe('encodeDateTime and encodeTime', () => {

@@ -5,7 +5,7 @@
 import type { Param } from '../../entry.ts'
 import { COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { type ColumnDef, MalformedPacketError, PayloadReader, PayloadWriter } from './packets.ts'
-import { textValue } from './results.ts'
+import { columnText } from './results.ts'
 
 /** What decoding a COM_STMT_EXECUTE needs to know of its statement, and keeps for the next one. */
 export interface BoundStatement {
@@ -149,7 +149,7 @@ export function binaryRowPacket(columns: ColumnDef[], values: unknown[]): Buffer
       bitmap[(i + 2) >> 3]! |= 1 << ((i + 2) & 7)
       return
     }
-    encodeValue(w, columns[i]!.type, v)
+    encodeValue(w, columns[i]!, v)
   })
   return Buffer.concat([Buffer.from([0x00]), bitmap, w.build()])
 }
@@ -159,8 +159,8 @@ const toBigInt = (v: unknown): bigint =>
   typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(typeof v === 'number' ? Math.trunc(v) : String(v))
 
 /** Writes one non-NULL value as the binary protocol encodes its column's type (the value fits it: see fitsType). */
-function encodeValue(w: PayloadWriter, type: number, v: unknown): void {
-  switch (type) {
+function encodeValue(w: PayloadWriter, column: ColumnDef, v: unknown): void {
+  switch (column.type) {
     case COLUMN_TYPE.TINY:
       w.int1(Number(toBigInt(v) & 0xffn))
       return
@@ -197,7 +197,7 @@ function encodeValue(w: PayloadWriter, type: number, v: unknown): void {
       w.bytes(encodeTime(String(v)))
       return
     default:
-      w.lenencString(textValue(v)!)
+      w.lenencString(columnText(column, v)!)
   }
 }
 

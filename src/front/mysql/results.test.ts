@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test'
 import { DdbError, NotMasterError, StoreError, UsageError } from '../../errors.ts'
 import { COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { answerLocally, type LocalContext } from './local.ts'
-import { fitsType, inferColumn, resultColumn, textValue, toMysqlError } from './results.ts'
+import { columnText, fitsType, inferColumn, resultColumn, textValue, toMysqlError } from './results.ts'
 
 describe('toMysqlError', () => {
   test.each([
@@ -16,7 +16,49 @@ describe('toMysqlError', () => {
       1062,
       '23000',
     ],
-    ['another SQLite error', new StoreError('no such table: x', { storeCode: 'SQLITE_ERROR' }), 1105, 'HY000'],
+    ['a SQLite missing table', new StoreError('no such table: x', { storeCode: 'SQLITE_ERROR' }), 1146, '42S02'],
+    ['a SQLite missing column', new StoreError('no such column: c', { storeCode: 'SQLITE_ERROR' }), 1054, '42S22'],
+    [
+      'a SQLite table that exists',
+      new StoreError('table t already exists', { storeCode: 'SQLITE_ERROR' }),
+      1050,
+      '42S01',
+    ],
+    [
+      'a SQLite duplicate column',
+      new StoreError('duplicate column name: c', { storeCode: 'SQLITE_ERROR' }),
+      1060,
+      '42S21',
+    ],
+    [
+      'a SQLite syntax error',
+      new StoreError('near "selec": syntax error', { storeCode: 'SQLITE_ERROR' }),
+      1064,
+      '42000',
+    ],
+    ['another SQLite error', new StoreError('no such function: f', { storeCode: 'SQLITE_ERROR' }), 1105, 'HY000'],
+    [
+      'a SQLite foreign key, a child row',
+      new StoreError('Cannot add or update a child row: a foreign key constraint fails (x)', {
+        storeCode: 'SQLITE_CONSTRAINT_FOREIGNKEY',
+      }),
+      1452,
+      '23000',
+    ],
+    [
+      'a SQLite foreign key, a parent row',
+      new StoreError('Cannot delete or update a parent row: a foreign key constraint fails (x)', {
+        storeCode: 'SQLITE_CONSTRAINT_FOREIGNKEY',
+      }),
+      1451,
+      '23000',
+    ],
+    [
+      'a SQLite code without a counterpart',
+      new StoreError('no such table: x', { storeCode: 'SQLITE_BUSY' }),
+      1105,
+      'HY000',
+    ],
     ['an unsafe statement', new DdbError('UNSAFE_STATEMENT', 'UUID() is not deterministic'), 1235, '42000'],
     ['an unsupported statement', new DdbError('UNSUPPORTED', 'LOCK TABLES'), 1235, '42000'],
     [
@@ -62,6 +104,22 @@ describe('inferColumn', () => {
     expect(textValue(1.5)!.toString()).toBe('1.5')
     expect(textValue(false)!.toString()).toBe('0')
     expect([...textValue({ $bytes: 'AP8=' })!]).toEqual([0, 255])
+  })
+
+  test.each([
+    [12.5, 4, '12.5000'],
+    [0, 4, '0.0000'],
+    [-0.0001, 4, '-0.0001'],
+    [12345678.1234, 4, '12345678.1234'],
+    [12.5, 0, '13'],
+    [7, 2, '7.00'],
+  ])('a number %p in a DECIMAL(…, %p) column is written %p, as MySQL writes it', (v, decimals, text) => {
+    expect(columnText({ type: COLUMN_TYPE.NEWDECIMAL, decimals }, v)!.toString()).toBe(text)
+  })
+
+  test('a DECIMAL that is already text, and numbers of other types, are written as they are', () => {
+    expect(columnText({ type: COLUMN_TYPE.NEWDECIMAL, decimals: 4 }, '1.50')!.toString()).toBe('1.50')
+    expect(columnText({ type: COLUMN_TYPE.DOUBLE, decimals: 0x1f }, 12.5)!.toString()).toBe('12.5')
   })
 })
 

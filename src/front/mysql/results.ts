@@ -59,6 +59,31 @@ const SQLITE_CODES: Record<string, number> = {
   SQLITE_CONSTRAINT_FOREIGNKEY: 1452,
 }
 
+/**
+ * SQLite reports most statement errors as plain SQLITE_ERROR; these messages have a
+ * MySQL errno that clients and migration tools branch on (a missing table, a column
+ * already added, a syntax error).
+ */
+const SQLITE_MESSAGES: readonly [RegExp, number][] = [
+  [/^no such table:/, 1146],
+  [/^no such column:/, 1054],
+  [/^table .* already exists/, 1050],
+  [/^index .* already exists/, 1061],
+  [/^duplicate column name:/, 1060],
+  [/^no such index:/, 1091],
+  [/syntax error$|^incomplete input$/, 1064],
+]
+
+/** The MySQL errno of a SQLite error: by its extended code, else by its message. */
+function sqliteErrno(code: string, message: string): number {
+  // The SQLite store words a foreign-key error as MySQL does, which tells a parent row from a child row.
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' && message.startsWith('Cannot delete or update a parent row')) return 1451
+  const byCode = SQLITE_CODES[code]
+  if (byCode !== undefined) return byCode
+  if (code !== 'SQLITE_ERROR') return ER_UNKNOWN_ERROR
+  return SQLITE_MESSAGES.find(([pattern]) => pattern.test(message))?.[1] ?? ER_UNKNOWN_ERROR
+}
+
 /** ER_NOT_SUPPORTED_YET: what ddb answers for statements it refuses to replicate. */
 export const ER_NOT_SUPPORTED_YET = 1235
 /** ER_UNKNOWN_ERROR: anything without a closer MySQL error. */
@@ -81,7 +106,7 @@ export function toMysqlError(err: unknown): MysqlError {
   if (err instanceof StoreError) {
     const cause = err.cause as { sqlState?: unknown } | undefined
     let errno = typeof err.storeCode === 'number' ? err.storeCode : ER_UNKNOWN_ERROR
-    if (typeof err.storeCode === 'string') errno = SQLITE_CODES[err.storeCode] ?? ER_UNKNOWN_ERROR
+    if (typeof err.storeCode === 'string') errno = sqliteErrno(err.storeCode, err.message)
     const sqlState =
       typeof cause?.sqlState === 'string' && cause.sqlState.length === 5
         ? cause.sqlState
@@ -190,6 +215,19 @@ export function textValue(v: unknown): Buffer | null {
   if (typeof v === 'boolean') return Buffer.from(v ? '1' : '0')
   if (isBytes(v)) return Buffer.from(v.$bytes, 'base64')
   return Buffer.from(JSON.stringify(v), 'utf8')
+}
+
+/**
+ * A value as it is written in its column (text protocol, and the binary protocol's
+ * string-encoded types): like textValue, except that a number in a DECIMAL column
+ * is written with the column's scale, as MySQL writes it (a SQLite store keeps
+ * DECIMAL(12,4)'s 12.5000 as the number 12.5).
+ */
+export function columnText(column: Pick<ColumnDef, 'type' | 'decimals'>, v: unknown): Buffer | null {
+  const scale = column.decimals ?? 0
+  const decimal = column.type === T.NEWDECIMAL || column.type === T.DECIMAL
+  if (decimal && typeof v === 'number' && Math.abs(v) < 1e21 && scale <= 30) return Buffer.from(v.toFixed(scale))
+  return textValue(v)
 }
 
 const INTEGER = /^-?\d{1,20}$/
@@ -303,6 +341,9 @@ export function textResultset(
   rows: unknown[][],
   types?: Array<ColumnType | null>,
 ): { definitions: Buffer[]; rows: Buffer[] } {
-  const definitions = resultColumns(columns, rows, types).map(columnDefinitionPacket)
-  return { definitions, rows: rows.map((r) => textRowPacket(r.map(textValue))) }
+  const defs = resultColumns(columns, rows, types)
+  return {
+    definitions: defs.map(columnDefinitionPacket),
+    rows: rows.map((r) => textRowPacket(r.map((v, i) => columnText(defs[i]!, v)))),
+  }
 }

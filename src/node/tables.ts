@@ -1,0 +1,76 @@
+/**
+ * The store's tables as a session needs to know them: on a SQLite store, for the
+ * MySQL-dialect translator and written defaults (sql/sqlite-table-info.ts); on
+ * both, for the insert id MySQL would report (sql/insert-id.ts). Reading a table
+ * takes a few catalog queries and a MySQL client's INSERT needs its table up to
+ * three times, so lookups are kept per node: on SQLite until the schema changes
+ * (PRAGMA schema_version, which any DDL bumps); on MySQL until DDL runs through
+ * this node (forgetTables).
+ */
+import type { IdTable } from '../sql/insert-id.ts'
+import { describeSqliteTable, type TableInfo } from '../sql/sqlite-dialect.ts'
+import type { NodeApi } from './api.ts'
+
+/** Looks a table up by name (in any case, as SQLite does); undefined when there is none. */
+export type TableLookup = (name: string) => TableInfo | undefined
+
+const sqliteCaches = new WeakMap<NodeApi, { version: unknown; tables: Map<string, TableInfo | undefined> }>()
+const mysqlCaches = new WeakMap<NodeApi, Map<string, Promise<IdTable | undefined>>>()
+
+/** A SQLite store's table lookup as of now; undefined when the node's store has no catalog (MySQL). */
+export function sqliteTables(node: NodeApi): TableLookup | undefined {
+  if (node.dialect !== 'sqlite' || !node.catalog) return undefined
+  const catalog = node.catalog.bind(node)
+  const version = catalog('PRAGMA schema_version', [])[0]?.schema_version
+  let cache = sqliteCaches.get(node)
+  if (!cache || cache.version !== version) {
+    cache = { version, tables: new Map() }
+    sqliteCaches.set(node, cache)
+  }
+  const { tables } = cache
+  return (name) => {
+    const key = name.toLowerCase()
+    if (!tables.has(key)) tables.set(key, describeSqliteTable(catalog, name))
+    return tables.get(key)
+  }
+}
+
+/** Table `name` (of database `db` on MySQL) as the insert id reads it; undefined when there is no such table. */
+export async function idTable(node: NodeApi, db: string | null, name: string): Promise<IdTable | undefined> {
+  const sqlite = sqliteTables(node)
+  if (sqlite) {
+    const info = sqlite(name)
+    return info && { columns: info.columns, autoIncrement: info.autoIncrement ? info.rowid : undefined }
+  }
+  if (db === null) return undefined
+  let cache = mysqlCaches.get(node)
+  if (!cache) {
+    cache = new Map()
+    mysqlCaches.set(node, cache)
+  }
+  const key = `${db}.${name}`
+  let table = cache.get(key)
+  if (!table) {
+    table = readMysqlTable(node, db, name)
+    cache.set(key, table)
+    table.catch(() => cache.delete(key))
+  }
+  return table
+}
+
+/** After DDL through this node: a MySQL store's tables are read again. */
+export function forgetTables(node: NodeApi): void {
+  mysqlCaches.delete(node)
+}
+
+async function readMysqlTable(node: NodeApi, db: string, name: string): Promise<IdTable | undefined> {
+  const { rows } = await node.read(
+    db,
+    'SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [db, name],
+  )
+  if (rows.length === 0) return undefined
+  const columns = rows.map((r) => ({ name: String(r[0]) }))
+  const id = rows.find((r) => /auto_increment/i.test(String(r[1])))
+  return { columns, autoIncrement: id ? String(id[0]) : undefined }
+}
