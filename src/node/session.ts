@@ -6,8 +6,8 @@ import { type IdSource, insertIdSource, insertTarget, reportedInsertId } from '.
 import { isWord, type Token, tokenize } from '../sql/lexer.ts'
 import { splitLexed } from '../sql/split.ts'
 import { hasSqlMode } from '../sql/sql-mode.ts'
-import { writeDefaults } from '../sql/sqlite-defaults.ts'
-import { toSqlite } from '../sql/sqlite-dialect.ts'
+import { writeDefaults } from '../sql/sqlite/defaults.ts'
+import { toSqlite } from '../sql/sqlite/dialect.ts'
 import { parseServerVersion, resolveVersionedComments, type ServerVersion } from '../sql/versioned-comments.ts'
 import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
@@ -134,7 +134,7 @@ export class Session {
   /**
    * A read or a write, after its variables were written in. A MySQL client's
    * statement on a SQLite store runs as the SQLite statements that do the same
-   * (sql/sqlite-dialect.ts): several make one entry; the log keeps what the client sent beside them.
+   * (sql/sqlite/dialect.ts): several make one entry; the log keeps what the client sent beside them.
    */
   async #readOrWrite(
     sql: string,

@@ -1,6 +1,6 @@
 /**
  * The store's tables as a session needs to know them: on a SQLite store, for the
- * MySQL-dialect translator and written defaults (sql/sqlite-table-info.ts); on
+ * MySQL-dialect translator and written defaults (sql/sqlite/table-info.ts); on
  * both, for the insert id MySQL would report (sql/insert-id.ts). Reading a table
  * takes a few catalog queries and a MySQL client's INSERT needs its table up to
  * three times, so lookups are kept per node: on SQLite until the schema changes
@@ -8,7 +8,7 @@
  * this node (forgetTables).
  */
 import type { IdTable } from '../sql/insert-id.ts'
-import { describeSqliteTable, type TableInfo } from '../sql/sqlite-dialect.ts'
+import { describeSqliteTable, type TableInfo } from '../sql/sqlite/dialect.ts'
 import type { NodeApi } from './api.ts'
 
 /** Looks a table up by name (in any case, as SQLite does); undefined when there is none. */

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test'
 import type { Param } from '../entry.ts'
 import { insertIdSource, insertTarget, reportedInsertId } from './insert-id.ts'
 import { tokenize } from './lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite/dialect.ts'
 
 /**
  * An in-memory SQLite store with an AUTO_INCREMENT table `a` and a table `n`

@@ -21,7 +21,7 @@
  */
 import type { Param } from '../entry.ts'
 import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, findTop, nameOf, queryArms, type Span, splitList } from './sqlite-edits.ts'
+import { closeOf, findTop, nameOf, queryArms, type Span, splitList } from './sqlite/edits.ts'
 
 /** What the insert id needs to know of a table: its columns in order and its AUTO_INCREMENT column. */
 export interface IdTable {

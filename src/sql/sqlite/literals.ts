@@ -22,8 +22,8 @@
  * Refused: `!` as NOT (write NOT), LIKE BINARY (SQLite's LIKE ignores case for
  * ASCII whatever the collation).
  */
-import { isPunct, isWord } from './lexer.ts'
-import { operandEnd, refuse, sqlString, type TokenEdits } from './sqlite-edits.ts'
+import { isPunct, isWord } from '../lexer.ts'
+import { operandEnd, refuse, sqlString, type TokenEdits } from './edits.ts'
 
 /** Character sets MySQL accepts as a literal's introducer (_utf8mb4'x'). */
 const CHARSETS = new Set(

@@ -2,14 +2,14 @@
  * MySQL index definitions as SQLite CREATE INDEX statements. MySQL names an
  * index within its table, SQLite within the database (sysbench gives every
  * table an index k_1), so an index `i` of table `t` is named `t.i` in SQLite;
- * the catalog (sqlite-catalog.ts) shows it as `i` again.
+ * the catalog (catalog.ts) shows it as `i` again.
  *
  * Key parts keep ASC/DESC and functional parts `((expr))`; a prefix length
  * `col(10)` is dropped from a plain index (it only bounds the index's size) and
  * refused in a UNIQUE or PRIMARY key, where it changes what counts as a duplicate.
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, nameOf, refuse, splitList, sqlName, type TokenEdits } from './sqlite-edits.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { closeOf, nameOf, refuse, splitList, sqlName, type TokenEdits } from './edits.ts'
 
 /** One part of an index key. */
 export interface KeyPart {

@@ -1,10 +1,10 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { DdbError } from '../errors.ts'
-import { classifyTokens } from './classify.ts'
-import { tokenize } from './lexer.ts'
-import { splitLexed } from './split.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { DdbError } from '../../errors.ts'
+import { classifyTokens } from '../classify.ts'
+import { tokenize } from '../lexer.ts'
+import { splitLexed } from '../split.ts'
+import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
 
 /** An in-memory SQLite database that runs MySQL-dialect input (several statements allowed) through the translator. */
 function store(database: string | null = 'app') {

@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from './lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { tokenize } from '../lexer.ts'
+import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
 
 const DDL =
   "CREATE TABLE t (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'x', k INT DEFAULT '0', c CHAR(5) COLLATE utf8mb4_bin, e ENUM('b','a'), u INT, UNIQUE KEY uq (name), KEY idx_k (k, u))"

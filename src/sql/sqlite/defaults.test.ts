@@ -1,9 +1,9 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { makeDeterministic } from './determinism.ts'
-import { tokenize } from './lexer.ts'
-import { writeDefaults } from './sqlite-defaults.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { makeDeterministic } from '../determinism.ts'
+import { tokenize } from '../lexer.ts'
+import { writeDefaults } from './defaults.ts'
+import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
 
 const T1 = Date.UTC(2024, 0, 2, 3, 4, 5, 678)
 

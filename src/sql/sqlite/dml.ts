@@ -1,18 +1,18 @@
 /**
  * UPDATE and DELETE in MySQL's dialect as SQLite's, and what INSERT shares with
- * them (sqlite-insert.ts): the column defaults that DEFAULT stands for.
+ * them (insert.ts): the column defaults that DEFAULT stands for.
  *
  * - SET c = DEFAULT → the column's default, read from the store's catalog.
  * - UPDATE/DELETE … [ORDER BY …] LIMIT n → … WHERE rowid IN (SELECT rowid FROM t
  *   WHERE … ORDER BY … LIMIT n), which needs no compile option; ORDER BY without
  *   LIMIT is dropped. LOW_PRIORITY and QUICK are dropped.
- * - MySQL's left-to-right SET and SET t.c are rewritten before, in sqlite-assignments.ts.
+ * - MySQL's left-to-right SET and SET t.c are rewritten before, in assignments.ts.
  *
  * Refused: multiple-table UPDATE and DELETE, UPDATE IGNORE, DELETE IGNORE.
  */
-import { isPunct, isWord } from './lexer.ts'
-import { findTop, nameOf, readTableName, refuse, type Span, splitList, type TokenEdits } from './sqlite-edits.ts'
-import type { SqliteContext, TableInfo } from './sqlite-table-info.ts'
+import { isPunct, isWord } from '../lexer.ts'
+import { findTop, nameOf, readTableName, refuse, type Span, splitList, type TokenEdits } from './edits.ts'
+import type { SqliteContext, TableInfo } from './table-info.ts'
 
 /** Modifiers of INSERT, UPDATE and DELETE that only tune MySQL's locking or scheduling. */
 export const MODIFIERS = new Set(['LOW_PRIORITY', 'DELAYED', 'HIGH_PRIORITY', 'QUICK'])

@@ -11,14 +11,14 @@
  * or 'main' when it selected none; ddb's own table ddb_state and SQLite's
  * sqlite_% tables are left out. Column types come from the declared type, or
  * from the `/*mysql `col` type*\/` comment CREATE TABLE left where the
- * declared type does not say it (sqlite-columns.ts); `/*mysql_bin `col`*\/`
+ * declared type does not say it (columns.ts); `/*mysql_bin `col`*\/`
  * marks a binary collation. Not known, so NULL or empty: row counts and sizes,
  * times, AUTO_INCREMENT, comments. Foreign keys are named t_ibfk_1, t_ibfk_2 …
  * in declaration order (SQLite does not keep constraint names).
  */
-import { isPunct, type Token } from './lexer.ts'
-import { nameOf, refuse, sqlName, sqlString, type TokenEdits } from './sqlite-edits.ts'
-import { WRITTEN_DEFAULT } from './sqlite-table-info.ts'
+import { isPunct, type Token } from '../lexer.ts'
+import { nameOf, refuse, sqlName, sqlString, type TokenEdits } from './edits.ts'
+import { WRITTEN_DEFAULT } from './table-info.ts'
 
 /** SQL for a name quoted the MySQL way: `name`. */
 export const quoted = (expr: string): string => `'\`' || replace(${expr}, '\`', '\`\`') || '\`'`
@@ -26,11 +26,11 @@ export const quoted = (expr: string): string => `'\`' || replace(${expr}, '\`', 
 /** The user's tables and views in sqlite_schema AS m. */
 const USER_TABLES = "m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite!_%' ESCAPE '!' AND m.name <> 'ddb_state'"
 
-/** MySQL's name of index il of table m (SQLite names it `table.index`, see sqlite-indexes.ts). */
+/** MySQL's name of index il of table m (SQLite names it `table.index`, see indexes.ts). */
 const INDEX_NAME =
   "CASE WHEN substr(il.name, 1, length(m.name) + 1) = m.name || '.' THEN substr(il.name, length(m.name) + 2) WHEN instr(il.name, '.') > 0 THEN substr(il.name, instr(il.name, '.') + 1) ELSE il.name END"
 
-/** Whether column c's default is a written default (sqlite-table-info.ts): its sentinel is 'ddb-default:<hex>:<hex>'. */
+/** Whether column c's default is a written default (table-info.ts): its sentinel is 'ddb-default:<hex>:<hex>'. */
 const IS_WRITTEN = `coalesce(c.dflt_value LIKE '''${WRITTEN_DEFAULT}%''', 0)`
 
 /** The MySQL text of column c's written default (the sentinel's second hex), else its dflt_value. */
@@ -159,7 +159,7 @@ function noRows(columns: string): string {
 
 /**
  * The parts of trigger m: its MySQL body and sql_mode from the comment
- * sqlite-triggers.ts writes (`/*mysql_trigger <hex> <sql_mode>*\/`), else
+ * triggers.ts writes (`/*mysql_trigger <hex> <sql_mode>*\/`), else
  * SQLite's own body; its time and event from its head (the text before ON).
  */
 export function triggerRows(schema: string): string {
@@ -195,7 +195,7 @@ const VIEWS: Record<string, (schema: string) => string> = {
 
 /**
  * information_schema.VIEWS, plus _create (MySQL's CREATE VIEW): MySQL's text from
- * the comment sqlite-ddl.ts writes (`/*mysql_view <hex of the column list> <hex
+ * the comment ddl.ts writes (`/*mysql_view <hex of the column list> <hex
  * of the query>*\/`), else SQLite's own. A SQLite view is read-only and runs with
  * the reader's rights (ddb has one user): IS_UPDATABLE NO, SECURITY_TYPE INVOKER.
  */

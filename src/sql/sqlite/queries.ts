@@ -16,8 +16,8 @@
  *
  * Refused: SQL_CALC_FOUND_ROWS (FOUND_ROWS() has nothing to read), WITH ROLLUP.
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, nameOf, refuse, type TokenEdits } from './sqlite-edits.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { closeOf, nameOf, refuse, type TokenEdits } from './edits.ts'
 
 const DROPPED_MODIFIERS = new Set([
   'HIGH_PRIORITY',
@@ -31,7 +31,7 @@ const DROPPED_MODIFIERS = new Set([
 /** Words after which a table name comes. */
 const TABLE_BEFORE = new Set(['FROM', 'JOIN', 'INTO', 'UPDATE', 'TABLE'])
 
-/** Schema names left alone: SQLite's own, and information_schema (sqlite-catalog.ts). */
+/** Schema names left alone: SQLite's own, and information_schema (catalog.ts). */
 const SQLITE_SCHEMAS = new Set(['main', 'temp', 'information_schema'])
 
 /** Rewrites the query clauses of the whole statement (see the module comment). */

@@ -2,7 +2,7 @@
  * MySQL DDL other than CREATE and ALTER TABLE, as SQLite statements:
  *
  * - CREATE [UNIQUE] INDEX i [USING …] ON t (…) [options] → CREATE INDEX `t.i`
- *   (see sqlite-indexes.ts); FULLTEXT and SPATIAL are refused.
+ *   (see indexes.ts); FULLTEXT and SPATIAL are refused.
  * - DROP INDEX i ON t → DROP INDEX `t.i` (SQLite's DROP INDEX names no table).
  * - DROP TABLE a, b (and DROP VIEW) → one statement each (RESTRICT and CASCADE do nothing in MySQL).
  * - CREATE [OR REPLACE] [ALGORITHM …] [DEFINER …] [SQL SECURITY …] VIEW → CREATE VIEW
@@ -14,19 +14,10 @@
  *   the store's one database. CREATE DATABASE without IF NOT EXISTS and DROP
  *   DATABASE are refused.
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import {
-  findTop,
-  nameOf,
-  readTableName,
-  refuse,
-  splitList,
-  sqlName,
-  sqlString,
-  type TokenEdits,
-} from './sqlite-edits.ts'
-import { createIndex, readIndex, sqliteIndexName } from './sqlite-indexes.ts'
-import type { SqliteContext } from './sqlite-table-info.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { findTop, nameOf, readTableName, refuse, splitList, sqlName, sqlString, type TokenEdits } from './edits.ts'
+import { createIndex, readIndex, sqliteIndexName } from './indexes.ts'
+import type { SqliteContext } from './table-info.ts'
 
 const ONE_DATABASE = 'a SQLite store has one database, which every database name selects'
 
@@ -169,7 +160,7 @@ export function translateCreateView(edits: TokenEdits): string[] {
   const { name, end: afterName } = readTableName(tokens, at + 1)
   const as = findTop(tokens, afterName, last, (t) => isWord(t, 'AS'))
   if (as < 0) throw refuse('this CREATE VIEW', 'cannot find its AS')
-  // MySQL's text, for SHOW CREATE VIEW and information_schema.VIEWS (sqlite-catalog.ts): a dump of the store gives it back.
+  // MySQL's text, for SHOW CREATE VIEW and information_schema.VIEWS (catalog.ts): a dump of the store gives it back.
   const marker = `/*mysql_view ${hex(edits.source(afterName, as))} ${hex(edits.source(as + 1, last))}*/`
   const create = `CREATE VIEW ${edits.text(at + 1, as + 1)} ${marker} ${edits.text(as + 1, last)}`
   const replace = isWord(tokens[0], 'ALTER') || tokens.slice(0, at).some((t) => isWord(t, 'REPLACE'))

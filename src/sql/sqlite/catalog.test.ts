@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from './lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { tokenize } from '../lexer.ts'
+import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
 
 /** A store with ddb's state table, a users table and a posts table, created through the translator. */
 function store(database: string | null = 'app') {

@@ -11,10 +11,10 @@
  * has no users) and OR REPLACE (DROP TRIGGER IF EXISTS first) go. The comment
  * keeps MySQL's body as written (UTF-8 hex), and the sql_mode it was created
  * under, for information_schema.TRIGGERS and SHOW CREATE TRIGGER
- * (sqlite-catalog.ts, sqlite-show.ts), which a dump of the store then gives back.
+ * (catalog.ts, show.ts), which a dump of the store then gives back.
  * A trigger's clock and random values are refused by makeDeterministic (it fires
  * later, on each node), and an INSERT that leaves out a written default by
- * sqlite-defaults.ts.
+ * defaults.ts.
  *
  * Refused, each with its reason: anything in the body but INSERT, REPLACE,
  * UPDATE and DELETE (SET NEW.c = … in a BEFORE trigger, which changes the row
@@ -26,10 +26,10 @@
  * trigger (MySQL has 0 there, SQLite -1); INSERT … DEFAULT VALUES (not allowed in
  * a SQLite trigger).
  */
-import { classifyTokens } from './classify.ts'
-import { isPunct, isWord, type Token, tokenize } from './lexer.ts'
-import { nameOf, readTableName, refuse, sqlName, type TokenEdits } from './sqlite-edits.ts'
-import type { SqliteContext } from './sqlite-table-info.ts'
+import { classifyTokens } from '../classify.ts'
+import { isPunct, isWord, type Token, tokenize } from '../lexer.ts'
+import { nameOf, readTableName, refuse, sqlName, type TokenEdits } from './edits.ts'
+import type { SqliteContext } from './table-info.ts'
 
 /** What a trigger's body may run: the statements SQLite's triggers run. */
 const BODY_STATEMENTS = new Set(['INSERT', 'REPLACE', 'UPDATE', 'DELETE'])

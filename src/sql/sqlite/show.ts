@@ -1,6 +1,6 @@
 /**
  * MySQL's SHOW statements (and DESCRIBE) as SELECTs over the catalog views of
- * sqlite-catalog.ts, with MySQL's column names:
+ * catalog.ts, with MySQL's column names:
  *
  * - SHOW [FULL] TABLES [FROM db] [LIKE … | WHERE …] → Tables_in_<db> [, Table_type]
  * - SHOW DATABASES / SCHEMAS → the selected database (or main)
@@ -15,8 +15,8 @@
  * A table that does not exist fails with SQLite's "no such table", as MySQL fails.
  * Other SHOW statements are refused.
  */
-import { DdbError } from '../errors.ts'
-import { isWord, type Token } from './lexer.ts'
+import { DdbError } from '../../errors.ts'
+import { isWord, type Token } from '../lexer.ts'
 import {
   columnRows,
   FOREIGN_KEYS,
@@ -26,10 +26,10 @@ import {
   tablesQuery,
   triggerRows,
   viewRows,
-} from './sqlite-catalog.ts'
-import { nameOf, readTableName, refuse, sqlName, sqlString, type TokenEdits } from './sqlite-edits.ts'
-import { LIKE_ESCAPE } from './sqlite-literals.ts'
-import type { TableInfo } from './sqlite-table-info.ts'
+} from './catalog.ts'
+import { nameOf, readTableName, refuse, sqlName, sqlString, type TokenEdits } from './edits.ts'
+import { LIKE_ESCAPE } from './literals.ts'
+import type { TableInfo } from './table-info.ts'
 
 /** Translates SHOW/DESCRIBE; `edits` holds the literal rewrites, for LIKE patterns and WHERE clauses. */
 export function translateShow(
@@ -82,7 +82,7 @@ export function translateShow(
 /** `select` narrowed by the LIKE 'pattern' or WHERE expr at tokens[k] (on column `column` for LIKE). */
 function filtered(edits: TokenEdits, k: number, select: string, column: string, order = ''): string {
   const { tokens } = edits
-  // The pattern already carries LIKE_ESCAPE (sqlite-literals.ts).
+  // The pattern already carries LIKE_ESCAPE (literals.ts).
   if (isWord(tokens[k], 'LIKE'))
     return `SELECT * FROM (${select}) WHERE ${column} LIKE ${edits.text(k + 1, k + 2)}${order}`
   if (isWord(tokens[k], 'WHERE')) return `SELECT * FROM (${select}) WHERE ${edits.text(k + 1, end(tokens))}${order}`

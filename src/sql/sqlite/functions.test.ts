@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from './lexer.ts'
-import { type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { tokenize } from '../lexer.ts'
+import { type SqliteContext, toSqlite } from './dialect.ts'
 
 /** Translates `sql` (one statement) and returns the first row's values on `db`. */
 function row(sql: string, ctx: Partial<SqliteContext> = {}, db = new Database(':memory:')): unknown[] {

@@ -6,35 +6,35 @@
  * docs/SQLITE-DIALECT.md lists every rule; in short:
  *
  * Translated
- * - Literals and operators (sqlite-literals.ts): backslash escapes, "double
+ * - Literals and operators (literals.ts): backslash escapes, "double
  *   quoted" strings, N'…', _charset introducers, 0x…/X'…' (a BLOB), b'…'/0b…
  *   (an integer), DATE '…', COLLATE names, `||` = OR, `&&` = AND, `<=>` = IS,
  *   exact `/`, LIKE's backslash escape (written so that ddb's lexer reads the
  *   translation again as SQLite does).
- * - Functions (sqlite-functions.ts): NOW(), CURDATE(), CURTIME(), UTC_*,
+ * - Functions (functions.ts): NOW(), CURDATE(), CURTIME(), UTC_*,
  *   UNIX_TIMESTAMP(), FROM_UNIXTIME(), DATEDIFF(), DATE_FORMAT(), CONCAT() (NULL
  *   if any argument is), IF(), GREATEST/LEAST, LENGTH (bytes), CHAR_LENGTH,
  *   INSTR/LOCATE/POSITION (case-insensitive), SUBSTRING … FROM … FOR, RAND(),
  *   GROUP_CONCAT(… ORDER BY … SEPARATOR …), CAST/CONVERT to MySQL types,
  *   JSON_EXTRACT/JSON_UNQUOTE, DATABASE() (the selected name, or NULL),
  *   LAST_INSERT_ID() (the session's, from the context).
- * - Queries (sqlite-queries.ts): LIMIT a, b; FROM DUAL; index hints, FOR UPDATE,
+ * - Queries (queries.ts): LIMIT a, b; FROM DUAL; index hints, FOR UPDATE,
  *   LOCK IN SHARE MODE, SELECT modifiers dropped; db.t → t.
- * - DML (sqlite-assignments.ts, sqlite-insert.ts, sqlite-dml.ts): INSERT
+ * - DML (assignments.ts, insert.ts, dml.ts): INSERT
  *   IGNORE, ON DUPLICATE KEY UPDATE … VALUES(c), REPLACE, INSERT … SET, DEFAULT
  *   and () in VALUES, 0 for an AUTO_INCREMENT id (unless NO_AUTO_VALUE_ON_ZERO),
  *   MySQL's left-to-right SET, UPDATE/DELETE … ORDER BY … LIMIT. Column defaults
  *   that are not constants (CURRENT_TIMESTAMP …) are written into each INSERT
- *   by writeDefaults (sqlite-defaults.ts), after this and before makeDeterministic.
- * - DDL (sqlite-create-table.ts, sqlite-columns.ts, sqlite-types.ts,
- *   sqlite-indexes.ts, sqlite-ddl.ts, sqlite-alter.ts): CREATE TABLE with
+ *   by writeDefaults (defaults.ts), after this and before makeDeterministic.
+ * - DDL (create-table.ts, columns.ts, types.ts,
+ *   indexes.ts, ddl.ts, alter.ts): CREATE TABLE with
  *   AUTO_INCREMENT keys, MySQL types with CHECKs for MySQL's strict-mode limits,
  *   case-insensitive text, inline indexes as CREATE INDEX, table options;
  *   CREATE/DROP INDEX, DROP TABLE a, b, TRUNCATE, RENAME TABLE, CREATE VIEW,
- *   CREATE/DROP TRIGGER (sqlite-triggers.ts), CREATE DATABASE IF NOT EXISTS
+ *   CREATE/DROP TRIGGER (triggers.ts), CREATE DATABASE IF NOT EXISTS
  *   (nothing to run), the ALTER TABLE actions SQLite has, ADD FOREIGN KEY by
  *   rebuilding the table.
- * - The catalog (sqlite-catalog.ts, sqlite-show.ts): information_schema.TABLES,
+ * - The catalog (catalog.ts, show.ts): information_schema.TABLES,
  *   COLUMNS, STATISTICS, KEY_COLUMN_USAGE, TABLE_CONSTRAINTS,
  *   REFERENTIAL_CONSTRAINTS, SCHEMATA, VIEWS, TRIGGERS, PARTITIONS, FILES,
  *   ROUTINES; SHOW [FULL] TABLES, SHOW DATABASES, SHOW [FULL] COLUMNS, DESCRIBE,
@@ -61,12 +61,12 @@
  * In a write, run it before makeDeterministic (dialect 'sqlite'), which then
  * pins the CURRENT_TIMESTAMP and random() this writes.
  */
-import { classifyTokens } from './classify.ts'
-import { isWord, type Token, tokenize } from './lexer.ts'
-import { translateAlterTable } from './sqlite-alter.ts'
-import { rewriteAssignments } from './sqlite-assignments.ts'
-import { translateCatalog } from './sqlite-catalog.ts'
-import { translateCreateTable } from './sqlite-create-table.ts'
+import { classifyTokens } from '../classify.ts'
+import { isWord, type Token, tokenize } from '../lexer.ts'
+import { translateAlterTable } from './alter.ts'
+import { rewriteAssignments } from './assignments.ts'
+import { translateCatalog } from './catalog.ts'
+import { translateCreateTable } from './create-table.ts'
 import {
   translateCreateIndex,
   translateCreateView,
@@ -75,19 +75,19 @@ import {
   translateDropTable,
   translateRenameTable,
   translateTruncate,
-} from './sqlite-ddl.ts'
-import { translateDelete, translateUpdate } from './sqlite-dml.ts'
-import { refuse, TokenEdits } from './sqlite-edits.ts'
-import { translateFunctions } from './sqlite-functions.ts'
-import { translateInsert } from './sqlite-insert.ts'
-import { translateLiterals } from './sqlite-literals.ts'
-import { translateQueries } from './sqlite-queries.ts'
-import { translateShow } from './sqlite-show.ts'
-import type { SqliteContext } from './sqlite-table-info.ts'
-import { translateCreateTrigger, translateDropTrigger } from './sqlite-triggers.ts'
+} from './ddl.ts'
+import { translateDelete, translateUpdate } from './dml.ts'
+import { refuse, TokenEdits } from './edits.ts'
+import { translateFunctions } from './functions.ts'
+import { translateInsert } from './insert.ts'
+import { translateLiterals } from './literals.ts'
+import { translateQueries } from './queries.ts'
+import { translateShow } from './show.ts'
+import type { SqliteContext } from './table-info.ts'
+import { translateCreateTrigger, translateDropTrigger } from './triggers.ts'
 
-export type { SqliteContext, TableInfo } from './sqlite-table-info.ts'
-export { describeSqliteTable } from './sqlite-table-info.ts'
+export type { SqliteContext, TableInfo } from './table-info.ts'
+export { describeSqliteTable } from './table-info.ts'
 
 /** Statement kinds the session handles itself (USE, SET, BEGIN …): never rewritten. */
 const UNTOUCHED = new Set(['session', 'transaction', 'unsupported'])

@@ -7,7 +7,7 @@
  *   (inline, or PRIMARY KEY (id) apart; or, with no primary key, UNIQUE, which
  *   InnoDB then promotes) becomes `INTEGER PRIMARY KEY AUTOINCREMENT`: SQLite's
  *   rowid, never reused. Any other AUTO_INCREMENT is refused.
- * - Columns: see sqlite-types.ts for types. Text columns get COLLATE NOCASE,
+ * - Columns: see types.ts for types. Text columns get COLLATE NOCASE,
  *   as MySQL's default collations compare case-insensitively (ASCII letters
  *   only in SQLite), unless the column, its type or the table asks for a binary
  *   collation. Primary key columns get NOT NULL, as MySQL gives them. COMMENT,
@@ -22,8 +22,8 @@
  *   options are dropped; AUTO_INCREMENT = n sets sqlite_sequence; PARTITION BY,
  *   other engines, LIKE and CREATE TABLE … SELECT are refused.
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { type ColumnDef, columnText, readCheck, readColumn, readReference } from './sqlite-columns.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { type ColumnDef, columnText, readCheck, readColumn, readReference } from './columns.ts'
 import {
   closeOf,
   nameOf,
@@ -34,10 +34,10 @@ import {
   sqlName,
   sqlString,
   type TokenEdits,
-} from './sqlite-edits.ts'
-import { createIndex, defaultIndexName, type IndexDef, readIndex } from './sqlite-indexes.ts'
-import { collation } from './sqlite-literals.ts'
-import type { SqliteContext } from './sqlite-table-info.ts'
+} from './edits.ts'
+import { createIndex, defaultIndexName, type IndexDef, readIndex } from './indexes.ts'
+import { collation } from './literals.ts'
+import type { SqliteContext } from './table-info.ts'
 
 /** Engines whose tables keep their rows across a restart, as SQLite's do. */
 const DURABLE_ENGINES = new Set(['INNODB', 'MYISAM', 'ARIA', 'XTRADB'])

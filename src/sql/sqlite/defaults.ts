@@ -1,5 +1,5 @@
 /**
- * Written defaults (sqlite-table-info.ts) on a SQLite store: a column default
+ * Written defaults (table-info.ts) on a SQLite store: a column default
  * that is not a constant (CURRENT_TIMESTAMP, NOW(3), (RAND()) …) is never left
  * to SQLite, which would evaluate it on each node as it inserts, so each node
  * would store its own clock. Instead, every INSERT and REPLACE that leaves such a
@@ -11,7 +11,7 @@
  *   (each SELECT of a UNION gets it: the value is the same constant in every row);
  * - INSERT … DEFAULT VALUES → INSERT … (ts) VALUES ((CURRENT_TIMESTAMP));
  * - an INSERT without a column list gives every column already, and DEFAULT in
- *   VALUES or SET became the expression in the translation (sqlite-insert.ts).
+ *   VALUES or SET became the expression in the translation (insert.ts).
  *
  * This works on SQLite's dialect, so it covers a MySQL client's translated
  * statements and the SQLite statements of ddb's own protocol alike; the session
@@ -22,11 +22,11 @@
  * read. What gets past (a trigger created before the column was, an INSERT sent
  * while the table changed) meets the column's CHECK, which refuses the sentinel.
  */
-import { classifyTokens } from './classify.ts'
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, findTop, nameOf, queryArms, refuse, splitList, sqlName, TokenEdits } from './sqlite-edits.ts'
-import type { ColumnInfo, TableInfo } from './sqlite-table-info.ts'
-import { triggerHead } from './sqlite-table-info.ts'
+import { classifyTokens } from '../classify.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { closeOf, findTop, nameOf, queryArms, refuse, splitList, sqlName, TokenEdits } from './edits.ts'
+import type { ColumnInfo, TableInfo } from './table-info.ts'
+import { triggerHead } from './table-info.ts'
 
 /** Looks a table up in the store; undefined when there is none (or no catalog). */
 export type TableLookup = (name: string) => TableInfo | undefined

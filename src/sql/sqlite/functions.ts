@@ -9,9 +9,9 @@
  * CURRENT_TIMESTAMP and strftime(…, 'now') into the entry's time.
  */
 
-import { isName } from './determinism-occurrence.ts'
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, findTop, refuse, type Span, splitList, sqlString, type TokenEdits } from './sqlite-edits.ts'
+import { isName } from '../determinism-occurrence.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { closeOf, findTop, refuse, type Span, splitList, sqlString, type TokenEdits } from './edits.ts'
 
 /** What the functions need to know about the session. */
 export interface FunctionContext {

@@ -1,12 +1,12 @@
 /**
  * Token-level editing of one lexed statement, shared by the MySQL → SQLite
- * translators (sqlite-dialect.ts): each translator replaces, removes or adds
+ * translators (dialect.ts): each translator replaces, removes or adds
  * text around tokens, and the statement is rendered once at the end, so edits
  * made by different translators to different tokens compose. Also the small
  * helpers they share: quoting, finding a closing parenthesis, splitting a list.
  */
-import { DdbError } from '../errors.ts'
-import { isPunct, isWord, quoteIdentifier, type Token } from './lexer.ts'
+import { DdbError } from '../../errors.ts'
+import { isPunct, isWord, quoteIdentifier, type Token } from '../lexer.ts'
 
 /** A range of a statement's tokens. */
 export interface Span {

@@ -8,17 +8,17 @@
  *
  * A written default: SQLite evaluates a column default on each node as it
  * inserts, so a default that is not a constant (CURRENT_TIMESTAMP, NOW(3),
- * (RAND()) …) would give each node its own value. CREATE TABLE (sqlite-columns.ts)
+ * (RAND()) …) would give each node its own value. CREATE TABLE (columns.ts)
  * gives such a column the sentinel default `'ddb-default:<hex>:<hex>'` (the
  * SQLite expression, then MySQL's text, as UTF-8 hex) and a CHECK that refuses
  * the sentinel; ddb writes the expression into every INSERT that leaves the
- * column out (sqlite-defaults.ts), where makeDeterministic pins it, and a write
+ * column out (defaults.ts), where makeDeterministic pins it, and a write
  * that did not (a trigger's, one sent while the table changed) fails instead of
  * storing each node's own value. The catalog shows the MySQL text.
  */
-import { isPunct, isWord, type Token, tokenize } from './lexer.ts'
-import { hasSqlMode } from './sql-mode.ts'
-import { mysqlIndexName } from './sqlite-indexes.ts'
+import { isPunct, isWord, type Token, tokenize } from '../lexer.ts'
+import { hasSqlMode } from '../sql-mode.ts'
+import { mysqlIndexName } from './indexes.ts'
 
 /** A column of a SQLite table. */
 export interface ColumnInfo {

@@ -14,7 +14,7 @@
  *   the value with a warning instead: not silently the same, so not done).
  * - ON DUPLICATE KEY UPDATE → ON CONFLICT DO UPDATE SET: SQLite's upsert, for a
  *   conflict on any unique key, as MySQL's (VALUES(c) → excluded.c and MySQL's
- *   left-to-right SET are rewritten before, in sqlite-assignments.ts).
+ *   left-to-right SET are rewritten before, in assignments.ts).
  *
  * - 0 for the AUTO_INCREMENT column asks MySQL for a new id, as NULL does, unless
  *   the sql_mode has NO_AUTO_VALUE_ON_ZERO (dump files set it): its value becomes
@@ -25,8 +25,8 @@
  * AUTO_INCREMENT table where ddb cannot tell which selected column is the id,
  * REPLACE into a table with a DELETE trigger (SQLite's REPLACE does not fire it).
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { type Catalog, catalog, defaultOf, defaults, MODIFIERS } from './sqlite-dml.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { type Catalog, catalog, defaultOf, defaults, MODIFIERS } from './dml.ts'
 import {
   closeOf,
   findTop,
@@ -38,8 +38,8 @@ import {
   splitList,
   sqlName,
   type TokenEdits,
-} from './sqlite-edits.ts'
-import { noAutoValueOnZero, type SqliteContext, type TableInfo } from './sqlite-table-info.ts'
+} from './edits.ts'
+import { noAutoValueOnZero, type SqliteContext, type TableInfo } from './table-info.ts'
 
 /** INSERT or REPLACE (keyword `verb`). */
 export function translateInsert(edits: TokenEdits, ctx: SqliteContext, verb: string): void {

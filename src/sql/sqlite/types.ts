@@ -5,14 +5,14 @@
  * constraints that make SQLite refuse what MySQL's strict mode refuses (out of
  * range, too long, not a member of the ENUM, not JSON), and MySQL's own name
  * for the type when the declared type does not carry it (kept in a comment
- * the catalog reads, see sqlite-catalog.ts).
+ * the catalog reads, see catalog.ts).
  *
  * Display widths (INT(11)) and ZEROFILL are dropped, as MySQL 8 reports them
  * (TINYINT(1) kept). Refused: SET, BIT, the spatial types, and types SQLite has
  * nothing like (UUID, INET6 …).
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, refuse, splitList, sqlName, sqlString } from './sqlite-edits.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { closeOf, refuse, splitList, sqlName, sqlString } from './edits.ts'
 
 /** A column type as SQLite gets it. */
 export interface SqliteType {

@@ -13,8 +13,8 @@
  *   (… VALUES (…) AS new), become excluded.c, SQLite's name for the row that
  *   was to be inserted; the alias goes.
  */
-import { isPunct, isWord, type Token } from './lexer.ts'
-import { closeOf, findTop, nameOf, refuse, type Span, splitList, sqlName, TokenEdits } from './sqlite-edits.ts'
+import { isPunct, isWord, type Token } from '../lexer.ts'
+import { closeOf, findTop, nameOf, refuse, type Span, splitList, sqlName, TokenEdits } from './edits.ts'
 
 /** The statement with its SET list rewritten, in MySQL's dialect; undefined when nothing changed. */
 export function rewriteAssignments(sql: string, tokens: Token[], keyword: string): string | undefined {

@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from './lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite-dialect.ts'
+import { tokenize } from '../lexer.ts'
+import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
 
 /** An in-memory SQLite database that runs MySQL-dialect statements through the translator. */
 function store(withCatalog = true) {

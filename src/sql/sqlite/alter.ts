@@ -17,9 +17,9 @@
  * - Refused: MODIFY, CHANGE, ALTER COLUMN, CONVERT TO, ADD/DROP PRIMARY KEY,
  *   DROP FOREIGN KEY, CHECK or CONSTRAINT, ADD CHECK, RENAME INDEX, ORDER BY, PARTITION.
  */
-import { isPunct, isWord, tokenize } from './lexer.ts'
-import { columnText, readColumn, readReference } from './sqlite-columns.ts'
-import { sqliteIndexOf } from './sqlite-ddl.ts'
+import { isPunct, isWord, tokenize } from '../lexer.ts'
+import { columnText, readColumn, readReference } from './columns.ts'
+import { sqliteIndexOf } from './ddl.ts'
 import {
   closeOf,
   nameOf,
@@ -30,9 +30,9 @@ import {
   sqlName,
   sqlString,
   type TokenEdits,
-} from './sqlite-edits.ts'
-import { createIndex, defaultIndexName, readIndex } from './sqlite-indexes.ts'
-import type { SqliteContext } from './sqlite-table-info.ts'
+} from './edits.ts'
+import { createIndex, defaultIndexName, readIndex } from './indexes.ts'
+import type { SqliteContext } from './table-info.ts'
 
 const REBUILD =
   'SQLite cannot change a column or constraint in place; create a new table and copy the rows, or use a MySQL store'

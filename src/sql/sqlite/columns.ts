@@ -1,22 +1,13 @@
 /**
- * One MySQL column definition as SQLite's: the type (sqlite-types.ts), NOT NULL,
+ * One MySQL column definition as SQLite's: the type (types.ts), NOT NULL,
  * DEFAULT, the collation, generated columns, REFERENCES and CHECK, for CREATE
  * TABLE and ALTER TABLE … ADD COLUMN.
  */
-import { isPunct, isWord, tokenize } from './lexer.ts'
-import {
-  closeOf,
-  nameOf,
-  operandEnd,
-  readTableName,
-  refuse,
-  splitList,
-  sqlName,
-  type TokenEdits,
-} from './sqlite-edits.ts'
-import { collation } from './sqlite-literals.ts'
-import { writtenDefault } from './sqlite-table-info.ts'
-import { readType, type SqliteType } from './sqlite-types.ts'
+import { isPunct, isWord, tokenize } from '../lexer.ts'
+import { closeOf, nameOf, operandEnd, readTableName, refuse, splitList, sqlName, type TokenEdits } from './edits.ts'
+import { collation } from './literals.ts'
+import { writtenDefault } from './table-info.ts'
+import { readType, type SqliteType } from './types.ts'
 
 /** A column definition as read. */
 export interface ColumnDef {
@@ -28,7 +19,7 @@ export interface ColumnDef {
   unique: boolean
   /** The rest of the definition as SQLite text: DEFAULT, COLLATE, generated, REFERENCES, CHECK. */
   clauses: string[]
-  /** Whether its default is one ddb writes into each INSERT (sqlite-table-info.ts). */
+  /** Whether its default is one ddb writes into each INSERT (table-info.ts). */
   writtenDefault?: boolean
   collate?: string
 }
@@ -49,7 +40,7 @@ export function columnText(c: ColumnDef, at: { rowid: boolean; primary: boolean;
   const marker = c.type.mysqlType ? ` /*mysql ${name} ${c.type.mysqlType}*/` : ''
   const notNull = c.notNull || at.primary ? ' NOT NULL' : ''
   const collation = c.collate ?? (c.type.binary || at.binaryTable ? 'BINARY' : 'NOCASE')
-  // The catalog reports utf8mb4_bin for the text columns marked so (sqlite-catalog.ts).
+  // The catalog reports utf8mb4_bin for the text columns marked so (catalog.ts).
   const collate = !c.type.text ? '' : ` COLLATE ${collation}${collation === 'BINARY' ? ` /*mysql_bin ${name}*/` : ''}`
   return [`${name} ${c.type.declared}${marker}${notNull}${collate}`, ...c.clauses, ...checks].join(' ')
 }

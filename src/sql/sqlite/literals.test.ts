@@ -1,7 +1,7 @@
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from './lexer.ts'
-import { toSqlite } from './sqlite-dialect.ts'
+import { tokenize } from '../lexer.ts'
+import { toSqlite } from './dialect.ts'
 
 /** Translates `sql` and runs it on a fresh in-memory database; returns the first row's values. */
 function row(sql: string): unknown[] {
