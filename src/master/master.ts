@@ -3,7 +3,7 @@ import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { openStore } from '../store/open-store.ts'
-import type { StatementShape, Store } from '../store/store.ts'
+import type { Store } from '../store/store.ts'
 import type { NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
@@ -75,27 +75,6 @@ export class Master {
 
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     return this.store.read(db, sql, params, settings)
-  }
-
-  get storeVersion(): string | null {
-    return this.store.version
-  }
-
-  sessionDefaults(names: string[]): Promise<Record<string, Param>> {
-    return this.store.sessionDefaults(names)
-  }
-
-  checkSetting(name: string, value: Param): Promise<Param | null> {
-    return this.store.checkSetting(name, value)
-  }
-
-  describe(db: string | null, sql: string): Promise<StatementShape> {
-    return this.store.describe(db, sql)
-  }
-
-  catalog(sql: string, params: string[]): Record<string, unknown>[] {
-    if (!this.store.catalog) throw new DdbError('UNSUPPORTED', 'catalog: only a SQLite store has one to read this way')
-    return this.store.catalog(sql, params)
   }
 
   /** Resolves once `offset` is published (a write in flight may still publish it); else STALE_READ after timeoutMs. */

@@ -6,7 +6,7 @@
  */
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import type { Classification } from '../sql/classify.ts'
-import type { StatementShape } from '../store/store.ts'
+import type { StatementShape, Store } from '../store/store.ts'
 import type { Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 
@@ -43,15 +43,23 @@ export interface NodePosition {
   offset: number
 }
 
-/** What receives an attached slave's messages and the end of its connection. */
 export type { SlaveHello, StatementShape }
 
+/** What receives an attached slave's messages and the end of its connection. */
 export interface ReplicaHandler {
   onMessage(m: Message): void
   onClose(reason: string | null): void
   /** Called once the welcome is on its way: the stream may start. */
   start(): void
 }
+
+/**
+ * What a session asks of a node's store directly: its server's VERSION() (null:
+ * SQLite), the system variables of a fresh session (none on SQLite), what SET
+ * SESSION would do (null: SQLite), a read's result columns before it runs, and on
+ * SQLite the catalog, read synchronously, which translating a MySQL client's SQL needs.
+ */
+export type StoreServices = Pick<Store, 'version' | 'sessionDefaults' | 'checkSetting' | 'describe' | 'catalog'>
 
 export interface NodeApi {
   readonly role: NodeRole
@@ -63,16 +71,8 @@ export interface NodeApi {
   write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
   /** A read, with the session's settings (MySQL: time_zone, sql_mode … for what the store renders and compares). */
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
-  /** The store server's VERSION() (null: SQLite). */
-  readonly storeVersion: string | null
-  /** These system variables as a fresh session of the store sees them (none on SQLite). */
-  sessionDefaults(names: string[]): Promise<Record<string, Param>>
-  /** What SET SESSION name = value would do on the store: the value it then reports, its error, or null (SQLite). */
-  checkSetting(name: string, value: Param): Promise<Param | null>
-  /** SQLite stores: a synchronous read of the catalog, which translating a MySQL client's SQL needs. */
-  catalog?(sql: string, params: string[]): Record<string, unknown>[]
-  /** A read's result columns, known before it runs (the store prepares it without running it). */
-  describe(db: string | null, sql: string): Promise<StatementShape>
+  /** The node's store, for what a session asks of it besides reads. */
+  readonly store: StoreServices
   /**
    * Read-your-writes: resolves once the node holds entry `offset` (a slave: has
    * applied it; the master: has published it), or rejects with STALE_READ

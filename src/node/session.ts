@@ -94,7 +94,7 @@ export class Session {
     if (classifyTokens(statement.tokens).kind !== 'read') return { columns: [], params }
     const [read] = this.#translates ? await this.#toSqlite(statement.sql, statement.tokens) : [statement]
     if (!read) return { columns: [], params }
-    return { ...(await this.#node.describe(this.db, read.sql)), params }
+    return { ...(await this.#node.store.describe(this.db, read.sql)), params }
   }
 
   /** Ends the session: an open transaction rolls back, as when a MySQL client disconnects. */
@@ -216,7 +216,7 @@ export class Session {
         const v = rows[0]?.[0] ?? null
         return typeof v === 'boolean' ? Number(v) : (v as Value)
       },
-      check: (name, value) => this.#node.checkSetting(name, value),
+      check: (name, value) => this.#node.store.checkSetting(name, value),
     })
     return { kind: 'ok' }
   }

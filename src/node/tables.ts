@@ -19,8 +19,9 @@ const mysqlCaches = new WeakMap<NodeApi, Map<string, Promise<IdTable | undefined
 
 /** A SQLite store's table lookup as of now; undefined when the node's store has no catalog (MySQL). */
 export function sqliteTables(node: NodeApi): TableLookup | undefined {
-  if (node.dialect !== 'sqlite' || !node.catalog) return undefined
-  const catalog = node.catalog.bind(node)
+  const { store } = node
+  if (node.dialect !== 'sqlite' || !store.catalog) return undefined
+  const catalog = store.catalog.bind(store)
   const version = catalog('PRAGMA schema_version', [])[0]?.schema_version
   let cache = sqliteCaches.get(node)
   if (!cache || cache.version !== version) {

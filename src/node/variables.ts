@@ -9,6 +9,7 @@
  */
 import type { Param } from '../entry.ts'
 import { DdbError } from '../errors.ts'
+import type { StoreServices } from './api.ts'
 
 /** A variable's value: what a user variable can hold, and every system variable. */
 export type Value = Param
@@ -210,10 +211,8 @@ const SQLITE_VERSION = '8.0.40-ddb'
 /** What a node's store is, for the variables its sessions start with. */
 export interface VariableSource {
   readonly dialect: 'mysql' | 'sqlite'
-  /** The store server's VERSION() (null: SQLite). */
-  readonly storeVersion: string | null
-  /** These variables as the store's fresh sessions see them. */
-  sessionDefaults(names: string[]): Promise<Record<string, Value>>
+  /** Its VERSION() (null: SQLite), and these variables as its fresh sessions see them. */
+  readonly store: Pick<StoreServices, 'version' | 'sessionDefaults'>
 }
 
 const defaultsByNode = new WeakMap<VariableSource, Promise<Record<string, Value>>>()
@@ -230,13 +229,15 @@ export function sessionDefaults(node: VariableSource): Promise<Record<string, Va
     defaults =
       node.dialect === 'sqlite'
         ? Promise.resolve({ ...SQLITE_DEFAULTS, ...own })
-        : node.sessionDefaults(Object.keys(SQLITE_DEFAULTS).concat([...REPLICATED])).then((d) => ({ ...d, ...own }))
+        : node.store
+            .sessionDefaults(Object.keys(SQLITE_DEFAULTS).concat([...REPLICATED]))
+            .then((d) => ({ ...d, ...own }))
     defaultsByNode.set(node, defaults)
   }
   return defaults
 }
 
 /** VERSION(): the MySQL store's server's, or the MySQL ddb speaks for a SQLite store. */
-export function serverVersion(node: Pick<VariableSource, 'storeVersion'>): string {
-  return node.storeVersion ?? SQLITE_VERSION
+export function serverVersion(node: Pick<VariableSource, 'store'>): string {
+  return node.store.version ?? SQLITE_VERSION
 }

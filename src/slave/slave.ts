@@ -5,7 +5,7 @@ import { DdbError, NotMasterError, StaleReadError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Classification } from '../sql/classify.ts'
 import { openStore } from '../store/open-store.ts'
-import type { StatementShape, Store } from '../store/store.ts'
+import type { Store } from '../store/store.ts'
 import type { NodeStatus, ReplicationFilters } from '../wire/messages.ts'
 import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
@@ -138,27 +138,6 @@ export class Slave {
 
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     return this.store.read(db, sql, params, settings)
-  }
-
-  get storeVersion(): string | null {
-    return this.store.version
-  }
-
-  sessionDefaults(names: string[]): Promise<Record<string, Param>> {
-    return this.store.sessionDefaults(names)
-  }
-
-  checkSetting(name: string, value: Param): Promise<Param | null> {
-    return this.store.checkSetting(name, value)
-  }
-
-  describe(db: string | null, sql: string): Promise<StatementShape> {
-    return this.store.describe(db, sql)
-  }
-
-  catalog(sql: string, params: string[]): Record<string, unknown>[] {
-    if (!this.store.catalog) throw new DdbError('UNSUPPORTED', 'catalog: only a SQLite store has one to read this way')
-    return this.store.catalog(sql, params)
   }
 
   /** Resolves once the store holds entry `offset`; rejects with StaleReadError after timeoutMs. */

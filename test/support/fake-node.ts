@@ -81,14 +81,16 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       ran.push({ sql, params })
       return node.readResult
     },
-    async describe(db: string | null, sql: string): Promise<StatementShape> {
-      line(`describe ${sql}`, db)
-      const { columns, columnTypes } = node.readResult
-      return { columns: columns.map((name, i) => ({ name, type: columnTypes?.[i] ?? null })), params: 0 }
+    store: {
+      version: null,
+      sessionDefaults: async () => ({}),
+      checkSetting: async () => null,
+      async describe(db: string | null, sql: string): Promise<StatementShape> {
+        line(`describe ${sql}`, db)
+        const { columns, columnTypes } = node.readResult
+        return { columns: columns.map((name, i) => ({ name, type: columnTypes?.[i] ?? null })), params: 0 }
+      },
     },
-    storeVersion: null,
-    sessionDefaults: async () => ({}),
-    checkSetting: async () => null,
     async waitForOffset(offset: number, timeoutMs: number): Promise<void> {
       calls.push(`wait ${offset} ${timeoutMs}`)
     },
