@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { type TempDir, tempDir } from '../../test/support/util.ts'
 import type { Param } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
-import { FK_OFF, FK_ON, openSqliteStore, type SqliteStore } from './sqlite-store.ts'
+import { FK_OFF, FK_ON } from './sqlite-foreign-keys.ts'
+import { openSqliteStore, type SqliteStore } from './sqlite-store.ts'
 import type { StoreStatement } from './store.ts'
 
 let dir: TempDir

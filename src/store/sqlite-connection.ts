@@ -1,0 +1,99 @@
+/** Running statements on one bun:sqlite connection of a SQLite store: the statement cache, reads, runs, errors. */
+import type { Database, Statement } from 'bun:sqlite'
+import type { Param, ReadResult } from '../entry.ts'
+import { StoreError } from '../errors.ts'
+import { FOREIGN_KEY_FAILED, foreignKeyError } from './sqlite-foreign-keys.ts'
+import { sqliteColumnType } from './sqlite-types.ts'
+import type { RunResult, StoreState } from './store.ts'
+import { toDriverValue, toJsonRow } from './values.ts'
+
+/** Most prepared statements kept for reuse (a replayed log repeats the same parameterized texts). */
+const STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Prepared statements of one connection by SQL text, the least recently used
+ * finalized past STATEMENT_CACHE_SIZE (bun's own query() cache never forgets,
+ * and replayed statements with literals are mostly unique).
+ */
+export class StatementCache {
+  readonly db: Database
+  readonly #statements = new Map<string, Statement>()
+
+  constructor(db: Database) {
+    this.db = db
+  }
+
+  get(sql: string): Statement {
+    let stmt = this.#statements.get(sql)
+    if (stmt) {
+      this.#statements.delete(sql)
+    } else {
+      stmt = this.db.prepare(sql)
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        const [oldest, old] = this.#statements.entries().next().value!
+        old.finalize()
+        this.#statements.delete(oldest)
+      }
+    }
+    this.#statements.set(sql, stmt)
+    return stmt
+  }
+
+  clear(): void {
+    for (const stmt of this.#statements.values()) stmt.finalize()
+    this.#statements.clear()
+  }
+}
+
+/** Runs a statement that returns rows on connection `db`. */
+export function readOn(db: Database, sql: string, params: Param[]): ReadResult {
+  try {
+    const stmt = db.prepare(sql)
+    try {
+      const rows = stmt.values(...params.map(toDriverValue)) as unknown[][]
+      return {
+        columns: stmt.columnNames,
+        rows: rows.map(toJsonRow),
+        columnTypes: stmt.declaredTypes.map(sqliteColumnType),
+      }
+    } finally {
+      stmt.finalize()
+    }
+  } catch (err) {
+    throw storeError(err)
+  }
+}
+
+export function runOn(cache: StatementCache, sql: string, params: Param[]): RunResult {
+  try {
+    const { changes, lastInsertRowid } = cache.get(sql).run(...params.map(toDriverValue))
+    return { affectedRows: changes, insertId: Number(lastInsertRowid) }
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === FOREIGN_KEY_FAILED) throw foreignKeyError(err, cache.db, sql)
+    throw storeError(err)
+  }
+}
+
+export function writeStateOn(cache: StatementCache, state: StoreState): void {
+  runOn(cache, 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1', [
+    state.offset,
+    state.logId,
+    state.pending ?? null,
+  ])
+}
+
+/** SQLite result codes after which the database file's state is in doubt (not a refused statement). */
+const IO_FAILURE = /^SQLITE_(IOERR|CORRUPT|FULL|CANTOPEN|NOTADB|NOMEM)/
+
+/** Wraps a bun:sqlite error: SQLite's message and code; rejectedByServer unless the file itself failed. */
+export function storeError(err: unknown, prefix = '', hint?: string): StoreError {
+  const message = err instanceof Error ? err.message : String(err)
+  const code = (err as { code?: unknown } | null)?.code
+  const storeCode = typeof code === 'string' ? code : undefined
+  return new StoreError(prefix + message, {
+    cause: err,
+    storeCode,
+    hint,
+    rejectedByServer: !IO_FAILURE.test(storeCode ?? ''),
+  })
+}
