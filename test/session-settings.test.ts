@@ -72,6 +72,32 @@ describe('session settings replicate with the writes that ran under them (MySQL 
     await expectSlavesEqualMaster(master, cluster.slaves, 'mysql')
   })
 
+  test('innodb_lock_wait_timeout: the master waits for a row lock that long, and the entry does not carry it', async () => {
+    const holder = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: await cluster.mysqlPort(master),
+      user: 'root',
+      database: 'app',
+    })
+    try {
+      await conn.query('INSERT INTO names (id, name) VALUES (20, ?)', ['a'])
+      await holder.query('BEGIN')
+      await holder.query("UPDATE names SET name = 'h' WHERE id = 20")
+      await conn.query('SET SESSION innodb_lock_wait_timeout = 1')
+      const started = Date.now()
+      await expect(conn.query("UPDATE names SET name = 'c' WHERE id = 20")).rejects.toMatchObject({ errno: 1205 })
+      expect(Date.now() - started).toBeLessThan(20_000) // not the server's 50 s
+      await holder.query('COMMIT')
+      await conn.query("UPDATE names SET name = 'c' WHERE id = 20")
+      const [entry] = await tailLog(cluster.log, '--from', String(await masterOffset(master)))
+      expect(entry!.statements[0]!.settings ?? {}).not.toHaveProperty('innodb_lock_wait_timeout')
+      await conn.query('SET SESSION innodb_lock_wait_timeout = DEFAULT')
+      await expectSlavesEqualMaster(master, cluster.slaves, 'mysql')
+    } finally {
+      await holder.end()
+    }
+  })
+
   test("an unknown variable and a bad value get MySQL's own errors", async () => {
     await expect(conn.query('SET no_such_variable = 1')).rejects.toMatchObject({ errno: 1193 })
     await expect(conn.query("SET sql_mode = 'NOT_A_MODE'")).rejects.toMatchObject({ errno: 1231 })

@@ -56,7 +56,7 @@ export class ClientTransaction {
   }
 
   /** Runs a write inside the transaction; its offset is 0 until COMMIT gives the entry one. */
-  async write({ statement, classification }: ClassifiedStatement): Promise<WriteResult> {
+  async write({ statement, classification, runWith }: ClassifiedStatement): Promise<WriteResult> {
     this.#checkUsable()
     // Each statement runs at its own time (NOW() advances within a transaction, as in MySQL; a session's
     // SET TIMESTAMP pins it); the entry keeps it.
@@ -64,7 +64,7 @@ export class ClientTransaction {
     const db = this.#current
     let result: RunResult
     try {
-      const [raw] = await this.#run((tx) => tx.runMany([storeStatement(db, statement, ts)]))
+      const [raw] = await this.#run((tx) => tx.runMany([storeStatement(db, statement, ts, runWith)]))
       result = normalize(classification, raw!)
     } catch (err) {
       await this.#failedWith(err)

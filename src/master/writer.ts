@@ -1,5 +1,5 @@
 import { GROUP_COMMIT_MAX } from '../config.ts'
-import type { Entry, EntryDraft, Statement, WriteResult } from '../entry.ts'
+import type { Entry, EntryDraft, Param, Statement, WriteResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
@@ -13,6 +13,12 @@ import { CommitOrder } from './commit-order.ts'
 export interface ClassifiedStatement {
   statement: Statement
   classification: Classification
+  /**
+   * Session settings the statement runs under on the master only (lock wait and
+   * statement timeouts): they change how it runs, not what it writes, so they are
+   * not logged, and a slave never replays with them.
+   */
+  runWith?: Record<string, Param>
 }
 
 /** One client's write: statements that become one entry. */
@@ -403,7 +409,7 @@ function hasDdl(req: WriteRequest): boolean {
 
 /** A request's statements as the store runs them, at the entry's time (MySQL: SET TIMESTAMP). */
 function storeStatements(req: WriteRequest, ts: number): StoreStatement[] {
-  return req.statements.map(({ statement }) => storeStatement(req.db, statement, statement.ts ?? ts))
+  return req.statements.map(({ statement, runWith }) => storeStatement(req.db, statement, statement.ts ?? ts, runWith))
 }
 
 /**

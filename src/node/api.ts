@@ -14,6 +14,12 @@ import type { Peer } from '../wire/peer.ts'
 export interface WriteStatement {
   statement: Statement
   classification: Classification
+  /**
+   * Session settings the statement runs under on the master only (lock wait and
+   * statement timeouts): they change how it runs, not what it writes, so they are
+   * not logged, and a slave never replays with them.
+   */
+  runWith?: Record<string, Param>
 }
 
 /**

@@ -229,9 +229,11 @@ export class Session {
     return text === sql ? { sql, tokens } : { sql: text, tokens: tokenize(text) }
   }
 
-  /** The settings this session's reads and writes run with (MySQL clients' SETs), or undefined. */
+  /** The settings this session's reads run with (MySQL clients' SETs), or undefined. */
   #settings(): Settings | undefined {
-    return this.#variables?.settings()
+    const v = this.#variables
+    const [replicated, runOnly] = [v?.settings(), v?.runOnlySettings()]
+    return runOnly ? { ...replicated, ...runOnly } : replicated
   }
 
   /** A read: inside a transaction it sees the transaction's writes. */
@@ -310,7 +312,8 @@ export class Session {
       filled === undefined ? tokens : tokenize(filled),
     )
     const text = prepared.rewritten ? prepared.sql : source
-    const settings = this.#settings()
+    const settings = this.#variables?.settings()
+    const runWith = this.#variables?.runOnlySettings()
     const statement: Statement = {
       sql: text,
       params,
@@ -318,7 +321,7 @@ export class Session {
       ...(ts !== undefined ? { ts } : {}),
       ...(settings ? { settings } : {}),
     }
-    return { statement, classification }
+    return { statement, classification, ...(runWith ? { runWith } : {}) }
   }
 
   /** BEGIN / START TRANSACTION, COMMIT (or SQLite's END), ROLLBACK, and savepoints. */

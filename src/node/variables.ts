@@ -41,6 +41,20 @@ export const REPLICATED = new Set([
   'old_mode',
 ])
 
+/**
+ * System variables that change how the master runs a statement, not what it
+ * writes (how long it waits for a row lock, how long it may run): a session's
+ * statements run under them, on its own transaction's connection or the writer's,
+ * but they are never logged; a slave replaying with them could stop on a lock
+ * wait the master never met.
+ */
+export const RUN_ONLY = new Set([
+  'innodb_lock_wait_timeout',
+  'lock_wait_timeout',
+  'max_statement_time',
+  'max_execution_time',
+])
+
 /** Session variables ddb refuses to set, with why. */
 const REFUSED: Record<string, string> = {
   sql_log_bin: 'ddb replicates every write; a session cannot opt out of the log',
@@ -134,9 +148,18 @@ export class SessionVariables {
 
   /** The replicated settings that differ from a fresh session's: what a write records. Undefined when none do. */
   settings(): Settings | undefined {
+    return this.#differing(REPLICATED)
+  }
+
+  /** The run-only settings (RUN_ONLY) that differ from a fresh session's. Undefined when none do. */
+  runOnlySettings(): Settings | undefined {
+    return this.#differing(RUN_ONLY)
+  }
+
+  #differing(names: ReadonlySet<string>): Settings | undefined {
     let out: Settings | undefined
     for (const [name, value] of this.#system) {
-      if (!REPLICATED.has(name) || value === this.#defaults[name]) continue
+      if (!names.has(name) || value === this.#defaults[name]) continue
       out ??= {}
       out[name] = value
     }

@@ -1,4 +1,4 @@
-import type { Entry, Statement } from '../entry.ts'
+import type { Entry, Param, Statement } from '../entry.ts'
 import { DdbError, DivergenceError, StoreError } from '../errors.ts'
 import { statementKind } from '../sql/classify.ts'
 import type { Store, StoreStatement, StoreTxn } from './store.ts'
@@ -195,15 +195,23 @@ function replayed(e: Entry, s: Statement): StoreStatement {
   return { ...storeStatement(e.db, s, s.ts ?? e.ts), timeZone: runIn(s).timeZone ?? e.timeZone, insertId: s.insertId }
 }
 
-/** A statement as a store runs it, in database `db` at time `ts`, with its session's time zone and settings. */
-export function storeStatement(db: string | null, s: Statement, ts: number): StoreStatement {
-  return { db: s.db ?? db, sql: s.sql, params: s.params, ts, ...runIn(s) }
+/**
+ * A statement as a store runs it, in database `db` at time `ts`, with its session's
+ * time zone and settings, and on the master the settings it runs with unlogged (`runWith`).
+ */
+export function storeStatement(
+  db: string | null,
+  s: Statement,
+  ts: number,
+  runWith?: Record<string, Param>,
+): StoreStatement {
+  return { db: s.db ?? db, sql: s.sql, params: s.params, ts, ...runIn(s, runWith) }
 }
 
 /** The time zone (a setting the store keeps apart: it pins its own) and the other settings a statement runs with. */
-function runIn(s: Statement): Pick<StoreStatement, 'timeZone' | 'settings'> {
-  if (!s.settings) return {}
-  const { time_zone, ...settings } = s.settings
+function runIn(s: Statement, runWith?: Record<string, Param>): Pick<StoreStatement, 'timeZone' | 'settings'> {
+  if (!s.settings && !runWith) return {}
+  const { time_zone, ...settings } = { ...s.settings, ...runWith }
   return {
     ...(typeof time_zone === 'string' ? { timeZone: time_zone } : {}),
     ...(Object.keys(settings).length > 0 ? { settings } : {}),
