@@ -1,9 +1,8 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
+import { translatingSqlite } from '../../test/support/translating-sqlite.ts'
 import type { Param } from '../entry.ts'
 import { insertIdSource, insertTarget, reportedInsertId } from './insert-id.ts'
 import { tokenize } from './lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite/dialect.ts'
 
 /**
  * An in-memory SQLite store with an AUTO_INCREMENT table `a` and a table `n`
@@ -11,15 +10,10 @@ import { describeSqliteTable, type SqliteContext, toSqlite } from './sqlite/dial
  * what MySQL would report.
  */
 function store(sqlMode?: string) {
-  const db = new Database(':memory:')
-  const ctx: SqliteContext = {
-    database: 'app',
-    table: (name) => describeSqliteTable((sql, p) => db.query(sql).all(...p) as Record<string, unknown>[], name),
-    ...(sqlMode ? { sqlMode } : {}),
-  }
+  const { db, ctx, translate } = translatingSqlite(sqlMode ? { sqlMode } : {})
   const run = (sql: string, params: Param[] = []) => {
     let last = { changes: 0, lastInsertRowid: 0 as number | bigint }
-    for (const s of toSqlite(sql, tokenize(sql), ctx)) last = db.query(s).run(...(params as never[]))
+    for (const s of translate(sql)) last = db.query(s).run(...(params as never[]))
     return last
   }
   run('CREATE TABLE a (id INT AUTO_INCREMENT PRIMARY KEY, v INT UNIQUE)')

@@ -1,31 +1,18 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from '../lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
+import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 
-/** A store with ddb's state table, a users table and a posts table, created through the translator. */
+/** The translating store with ddb's state table, users, posts and a view. */
 function store(database: string | null = 'app') {
-  const db = new Database(':memory:')
-  const ctx: SqliteContext = {
-    database,
-    table: (name) =>
-      describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name),
-  }
-  const translate = (sql: string): string[] => toSqlite(sql, tokenize(sql), ctx)
-  const rows = (sql: string, ...params: string[]): Record<string, unknown>[] => {
-    let out: Record<string, unknown>[] = []
-    for (const s of translate(sql)) out = db.query(s).all(...params) as Record<string, unknown>[]
-    return out
-  }
-  db.run('CREATE TABLE ddb_state (id INTEGER PRIMARY KEY, applied_offset INTEGER NOT NULL)')
-  rows(
+  const s = translatingSqlite({ database })
+  s.db.run('CREATE TABLE ddb_state (id INTEGER PRIMARY KEY, applied_offset INTEGER NOT NULL)')
+  s.rows(
     "CREATE TABLE `users` (`id` int unsigned not null auto_increment primary key, `name` varchar(255) NOT NULL DEFAULT 'anon', `email` varchar(100) COLLATE utf8mb4_bin, `kind` ENUM('a','b') DEFAULT 'a', `score` DECIMAL(8,2), `born` DATETIME(3), UNIQUE KEY `users_email_unique` (`email`), KEY `by_name` (`name`, `score`))",
   )
-  rows(
+  s.rows(
     'CREATE TABLE posts (id BIGINT AUTO_INCREMENT PRIMARY KEY, user_id INT UNSIGNED NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)',
   )
-  rows('CREATE VIEW names AS SELECT name FROM users')
-  return { db, rows, translate }
+  s.rows('CREATE VIEW names AS SELECT name FROM users')
+  return s
 }
 
 describe('information_schema.TABLES', () => {

@@ -1,26 +1,9 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from '../lexer.ts'
-import { describeSqliteTable, toSqlite } from './dialect.ts'
+import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 
-/** An in-memory SQLite database that runs MySQL-dialect statements through the translator. */
 function store(options: { sqlMode?: string } = {}) {
-  const db = new Database(':memory:')
-  const ctx = {
-    ...options,
-    database: 'app',
-    table: (name: string) =>
-      describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name),
-  }
-  const translate = (sql: string): string[] => toSqlite(sql, tokenize(sql), ctx)
-  /** Runs `sql` and returns the rows of its last statement. */
-  const run = (sql: string): Record<string, unknown>[] => {
-    let rows: Record<string, unknown>[] = []
-    for (const s of translate(sql)) rows = db.query(s).all() as Record<string, unknown>[]
-    return rows
-  }
-  const values = (sql: string): unknown[][] => db.query(translate(sql).at(-1)!).values() as unknown[][]
-  return { db, translate, run, values }
+  const s = translatingSqlite(options)
+  return { ...s, run: s.rows }
 }
 
 describe('AUTO_INCREMENT primary keys become the rowid', () => {

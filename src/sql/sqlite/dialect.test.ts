@@ -1,19 +1,14 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
+import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 import { DdbError } from '../../errors.ts'
 import { classifyTokens } from '../classify.ts'
 import { tokenize } from '../lexer.ts'
 import { splitLexed } from '../split.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
+import { toSqlite } from './dialect.ts'
 
 /** An in-memory SQLite database that runs MySQL-dialect input (several statements allowed) through the translator. */
 function store(database: string | null = 'app') {
-  const db = new Database(':memory:')
-  const ctx: SqliteContext = {
-    database,
-    table: (name) =>
-      describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name),
-  }
+  const { db, ctx } = translatingSqlite({ database })
   /** Runs every statement of `input` with `params` for its last; returns that one's rows. The session's own (SET, LOCK TABLES) are skipped, as the session answers them. */
   const rows = (input: string, ...params: (string | number)[]): Record<string, unknown>[] => {
     let out: Record<string, unknown>[] = []

@@ -1,24 +1,13 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from '../lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
+import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 
-/** An in-memory SQLite database that runs MySQL-dialect statements through the translator. */
+/** The translating store with table t. */
 function store(withCatalog = true) {
-  const db = new Database(':memory:')
-  const ctx: SqliteContext = { database: 'app' }
-  if (withCatalog)
-    ctx.table = (name) =>
-      describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name)
-  const translate = (sql: string): string[] => toSqlite(sql, tokenize(sql), ctx)
-  const run = (sql: string): void => {
-    for (const s of translate(sql)) db.run(s)
-  }
-  const values = (sql: string): unknown[][] => db.query(translate(sql).at(-1)!).values() as unknown[][]
-  run(
+  const s = translatingSqlite({}, { catalog: withCatalog })
+  s.rows(
     "CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'none', n INT DEFAULT 0, UNIQUE KEY u (name))",
   )
-  return { db, translate, run, values }
+  return { ...s, run: s.rows }
 }
 
 describe('INSERT', () => {

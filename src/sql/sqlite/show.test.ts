@@ -1,28 +1,15 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from '../lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
+import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 
 const DDL =
   "CREATE TABLE t (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'x', k INT DEFAULT '0', c CHAR(5) COLLATE utf8mb4_bin, e ENUM('b','a'), u INT, UNIQUE KEY uq (name), KEY idx_k (k, u))"
 
-/** A store holding table t (DDL) and ddb's state table, created through the translator. */
+/** The translating store with ddb's state table and the tables of DDL. */
 function store(database: string | null = 'app') {
-  const db = new Database(':memory:')
-  const ctx: SqliteContext = {
-    database,
-    table: (name) =>
-      describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name),
-  }
-  const translate = (sql: string): string[] => toSqlite(sql, tokenize(sql), ctx)
-  const rows = (sql: string): Record<string, unknown>[] => {
-    let out: Record<string, unknown>[] = []
-    for (const s of translate(sql)) out = db.query(s).all() as Record<string, unknown>[]
-    return out
-  }
-  db.run('CREATE TABLE ddb_state (id INTEGER PRIMARY KEY)')
-  rows(DDL)
-  return { db, rows, translate }
+  const s = translatingSqlite({ database })
+  s.db.run('CREATE TABLE ddb_state (id INTEGER PRIMARY KEY)')
+  s.rows(DDL)
+  return s
 }
 
 describe('SHOW TABLES and SHOW DATABASES', () => {

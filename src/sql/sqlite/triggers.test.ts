@@ -1,28 +1,12 @@
-import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
-import { tokenize } from '../lexer.ts'
-import { describeSqliteTable, type SqliteContext, toSqlite } from './dialect.ts'
+import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 
-/** An in-memory SQLite database that runs MySQL-dialect statements through the translator. */
+/** The translating store with tables books and audit. */
 function store(sqlMode = 'STRICT_TRANS_TABLES') {
-  const db = new Database(':memory:')
-  const ctx: SqliteContext = {
-    database: 'app',
-    sqlMode,
-    lastInsertId: 5, // the session's, which a trigger's body must not take
-    table: (name) =>
-      describeSqliteTable((sql, params) => db.query(sql).all(...params) as Record<string, unknown>[], name),
-  }
-  const translate = (sql: string): string[] => toSqlite(sql, tokenize(sql), ctx)
-  const run = (sql: string): Record<string, unknown>[] => {
-    let rows: Record<string, unknown>[] = []
-    for (const s of translate(sql)) rows = db.query(s).all() as Record<string, unknown>[]
-    return rows
-  }
-  const values = (sql: string): unknown[][] => db.query(translate(sql).at(-1)!).values() as unknown[][]
-  run('CREATE TABLE books (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(20), n INT)')
-  run('CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, book_id INT NOT NULL, action VARCHAR(20) NOT NULL)')
-  return { db, translate, run, values }
+  const s = translatingSqlite({ sqlMode, lastInsertId: 5 }) // the session's, which a trigger's body must not take
+  s.rows('CREATE TABLE books (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(20), n INT)')
+  s.rows('CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, book_id INT NOT NULL, action VARCHAR(20) NOT NULL)')
+  return { ...s, run: s.rows }
 }
 
 /** What mariadb-dump writes for a trigger, once the session resolved its executable comments. */
