@@ -35,6 +35,8 @@ export class ProtocolError extends DdbError {
 export class StoreError extends DdbError {
   /** The store's own error code (MySQL errno, SQLite code), when it gave one. */
   readonly storeCode?: string | number
+  /** The MySQL errno a MySQL client is told: a MySQL store's own, a SQLite store's nearest counterpart. */
+  readonly mysqlErrno?: number
   /**
    * True when the database answered the statement with an error (syntax, missing
    * table, duplicate key…): the statement did not run. False when the store could
@@ -44,11 +46,19 @@ export class StoreError extends DdbError {
 
   constructor(
     message: string,
-    options: { cause?: unknown; storeCode?: string | number; hint?: string; rejectedByServer?: boolean } = {},
+    options: {
+      cause?: unknown
+      storeCode?: string | number
+      mysqlErrno?: number
+      hint?: string
+      rejectedByServer?: boolean
+    } = {},
   ) {
     super('STORE', message, options)
     this.name = 'StoreError'
     this.storeCode = options.storeCode
+    const errno = options.mysqlErrno ?? (typeof options.storeCode === 'number' ? options.storeCode : undefined)
+    if (errno !== undefined) this.mysqlErrno = errno
     this.rejectedByServer = options.rejectedByServer ?? false
   }
 }

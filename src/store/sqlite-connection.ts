@@ -85,14 +85,49 @@ export function writeStateOn(cache: StatementCache, state: StoreState): void {
 /** SQLite result codes after which the database file's state is in doubt (not a refused statement). */
 const IO_FAILURE = /^SQLITE_(IOERR|CORRUPT|FULL|CANTOPEN|NOTADB|NOMEM)/
 
-/** Wraps a bun:sqlite error: SQLite's message and code; rejectedByServer unless the file itself failed. */
+/** SQLite's extended codes that have a MySQL counterpart a client would branch on. */
+const MYSQL_ERRNO_BY_CODE: Record<string, number> = {
+  SQLITE_CONSTRAINT_UNIQUE: 1062,
+  SQLITE_CONSTRAINT_PRIMARYKEY: 1062,
+  SQLITE_CONSTRAINT_NOTNULL: 1048,
+  SQLITE_CONSTRAINT_FOREIGNKEY: 1452, // a COMMIT's deferred check; a statement's says which row (foreignKeyError)
+}
+
+/**
+ * SQLite reports most statement errors as plain SQLITE_ERROR; these messages have a
+ * MySQL errno that clients and migration tools branch on (a missing table, a column
+ * already added, a syntax error).
+ */
+const MYSQL_ERRNO_BY_MESSAGE: readonly [RegExp, number][] = [
+  [/^no such table:/, 1146],
+  [/^no such column:/, 1054],
+  [/^table .* already exists/, 1050],
+  [/^index .* already exists/, 1061],
+  [/^duplicate column name:/, 1060],
+  [/^no such index:/, 1091],
+  [/syntax error$|^incomplete input$/, 1064],
+]
+
+/** The MySQL errno of a SQLite error: by its extended code, else by its message; undefined without a counterpart. */
+function mysqlErrnoOf(code: string | undefined, message: string): number | undefined {
+  if (code === undefined) return undefined
+  if (code !== 'SQLITE_ERROR') return MYSQL_ERRNO_BY_CODE[code]
+  return MYSQL_ERRNO_BY_MESSAGE.find(([pattern]) => pattern.test(message))?.[1]
+}
+
+/**
+ * Wraps a bun:sqlite error: SQLite's message and code, and the MySQL errno a MySQL
+ * client is told; rejectedByServer unless the file itself failed.
+ */
 export function storeError(err: unknown, prefix = '', hint?: string): StoreError {
   const message = err instanceof Error ? err.message : String(err)
   const code = (err as { code?: unknown } | null)?.code
   const storeCode = typeof code === 'string' ? code : undefined
+  const mysqlErrno = mysqlErrnoOf(storeCode, message)
   return new StoreError(prefix + message, {
     cause: err,
     storeCode,
+    ...(mysqlErrno !== undefined ? { mysqlErrno } : {}),
     hint,
     rejectedByServer: !IO_FAILURE.test(storeCode ?? ''),
   })

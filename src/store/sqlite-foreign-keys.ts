@@ -67,13 +67,14 @@ const VERBS = new Set(['INSERT', 'REPLACE', 'UPDATE', 'DELETE', 'DROP'])
  * (1451). The code stays SQLite's.
  */
 export function foreignKeyError(err: unknown, db: Database, sql: string): StoreError {
-  const what =
-    foreignKeySide(db, sql) === 'parent'
-      ? 'Cannot delete or update a parent row: a foreign key constraint fails'
-      : 'Cannot add or update a child row: a foreign key constraint fails'
+  const parent = foreignKeySide(db, sql) === 'parent'
+  const what = parent
+    ? 'Cannot delete or update a parent row: a foreign key constraint fails'
+    : 'Cannot add or update a child row: a foreign key constraint fails'
   return new StoreError(`${what} (${err instanceof Error ? err.message : String(err)})`, {
     cause: err,
     storeCode: FOREIGN_KEY_FAILED,
+    mysqlErrno: parent ? 1451 : 1452,
     rejectedByServer: true,
   })
 }

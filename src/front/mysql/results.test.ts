@@ -1,7 +1,9 @@
+import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
 
 import { DdbError, NotMasterError, StoreError, UsageError } from '../../errors.ts'
 import { COLUMN_TYPE } from '../../mysql-protocol.ts'
+import { runOn, StatementCache } from '../../store/sqlite-connection.ts'
 import { answerLocally, type LocalContext } from './local.ts'
 import { columnText, fitsType, inferColumn, resultColumn, textValue, toMysqlError } from './results.ts'
 
@@ -10,55 +12,7 @@ describe('toMysqlError', () => {
     ['a slave refusing a write', new NotMasterError('10.0.0.1:8080'), 1290, 'HY000'],
     ['a MySQL store errno', new StoreError("Duplicate entry '1'", { storeCode: 1062 }), 1062, '23000'],
     ['an unknown MySQL errno', new StoreError('odd', { storeCode: 4321 }), 4321, 'HY000'],
-    [
-      'a SQLite unique violation',
-      new StoreError('UNIQUE constraint failed', { storeCode: 'SQLITE_CONSTRAINT_UNIQUE' }),
-      1062,
-      '23000',
-    ],
-    ['a SQLite missing table', new StoreError('no such table: x', { storeCode: 'SQLITE_ERROR' }), 1146, '42S02'],
-    ['a SQLite missing column', new StoreError('no such column: c', { storeCode: 'SQLITE_ERROR' }), 1054, '42S22'],
-    [
-      'a SQLite table that exists',
-      new StoreError('table t already exists', { storeCode: 'SQLITE_ERROR' }),
-      1050,
-      '42S01',
-    ],
-    [
-      'a SQLite duplicate column',
-      new StoreError('duplicate column name: c', { storeCode: 'SQLITE_ERROR' }),
-      1060,
-      '42S21',
-    ],
-    [
-      'a SQLite syntax error',
-      new StoreError('near "selec": syntax error', { storeCode: 'SQLITE_ERROR' }),
-      1064,
-      '42000',
-    ],
-    ['another SQLite error', new StoreError('no such function: f', { storeCode: 'SQLITE_ERROR' }), 1105, 'HY000'],
-    [
-      'a SQLite foreign key, a child row',
-      new StoreError('Cannot add or update a child row: a foreign key constraint fails (x)', {
-        storeCode: 'SQLITE_CONSTRAINT_FOREIGNKEY',
-      }),
-      1452,
-      '23000',
-    ],
-    [
-      'a SQLite foreign key, a parent row',
-      new StoreError('Cannot delete or update a parent row: a foreign key constraint fails (x)', {
-        storeCode: 'SQLITE_CONSTRAINT_FOREIGNKEY',
-      }),
-      1451,
-      '23000',
-    ],
-    [
-      'a SQLite code without a counterpart',
-      new StoreError('no such table: x', { storeCode: 'SQLITE_BUSY' }),
-      1105,
-      'HY000',
-    ],
+    ['a SQLite error without a MySQL counterpart', new StoreError('busy', { storeCode: 'SQLITE_BUSY' }), 1105, 'HY000'],
     ['an unsafe statement', new DdbError('UNSAFE_STATEMENT', 'UUID() is not deterministic'), 1235, '42000'],
     ['an unsupported statement', new DdbError('UNSUPPORTED', 'LOCK TABLES'), 1235, '42000'],
     [
@@ -72,6 +26,39 @@ describe('toMysqlError', () => {
     ['anything else', new Error('boom'), 1105, 'HY000'],
   ])('%s', (_name, err, errno, sqlState) => {
     expect(toMysqlError(err)).toMatchObject({ errno, sqlState })
+  })
+
+  /** The error a SQLite store raises for `sql`, on tables p (parent), c (child, a row of p's) and u (unique). */
+  function sqliteFailure(sql: string): unknown {
+    const db = new Database(':memory:')
+    db.run('PRAGMA foreign_keys = ON')
+    db.run('CREATE TABLE p (id INTEGER PRIMARY KEY)')
+    db.run('CREATE TABLE c (id INTEGER PRIMARY KEY, p INT NOT NULL REFERENCES p (id))')
+    db.run('INSERT INTO p VALUES (1)')
+    db.run('INSERT INTO c VALUES (1, 1)')
+    try {
+      runOn(new StatementCache(db), sql, [])
+    } catch (err) {
+      return err
+    } finally {
+      db.close()
+    }
+    throw new Error(`${sql} did not fail`)
+  }
+
+  test.each([
+    ['a unique or primary key violation', 'INSERT INTO p VALUES (1)', 1062, '23000'],
+    ['NOT NULL', 'INSERT INTO c VALUES (2, NULL)', 1048, '23000'],
+    ['a missing table', 'SELECT * FROM missing', 1146, '42S02'],
+    ['a missing column', 'SELECT nope FROM p', 1054, '42S22'],
+    ['a table that exists', 'CREATE TABLE p (x)', 1050, '42S01'],
+    ['a duplicate column', 'ALTER TABLE p ADD COLUMN id INT', 1060, '42S21'],
+    ['a syntax error', 'SELEC 1', 1064, '42000'],
+    ['a foreign key, a child row', 'INSERT INTO c VALUES (2, 99)', 1452, '23000'],
+    ['a foreign key, a parent row', 'DELETE FROM p WHERE id = 1', 1451, '23000'],
+    ['another SQLite error', 'SELECT no_such_function(1)', 1105, 'HY000'],
+  ])("the SQLite store's error for %s has MySQL's errno", (_name, sql, errno, sqlState) => {
+    expect(toMysqlError(sqliteFailure(sql))).toMatchObject({ errno, sqlState })
   })
 
   test('the SQL state of a MySQL store error comes from the server when it gave one', () => {

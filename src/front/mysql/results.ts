@@ -51,39 +51,6 @@ const SQL_STATES: Record<number, string> = {
   1690: '22003',
 }
 
-/** SQLite's extended codes that have a MySQL counterpart a client would branch on. */
-const SQLITE_CODES: Record<string, number> = {
-  SQLITE_CONSTRAINT_UNIQUE: 1062,
-  SQLITE_CONSTRAINT_PRIMARYKEY: 1062,
-  SQLITE_CONSTRAINT_NOTNULL: 1048,
-  SQLITE_CONSTRAINT_FOREIGNKEY: 1452,
-}
-
-/**
- * SQLite reports most statement errors as plain SQLITE_ERROR; these messages have a
- * MySQL errno that clients and migration tools branch on (a missing table, a column
- * already added, a syntax error).
- */
-const SQLITE_MESSAGES: readonly [RegExp, number][] = [
-  [/^no such table:/, 1146],
-  [/^no such column:/, 1054],
-  [/^table .* already exists/, 1050],
-  [/^index .* already exists/, 1061],
-  [/^duplicate column name:/, 1060],
-  [/^no such index:/, 1091],
-  [/syntax error$|^incomplete input$/, 1064],
-]
-
-/** The MySQL errno of a SQLite error: by its extended code, else by its message. */
-function sqliteErrno(code: string, message: string): number {
-  // The SQLite store words a foreign-key error as MySQL does, which tells a parent row from a child row.
-  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' && message.startsWith('Cannot delete or update a parent row')) return 1451
-  const byCode = SQLITE_CODES[code]
-  if (byCode !== undefined) return byCode
-  if (code !== 'SQLITE_ERROR') return ER_UNKNOWN_ERROR
-  return SQLITE_MESSAGES.find(([pattern]) => pattern.test(message))?.[1] ?? ER_UNKNOWN_ERROR
-}
-
 /** ER_NOT_SUPPORTED_YET: what ddb answers for statements it refuses to replicate. */
 export const ER_NOT_SUPPORTED_YET = 1235
 /** ER_UNKNOWN_ERROR: anything without a closer MySQL error. */
@@ -105,8 +72,7 @@ export function toMysqlError(err: unknown): MysqlError {
   }
   if (err instanceof StoreError) {
     const cause = err.cause as { sqlState?: unknown } | undefined
-    let errno = typeof err.storeCode === 'number' ? err.storeCode : ER_UNKNOWN_ERROR
-    if (typeof err.storeCode === 'string') errno = sqliteErrno(err.storeCode, err.message)
+    const errno = err.mysqlErrno ?? ER_UNKNOWN_ERROR
     const sqlState =
       typeof cause?.sqlState === 'string' && cause.sqlState.length === 5
         ? cause.sqlState
