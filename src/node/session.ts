@@ -13,7 +13,7 @@ import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 import type { NodeApi, Transaction, WriteStatement } from './api.ts'
 import { isLastInsertIdCall, runSet, substituteVariables } from './settings.ts'
-import { forgetTables, idTable, sqliteTables } from './tables.ts'
+import { forgetTables, idTableOf, mysqlIdTable, sqliteTables, type TableLookup } from './tables.ts'
 import { SessionVariables, type Settings, serverVersion, sessionDefaults, type Value } from './variables.ts'
 
 /**
@@ -92,7 +92,9 @@ export class Session {
     const [statement, more] = splitLexed(sql)
     if (!statement || more) throw new UsageError('a prepared statement must be exactly one statement')
     if (classifyTokens(statement.tokens).kind !== 'read') return { columns: [], params }
-    const [read] = this.#translates ? await this.#toSqlite(statement.sql, statement.tokens) : [statement]
+    const [read] = this.#translates
+      ? await this.#toSqlite(statement.sql, statement.tokens, sqliteTables(this.#node))
+      : [statement]
     if (!read) return { columns: [], params }
     return { ...(await this.#node.store.describe(this.db, read.sql)), params }
   }
@@ -143,9 +145,11 @@ export class Session {
     params: Param[],
     sent: string,
   ): Promise<QueryAnswer[number]> {
+    // A SQLite store's tables, looked up once for the statement's translation, written defaults and insert id.
+    const tables = this.#translates || c.kind !== 'read' ? sqliteTables(this.#node) : undefined
     let statements = [{ sql, tokens, c }]
-    if (this.#translates && this.#node.role === 'master') statements = await this.#toSqlite(sql, tokens)
-    else if (this.#translates && c.kind === 'read') statements = await this.#toSqlite(sql, tokens)
+    if (this.#translates && (this.#node.role === 'master' || c.kind === 'read'))
+      statements = await this.#toSqlite(sql, tokens, tables)
     if (statements.length === 0) return { kind: 'ok' } // CREATE DATABASE IF NOT EXISTS: the one database is there
     if (params.length > 0 && statements.length > 1) throw new UsageError('parameters need exactly one statement')
     if (statements.every((s) => s.c.kind === 'read')) {
@@ -153,8 +157,8 @@ export class Session {
       for (const s of statements) answer = await this.#read(s.sql, params)
       return { kind: 'read', ...answer! }
     }
-    const idSource = await this.#insertIdSource(tokens, params)
-    const result = await this.#write(statements, params, sent)
+    const idSource = await this.#insertIdSource(tokens, params, tables)
+    const result = await this.#write(statements, params, sent, tables)
     if (c.kind === 'ddl') forgetTables(this.#node)
     const reported = idSource
       ? reportedInsertId(idSource, result, this.#node.dialect)
@@ -164,11 +168,17 @@ export class Session {
   }
 
   /** A MySQL client's INSERT on the master: where its ids come from, for the id MySQL would report and LAST_INSERT_ID(). */
-  async #insertIdSource(tokens: Token[], params: Param[]): Promise<IdSource | undefined> {
+  async #insertIdSource(
+    tokens: Token[],
+    params: Param[],
+    tables: TableLookup | undefined,
+  ): Promise<IdSource | undefined> {
     if (this.#dialect !== 'mysql' || this.#node.role !== 'master') return undefined
     const target = insertTarget(tokens)
     if (!target) return undefined
-    const table = await idTable(this.#node, this.#node.dialect === 'mysql' ? (target.db ?? this.db) : null, target.name)
+    const table = tables
+      ? idTableOf(tables(target.name))
+      : await mysqlIdTable(this.#node, target.db ?? this.db, target.name)
     if (!table) return undefined
     const sqlMode = (await this.variables()).system('sql_mode')
     const zeroIsId = hasSqlMode(typeof sqlMode === 'string' ? sqlMode : undefined, 'NO_AUTO_VALUE_ON_ZERO')
@@ -181,8 +191,11 @@ export class Session {
   }
 
   /** The SQLite statements that do what the MySQL statement does, classified (UNSUPPORTED when none can). */
-  async #toSqlite(sql: string, tokens: Token[]): Promise<Array<{ sql: string; tokens: Token[]; c: Classification }>> {
-    const table = sqliteTables(this.#node)
+  async #toSqlite(
+    sql: string,
+    tokens: Token[],
+    table: TableLookup | undefined,
+  ): Promise<Array<{ sql: string; tokens: Token[]; c: Classification }>> {
     const sqlMode = (await this.variables()).system('sql_mode')
     const translated = toSqlite(sql, tokens, {
       database: this.database,
@@ -252,6 +265,7 @@ export class Session {
     statements: Array<{ sql: string; tokens: Token[]; c: Classification }>,
     params: Param[],
     sent: string,
+    tables: TableLookup | undefined,
   ): Promise<WriteResult> {
     const [first] = statements
     // A slave refuses, or forwards the statement as sent to its master (which makes it deterministic); never from inside a transaction.
@@ -261,7 +275,9 @@ export class Session {
         this.#txn ? [] : [{ statement: { sql: sent, params }, classification: first!.c }],
       )
     }
-    const writes = statements.map((s, i) => this.#prepareWrite(s.sql, params, s.c, s.tokens, i === 0 ? sent : s.sql))
+    const writes = statements.map((s, i) =>
+      this.#prepareWrite(s.sql, params, s.c, s.tokens, i === 0 ? sent : s.sql, tables),
+    )
     const txn = this.#txn
     // DDL commits an open transaction first in MySQL: two entries, in order (SQLite's DDL is transactional).
     if (txn && this.#dialect === 'mysql' && statements.some((s) => s.c.kind === 'ddl')) await this.#commit()
@@ -299,12 +315,12 @@ export class Session {
     classification: Classification,
     tokens: Token[],
     sent: string,
+    tables: TableLookup | undefined,
   ): WriteStatement {
     const pinned = this.#variables?.system('timestamp')
     const ts = typeof pinned === 'number' ? Math.round(pinned * 1000) : undefined
     // On SQLite, a column default that is not a constant is written into each INSERT, then pinned like the rest.
-    const table = this.#node.dialect === 'sqlite' ? sqliteTables(this.#node) : undefined
-    const filled = table ? writeDefaults(sql, tokens, table) : undefined
+    const filled = tables ? writeDefaults(sql, tokens, tables) : undefined
     const source = filled ?? sql
     const prepared = makeDeterministic(
       source,

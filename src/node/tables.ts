@@ -2,10 +2,10 @@
  * The store's tables as a session needs to know them: on a SQLite store, for the
  * MySQL-dialect translator and written defaults (sql/sqlite/table-info.ts); on
  * both, for the insert id MySQL would report (sql/insert-id.ts). Reading a table
- * takes a few catalog queries and a MySQL client's INSERT needs its table up to
- * three times, so lookups are kept per node: on SQLite until the schema changes
- * (PRAGMA schema_version, which any DDL bumps); on MySQL until DDL runs through
- * this node (forgetTables).
+ * takes a few catalog queries, and writes go to the same few tables, so lookups
+ * are kept per node: on SQLite until the schema changes (PRAGMA schema_version,
+ * which any DDL bumps; a session asks once per statement); on MySQL until DDL runs
+ * through this node (forgetTables).
  */
 import type { IdTable } from '../sql/insert-id.ts'
 import { describeSqliteTable, type TableInfo } from '../sql/sqlite/dialect.ts'
@@ -36,14 +36,14 @@ export function sqliteTables(node: NodeApi): TableLookup | undefined {
   }
 }
 
-/** Table `name` (of database `db` on MySQL) as the insert id reads it; undefined when there is no such table. */
-export async function idTable(node: NodeApi, db: string | null, name: string): Promise<IdTable | undefined> {
-  const sqlite = sqliteTables(node)
-  if (sqlite) {
-    const info = sqlite(name)
-    return info && { columns: info.columns, autoIncrement: info.autoIncrement ? info.rowid : undefined }
-  }
-  if (db === null) return undefined
+/** A SQLite table as the insert id reads it. */
+export function idTableOf(info: TableInfo | undefined): IdTable | undefined {
+  return info && { columns: info.columns, autoIncrement: info.autoIncrement ? info.rowid : undefined }
+}
+
+/** Table `name` of database `db` on a MySQL store, as the insert id reads it; undefined when there is no such table. */
+export function mysqlIdTable(node: NodeApi, db: string | null, name: string): Promise<IdTable | undefined> {
+  if (db === null) return Promise.resolve(undefined)
   let cache = mysqlCaches.get(node)
   if (!cache) {
     cache = new Map()

@@ -166,17 +166,14 @@ export function describeSqliteTable(query: CatalogQuery, name: string): TableInf
       "SELECT type, name, sql FROM sqlite_schema WHERE (type = 'view' OR (type = 'trigger' AND tbl_name <> ?)) AND instr(lower(sql), lower(?)) > 0 ORDER BY rowid",
       [table, table],
     ).map((d) => ({ type: d.type === 'view' ? 'view' : 'trigger', name: String(d.name), sql: String(d.sql) }))
-  let rows: boolean | undefined
   const base = {
     name: table,
     columns,
     autoIncrement: rowid !== undefined && /\bAUTOINCREMENT\b/i.test(String(found.sql)),
     rowid,
     sql: String(found.sql),
-    hasRows: () => {
-      rows ??= query(`SELECT 1 AS found FROM "${table.replaceAll('"', '""')}" LIMIT 1`, []).length > 0
-      return rows
-    },
+    // Read each time it is asked: the session keeps a TableInfo until the schema changes, not the rows.
+    hasRows: () => query(`SELECT 1 AS found FROM "${table.replaceAll('"', '""')}" LIMIT 1`, []).length > 0,
   }
   // What only some translations need is read when first asked for.
   return withLazy<typeof base, Pick<TableInfo, 'indexes' | 'triggers' | 'dependents'>>(base, {
