@@ -62,10 +62,14 @@ export interface ReplicaHandler {
 /**
  * What a session asks of a node's store directly: its server's VERSION() (null:
  * SQLite), the system variables of a fresh session (none on SQLite), what SET
- * SESSION would do (null: SQLite), a read's result columns before it runs, and on
- * SQLite the catalog, read synchronously, which translating a MySQL client's SQL needs.
+ * SESSION would do (null: SQLite), a read's result columns before it runs, on
+ * SQLite the catalog, read synchronously, which translating a MySQL client's SQL
+ * needs, and on MySQL a table's columns, which insert ids need.
  */
-export type StoreServices = Pick<Store, 'version' | 'sessionDefaults' | 'checkSetting' | 'describe' | 'catalog'>
+export type StoreServices = Pick<
+  Store,
+  'version' | 'sessionDefaults' | 'checkSetting' | 'describe' | 'catalog' | 'columnsOf'
+>
 
 export interface NodeApi {
   readonly role: NodeRole

@@ -43,7 +43,8 @@ export function idTableOf(info: TableInfo | undefined): IdTable | undefined {
 
 /** Table `name` of database `db` on a MySQL store, as the insert id reads it; undefined when there is no such table. */
 export function mysqlIdTable(node: NodeApi, db: string | null, name: string): Promise<IdTable | undefined> {
-  if (db === null) return Promise.resolve(undefined)
+  const { store } = node
+  if (db === null || !store.columnsOf) return Promise.resolve(undefined)
   let cache = mysqlCaches.get(node)
   if (!cache) {
     cache = new Map()
@@ -52,7 +53,7 @@ export function mysqlIdTable(node: NodeApi, db: string | null, name: string): Pr
   const key = `${db}.${name}`
   let table = cache.get(key)
   if (!table) {
-    table = readMysqlTable(node, db, name)
+    table = store.columnsOf(db, name)
     cache.set(key, table)
     table.catch(() => cache.delete(key))
   }
@@ -62,16 +63,4 @@ export function mysqlIdTable(node: NodeApi, db: string | null, name: string): Pr
 /** After DDL through this node: a MySQL store's tables are read again. */
 export function forgetTables(node: NodeApi): void {
   mysqlCaches.delete(node)
-}
-
-async function readMysqlTable(node: NodeApi, db: string, name: string): Promise<IdTable | undefined> {
-  const { rows } = await node.read(
-    db,
-    'SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-    [db, name],
-  )
-  if (rows.length === 0) return undefined
-  const columns = rows.map((r) => ({ name: String(r[0]) }))
-  const id = rows.find((r) => /auto_increment/i.test(String(r[1])))
-  return { columns, autoIncrement: id ? String(id[0]) : undefined }
 }

@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
+import type { IdTable } from '../sql/insert-id.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import {
   columnTypeOf,
@@ -234,6 +235,17 @@ export class MysqlStore implements Store {
   }
 
   /** Prepares the statement on the server (COM_STMT_PREPARE), which reports its columns, then closes it. */
+  async columnsOf(db: string, name: string): Promise<IdTable | undefined> {
+    const { rows } = await this.read(
+      db,
+      'SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+      [db, name],
+    )
+    if (rows.length === 0) return undefined
+    const id = rows.find((r) => /auto_increment/i.test(String(r[1])))
+    return { columns: rows.map((r) => ({ name: String(r[0]) })), autoIncrement: id ? String(id[0]) : undefined }
+  }
+
   describe(db: string | null, sql: string): Promise<StatementShape> {
     return this.#withReader(db, async (conn) => {
       const prepared = await conn.prepare(sql)

@@ -1,4 +1,5 @@
 import type { ColumnType, Param, ReadResult, Statement } from '../entry.ts'
+import type { IdTable } from '../sql/insert-id.ts'
 
 /** What the store remembers about replication, in the same transaction as the data. */
 export interface StoreState {
@@ -161,6 +162,8 @@ export interface Store {
   checkSetting(name: string, value: Param): Promise<Param | null>
   /** SQLite only: a synchronous read of its catalog (sqlite_schema, pragma tables), for translating MySQL's SQL. */
   catalog?(sql: string, params: string[]): Record<string, unknown>[]
+  /** MySQL only: table `name` of database `db`, from information_schema; undefined when there is none. */
+  columnsOf?(db: string, name: string): Promise<IdTable | undefined>
   /** Prepares a statement without running it, to learn its result columns; rejects as running it would (syntax, missing table). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   close(): Promise<void>

@@ -12,9 +12,8 @@
  * `ran` holds every statement that reached the node ({sql, params}, reads
  * too, inside transactions too), as it arrived.
  *
- * A read of information_schema.COLUMNS (how a session on a MySQL store learns a
- * table's AUTO_INCREMENT column, for insert ids) answers from `columns` and is
- * not recorded.
+ * `store.columnsOf` (how a session on a MySQL store learns a table's
+ * AUTO_INCREMENT column, for insert ids) answers from `columns`.
  *
  * Writes answer offsets 1, 2, 3 …; a write whose SQL contains 'dup' fails with
  * a duplicate-key StoreError. A node of role 'slave' has no beginTransaction,
@@ -75,8 +74,6 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       return { offset: node.offset, affectedRows: 1, insertId: node.insertId ?? node.offset }
     },
     async read(db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
-      if (sql.includes('information_schema.COLUMNS'))
-        return { columns: ['COLUMN_NAME', 'EXTRA'], rows: node.columns[String(params[1])] ?? [] }
       line(`read ${sql} ${JSON.stringify(params)}`, db)
       ran.push({ sql, params })
       return node.readResult
@@ -85,6 +82,12 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       version: null,
       sessionDefaults: async () => ({}),
       checkSetting: async () => null,
+      async columnsOf(_db: string, name: string) {
+        const columns = node.columns[name]
+        if (!columns) return undefined
+        const id = columns.find(([, extra]) => extra === 'auto_increment')
+        return { columns: columns.map(([c]) => ({ name: c })), autoIncrement: id?.[0] }
+      },
       async describe(db: string | null, sql: string): Promise<StatementShape> {
         line(`describe ${sql}`, db)
         const { columns, columnTypes } = node.readResult
