@@ -200,7 +200,6 @@ export class Session {
     const translated = toSqlite(sql, tokens, {
       database: this.database,
       ...(table ? { table } : {}),
-      lastInsertId: this.#lastInsertId,
       ...(typeof sqlMode === 'string' ? { sqlMode } : {}),
     })
     return translated.map((text) => {

@@ -18,7 +18,7 @@ function cluster() {
   const slave = new Database(':memory:')
   const table = (name: string) =>
     describeSqliteTable((sql, params) => master.query(sql).all(...params) as Record<string, unknown>[], name)
-  const ctx: SqliteContext = { database: 'app', table, lastInsertId: 0 }
+  const ctx: SqliteContext = { database: 'app', table }
   let seed = 1
   const random = (): number => {
     seed = (seed * 48271) % 2147483647

@@ -16,8 +16,8 @@
  *   if any argument is), IF(), GREATEST/LEAST, LENGTH (bytes), CHAR_LENGTH,
  *   INSTR/LOCATE/POSITION (case-insensitive), SUBSTRING … FROM … FOR, RAND(),
  *   GROUP_CONCAT(… ORDER BY … SEPARATOR …), CAST/CONVERT to MySQL types,
- *   JSON_EXTRACT/JSON_UNQUOTE, DATABASE() (the selected name, or NULL),
- *   LAST_INSERT_ID() (the session's, from the context).
+ *   JSON_EXTRACT/JSON_UNQUOTE, DATABASE() (the selected name, or NULL).
+ *   (LAST_INSERT_ID() is the session's value before it gets here.)
  * - Queries (queries.ts): LIMIT a, b; FROM DUAL; index hints, FOR UPDATE,
  *   LOCK IN SHARE MODE, SELECT modifiers dropped; db.t → t.
  * - DML (assignments.ts, insert.ts, dml.ts): INSERT
@@ -57,7 +57,7 @@
  *
  * A pure function of its input: it imports only src/sql and src/errors.ts. What
  * it needs from the store (a table's columns) comes through SqliteContext.table,
- * what it needs from the session (LAST_INSERT_ID(), sql_mode) through the context.
+ * what it needs from the session (the selected database, sql_mode) through the context.
  * In a write, run it before makeDeterministic (dialect 'sqlite'), which then
  * pins the CURRENT_TIMESTAMP and random() this writes.
  */
@@ -171,11 +171,7 @@ function structural(edits: TokenEdits, keyword: string, ctx: SqliteContext): str
     case 'ALTER VIEW':
       return translateCreateView(edits)
     case 'CREATE TRIGGER':
-      // A trigger's body runs later: LAST_INSERT_ID() is then the firing session's, so no literal of this one's.
-      return translateCreateTrigger(edits, ctx, (text) => {
-        const { lastInsertId: _, ...later } = ctx
-        return toSqlite(text, tokenize(text), later)
-      })
+      return translateCreateTrigger(edits, ctx, (text) => toSqlite(text, tokenize(text), ctx))
     case 'DROP TRIGGER':
       return translateDropTrigger(edits)
     case 'TRUNCATE TABLE':

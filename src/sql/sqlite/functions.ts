@@ -16,7 +16,6 @@ import { closeOf, findTop, refuse, type Span, splitList, sqlString, type TokenEd
 /** What the functions need to know about the session. */
 export interface FunctionContext {
   database: string | null
-  lastInsertId?: number
 }
 
 /** One call: the name's index, its parentheses, its arguments. */
@@ -110,14 +109,14 @@ const REWRITES: Record<string, Rewrite> = {
       throw refuse('RAND(seed)', "SQLite's random() cannot be seeded; compute the values in the client")
     return '((random() & 9223372036854775807) / 9223372036854775808.0)'
   },
-  LAST_INSERT_ID: ({ args }, _arg, _edits, ctx) => {
+  // The session writes a statement's LAST_INSERT_ID() in as its value before translating it (node/settings.ts);
+  // one that reaches here is in a trigger's or a view's body, which runs later, in another session.
+  LAST_INSERT_ID: ({ args }) => {
     if (args.length > 0) throw refuse('LAST_INSERT_ID(expr)', 'SQLite cannot set the session value; use a literal')
-    if (ctx.lastInsertId === undefined)
-      throw refuse(
-        'LAST_INSERT_ID()',
-        "the session's last generated id is not known here; read the insert id of the INSERT's answer",
-      )
-    return String(ctx.lastInsertId)
+    throw refuse(
+      'LAST_INSERT_ID() in a trigger or a view',
+      "it would be read when the body runs, in another session; read the insert id of the INSERT's answer",
+    )
   },
   DATABASE: ({ args }, _arg, _edits, ctx) => (args.length === 0 ? databaseLiteral(ctx) : undefined),
   SCHEMA: ({ args }, _arg, _edits, ctx) => (args.length === 0 ? databaseLiteral(ctx) : undefined),

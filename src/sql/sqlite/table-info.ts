@@ -205,8 +205,6 @@ export interface SqliteContext {
   database: string | null
   /** Looks a table up in the store; without it, translations that need a table's columns are refused. */
   table?: (name: string) => TableInfo | undefined
-  /** The session's LAST_INSERT_ID(): the first id its last INSERT generated; without it LAST_INSERT_ID() is refused. */
-  lastInsertId?: number
   /** The session's sql_mode (MySQL's default when absent): NO_AUTO_VALUE_ON_ZERO makes 0 an id, not a request for one. */
   sqlMode?: string
 }

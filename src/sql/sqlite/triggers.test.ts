@@ -3,7 +3,7 @@ import { translatingSqlite } from '../../../test/support/translating-sqlite.ts'
 
 /** The translating store with tables books and audit. */
 function store(sqlMode = 'STRICT_TRANS_TABLES') {
-  const s = translatingSqlite({ sqlMode, lastInsertId: 5 }) // the session's, which a trigger's body must not take
+  const s = translatingSqlite({ sqlMode })
   s.rows('CREATE TABLE books (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(20), n INT)')
   s.rows('CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, book_id INT NOT NULL, action VARCHAR(20) NOT NULL)')
   return { ...s, run: s.rows }
