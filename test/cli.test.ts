@@ -13,6 +13,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let n = 0
 const store = () => `sqlite:${join(dir, `s${++n}.sqlite`)}`
 const logFile = () => join(dir, `l${++n}.log`)
+/** A node's ports: never the defaults (8080, 3307 …), which a master the README started may hold. */
+const freePorts = async () => ['--listen', `127.0.0.1:${await freePort()}`, '--mysql-listen', 'off']
 
 /** One line on stderr, starting "ddb: ", no stack trace. */
 function expectOneLineError(stderr: string, pattern: RegExp): void {
@@ -31,20 +33,27 @@ describe('command-line errors', () => {
   })
 
   test('a slave without --master', async () => {
-    const r = await runDdb(['slave', '--db', store()], { env: { DDB_MASTER: '' } })
+    const r = await runDdb(['slave', '--db', store(), ...(await freePorts())], { env: { DDB_MASTER: '' } })
     expect(r.code).toBe(2)
     expectOneLineError(r.stderr, /missing --master/)
   })
 
   test('a bad store URL', async () => {
-    const r = await runDdb(['master', '--db', 'postgres://x/y', '--log', logFile()])
+    const r = await runDdb(['master', '--db', 'postgres://x/y', '--log', logFile(), ...(await freePorts())])
     expect(r.code).toBe(2)
     expectOneLineError(r.stderr, /invalid --db URL/)
   })
 
   test('an unreachable MySQL store', async () => {
     const port = await freePort()
-    const r = await runDdb(['master', '--db', `mysql://root@127.0.0.1:${port}/app`, '--log', logFile()])
+    const r = await runDdb([
+      'master',
+      '--db',
+      `mysql://root@127.0.0.1:${port}/app`,
+      '--log',
+      logFile(),
+      ...(await freePorts()),
+    ])
     expect(r.code).toBe(1)
     expectOneLineError(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`))
   })
@@ -55,7 +64,17 @@ describe('command-line errors', () => {
     expectOneLineError(bad.stderr, /invalid --listen "nowhere"/)
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
     const { master } = cluster
-    const taken = await runDdb(['master', '--db', store(), '--log', logFile(), '--listen', master.address])
+    const taken = await runDdb([
+      'master',
+      '--db',
+      store(),
+      '--log',
+      logFile(),
+      '--mysql-listen',
+      'off',
+      '--listen',
+      master.address,
+    ])
     expect(taken.code).toBe(1)
     expectOneLineError(taken.stderr, /address already in use/)
   })
@@ -64,15 +83,7 @@ describe('command-line errors', () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
     await (await cluster.master.client()).query('CREATE TABLE x (id INTEGER)')
     await cluster.master.stop()
-    const r = await runDdb([
-      'master',
-      '--db',
-      cluster.masterStore,
-      '--log',
-      logFile(),
-      '--listen',
-      `127.0.0.1:${await freePort()}`,
-    ])
+    const r = await runDdb(['master', '--db', cluster.masterStore, '--log', logFile(), ...(await freePorts())])
     expect(r.code).toBe(1)
     expectOneLineError(r.stderr, /was written with log .*\(point --log at the log file this store was written with\)/)
   })

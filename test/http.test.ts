@@ -248,6 +248,8 @@ describe('--http', () => {
       `127.0.0.1:${await freePort()}`,
       '--http',
       `127.0.0.1:${port}`,
+      '--mysql-listen',
+      'off', // never the default 3307: a master the README started may hold it
     ]
     const proc = Bun.spawn([...ddbCommand(), ...second], {
       stdin: 'ignore',
