@@ -13,7 +13,6 @@ test.each([
 ])(
   'the master store killed -9 mid-commit and restarted, %s: the master reconciles and keeps serving',
   async (_what, inTransactions) => {
-    // A server of its own: the state table ddb.replication_state belongs to one master.
     await using cluster = await withCluster({ store: 'mysql', slaveStore: 'sqlite' })
     const { master, slave } = cluster
     const store = cluster.serverOf(master)
@@ -51,7 +50,7 @@ test.each([
     const status = await statusOf(master)
     const offset = await masterOffset(master)
     expect(status.role === 'master' && status.offset).toBe(offset)
-    const [state] = await store.query(`SELECT applied_offset FROM ddb.replication_state WHERE id = 1`)
+    const [state] = await store.query(`SELECT applied_offset FROM ddb.stores WHERE db = 'app'`)
     expect(Number(state.applied_offset)).toBe(offset)
     await waitApplied(slave, offset)
     expect(await dumpTable(slave, 'acked')).toEqual(await dumpTable(master, 'acked'))

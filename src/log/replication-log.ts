@@ -2,6 +2,10 @@ import { Database, type Statement as SqliteStatement } from 'bun:sqlite'
 import { existsSync } from 'node:fs'
 import { type Entry, type EntryDraft, entryChecksum } from '../entry.ts'
 import { DdbError } from '../errors.ts'
+import { FileLock } from '../file-lock.ts'
+
+/** The log file format this ddb writes and reads (meta key 'format'); a newer one is refused, never guessed at. */
+export const LOG_FORMAT = 1
 
 /** How hard a log commit pushes to disk (SQLite's synchronous pragma; see README). */
 export type LogSync = 'full' | 'normal'
@@ -11,14 +15,22 @@ export interface LogOptions {
   sync?: LogSync
   /** Open an existing log for reading only (ddb log tail); never creates the file. */
   readonly?: boolean
+  /**
+   * Who opens it to write (e.g. "master pid 12 on db1, started …"): the log is then
+   * locked for this process alone, and another process that tries is refused, told this.
+   */
+  owner?: string
 }
 
-/** An entry whose stored checksum does not match its content. */
+/** An entry whose stored content does not match its checksum, or cannot be read at all. */
 export class CorruptEntryError extends DdbError {
-  constructor(offset: number) {
-    super('LOG_CORRUPT', `log entry ${offset} is corrupt: checksum mismatch`, {
+  readonly offset: number
+
+  constructor(offset: number, why = 'checksum mismatch') {
+    super('LOG_CORRUPT', `log entry ${offset} is corrupt: ${why}`, {
       hint: 'the log file was damaged; restore it from a backup',
     })
+    this.offset = offset
   }
 }
 
@@ -56,11 +68,13 @@ export class ReplicationLog {
   readonly #db: Database
   readonly #insert: SqliteStatement
   readonly #readFrom: SqliteStatement<EntryRow, [number, number]>
+  readonly #lock: FileLock | null
   #last: number
 
-  private constructor(path: string, db: Database) {
+  private constructor(path: string, db: Database, lock: FileLock | null) {
     this.path = path
     this.#db = db
+    this.#lock = lock
     this.id = (db.query(`SELECT value FROM meta WHERE key = 'log_id'`).get() as { value: string }).value
     this.#insert = db.prepare(
       `INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -69,17 +83,22 @@ export class ReplicationLog {
     this.#last = (db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }).last
   }
 
-  /** Opens (creating unless readonly) the log at `path`. */
+  /**
+   * Opens (creating unless readonly) the log at `path`. A file that is not a ddb
+   * log (a store, say) or is of a newer format is refused before anything in it changes.
+   */
   static open(path: string, options: LogOptions = {}): ReplicationLog {
     if (options.readonly && !existsSync(path)) {
       throw new DdbError('LOG_NOT_FOUND', `open log ${path}: no such file`, {
         hint: "pass the master's log file with --log",
       })
     }
-    let db: Database
+    const lock = options.owner === undefined ? null : lockLog(path)
+    let db: Database | undefined
     try {
       db = new Database(path, options.readonly ? { readonly: true } : { create: true, readwrite: true })
       db.exec('PRAGMA busy_timeout = 5000')
+      checkIsLog(db, path)
       if (!options.readonly) {
         db.exec('PRAGMA journal_mode = WAL')
         db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`)
@@ -87,16 +106,23 @@ export class ReplicationLog {
         // Logs written before entries carried a time zone gain the column (empty for their old entries).
         const columns = db.query(`PRAGMA table_info(entries)`).all() as Array<{ name: string }>
         if (!columns.some((c) => c.name === 'time_zone')) db.exec(`ALTER TABLE entries ADD COLUMN time_zone TEXT`)
-        db.query(`INSERT OR IGNORE INTO meta (key, value) VALUES ('log_id', ?)`).run(crypto.randomUUID())
+        const setMeta = db.query(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`)
+        setMeta.run('log_id', crypto.randomUUID())
+        setMeta.run('format', String(LOG_FORMAT))
+        if (options.owner !== undefined)
+          db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('owner', ?)`).run(options.owner)
       }
       db.query(`SELECT 1 FROM entries LIMIT 1`).all()
     } catch (err) {
+      db?.close()
+      lock?.release()
+      if (err instanceof DdbError) throw err
       throw new DdbError('LOG_OPEN', `open log ${path}: ${(err as Error).message}`, {
         cause: err,
         hint: 'is it a ddb log file, and is its directory writable?',
       })
     }
-    return new ReplicationLog(path, db)
+    return new ReplicationLog(path, db, lock)
   }
 
   /** The offset of the newest entry (0 when empty). Re-read from disk for a readonly log. */
@@ -152,7 +178,17 @@ export class ReplicationLog {
 
   /** Entries with offset > `after`, oldest first, at most `limit`; each checksum verified. */
   readAfter(after: number, limit: number): Entry[] {
-    return this.#readFrom.all(after, limit).map(rowToEntry)
+    let rows: EntryRow[]
+    try {
+      rows = this.#readFrom.all(after, limit)
+    } catch (err) {
+      // A damaged file: SQLite's own word for it ("database disk image is malformed"), with where.
+      throw new DdbError('LOG_CORRUPT', `read log ${this.path} after entry ${after}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'the log file was damaged; restore it from a backup',
+      })
+    }
+    return rows.map(rowToEntry)
   }
 
   /** The entry at `offset`, or null. */
@@ -168,19 +204,86 @@ export class ReplicationLog {
 
   close(): void {
     this.#db.close()
+    this.#lock?.release() // after the connection: see FileLock
   }
 }
 
-function rowToEntry(row: EntryRow): Entry {
-  const entry: Entry = {
-    offset: row.offset,
-    ts: row.ts,
-    db: row.db,
-    ...(row.time_zone ? { timeZone: row.time_zone } : {}),
-    statements: JSON.parse(row.statements),
-    affected: JSON.parse(row.affected),
-    checksum: row.checksum,
+/** Locks the log for this process, or says who holds it (the owner it recorded in its meta table). */
+function lockLog(path: string): FileLock {
+  let lock: FileLock | null
+  try {
+    lock = FileLock.tryAcquire(path)
+  } catch (err) {
+    throw new DdbError('LOG_OPEN', `open log ${path}: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'is its directory writable?',
+    })
   }
-  if (entryChecksum(entry) !== row.checksum) throw new CorruptEntryError(row.offset)
-  return entry
+  if (lock) return lock
+  throw new DdbError('LOG_IN_USE', `open log ${path}: in use by ${recordedOwner(path) ?? 'another ddb process'}`, {
+    hint: 'one node writes a log: stop that one first, or give this node a --log of its own',
+  })
+}
+
+/** The owner a running node recorded in the log, read without disturbing it. */
+function recordedOwner(path: string): string | null {
+  try {
+    const db = new Database(path, { readonly: true })
+    try {
+      return (db.query(`SELECT value FROM meta WHERE key = 'owner'`).get() as { value: string } | null)?.value ?? null
+    } finally {
+      db.close()
+    }
+  } catch {
+    return null
+  }
+}
+
+/** Refuses a file that holds something other than a ddb log, or a log of a format this ddb does not know. */
+function checkIsLog(db: Database, path: string): void {
+  const tables = (db.query(`SELECT name FROM sqlite_schema WHERE type = 'table'`).all() as Array<{ name: string }>).map(
+    (t) => t.name,
+  )
+  if (tables.length === 0) return // a new log
+  const logId = tables.includes('meta') && tables.includes('entries') ? metaValue(db, 'log_id') : null
+  if (logId === null) {
+    const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? ', …' : '')
+    throw new DdbError('NOT_A_LOG', `open log ${path}: not a ddb replication log (it holds tables ${shown})`, {
+      hint: tables.includes('ddb_state')
+        ? 'that is a ddb store: pass it with --db, and the log with --log'
+        : "pass the master's log file with --log",
+    })
+  }
+  const format = Number(metaValue(db, 'format') ?? LOG_FORMAT)
+  if (format > LOG_FORMAT) {
+    throw new DdbError(
+      'LOG_FORMAT',
+      `open log ${path}: log format ${format} is newer than this ddb reads (${LOG_FORMAT})`,
+      {
+        hint: 'run the ddb version that wrote it, or a newer one',
+      },
+    )
+  }
+}
+
+function metaValue(db: Database, key: string): string | null {
+  return (db.query(`SELECT value FROM meta WHERE key = ?`).get(key) as { value: string } | null)?.value ?? null
+}
+
+function rowToEntry(row: EntryRow): Entry {
+  try {
+    const entry: Entry = {
+      offset: row.offset,
+      ts: row.ts,
+      db: row.db,
+      ...(row.time_zone ? { timeZone: row.time_zone } : {}),
+      statements: JSON.parse(row.statements),
+      affected: JSON.parse(row.affected),
+      checksum: row.checksum,
+    }
+    if (entryChecksum(entry) === row.checksum) return entry
+  } catch {
+    throw new CorruptEntryError(row.offset, 'its content is not readable')
+  }
+  throw new CorruptEntryError(row.offset)
 }

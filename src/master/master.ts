@@ -1,8 +1,11 @@
+import { hostname } from 'node:os'
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
-import { openStore } from '../store/open-store.ts'
+import { openStore, sqlitePath } from '../store/open-store.ts'
+import { nodeClaim } from '../store/ownership.ts'
+import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
 import type { NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
@@ -46,17 +49,25 @@ export class Master {
     this.#writer = new Writer(store, log, options.logger.child({ component: 'writer' }), options.onFatal)
   }
 
-  /** Opens the store and log and recovers them into agreement. */
+  /**
+   * Takes the log and the store for this process alone (another node holding either
+   * is refused, named), and recovers them into agreement. A start that fails leaves
+   * behind no file it created.
+   */
   static async start(options: MasterOptions): Promise<Master> {
-    const log = ReplicationLog.open(options.log, { sync: options.logSync })
+    const claim = nodeClaim('master', hostname(), options.onFatal)
+    const created = newFiles([options.log, sqlitePath(options.db)])
+    let log: ReplicationLog | null = null
     let store: Store | null = null
     try {
-      store = await openStore(options.db)
+      log = ReplicationLog.open(options.log, { sync: options.logSync, owner: claim.owner })
+      store = await openStore(options.db, claim)
       await recover(store, log, options.logger.child({ component: 'recovery' }))
       return new Master(store, log, options)
     } catch (err) {
       await store?.close()
-      log.close()
+      log?.close()
+      removeNewFiles(created)
       throw err
     }
   }

@@ -1,12 +1,26 @@
 import { APPLY_BATCH_ENTRIES } from '../config.ts'
 import { type Entry, entryChecksum } from '../entry.ts'
-import { DivergenceError, formatError } from '../errors.ts'
+import { DdbError, DivergenceError, formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { OffsetWatch } from '../offset-watch.ts'
 import { ApplyError, applyEntries } from '../store/apply.ts'
 import type { Store, StoreState } from '../store/store.ts'
 import type { ReplicationFilters, Welcome } from '../wire/messages.ts'
 import { filterEntries } from './filter.ts'
+
+/** The slave's store is on its master's MySQL server. */
+class SharedServerError extends DdbError {
+  readonly offset: number
+
+  constructor(offset: number, store: string, masterDb: string) {
+    super(
+      'SHARED_SERVER',
+      `slave store ${store} is on the same MySQL server as its master's store (database ${masterDb}): replaying would write into the master's databases`,
+      { hint: 'give the slave a MySQL server of its own' },
+    )
+    this.offset = offset
+  }
+}
 
 /** Entries received but not yet applied above which the slave stops reading from the master. */
 const QUEUE_HIGH = APPLY_BATCH_ENTRIES * 4
@@ -49,6 +63,8 @@ export class Applier {
   /** The entry that may have half-applied before a crash or a lost store connection (see applyEntries). */
   #inDoubt: number
   #ackTimer: ReturnType<typeof setTimeout> | null = null
+  /** The log id whose master's store was looked for on this slave's own server (MySQL). */
+  #serverChecked: string | null = null
 
   constructor(store: Store, state: StoreState, filters: ReplicationFilters, logger: Logger, upstream: Upstream) {
     this.#store = store
@@ -144,12 +160,13 @@ export class Applier {
       const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
       const logId = this.#state.logId ?? this.#masterLogId
       try {
+        await this.#checkNotOnMastersServer(logId, batch[0]!.offset)
         // Entries the filters skip are applied with no statements: the offset still advances.
         await applyEntries(this.#store, filterEntries(this.#filters, batch), logId, this.#inDoubt)
         this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
       } catch (err) {
         this.#setState(await this.#store.readState().catch(() => this.#state))
-        if (err instanceof DivergenceError || err instanceof ApplyError) {
+        if (err instanceof DivergenceError || err instanceof ApplyError || err instanceof SharedServerError) {
           this.#error = formatError(err)
           this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
           this.#queue = []
@@ -166,6 +183,17 @@ export class Applier {
       this.#ackSoon()
       if (this.#queue.length < QUEUE_HIGH / 2 && this.#error === null) this.#upstream.resume()
     }
+  }
+
+  /**
+   * Entries name the master's databases, so on the master's own MySQL server they would
+   * be replayed into the master's data: refused, once per log, before anything applies.
+   */
+  async #checkNotOnMastersServer(logId: string, offset: number): Promise<void> {
+    if (!this.#store.masterOnSameServer || this.#serverChecked === logId) return
+    const db = await this.#store.masterOnSameServer(logId)
+    if (db !== null) throw new SharedServerError(offset, this.#store.displayUrl, db)
+    this.#serverChecked = logId
   }
 
   #setState(state: StoreState): void {

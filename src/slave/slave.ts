@@ -4,7 +4,9 @@ import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, NotMasterError, StaleReadError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Classification } from '../sql/classify.ts'
-import { openStore } from '../store/open-store.ts'
+import { openStore, sqlitePath } from '../store/open-store.ts'
+import { nodeClaim } from '../store/ownership.ts'
+import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
 import type { NodeStatus, ReplicationFilters } from '../wire/messages.ts'
 import { Applier } from './applier.ts'
@@ -26,6 +28,8 @@ export interface SlaveOptions {
   /** Which databases' entries to apply (--replicate-db / --ignore-db); default all. */
   filters?: ReplicationFilters
   logger: Logger
+  /** Called when the slave cannot go on (it lost its store's lock to another node). */
+  onFatal?(err: unknown): void
 }
 
 /**
@@ -73,15 +77,23 @@ export class Slave {
     this.#applier = applier(this.#link)
   }
 
-  /** Opens the store; replicate() then starts following the master. */
+  /**
+   * Takes the store for this process alone (refused while another node holds it, or
+   * when it is a master's); replicate() then starts following the master. A start that
+   * fails leaves behind no file it created.
+   */
   static async open(options: SlaveOptions): Promise<Slave> {
-    const store = await openStore(options.db)
+    const created = newFiles([sqlitePath(options.db)])
+    let store: Store | null = null
     try {
+      store = await openStore(options.db, nodeClaim('slave', hostname(), options.onFatal))
       const state = await store.readState()
       const filters = options.filters ?? NO_FILTERS
-      return new Slave(store, (link) => new Applier(store, state, filters, options.logger, link), options)
+      const opened = store
+      return new Slave(opened, (link) => new Applier(opened, state, filters, options.logger, link), options)
     } catch (err) {
-      await store.close()
+      await store?.close()
+      removeNewFiles(created)
       throw err
     }
   }

@@ -1,8 +1,9 @@
 import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
-import { StoreError } from '../errors.ts'
+import { DdbError, StoreError } from '../errors.ts'
 import type { IdTable } from '../sql/insert-id.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
+import { MysqlStoreLock } from './mysql-lock.ts'
 import {
   columnTypeOf,
   type MysqlConnection,
@@ -13,6 +14,7 @@ import {
   storeError,
 } from './mysql-session.ts'
 import { MysqlTxn, STATE_TABLE, stateValues, WRITE_STATE } from './mysql-txn.ts'
+import { checkRole, type NodeClaim } from './ownership.ts'
 import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
@@ -57,19 +59,53 @@ interface MysqlPool {
   end(): Promise<void>
 }
 
-const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (id TINYINT PRIMARY KEY, applied_offset BIGINT NOT NULL, log_id VARCHAR(64) NULL, pending_entries LONGTEXT NULL) ENGINE=InnoDB`
+const STATE_DDL = `CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
+  db VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PRIMARY KEY,
+  applied_offset BIGINT NOT NULL, log_id VARCHAR(64) NULL, pending_entries LONGTEXT NULL,
+  store_id VARCHAR(64) NULL, role VARCHAR(16) NULL, owner VARCHAR(255) NULL) ENGINE=InnoDB`
+/** Where ddb before per-database state kept one state row per server. */
+const OLD_STATE_TABLE = 'ddb.replication_state'
 
-/** Opens a MySQL store: creates the URL's database and the `ddb` state database when missing. */
-export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlStore> {
-  const writer = await connect(config)
+/**
+ * Opens a MySQL store: creates the URL's database and the `ddb` state database when
+ * missing. With a claim, the store's lock is taken first, before anything changes.
+ */
+export async function openMysqlStore(config: MysqlStoreConfig, claim?: NodeClaim): Promise<MysqlStore> {
+  const lock = claim
+    ? await MysqlStoreLock.take({
+        database: config.database,
+        displayUrl: config.displayUrl,
+        connect: () => connect(config),
+        holder: () => recordedOwner(config),
+        ...(claim.onLost ? { onLost: claim.onLost } : {}),
+      })
+    : null
+  const writer = await connect(config).catch(async (err) => {
+    await lock?.release()
+    throw err
+  })
   try {
     // utf8mb4 only applies when the database is created here (servers may default to latin1).
     await writer.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(config.database)} CHARACTER SET utf8mb4`)
     await writer.query('CREATE DATABASE IF NOT EXISTS ddb CHARACTER SET utf8mb4')
     await writer.query(STATE_DDL)
-    await writer.query(`INSERT IGNORE INTO ${STATE_TABLE} (id, applied_offset, log_id) VALUES (1, 0, NULL)`)
+    await writer.query(`INSERT IGNORE INTO ${STATE_TABLE} (db, applied_offset, store_id) VALUES (?, 0, UUID())`, [
+      config.database,
+    ])
+    await adoptServerWideState(writer, config.database)
+    if (claim) {
+      const [rows] = await writer.query(`SELECT role FROM ${STATE_TABLE} WHERE db = ?`, [config.database])
+      checkRole(config.displayUrl, (rows as Array<{ role: string | null }>)[0]?.role ?? null, claim)
+      await writer.query(`UPDATE ${STATE_TABLE} SET role = ?, owner = ? WHERE db = ?`, [
+        claim.role,
+        claim.owner.slice(0, 255),
+        config.database,
+      ])
+    }
   } catch (err) {
     writer.conn.destroy()
+    await lock?.release()
+    if (err instanceof DdbError) throw err
     throw storeError(err, `open ${config.displayUrl}: `)
   }
   // The driver's types leave out the prepared statement's column and parameter definitions, which MysqlPool names.
@@ -88,7 +124,42 @@ export async function openMysqlStore(config: MysqlStoreConfig): Promise<MysqlSto
   await writer.query('SET SESSION time_zone = ?', [timeZone])
   writer.pinnedZone = timeZone
   const rollbackOnTimeout = Number(server!.rollback_on_timeout) === 1
-  return new MysqlStore({ ...config, timeZone, rollbackOnTimeout, version: String(server!.version) }, writer, pool)
+  return new MysqlStore(
+    { ...config, timeZone, rollbackOnTimeout, version: String(server!.version) },
+    writer,
+    pool,
+    lock,
+  )
+}
+
+/**
+ * A server whose ddb kept one state row for the whole server (before per-database
+ * rows): that row is the state of the first store opened on it now, which takes it
+ * over; the old table goes, so no other store can take it too.
+ */
+async function adoptServerWideState(writer: Session, database: string): Promise<void> {
+  const [tables] = await writer.query(
+    "SELECT 1 FROM information_schema.tables WHERE table_schema = 'ddb' AND table_name = 'replication_state'",
+  )
+  if ((tables as unknown[]).length === 0) return
+  await writer.query(
+    `UPDATE ${STATE_TABLE} s JOIN ${OLD_STATE_TABLE} o ON o.id = 1
+     SET s.applied_offset = o.applied_offset, s.log_id = o.log_id, s.pending_entries = o.pending_entries
+     WHERE s.db = ? AND s.log_id IS NULL AND s.applied_offset = 0`,
+    [database],
+  )
+  await writer.query(`DROP TABLE ${OLD_STATE_TABLE}`)
+}
+
+/** The owner a node holding the store recorded in its state row, or null. */
+async function recordedOwner(config: MysqlStoreConfig): Promise<string | null> {
+  const session = await connect(config)
+  try {
+    const [rows] = await session.query(`SELECT owner FROM ${STATE_TABLE} WHERE db = ?`, [config.database])
+    return (rows as Array<{ owner: string | null }>)[0]?.owner ?? null
+  } finally {
+    await session.end()
+  }
 }
 
 /** The mysql2 Store: one writer connection serialized by a lock, and a small pool for reads. */
@@ -131,9 +202,12 @@ export class MysqlStore implements Store {
   /** Connections of finished client transactions, ready for the next. */
   readonly #idleClientSessions: Session[] = []
   #closing: Promise<void> | null = null
+  /** The store's ownership while a node serves it. */
+  readonly #ownership: MysqlStoreLock | null
 
-  constructor(config: MysqlStoreConfig, writer: Session, pool: MysqlPool) {
+  constructor(config: MysqlStoreConfig, writer: Session, pool: MysqlPool, ownership: MysqlStoreLock | null = null) {
     this.#config = config
+    this.#ownership = ownership
     this.displayUrl = config.displayUrl
     this.defaultDb = config.database
     this.#writer = writer
@@ -143,8 +217,8 @@ export class MysqlStore implements Store {
   async readState(): Promise<StoreState> {
     const { rows } = await this.read(
       null,
-      `SELECT applied_offset, log_id, pending_entries FROM ${STATE_TABLE} WHERE id = 1`,
-      [],
+      `SELECT applied_offset, log_id, pending_entries FROM ${STATE_TABLE} WHERE db = ?`,
+      [this.defaultDb],
     )
     const row = rows[0]
     if (!row) throw new StoreError(`read state ${this.displayUrl}: the ${STATE_TABLE} row is missing`)
@@ -188,7 +262,7 @@ export class MysqlStore implements Store {
   }
 
   async writeState(state: StoreState): Promise<void> {
-    await this.#withWriter((session) => session.query(WRITE_STATE, stateValues(state)))
+    await this.#withWriter((session) => session.query(WRITE_STATE, stateValues(state, this.defaultDb)))
   }
 
   get version(): string | null {
@@ -232,6 +306,15 @@ export class MysqlStore implements Store {
       if (!Array.isArray(result)) return { columns: [], rows: [] }
       return readResult(result, fields ?? [])
     })
+  }
+
+  async masterOnSameServer(logId: string): Promise<string | null> {
+    const { rows } = await this.read(
+      null,
+      `SELECT db FROM ${STATE_TABLE} WHERE role = 'master' AND log_id = ? AND db <> ? LIMIT 1`,
+      [logId, this.defaultDb],
+    )
+    return rows[0] ? String(rows[0][0]) : null
   }
 
   /** Prepares the statement on the server (COM_STMT_PREPARE), which reports its columns, then closes it. */
@@ -301,6 +384,7 @@ export class MysqlStore implements Store {
       this.#writer = null
       const idle = this.#idleClientSessions.splice(0)
       await Promise.allSettled([writer?.end(), ...idle.map((s) => s.end()), this.#pool.end()])
+      await this.#ownership?.release() // last: no other node may write while this one still does
     })()
     return this.#closing
   }

@@ -4,10 +4,13 @@ import { quoteIdentifier } from '../sql/lexer.ts'
 import { type Session, storeError } from './mysql-session.ts'
 import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts'
 
-/** Where a MySQL store keeps its replication state: one row, written in the same transaction as the data. */
-export const STATE_TABLE = 'ddb.replication_state'
-export const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1`
-export const stateValues = (state: StoreState) => [state.offset, state.logId, state.pending ?? null]
+/**
+ * Where a MySQL store keeps its replication state: a row per database (one server
+ * may hold the stores of several nodes), written in the same transaction as the data.
+ */
+export const STATE_TABLE = 'ddb.stores'
+export const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE db = ?`
+export const stateValues = (state: StoreState, db: string) => [state.offset, state.logId, state.pending ?? null, db]
 
 /**
  * One START TRANSACTION … COMMIT on the writer session; holds the writer lock
@@ -36,7 +39,7 @@ export class MysqlTxn implements StoreTxn {
 
   async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
     this.#checkOpen()
-    const after = state ? [this.#session.format(WRITE_STATE, stateValues(state))] : []
+    const after = state ? [this.#session.format(WRITE_STATE, stateValues(state, this.#defaultDb))] : []
     try {
       return await this.#session.runPacket(
         this.#takeQueued(),
@@ -64,9 +67,12 @@ export class MysqlTxn implements StoreTxn {
     const guards = expected.map((n) =>
       n === null
         ? null
-        : `INSERT INTO ${STATE_TABLE} (id, applied_offset) SELECT 1, 0 FROM DUAL WHERE ROW_COUNT() <> ${n}`,
+        : this.#session.format(
+            `INSERT INTO ${STATE_TABLE} (db, applied_offset) SELECT ?, 0 FROM DUAL WHERE ROW_COUNT() <> ${n}`,
+            [this.#defaultDb],
+          ),
     )
-    const after = [this.#session.format(WRITE_STATE, stateValues(state)), 'COMMIT']
+    const after = [this.#session.format(WRITE_STATE, stateValues(state, this.#defaultDb)), 'COMMIT']
     let results: RunResult[]
     try {
       results = await this.#session.runPacket(
@@ -108,7 +114,7 @@ export class MysqlTxn implements StoreTxn {
 
   async setState(state: StoreState): Promise<void> {
     this.#checkOpen()
-    this.#queued.push(this.#session.format(WRITE_STATE, stateValues(state)))
+    this.#queued.push(this.#session.format(WRITE_STATE, stateValues(state, this.#defaultDb)))
   }
 
   async commit(): Promise<void> {

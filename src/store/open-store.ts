@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.ts'
 import { type MysqlStoreConfig, openMysqlStore } from './mysql-store.ts'
+import type { NodeClaim } from './ownership.ts'
 import { openSqliteStore } from './sqlite-store.ts'
 import type { Store } from './store.ts'
 
@@ -8,16 +9,22 @@ const DEFAULT_MYSQL_PORT = 3306
 /**
  * Opens the store a --db URL names: `sqlite:<path>` (relative or absolute) or
  * `mysql://user:pass@host:port/db` (port default 3306, user default root; the
- * database is created when missing). A malformed URL throws UsageError.
+ * database is created when missing). A malformed URL throws UsageError. With a
+ * claim, the store is this process's alone until closed (see NodeClaim).
  */
-export async function openStore(url: string): Promise<Store> {
-  if (url.startsWith('sqlite:')) {
-    const path = url.slice('sqlite:'.length)
-    if (!path || path.startsWith(':')) throw invalid(url)
-    return openSqliteStore(path)
-  }
-  if (url.startsWith('mysql://')) return openMysqlStore(parseMysqlUrl(url))
+export async function openStore(url: string, claim?: NodeClaim): Promise<Store> {
+  const path = sqlitePath(url)
+  if (path !== null) return openSqliteStore(path, claim ? { claim } : {})
+  if (url.startsWith('mysql://')) return openMysqlStore(parseMysqlUrl(url), claim)
   throw invalid(url)
+}
+
+/** The file of a sqlite: URL, or null for another kind of URL. */
+export function sqlitePath(url: string): string | null {
+  if (!url.startsWith('sqlite:')) return null
+  const path = url.slice('sqlite:'.length)
+  if (!path || path.startsWith(':')) throw invalid(url)
+  return path
 }
 
 function parseMysqlUrl(url: string): MysqlStoreConfig {

@@ -1,6 +1,8 @@
 import { Database } from 'bun:sqlite'
 import type { Param, ReadResult } from '../entry.ts'
-import { StoreError } from '../errors.ts'
+import { DdbError, StoreError } from '../errors.ts'
+import { FileLock } from '../file-lock.ts'
+import { checkRole, type NodeClaim, storeInUse } from './ownership.ts'
 import { readOn, runOn, StatementCache, storeError, writeStateOn } from './sqlite-connection.ts'
 import { FK_OFF, FK_ON, type ModeStatement, needsForeignKeysOff } from './sqlite-foreign-keys.ts'
 import { SqliteTxn } from './sqlite-txn.ts'
@@ -16,37 +18,102 @@ export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'OFF'
 export interface SqliteStoreOptions {
   /** Default 'FULL'. */
   synchronous?: SqliteSynchronous
+  /** The node that opens it to serve it: the file is then locked for this process alone. */
+  claim?: NodeClaim
 }
 
 /** How long a SQLite connection waits for another process's lock before failing, in milliseconds. */
 export const BUSY_TIMEOUT_MS = 5_000
 
 const STATE_DDL =
-  'CREATE TABLE IF NOT EXISTS ddb_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_offset INTEGER NOT NULL, log_id TEXT, pending_entries TEXT)'
+  'CREATE TABLE IF NOT EXISTS ddb_state (id INTEGER PRIMARY KEY CHECK (id = 1), applied_offset INTEGER NOT NULL, log_id TEXT, pending_entries TEXT, store_id TEXT, role TEXT, owner TEXT)'
+/** Columns a state table made by an older ddb lacks: the store's identity. */
+const IDENTITY_COLUMNS = ['store_id', 'role', 'owner']
 
-/** Opens (creating if needed) the SQLite store in file `path`: WAL, one writer and one reader connection. */
+/**
+ * Opens (creating if needed) the SQLite store in file `path`: WAL, one writer and
+ * one reader connection. With a claim, the file is locked first, before anything in it changes.
+ */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): SqliteStore {
   const displayUrl = `sqlite:${path}`
+  let lock: FileLock | null = null
   let writer: Database | undefined
   try {
+    if (options.claim) {
+      lock = FileLock.tryAcquire(path)
+      if (!lock) throw storeInUse(displayUrl, recordedOwner(path))
+    }
     writer = new Database(path, { create: true, safeIntegers: true })
     writer.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    checkIsStore(writer, displayUrl)
     writer.run('PRAGMA journal_mode = WAL')
     writer.run(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`)
     writer.run('PRAGMA foreign_keys = ON')
     writer.run(STATE_DDL)
-    writer.run('INSERT OR IGNORE INTO ddb_state (id, applied_offset, log_id) VALUES (1, 0, NULL)')
+    const columns = new Set(
+      (writer.query('PRAGMA table_info(ddb_state)').all() as Array<{ name: string }>).map((c) => c.name),
+    )
+    for (const c of IDENTITY_COLUMNS) if (!columns.has(c)) writer.run(`ALTER TABLE ddb_state ADD COLUMN ${c} TEXT`)
+    writer.run('INSERT OR IGNORE INTO ddb_state (id, applied_offset, log_id, store_id) VALUES (1, 0, NULL, ?)', [
+      crypto.randomUUID(),
+    ])
+    if (options.claim) claim(writer, displayUrl, options.claim)
     const reader = new Database(path, { readonly: true, safeIntegers: true })
     reader.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
-    return new SqliteStore(displayUrl, writer, reader)
+    return new SqliteStore(displayUrl, writer, reader, lock)
   } catch (err) {
     writer?.close()
+    lock?.release()
+    if (err instanceof DdbError) throw err
     throw storeError(
       err,
       `open ${displayUrl}: `,
       'check that the directory exists and is writable, and that the file is a SQLite database',
     )
   }
+}
+
+/** Records the claiming node in the state row, once its role may take the store. */
+function claim(writer: Database, displayUrl: string, node: NodeClaim): void {
+  const row = writer.query('SELECT role, store_id FROM ddb_state WHERE id = 1').get() as {
+    role: string | null
+    store_id: string | null
+  }
+  checkRole(displayUrl, row.role, node)
+  writer.run('UPDATE ddb_state SET role = ?, owner = ?, store_id = coalesce(store_id, ?) WHERE id = 1', [
+    node.role,
+    node.owner,
+    crypto.randomUUID(),
+  ])
+}
+
+/** The owner the node holding the file recorded, read without disturbing it. */
+function recordedOwner(path: string): string | null {
+  try {
+    const db = new Database(path, { readonly: true })
+    try {
+      return (
+        (db.query('SELECT owner FROM ddb_state WHERE id = 1').get() as { owner: string | null } | null)?.owner ?? null
+      )
+    } finally {
+      db.close()
+    }
+  } catch {
+    return null
+  }
+}
+
+/** Refuses a ddb log passed as a store, before anything in it changes. */
+function checkIsStore(db: Database, displayUrl: string): void {
+  const tables = new Set(
+    (db.query("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as Array<{ name: string }>).map(
+      (t) => t.name,
+    ),
+  )
+  if (tables.has('entries') && tables.has('meta') && !tables.has('ddb_state'))
+    throw new DdbError('NOT_A_STORE', `open ${displayUrl}: this is a ddb replication log, not a store`, {
+      hint: 'pass the log with --log and the store with --db',
+    })
 }
 
 /** The bun:sqlite Store: writes on one connection, serialized by a lock; reads on another. */
@@ -85,12 +152,15 @@ export class SqliteStore implements Store {
   readonly #statements: StatementCache
   readonly #reader: Database
   readonly #lock = new WriterLock()
+  /** The file's lock while a node serves it (see FileLock). */
+  readonly #fileLock: FileLock | null
   /** The writer connection's PRAGMA foreign_keys, as a mode. */
   #foreignKeys = FK_ON
   #closed = false
 
-  constructor(displayUrl: string, writer: Database, reader: Database) {
+  constructor(displayUrl: string, writer: Database, reader: Database, fileLock: FileLock | null = null) {
     this.displayUrl = displayUrl
+    this.#fileLock = fileLock
     this.#writer = writer
     this.#statements = new StatementCache(writer)
     this.#reader = reader
@@ -193,6 +263,7 @@ export class SqliteStore implements Store {
     this.#statements.clear()
     this.#reader.close()
     this.#writer.close()
+    this.#fileLock?.release() // after the connections: see FileLock
   }
 
   /** BEGIN IMMEDIATE in `mode`, on the writer (whose lock the caller holds). */

@@ -89,7 +89,9 @@ export interface StoreTxn {
  * - begin() serializes: at most one StoreTxn is open at a time (one writer).
  * - read() never sees uncommitted writes and never blocks on the writer's transaction.
  * - readState() returns what the last committed transaction wrote with setState.
- * - State lives outside the user's tables (MySQL: database `ddb`; SQLite: table `ddb_state`).
+ * - State lives outside the user's tables (MySQL: table `ddb.stores`, a row per database; SQLite: table `ddb_state`).
+ * - Opened with a NodeClaim, it belongs to this process alone until closed (SQLite: flock on
+ *   the file; MySQL: GET_LOCK), and records the node's role and owner.
  */
 export interface Store {
   readonly kind: 'sqlite' | 'mysql'
@@ -164,6 +166,12 @@ export interface Store {
   catalog?(sql: string, params: string[]): Record<string, unknown>[]
   /** MySQL only: table `name` of database `db`, from information_schema; undefined when there is none. */
   columnsOf?(db: string, name: string): Promise<IdTable | undefined>
+  /**
+   * MySQL only: the database of a master's store, of log `logId`, on this store's own
+   * server (other than this store's database), or null. A slave on its master's server
+   * would replay the master's entries into the master's databases.
+   */
+  masterOnSameServer?(logId: string): Promise<string | null>
   /** Prepares a statement without running it, to learn its result columns; rejects as running it would (syntax, missing table). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   close(): Promise<void>

@@ -52,8 +52,8 @@ export function createBackend(kind: 'sqlite' | 'mysql'): Backend {
       return servers.get(url)!.query(sql)
     },
     async offsetOf(url) {
-      const table = kind === 'sqlite' ? 'ddb_state' : 'ddb.replication_state'
-      const rows = await this.direct(url, `SELECT applied_offset AS o FROM ${table}`)
+      const where = kind === 'sqlite' ? 'ddb_state' : `ddb.stores WHERE db = '${new URL(url).pathname.slice(1)}'`
+      const rows = await this.direct(url, `SELECT applied_offset AS o FROM ${where}`)
       return Number(rows[0]?.o ?? 0)
     },
     async close() {
