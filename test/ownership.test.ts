@@ -103,7 +103,7 @@ describe('nodes sharing a MySQL server', () => {
       },
       { timeoutMs: 20_000, what: 'the slave to refuse' },
     )
-    expect(status.role === 'slave' && status.error).toContain(
+    expect(status?.role === 'slave' && status.error).toContain(
       "is on the same MySQL server as its master's store (database app)",
     )
     // The master's counter was incremented once, not once more by its slave.
