@@ -6,13 +6,31 @@
 import net from 'node:net'
 import { formatHostPort, type HostPort } from '../config.ts'
 import { DdbError, formatError } from '../errors.ts'
+import { LogThrottle } from '../log-throttle.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeApi } from '../node/api.ts'
 import { Session } from '../node/session.ts'
+import { encodeFrame } from '../wire/frames.ts'
 import { type Accepted, greet, type Hello } from '../wire/handshake.ts'
 import { DEFAULT_WAIT_MS, type Message } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { listenTcp } from './listen.ts'
+
+/**
+ * Most connections that may be in the handshake at once. Each holds at most a
+ * pre-auth frame (64 KiB) for at most the handshake timeout (5 s); past this a
+ * new connection is refused at once, so a flood cannot grow the node's memory.
+ */
+export const MAX_UNAUTHENTICATED = 64
+
+/** What a connection past MAX_UNAUTHENTICATED gets before it is closed. */
+const BUSY = encodeFrame({
+  type: 'error',
+  id: null,
+  code: 'BUSY',
+  message: `refused: ${MAX_UNAUTHENTICATED} connections are already in the handshake`,
+  hint: 'retry in a few seconds',
+})
 
 export interface DdbPortOptions {
   listen: HostPort
@@ -34,16 +52,43 @@ export interface DdbPort {
 export async function startDdbPort(options: DdbPortOptions): Promise<DdbPort> {
   const { node, logger } = options
   const peers = new Set<Peer>()
+  /** Connections not yet welcomed (or refused): at most MAX_UNAUTHENTICATED. */
+  const unauthenticated = new Set<Peer>()
+  const throttle = new LogThrottle()
   const server = net.createServer((socket) => {
+    if (unauthenticated.size >= MAX_UNAUTHENTICATED) return refuseBusy(socket)
     const peer = greet(socket, {
       role: node.role,
       secret: options.secret,
       logger,
-      accept: (p, hello) => accept(node, p, hello),
-      onEnd: (p) => peers.delete(p),
+      accept: (p, hello) => {
+        unauthenticated.delete(p)
+        return accept(node, p, hello)
+      },
+      onEnd: (p) => {
+        peers.delete(p)
+        unauthenticated.delete(p)
+      },
     })
-    if (!peer.closed) peers.add(peer)
+    if (!peer.closed) {
+      peers.add(peer)
+      unauthenticated.add(peer)
+    }
   })
+  /** Says why and closes at once; logged once a minute with how many since, not once per connection. */
+  const refuseBusy = (socket: net.Socket) => {
+    socket.on('error', () => {})
+    socket.end(BUSY)
+    setTimeout(() => socket.destroy(), 1_000).unref()
+    const held = throttle.pass('busy')
+    if (held !== null) {
+      logger.warn('too many connections in the handshake; refusing new ones', {
+        limit: MAX_UNAUTHENTICATED,
+        peer: `${socket.remoteAddress}:${socket.remotePort}`,
+        ...(held > 0 ? { refusedSinceLast: held } : {}),
+      })
+    }
+  }
   const address = await listenTcp(server, options.listen, `listen ${formatHostPort(options.listen)}`, '--listen')
   server.on('error', (err) => logger.error('server error', { error: err }))
   return {

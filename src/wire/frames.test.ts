@@ -88,9 +88,17 @@ function rawFrame(
   return concat([header, typeof body === 'string' ? Buffer.from(body) : body])
 }
 
+/** Pushes a chunk and returns every message it completes. */
+function read(reader: FrameReader, chunk: Uint8Array): Message[] {
+  reader.push(chunk)
+  const messages: Message[] = []
+  for (let m = reader.next(); m !== null; m = reader.next()) messages.push(m)
+  return messages
+}
+
 describe('encodeFrame and FrameReader', () => {
   test.each(SAMPLES.map((m) => [m.type, m] as const))('round-trips %s', (_type, msg) => {
-    expect(new FrameReader().push(encodeFrame(msg))).toEqual([msg])
+    expect(read(new FrameReader(), encodeFrame(msg))).toEqual([msg])
   })
 
   test('the header is the big-endian byte length of the UTF-8 JSON body', () => {
@@ -104,12 +112,12 @@ describe('encodeFrame and FrameReader', () => {
     const stream = concat(SAMPLES.map(encodeFrame))
     const reader = new FrameReader()
     const got: Message[] = []
-    for (let i = 0; i < stream.length; i++) got.push(...reader.push(stream.subarray(i, i + 1)))
+    for (let i = 0; i < stream.length; i++) got.push(...read(reader, stream.subarray(i, i + 1)))
     expect(got).toEqual(SAMPLES)
   })
 
   test('returns both messages of two frames coalesced in one chunk', () => {
-    expect(new FrameReader().push(concat([encodeFrame(SAMPLES[0]!), encodeFrame(SAMPLES[1]!)]))).toEqual([
+    expect(read(new FrameReader(), concat([encodeFrame(SAMPLES[0]!), encodeFrame(SAMPLES[1]!)]))).toEqual([
       SAMPLES[0]!,
       SAMPLES[1]!,
     ])
@@ -119,9 +127,9 @@ describe('encodeFrame and FrameReader', () => {
     const stream = concat(SAMPLES.map(encodeFrame))
     const reader = new FrameReader()
     const got = [
-      ...reader.push(stream.subarray(0, 2)),
-      ...reader.push(stream.subarray(2, 300)),
-      ...reader.push(stream.subarray(300)),
+      ...read(reader, stream.subarray(0, 2)),
+      ...read(reader, stream.subarray(2, 300)),
+      ...read(reader, stream.subarray(300)),
     ]
     expect(got).toEqual(SAMPLES)
   })
@@ -132,7 +140,7 @@ describe('encodeFrame and FrameReader', () => {
     const reader = new FrameReader()
     const got: Message[] = []
     const started = performance.now()
-    for (let i = 0; i < frame.length; i += 64) got.push(...reader.push(frame.subarray(i, i + 64)))
+    for (let i = 0; i < frame.length; i += 64) got.push(...read(reader, frame.subarray(i, i + 64)))
     expect(performance.now() - started).toBeLessThan(5_000)
     expect(got).toEqual([big])
   })
@@ -141,41 +149,56 @@ describe('encodeFrame and FrameReader', () => {
 describe('FrameReader rejects', () => {
   test('a declared length over the maximum as soon as the header arrives', () => {
     const reader = new FrameReader(1024)
-    expect(() => reader.push(rawFrame('', 1025))).toThrow(
+    expect(() => read(reader, rawFrame('', 1025))).toThrow(
       new ProtocolError('read frame: length 1025 exceeds the maximum of 1024 bytes'),
     )
   })
 
   test('a declared length over MAX_FRAME_BYTES by default', () => {
-    expect(() => new FrameReader().push(rawFrame('', MAX_FRAME_BYTES + 1))).toThrow(ProtocolError)
+    expect(() => read(new FrameReader(), rawFrame('', MAX_FRAME_BYTES + 1))).toThrow(ProtocolError)
   })
 
   test('a zero length', () => {
-    expect(() => new FrameReader().push(rawFrame(''))).toThrow(new ProtocolError('read frame: length is 0'))
+    expect(() => read(new FrameReader(), rawFrame(''))).toThrow(new ProtocolError('read frame: length is 0'))
   })
 
   test('a body that is not JSON', () => {
-    expect(() => new FrameReader().push(rawFrame('{"type":'))).toThrow(
+    expect(() => read(new FrameReader(), rawFrame('{"type":'))).toThrow(
       new ProtocolError('read frame: body is not valid JSON'),
     )
   })
 
   test('a body that is not UTF-8', () => {
-    expect(() => new FrameReader().push(rawFrame(new Uint8Array([0x22, 0xff, 0x22])))).toThrow(
+    expect(() => read(new FrameReader(), rawFrame(new Uint8Array([0x22, 0xff, 0x22])))).toThrow(
       new ProtocolError('read frame: body is not valid UTF-8'),
     )
   })
 
   test('a body that is JSON but not a message', () => {
-    expect(() => new FrameReader().push(rawFrame('{"type":"nope"}'))).toThrow(
+    expect(() => read(new FrameReader(), rawFrame('{"type":"nope"}'))).toThrow(
       new ProtocolError('unknown message type: nope'),
+    )
+  })
+
+  test('a frame over the limit in force when its header is read, even right behind one that raised it', () => {
+    const small: Message = { type: 'status', id: 1 }
+    const big: Message = { type: 'query', id: 2, sql: 'x'.repeat(2048), params: [] }
+    const reader = new FrameReader(1024)
+    reader.push(concat([encodeFrame(small), encodeFrame(big), encodeFrame(big)]))
+    expect(reader.next()).toEqual(small)
+    reader.maxFrameBytes = 4096
+    expect(reader.next()).toEqual(big)
+    reader.maxFrameBytes = 1024
+    const length = encodeFrame(big).length - 4
+    expect(() => reader.next()).toThrow(
+      new ProtocolError(`read frame: length ${length} exceeds the maximum of 1024 bytes`),
     )
   })
 
   test('any input after a bad frame', () => {
     const reader = new FrameReader()
-    expect(() => reader.push(rawFrame(''))).toThrow(ProtocolError)
-    expect(() => reader.push(encodeFrame(SAMPLES[0]!))).toThrow(new ProtocolError('read frame: stream already failed'))
+    expect(() => read(reader, rawFrame(''))).toThrow(ProtocolError)
+    expect(() => read(reader, encodeFrame(SAMPLES[0]!))).toThrow(new ProtocolError('read frame: stream already failed'))
   })
 })
 

@@ -5,6 +5,9 @@ import type { Message } from './messages.ts'
 /** The largest frame body either side sends or accepts, in bytes. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024
 
+/** The largest frame accepted before the handshake succeeds (greeting, hello, welcome are tiny), as the MySQL port caps pre-login packets. */
+export const PRE_AUTH_FRAME_BYTES = 64 * 1024
+
 const HEADER_BYTES = 4
 
 /** Encodes one message as a frame: 4-byte big-endian body length, then the body as UTF-8 JSON. */
@@ -24,9 +27,12 @@ export function encodeFrame(msg: Message): Uint8Array {
  * Turns a byte stream into messages, whatever the chunk boundaries: a chunk may
  * hold part of a frame, or several. Chunks are kept as a list and copied once,
  * when a frame is complete, so a large frame in many small chunks costs linear time.
+ * Messages come out one at a time (next()), so a limit raised after one message
+ * (the handshake's end) already applies to the frame behind it.
  */
 export class FrameReader {
-  readonly #maxFrameBytes: number
+  /** Largest frame body accepted from now on; a header announcing more fails at once. */
+  maxFrameBytes: number
   readonly #decoder = new TextDecoder('utf-8', { fatal: true })
   #chunks: Uint8Array[] = []
   #buffered = 0
@@ -35,39 +41,41 @@ export class FrameReader {
   #failed = false
 
   constructor(maxFrameBytes = MAX_FRAME_BYTES) {
-    this.#maxFrameBytes = maxFrameBytes
+    this.maxFrameBytes = maxFrameBytes
   }
 
-  /** Adds bytes; returns every message they complete. Throws ProtocolError on a bad frame, after which the reader refuses more input. */
-  push(chunk: Uint8Array): Message[] {
+  /** Adds bytes; next() then returns the messages they complete. */
+  push(chunk: Uint8Array): void {
     if (this.#failed) throw new ProtocolError('read frame: stream already failed')
     this.#chunks.push(chunk)
     this.#buffered += chunk.length
-    const messages: Message[] = []
+  }
+
+  /** The next complete message, or null until more bytes come. Throws ProtocolError on a bad frame, after which the reader refuses more input. */
+  next(): Message | null {
+    if (this.#failed) throw new ProtocolError('read frame: stream already failed')
     try {
-      for (;;) {
-        if (this.#bodyLength < 0) {
-          if (this.#buffered < HEADER_BYTES) break
-          this.#bodyLength = this.#readLength()
-        }
-        if (this.#buffered < this.#bodyLength) break
-        messages.push(this.#decode(this.#take(this.#bodyLength)))
-        this.#bodyLength = -1
+      if (this.#bodyLength < 0) {
+        if (this.#buffered < HEADER_BYTES) return null
+        this.#bodyLength = this.#readLength()
       }
+      if (this.#buffered < this.#bodyLength) return null
+      const body = this.#take(this.#bodyLength)
+      this.#bodyLength = -1
+      return this.#decode(body)
     } catch (err) {
       this.#failed = true
       this.#chunks = []
       throw err
     }
-    return messages
   }
 
   #readLength(): number {
     const header = this.#take(HEADER_BYTES)
     const length = new DataView(header.buffer, header.byteOffset, HEADER_BYTES).getUint32(0)
     if (length === 0) throw new ProtocolError('read frame: length is 0')
-    if (length > this.#maxFrameBytes) {
-      throw new ProtocolError(`read frame: length ${length} exceeds the maximum of ${this.#maxFrameBytes} bytes`)
+    if (length > this.maxFrameBytes) {
+      throw new ProtocolError(`read frame: length ${length} exceeds the maximum of ${this.maxFrameBytes} bytes`)
     }
     return length
   }

@@ -12,8 +12,11 @@
 import type net from 'node:net'
 import { formatHostPort, HANDSHAKE_TIMEOUT_MS, type HostPort } from '../config.ts'
 import { DdbError, formatError } from '../errors.ts'
+import { LogThrottle } from '../log-throttle.ts'
 import type { Logger } from '../logger.ts'
 import { authProof, checkProof, newNonce } from './auth.ts'
+import { describeForeign } from './foreign.ts'
+import { MAX_FRAME_BYTES, PRE_AUTH_FRAME_BYTES } from './frames.ts'
 import { type Message, type NodeRole, PROTOCOL_VERSION, type SlaveHello, type Welcome } from './messages.ts'
 import { connectPeer, Peer } from './peer.ts'
 
@@ -42,6 +45,9 @@ export interface GreetOptions {
   timeoutMs?: number
 }
 
+/** Refusals logged per peer host and reason once a minute: a slave retrying with a wrong secret does not flood the log. */
+const refusals = new LogThrottle()
+
 /** Server side: greets a new connection, checks its hello, then hands it to what accept() returned. */
 export function greet(socket: net.Socket, options: GreetOptions): Peer {
   const { logger } = options
@@ -49,6 +55,7 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
   let onMessage: (m: Message) => void = onHello
   let onClose: (reason: string | null) => void = () => {}
   const peer = new Peer(socket, {
+    maxFrameBytes: PRE_AUTH_FRAME_BYTES,
     onMessage: (m) => onMessage(m),
     onClose: (reason) => {
       clearTimeout(timer)
@@ -61,7 +68,14 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
   void peer.send({ type: 'greeting', protocol: PROTOCOL_VERSION, role: options.role, nonce }).catch(() => {})
 
   function refuse(err: DdbError): void {
-    logger.warn('connection refused', { peer: peer.remoteAddress, reason: err.message })
+    const held = refusals.pass(`${socket.remoteAddress}|${err.message}`)
+    if (held !== null) {
+      logger.warn('connection refused', {
+        peer: peer.remoteAddress,
+        reason: err.message,
+        ...(held > 0 ? { refusedSinceLast: held } : {}),
+      })
+    }
     peer
       .send({ type: 'error', id: null, code: err.code, message: err.message, hint: err.hint })
       .finally(() => peer.close(null))
@@ -94,6 +108,7 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
     } catch (err) {
       return refuse(err instanceof DdbError ? err : new DdbError('INTERNAL', formatError(err)))
     }
+    peer.maxFrameBytes = MAX_FRAME_BYTES
     onMessage = (msg) => accepted.onMessage(msg)
     onClose = (reason) => accepted.onClose(reason)
     const { logId, offset } = accepted
@@ -121,9 +136,10 @@ export interface HelloOptions {
 
 /**
  * Client side: connects, answers the greeting with a hello, and resolves with
- * the peer once welcomed. Rejects with a one-line DdbError: UNREACHABLE, the
- * node's own refusal (AUTH, LOG_MISMATCH …), PROTOCOL for a port that is not
- * ddb's, or CONNECTION_LOST when the connection ends first.
+ * the peer once welcomed. Rejects with a one-line DdbError naming the address:
+ * UNREACHABLE, the node's own refusal (AUTH, LOG_MISMATCH, BUSY …), PROTOCOL
+ * for a port that is not ddb's (saying what it sent), HANDSHAKE_TIMEOUT, or
+ * CONNECTION_LOST when the connection ends first.
  */
 export async function hello(address: HostPort, options: HelloOptions): Promise<{ peer: Peer; welcome: Welcome }> {
   const where = formatHostPort(address)
@@ -133,6 +149,7 @@ export async function hello(address: HostPort, options: HelloOptions): Promise<{
     settle = { resolve, reject }
   })
   let stage: 'greeting' | 'welcome' | 'open' = 'greeting'
+  let timedOut = false
   const fail = (err: DdbError) => {
     settle?.reject(err)
     settle = null
@@ -140,12 +157,14 @@ export async function hello(address: HostPort, options: HelloOptions): Promise<{
   }
   const peer: Peer = await connectPeer(address, {
     timeoutMs,
+    maxFrameBytes: PRE_AUTH_FRAME_BYTES,
     onMessage: (m) => {
       switch (stage) {
         case 'open':
           return options.onMessage(m)
         case 'greeting':
-          if (m.type !== 'greeting') return fail(new DdbError('PROTOCOL', `${where} is not a ddb node`))
+          if (m.type === 'error') return fail(new DdbError(m.code, m.message, { hint: m.hint }))
+          if (m.type !== 'greeting') return fail(notDdb(where, `it sent ${m.type} before any greeting`))
           stage = 'welcome'
           return void peer
             .send({
@@ -159,6 +178,7 @@ export async function hello(address: HostPort, options: HelloOptions): Promise<{
           if (m.type === 'error') return fail(new DdbError(m.code, m.message, { hint: m.hint }))
           if (m.type !== 'welcome') return fail(new DdbError('PROTOCOL', `${where}: expected welcome, got ${m.type}`))
           stage = 'open'
+          peer.maxFrameBytes = MAX_FRAME_BYTES
           options.onWelcome?.(m, peer)
           settle?.resolve(m)
           settle = null
@@ -166,14 +186,48 @@ export async function hello(address: HostPort, options: HelloOptions): Promise<{
     },
     onClose: (reason) => {
       if (stage === 'open') return options.onClose(reason)
-      settle?.reject(new DdbError('CONNECTION_LOST', `connection to ${where} lost${reason ? `: ${reason}` : ''}`))
+      settle?.reject(handshakeFailure(where, stage, peer.head, timedOut ? timeoutMs : null, reason))
       settle = null
     },
   })
-  const timer = setTimeout(() => peer.close('handshake timed out'), timeoutMs)
+  const timer = setTimeout(() => {
+    timedOut = true
+    peer.close('handshake timed out')
+  }, timeoutMs)
   try {
     return { peer, welcome: await welcomed }
   } finally {
     clearTimeout(timer)
   }
+}
+
+function notDdb(where: string, what: string): DdbError {
+  return new DdbError('PROTOCOL', `${where} is not a ddb port (${what})`)
+}
+
+/** Why a handshake ended before the welcome, from what the other end sent (head) and how it ended. */
+function handshakeFailure(
+  where: string,
+  stage: 'greeting' | 'welcome',
+  head: Uint8Array,
+  timedOutMs: number | null,
+  reason: string | null,
+): DdbError {
+  const foreign = stage === 'greeting' ? describeForeign(head, PRE_AUTH_FRAME_BYTES) : null
+  if (foreign) return notDdb(where, foreign)
+  if (timedOutMs !== null) {
+    const what =
+      head.length === 0
+        ? 'sent no greeting'
+        : stage === 'greeting'
+          ? 'sent no whole greeting'
+          : 'did not answer the hello'
+    return new DdbError('HANDSHAKE_TIMEOUT', `${where} ${what} within ${timedOutMs} ms`, {
+      hint: head.length === 0 ? 'is it a ddb port? a ddb node greets at once' : undefined,
+    })
+  }
+  return new DdbError(
+    'CONNECTION_LOST',
+    `connection to ${where} lost during the handshake${reason ? `: ${reason}` : ''}`,
+  )
 }

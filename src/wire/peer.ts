@@ -5,10 +5,12 @@ import type { Message } from './messages.ts'
 
 /** How long close() lets already-sent frames flush before it drops the connection, in milliseconds. */
 const CLOSE_FLUSH_MS = 5_000
+/** How many of the first bytes received a Peer keeps, to say what a port that is not ddb's sent. */
+const HEAD_BYTES = 64
 
 /** What a Peer tells its owner. */
 export interface PeerOptions {
-  /** Largest frame body accepted, in bytes; default MAX_FRAME_BYTES. */
+  /** Largest frame body accepted, in bytes, until maxFrameBytes is set; default MAX_FRAME_BYTES. */
   maxFrameBytes?: number
   /** Called with each message, in arrival order. */
   onMessage: (msg: Message) => void
@@ -51,6 +53,7 @@ export class Peer {
   readonly #reader: FrameReader
   readonly #onMessage: (msg: Message) => void
   readonly #onClose: (reason: string | null) => void
+  #head: Uint8Array | null = null
   #closed = false
   #congested = false
   #drainWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = []
@@ -72,6 +75,16 @@ export class Peer {
   /** True when the socket's send buffer is full and the caller should await send() before sending more. */
   get congested(): boolean {
     return this.#congested
+  }
+
+  /** Raises (or lowers) the largest frame accepted from the next frame on: the handshake's end lifts the pre-auth cap. */
+  set maxFrameBytes(bytes: number) {
+    this.#reader.maxFrameBytes = bytes
+  }
+
+  /** The first bytes the other end sent (up to 64), empty before any: what a port that is not ddb's said. */
+  get head(): Uint8Array {
+    return this.#head ?? new Uint8Array()
   }
 
   /** True once the connection has ended, for any reason. */
@@ -116,21 +129,21 @@ export class Peer {
 
   #receive(chunk: Uint8Array): void {
     if (this.#closed) return
-    let messages: Message[]
-    try {
-      messages = this.#reader.push(chunk)
-    } catch (err) {
-      this.#finish(formatError(err), false)
-      return
-    }
-    for (const msg of messages) {
-      if (this.#closed) return
+    this.#head ??= Uint8Array.from(chunk.subarray(0, HEAD_BYTES))
+    this.#reader.push(chunk)
+    for (;;) {
+      let msg: Message | null
+      try {
+        msg = this.#reader.next()
+      } catch (err) {
+        return this.#finish(formatError(err), false)
+      }
+      if (msg === null || this.#closed) return
       try {
         this.#onMessage(msg)
       } catch (err) {
         // A handler's bug ends this connection, never the node serving everyone else.
-        this.#finish(`handling ${msg.type}: ${formatError(err)}`, false)
-        return
+        return this.#finish(`handling ${msg.type}: ${formatError(err)}`, false)
       }
     }
   }
