@@ -1,5 +1,5 @@
 import { type Entry, type Param, rowObjects } from '../entry.ts'
-import type { NodeStatus, QueryAnswer } from '../wire/messages.ts'
+import type { QueryAnswer } from '../wire/messages.ts'
 
 /** One statement's answer as `ddb sql` prints it: JSON (one value per line) or for a person. */
 export function formatAnswer(answer: QueryAnswer[number], json: boolean): string {
@@ -61,35 +61,4 @@ export function formatEntry(e: Entry): string {
 
 function paramText(p: Param): string | number | boolean | null {
   return p !== null && typeof p === 'object' ? formatValue(p) : p
-}
-
-/** `ddb status` for a person. */
-export function formatStatus(s: NodeStatus): string {
-  if (s.role === 'slave') {
-    return [
-      `role       slave`,
-      `master     ${s.master} (${s.connected ? 'connected' : 'disconnected'})`,
-      `applied    ${s.applied}`,
-      `lag        ${s.lagEntries} entries, ${s.lagSeconds.toFixed(1)} s`,
-      `store      ${s.store}`,
-      ...(s.filters?.replicateDb.length ? [`replicate  ${s.filters.replicateDb.join(', ')}`] : []),
-      ...(s.filters?.ignoreDb.length ? [`ignore     ${s.filters.ignoreDb.join(', ')}`] : []),
-      ...(s.error ? [`error      ${s.error}`] : []),
-    ].join('\n')
-  }
-  const head = [`role       master`, `offset     ${s.offset}`, `log        ${s.logId}`, `store      ${s.store}`]
-  if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
-  const rows = s.replicas.map((r) => [
-    r.id,
-    r.address,
-    r.applied,
-    r.lagEntries,
-    r.lagSeconds.toFixed(1),
-    r.connected ? 'yes' : 'no',
-    r.error ?? '',
-  ])
-  return [
-    ...head,
-    formatTable(['id', 'address', 'applied', 'lag (entries)', 'lag (s)', 'connected', 'error'], rows),
-  ].join('\n')
 }

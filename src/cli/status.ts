@@ -1,14 +1,20 @@
 import type { Command } from 'commander'
 import { DEFAULT_MASTER_LISTEN, parseHostPort } from '../config.ts'
+import { DdbError } from '../errors.ts'
 import { Client } from '../wire/client.ts'
-import { formatStatus } from './print.ts'
+import type { NodeStatus, ReplicaStatus } from '../wire/messages.ts'
+import { formatTable } from './print.ts'
 import { setting } from './settings.ts'
 
-/** `ddb status`: a node's offset, its slaves (master) or its master and lag (slave). */
+/**
+ * `ddb status`: a node's offset, its slaves (master) or its master and lag
+ * (slave). Exits 1 after printing when the node, or one of its slaves, has
+ * stopped applying, so a script or a monitor need not read the output.
+ */
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description("show a node's replication status")
+    .description("show a node's replication status (exit status 1 if it or a slave has stopped applying)")
     .option('--to <host:port>', `the node to ask (env DDB_TO; default ${DEFAULT_MASTER_LISTEN})`)
     .option('--json', 'print the status as one JSON value')
     .option('--secret <secret>', 'shared secret of the node (env DDB_SECRET)')
@@ -17,11 +23,64 @@ export function registerStatus(program: Command): void {
         parseHostPort(setting(flags.to, 'DDB_TO', DEFAULT_MASTER_LISTEN), '--to'),
         setting(flags.secret, 'DDB_SECRET', ''),
       )
+      let status: NodeStatus
       try {
-        const status = await client.status()
-        console.log(flags.json ? JSON.stringify(status) : formatStatus(status))
+        status = await client.status()
       } finally {
         client.close()
       }
+      console.log(flags.json ? JSON.stringify(status) : formatStatus(status))
+      const stopped = stoppedError(status)
+      if (stopped) throw new DdbError('REPLICATION_STOPPED', stopped)
     })
+}
+
+/** True when applying has stopped for good (older nodes send no `stopped`: their error meant just that). */
+const hasStopped = (s: { stopped?: boolean; error: string | null }) => s.stopped ?? s.error !== null
+
+/** Why `ddb status` exits 1: the slave, or a master's slave, has stopped applying; null when none has. */
+export function stoppedError(s: NodeStatus): string | null {
+  if (s.role === 'slave') return hasStopped(s) ? `this slave has stopped applying: ${s.error}` : null
+  const stopped = s.replicas.filter(hasStopped)
+  const [first] = stopped
+  if (!first) return null
+  const more = stopped.length > 1 ? ` (and ${stopped.length - 1} more)` : ''
+  return `slave ${first.id} has stopped applying: ${first.error}${more}`
+}
+
+/** Lag for a person: "unknown" while disconnected. */
+function lag(r: Pick<ReplicaStatus, 'lagEntries' | 'lagSeconds'>): string {
+  if (r.lagEntries === null || r.lagSeconds === null) return 'unknown'
+  return `${r.lagEntries} entries, ${r.lagSeconds.toFixed(1)} s`
+}
+
+/** `ddb status` for a person. */
+export function formatStatus(s: NodeStatus): string {
+  if (s.role === 'slave') {
+    return [
+      `role       slave`,
+      `master     ${s.master} (${s.connected ? 'connected' : 'disconnected'})`,
+      `applied    ${s.applied}${hasStopped(s) ? ' (stopped applying)' : ''}`,
+      `lag        ${lag(s)}`,
+      `store      ${s.store}`,
+      ...(s.filters?.replicateDb.length ? [`replicate  ${s.filters.replicateDb.join(', ')}`] : []),
+      ...(s.filters?.ignoreDb.length ? [`ignore     ${s.filters.ignoreDb.join(', ')}`] : []),
+      ...(s.error ? [`error      ${s.error}`] : []),
+    ].join('\n')
+  }
+  const head = [`role       master`, `offset     ${s.offset}`, `log        ${s.logId}`, `store      ${s.store}`]
+  if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
+  const rows = s.replicas.map((r) => [
+    r.id,
+    r.address,
+    r.applied,
+    r.lagEntries ?? 'unknown',
+    r.lagSeconds?.toFixed(1) ?? 'unknown',
+    r.connected ? 'yes' : 'no',
+    r.error ?? '',
+  ])
+  return [
+    ...head,
+    formatTable(['id', 'address', 'applied', 'lag (entries)', 'lag (s)', 'connected', 'error'], rows),
+  ].join('\n')
 }

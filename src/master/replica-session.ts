@@ -1,11 +1,16 @@
 import { CATCH_UP_PAGE_ENTRIES, HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../config.ts'
 import type { Entry } from '../entry.ts'
+import { DdbError, formatError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
+import { LogThrottle } from '../log-throttle.ts'
 import type { Logger } from '../logger.ts'
 import { encodeFrame } from '../wire/frames.ts'
 import type { Message, ReplicaStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import type { Writer } from './writer.ts'
+
+/** Stream failures logged per slave and reason once a minute: a slave retrying past a corrupt entry does not flood the log. */
+const streamFailures = new LogThrottle()
 
 /**
  * ReplicaSession streams the log to one attached slave: from the slave's
@@ -17,9 +22,14 @@ export class ReplicaSession {
   readonly id: string
   readonly address: string
   applied: number
+  /** Why the slave stopped applying, as its last ack said. */
   error: string | null = null
+  /** Why this master could not stream to it (a corrupt entry in the log), until it acks past that entry. */
+  #streamError: { offset: number; message: string } | null = null
   #peer: Peer | null
   #lastHeard = Date.now()
+  /** The last offset sent to the slave. */
+  #sent = 0
   readonly #log: ReplicationLog
   readonly #writer: Writer
   readonly #logger: Logger
@@ -40,21 +50,38 @@ export class ReplicaSession {
 
   /** Starts streaming, once the slave's welcome is on its way. */
   start(): void {
-    this.#stream().catch((err) => this.#peer?.close(`stream failed: ${(err as Error).message}`))
+    this.#stream().catch((err) => this.#streamFailed(err))
+  }
+
+  /** Says why in the log (once a minute) and to the slave, which shows it in its status and backs off. */
+  #streamFailed(err: unknown): void {
+    const peer = this.#peer
+    if (!peer || peer.closed) return // the connection ended: nothing went wrong with the stream
+    const message = formatError(err)
+    this.#streamError = { offset: this.#sent + 1, message }
+    const held = streamFailures.pass(`${this.id}|${message}`)
+    if (held !== null) {
+      this.#logger.error('cannot stream to slave', { error: message, ...(held > 0 ? { timesSinceLast: held } : {}) })
+    }
+    const code = err instanceof DdbError ? err.code : 'INTERNAL'
+    const hint = err instanceof DdbError ? err.hint : undefined
+    peer.send({ type: 'error', id: null, code, message: (err as Error).message, hint }).catch(() => {})
+    peer.close(null) // closed for the reason just logged (throttled), not again by the handshake's close log
   }
 
   /** Sends entries after the slave's position until the connection ends. */
   async #stream(): Promise<void> {
     const peer = this.#peer
-    let sent = this.applied
+    this.#sent = this.applied
     while (peer && !peer.closed) {
+      const sent = this.#sent
       const published = this.#writer.published.current
       if (sent < published) {
         const entries =
           this.#writer.publishedAfter(sent) ??
           this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
         await peer.sendFrame(entriesFrame(entries))
-        sent = entries[entries.length - 1]!.offset
+        this.#sent = entries[entries.length - 1]!.offset
         continue
       }
       const waited = await this.#writer.published.wait(sent + 1, HEARTBEAT_MS)
@@ -72,10 +99,12 @@ export class ReplicaSession {
       this.#logger.error('slave stopped applying', { applied: m.applied, error: m.error })
     this.applied = m.applied
     this.error = m.error
+    if (this.#streamError && m.applied >= this.#streamError.offset) this.#streamError = null
   }
 
   onClose(reason: string | null): void {
     this.#peer = null
+    if (this.#streamError) return // said when the stream failed
     this.#logger.info('slave disconnected', { applied: this.applied, reason: reason ?? 'closed' })
   }
 
@@ -84,17 +113,30 @@ export class ReplicaSession {
     this.#peer?.close(reason)
   }
 
+  /** Lag is null (unknown) while the slave is disconnected. */
   status(): ReplicaStatus {
     const published = this.#writer.published.current
-    const next = this.applied < published ? this.#log.get(this.applied + 1) : null
+    const connected = this.connected
     return {
       id: this.id,
       address: this.address,
       applied: this.applied,
-      connected: this.connected,
-      lagEntries: Math.max(0, published - this.applied),
-      lagSeconds: next ? Math.max(0, (Date.now() - next.ts) / 1000) : 0,
-      error: this.error,
+      connected,
+      lagEntries: connected ? Math.max(0, published - this.applied) : null,
+      lagSeconds: connected ? this.#lagSeconds(published) : null,
+      error: this.error ?? this.#streamError?.message ?? null,
+      stopped: this.error !== null,
+    }
+  }
+
+  /** How long ago the oldest entry the slave lacks ran; null if that entry cannot be read (a corrupt log). */
+  #lagSeconds(published: number): number | null {
+    if (this.applied >= published) return 0
+    try {
+      const next = this.#log.get(this.applied + 1)
+      return next ? Math.max(0, (Date.now() - next.ts) / 1000) : 0
+    } catch {
+      return null
     }
   }
 }

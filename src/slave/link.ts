@@ -8,16 +8,14 @@ import {
 } from '../config.ts'
 import type { Entry } from '../entry.ts'
 import { DdbError, formatError } from '../errors.ts'
-import type { Logger } from '../logger.ts'
+import { LogThrottle } from '../log-throttle.ts'
+import type { Logger, LogLevel } from '../logger.ts'
 import { type HelloFields, hello } from '../wire/handshake.ts'
 import type { Message, Welcome } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 
-/** While the master stays unreachable with the same error, how often that is logged again. */
-const UNREACHABLE_LOG_MS = 60_000
-
 /** Codes of a handshake that failed before the master could answer; any other code is the master's refusal. */
-const NOT_REACHED = new Set(['UNREACHABLE', 'PROTOCOL', 'CONNECTION_LOST'])
+const NOT_REACHED = new Set(['UNREACHABLE', 'PROTOCOL', 'HANDSHAKE_TIMEOUT', 'CONNECTION_LOST'])
 
 /** What the link asks of the slave's applier, and tells it. */
 export interface LinkEvents {
@@ -39,7 +37,11 @@ export interface LinkEvents {
  * MasterLink is a slave's connection to its master: it attaches (the
  * handshake), hands every message of the stream to the applier, carries acks
  * back, and after any disconnect reconnects by itself, waiting 100 ms at first
- * and doubling up to 5 s. A master silent for PEER_TIMEOUT_MS is dropped.
+ * and doubling up to 5 s. The wait starts again from 100 ms only after a
+ * connection proved healthy (a heartbeat came, or the slave applied entries),
+ * so a master that drops the slave right after the welcome is not hammered.
+ * A master silent for PEER_TIMEOUT_MS is dropped. Whatever keeps the link from
+ * working is its `problem`, logged when it starts and then once a minute.
  */
 export class MasterLink {
   /** The master's address, as host:port. */
@@ -53,10 +55,13 @@ export class MasterLink {
   #lastHeard = 0
   #wake: (() => void) | null = null
   #timer: ReturnType<typeof setInterval> | null = null
-  /** Since when the master has been unreachable (null: it is not), its last error, and when that was last logged. */
-  #unreachableSince: number | null = null
-  #unreachableError = ''
-  #unreachableLogged = 0
+  /** Why the link does not work (null once a connection proved healthy), and since when. */
+  #problem: string | null = null
+  #problemSince = 0
+  /** The current connection: the slave's position when it attached, and whether it has proved healthy. */
+  #attachedAt = 0
+  #healthy = false
+  readonly #throttle = new LogThrottle()
 
   constructor(master: HostPort, secret: string, logger: Logger, events: LinkEvents) {
     this.#master = master
@@ -69,6 +74,11 @@ export class MasterLink {
   /** True while attached to the master. */
   get connected(): boolean {
     return this.#peer !== null
+  }
+
+  /** Why replication through this link does not work right now (unreachable, refused, dropped …), or null. */
+  get problem(): string | null {
+    return this.#problem
   }
 
   /** Starts attaching, and keeps the link up until close(). */
@@ -108,9 +118,8 @@ export class MasterLink {
   async #run(): Promise<void> {
     let delay = RECONNECT_MIN_MS
     while (!this.#stopped) {
-      const attached = await this.#attachOnce()
+      if (await this.#attachOnce()) delay = RECONNECT_MIN_MS
       if (this.#stopped) return
-      delay = attached ? RECONNECT_MIN_MS : Math.min(delay * 2, RECONNECT_MAX_MS)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay)
         this.#wake = () => {
@@ -118,10 +127,11 @@ export class MasterLink {
           resolve()
         }
       })
+      delay = Math.min(delay * 2, RECONNECT_MAX_MS)
     }
   }
 
-  /** One connection's life; resolves when it ends, true if it was welcomed. */
+  /** One connection's life; resolves when it ends, true if it proved healthy. */
   async #attachOnce(): Promise<boolean> {
     await this.#events.drained()
     let ended!: () => void
@@ -129,6 +139,10 @@ export class MasterLink {
       ended = resolve
     })
     const fields = this.#events.hello()
+    this.#attachedAt = fields.position
+    this.#healthy = false
+    /** Set when the master said why it ends the stream: that, not the close, is the problem. */
+    let masterError = false
     try {
       const { peer } = await hello(this.#master, {
         secret: this.#secret,
@@ -136,33 +150,58 @@ export class MasterLink {
         onWelcome: (welcome, peer) => {
           this.#peer = peer
           this.#lastHeard = Date.now()
-          this.#unreachableSince = null
-          this.#logger.info('attached to master', {
-            master: this.address,
-            applied: fields.position,
-            masterOffset: welcome.offset,
-          })
+          // While the master drops the slave over and over, once a minute is enough.
+          if (this.#problem === null || this.#throttle.pass('attached') !== null) {
+            this.#logger.info('attached to master', {
+              master: this.address,
+              applied: fields.position,
+              masterOffset: welcome.offset,
+            })
+          }
           this.#events.attached(welcome)
         },
-        onMessage: (m) => this.#onMessage(m),
+        onMessage: (m) => {
+          if (m.type !== 'error') return this.#onMessage(m)
+          masterError = true
+          this.#fail(
+            'error',
+            'master cannot stream to this slave',
+            `the master at ${this.address} cannot stream: ${formatError(new DdbError(m.code, m.message, { hint: m.hint }))}`,
+          )
+          this.#peer?.close(null)
+        },
         onClose: (reason) => {
-          this.#logger.warn('disconnected from master', { master: this.address, reason: reason ?? 'closed' })
           this.#peer = null
           this.#events.detached()
+          const why = reason ?? 'closed'
+          if (this.#checkHealthy()) {
+            this.#logger.warn('disconnected from master', { master: this.address, reason: why })
+            this.#setProblem(`connection to the master at ${this.address} lost: ${why}`)
+          } else if (!masterError) {
+            this.#fail(
+              'warn',
+              'master dropped this slave right after attaching',
+              `the master at ${this.address} closed the connection right after attaching: ${why}`,
+            )
+          }
           ended()
         },
       })
       if (this.#stopped) peer.close(null)
     } catch (err) {
       if (err instanceof DdbError && !NOT_REACHED.has(err.code)) {
-        this.#logger.error('master refused this slave', { master: this.address, reason: err.message, hint: err.hint })
+        this.#fail(
+          'error',
+          'master refused this slave',
+          `the master at ${this.address} refused this slave: ${formatError(err)}`,
+        )
       } else {
-        this.#unreachable(formatError(err))
+        this.#fail('warn', 'cannot reach master', formatError(err))
       }
       return false
     }
     await closed
-    return true
+    return this.#healthy
   }
 
   #onMessage(m: Message): void {
@@ -171,27 +210,34 @@ export class MasterLink {
       case 'entries':
         return this.#events.entries(m.entries)
       case 'heartbeat':
+        this.#healthy = true
+        this.#problem = null
         return this.#events.heartbeat(m.offset)
       default:
         this.#peer?.close(`unexpected ${m.type} message from the master`)
     }
   }
 
-  /**
-   * Logs a failed attempt to reach the master: the first one, a changed error,
-   * and then one line a minute saying for how long, not every retry.
-   */
-  #unreachable(error: string): void {
-    const now = Date.now()
-    const same = this.#unreachableSince !== null && error === this.#unreachableError
-    if (same && now - this.#unreachableLogged < UNREACHABLE_LOG_MS) return
-    this.#unreachableSince ??= now
-    this.#unreachableError = error
-    this.#unreachableLogged = now
-    const seconds = Math.round((now - this.#unreachableSince) / 1000)
-    this.#logger.warn(seconds > 0 ? 'still cannot reach master' : 'cannot reach master', {
+  /** True once this connection has proved healthy: a heartbeat came, or the slave has applied entries since it attached. */
+  #checkHealthy(): boolean {
+    if (!this.#healthy && this.#events.hello().position > this.#attachedAt) this.#healthy = true
+    if (this.#healthy) this.#problem = null
+    return this.#healthy
+  }
+
+  #setProblem(problem: string): void {
+    if (this.#problem === null) this.#problemSince = Date.now()
+    this.#problem = problem
+  }
+
+  /** Records why the link does not work and logs it: the first time, then once a minute saying for how long. */
+  #fail(level: LogLevel, event: string, problem: string): void {
+    this.#setProblem(problem)
+    if (this.#throttle.pass(`${event}|${problem}`) === null) return
+    const seconds = Math.round((Date.now() - this.#problemSince) / 1000)
+    this.#logger[level](seconds > 0 ? `still: ${event}` : event, {
       master: this.address,
-      error,
+      error: problem,
       ...(seconds > 0 ? { seconds } : {}),
     })
   }
@@ -199,6 +245,7 @@ export class MasterLink {
   /** Once a second: the applier acks its position; a master gone silent is dropped. */
   #tick(): void {
     if (!this.#peer) return
+    this.#checkHealthy()
     this.#events.tick()
     if (!this.#events.busy() && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) {
       this.#peer.close(`master silent for ${PEER_TIMEOUT_MS} ms`)

@@ -170,9 +170,12 @@ export class Slave {
     return { logId, offset }
   }
 
+  /** Lag is null (unknown) while disconnected or stopped: what this slave last heard of the master is stale then. */
   status(): NodeStatus {
     const applied = this.#applier.state.offset
-    const lagEntries = Math.max(0, this.#applier.masterOffset - applied)
+    const stopped = this.#applier.error !== null
+    const known = this.#link.connected && !stopped
+    const lagEntries = known ? Math.max(0, this.#applier.masterOffset - applied) : null
     const oldest = this.#applier.oldestPendingTs
     return {
       role: 'slave',
@@ -180,9 +183,11 @@ export class Slave {
       applied,
       connected: this.#link.connected,
       lagEntries,
-      lagSeconds: lagEntries > 0 && oldest !== null ? Math.max(0, (Date.now() - oldest) / 1000) : 0,
+      lagSeconds:
+        lagEntries === null ? null : lagEntries > 0 && oldest !== null ? Math.max(0, (Date.now() - oldest) / 1000) : 0,
       store: this.store.displayUrl,
-      error: this.#applier.error,
+      error: this.#applier.error ?? this.#link.problem,
+      stopped,
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
     }
   }

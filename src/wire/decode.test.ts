@@ -34,9 +34,47 @@ const VALID: Record<string, Record<string, unknown>> = {
   error: { type: 'error', id: null, code: 'X', message: 'm' },
 }
 
+/** A master's status with a disconnected slave whose lag is unknown. */
+const MASTER_STATUS = {
+  type: 'status-result',
+  id: 2,
+  status: {
+    role: 'master',
+    offset: 4,
+    logId: 'l',
+    store: 's',
+    replicas: [
+      { id: 's1', address: 'a', applied: 3, connected: false, lagEntries: null, lagSeconds: null, error: null },
+    ],
+  },
+}
+
 describe('decodeMessage', () => {
   test.each(Object.keys(VALID))('accepts a valid %s', (type) => {
     expect(decodeMessage(VALID[type])).toEqual(VALID[type] as never)
+  })
+
+  test('accepts a status whose lag is unknown (null), with or without stopped', () => {
+    expect(decodeMessage(MASTER_STATUS)).toEqual(MASTER_STATUS as never)
+    const slave = {
+      ...VALID['status-result']!,
+      status: { ...(VALID['status-result']!.status as object), lagEntries: null, lagSeconds: null, stopped: true },
+    }
+    expect(decodeMessage(slave)).toEqual(slave as never)
+  })
+
+  test('rejects a status whose lag is neither a number nor null, or whose stopped is not a boolean', () => {
+    const replica = MASTER_STATUS.status.replicas[0]!
+    const bad = (fields: object) => ({
+      ...MASTER_STATUS,
+      status: { ...MASTER_STATUS.status, replicas: [{ ...replica, ...fields }] },
+    })
+    expect(() => decodeMessage(bad({ lagSeconds: '1' }))).toThrow(
+      new ProtocolError('malformed status-result: field status.replicas[0].lagSeconds must be a number or null'),
+    )
+    expect(() => decodeMessage(bad({ stopped: 'yes' }))).toThrow(
+      new ProtocolError('malformed status-result: field status.replicas[0].stopped must be a boolean'),
+    )
   })
 
   test.each([

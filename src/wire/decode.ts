@@ -20,6 +20,7 @@ const isParam = (v: unknown) =>
 const str = leaf(isString, 'a string')
 const strOrNull = leaf((v) => v === null || isString(v), 'a string or null')
 const num = leaf((v) => typeof v === 'number', 'a number')
+const numOrNull = leaf((v) => v === null || typeof v === 'number', 'a number or null')
 const bool = leaf((v) => typeof v === 'boolean', 'a boolean')
 const uint = leaf((v) => Number.isSafeInteger(v) && (v as number) >= 0, 'a non-negative integer')
 const uintOrNull = leaf(
@@ -126,21 +127,23 @@ const replicaStatus = object({
   address: str,
   applied: uint,
   connected: bool,
-  lagEntries: num,
-  lagSeconds: num,
+  lagEntries: numOrNull,
+  lagSeconds: numOrNull,
   error: strOrNull,
+  stopped: optional(bool),
 })
 
 const nodeStatus = union('role', {
-  master: { offset: uint, logId: str, store: str, replicas: arrayOf(replicaStatus) },
+  master: { offset: uint, logId: str, store: str, readOnly: optional(strOrNull), replicas: arrayOf(replicaStatus) },
   slave: {
     master: str,
     applied: uint,
     connected: bool,
-    lagEntries: num,
-    lagSeconds: num,
+    lagEntries: numOrNull,
+    lagSeconds: numOrNull,
     store: str,
     error: strOrNull,
+    stopped: optional(bool),
     filters: optional(object({ replicateDb: arrayOf(str), ignoreDb: arrayOf(str) })),
   },
 })

@@ -71,9 +71,13 @@ export interface ReplicaStatus {
   address: string
   applied: number
   connected: boolean
-  lagEntries: number
-  lagSeconds: number
+  /** Null (unknown) while the slave is disconnected. */
+  lagEntries: number | null
+  lagSeconds: number | null
+  /** Why the slave stopped applying, or why the master cannot stream to it; null while all is well. */
   error: string | null
+  /** True when the slave has stopped applying (diverged, or an entry failed) until it is restarted; absent from older masters. */
+  stopped?: boolean
 }
 
 /** A slave's replication filters (ddb slave --replicate-db / --ignore-db); both empty: everything applies. */
@@ -85,16 +89,28 @@ export interface ReplicationFilters {
 }
 
 export type NodeStatus =
-  | { role: 'master'; offset: number; logId: string; store: string; replicas: ReplicaStatus[] }
+  | {
+      role: 'master'
+      offset: number
+      logId: string
+      store: string
+      /** Why the master refuses writes for now (its log cannot be written: disk full …), or null; absent from older masters. */
+      readOnly?: string | null
+      replicas: ReplicaStatus[]
+    }
   | {
       role: 'slave'
       master: string
       applied: number
       connected: boolean
-      lagEntries: number
-      lagSeconds: number
+      /** Null (unknown) while disconnected or stopped. */
+      lagEntries: number | null
+      lagSeconds: number | null
       store: string
+      /** Why it stopped applying, or why the link to the master does not work (unreachable, refused …); null while all is well. */
       error: string | null
+      /** True when it has stopped applying (diverged, or an entry failed) until restarted; absent from older slaves. */
+      stopped?: boolean
       /** Absent from slaves that predate filters. */
       filters?: ReplicationFilters
     }
