@@ -173,17 +173,7 @@ export class MasterLink {
         onClose: (reason) => {
           this.#peer = null
           this.#events.detached()
-          const why = reason ?? 'closed'
-          if (this.#checkHealthy()) {
-            this.#logger.warn('disconnected from master', { master: this.address, reason: why })
-            this.#setProblem(`connection to the master at ${this.address} lost: ${why}`)
-          } else if (!masterError) {
-            this.#fail(
-              'warn',
-              'master dropped this slave right after attaching',
-              `the master at ${this.address} closed the connection right after attaching: ${why}`,
-            )
-          }
+          if (!this.#stopped && !masterError) this.#ended(reason ?? 'closed')
           ended()
         },
       })
@@ -202,6 +192,20 @@ export class MasterLink {
     }
     await closed
     return this.#healthy
+  }
+
+  /** A connection that was welcomed ended: a lost link if it had proved healthy, else a problem that keeps the back-off growing. */
+  #ended(why: string): void {
+    if (this.#checkHealthy()) {
+      this.#logger.warn('disconnected from master', { master: this.address, reason: why })
+      this.#setProblem(`connection to the master at ${this.address} lost: ${why}`)
+    } else {
+      this.#fail(
+        'warn',
+        'connection to master ended right after attaching',
+        `connection to the master at ${this.address} ended right after attaching: ${why}`,
+      )
+    }
   }
 
   #onMessage(m: Message): void {
