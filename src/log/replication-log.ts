@@ -160,20 +160,45 @@ export class ReplicationLog {
         `append to log ${this.path}: entry ${entries[0]!.offset} does not follow ${this.#last}`,
       )
     }
-    this.#db.transaction(() => {
-      for (const e of entries) {
-        this.#insert.run(
-          e.offset,
-          e.ts,
-          e.db,
-          JSON.stringify(e.statements),
-          JSON.stringify(e.affected),
-          e.checksum,
-          e.timeZone ?? null,
-        )
-      }
-    })()
+    try {
+      this.#db.transaction(() => {
+        for (const e of entries) {
+          this.#insert.run(
+            e.offset,
+            e.ts,
+            e.db,
+            JSON.stringify(e.statements),
+            JSON.stringify(e.affected),
+            e.checksum,
+            e.timeZone ?? null,
+          )
+        }
+      })()
+    } catch (err) {
+      this.#abandon()
+      throw logWriteError(this.path, err)
+    }
     this.#last = entries[entries.length - 1]!.offset
+  }
+
+  /** Throws as append would if the log cannot be written now (a full disk): a small write, kept in meta. */
+  checkWritable(): void {
+    try {
+      this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('writable_at', ?)`).run(String(Date.now()))
+    } catch (err) {
+      this.#abandon()
+      throw logWriteError(this.path, err)
+    }
+  }
+
+  /** After a failed write: SQLite may leave the transaction open (a failed COMMIT); end it, so the next write can begin. */
+  #abandon(): void {
+    if (!this.#db.inTransaction) return
+    try {
+      this.#db.exec('ROLLBACK')
+    } catch {
+      // already gone with the error
+    }
   }
 
   /** Entries with offset > `after`, oldest first, at most `limit`; each checksum verified. */
@@ -206,6 +231,13 @@ export class ReplicationLog {
     this.#db.close()
     this.#lock?.release() // after the connection: see FileLock
   }
+}
+
+/** A failed log write, in the operator's words (SQLite's "database or disk is full", with the file). */
+function logWriteError(path: string, err: unknown): DdbError {
+  const code = (err as { code?: unknown }).code
+  const full = code === 'SQLITE_FULL' || /disk is full/.test((err as Error).message)
+  return new DdbError('LOG_WRITE', `write log ${path}: ${full ? 'disk full' : (err as Error).message}`, { cause: err })
 }
 
 /** Locks the log for this process, or says who holds it (the owner it recorded in its meta table). */

@@ -116,6 +116,7 @@ export class Master {
       offset: this.#writer.published.current,
       logId: this.log.id,
       store: this.store.displayUrl,
+      readOnly: this.#writer.readOnly?.reason ?? null,
       replicas: [...this.#replicas.values()].map((r) => r.status()),
     }
   }

@@ -1,6 +1,6 @@
 import { GROUP_COMMIT_MAX } from '../config.ts'
 import type { Entry, EntryDraft, Param, Statement, WriteResult } from '../entry.ts'
-import { StoreError } from '../errors.ts'
+import { DdbError, formatError, StoreError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { OffsetWatch } from '../offset-watch.ts'
@@ -45,6 +45,25 @@ interface Executed {
 
 /** How long the writer waits between attempts to reach a store that failed mid-commit. */
 const RECONCILE_RETRY_MS = 1_000
+/** How often a read-only master tries its log again. */
+const LOG_RETRY_MS = 1_000
+
+/** Why the master refuses writes for now: its log cannot be written. */
+export interface ReadOnly {
+  reason: string
+  /** When it began (ms since the epoch). */
+  since: number
+}
+
+/** A write refused while the master is read-only (MySQL clients see error 1290, as from a read-only server). */
+export class ReadOnlyError extends DdbError {
+  constructor(reason: string) {
+    super('READ_ONLY', `write refused: the master is read-only because its log cannot be written (${reason})`, {
+      hint: 'reads go on; writing resumes by itself once the log can be written again (free space on its disk)',
+    })
+    this.name = 'ReadOnlyError'
+  }
+}
 
 /**
  * Writer is the master's single writer: every write goes through it, in log
@@ -75,6 +94,8 @@ export class Writer {
   #closed = false
   /** Log order is commit order, batches and client transactions alike; a reconcile gets the store's writer. */
   readonly #commitOrder = new CommitOrder()
+  /** Set while the log cannot be written: writes are refused, reads go on (see #logFailed). */
+  #readOnly: ReadOnly | null = null
 
   constructor(store: Store, log: ReplicationLog, logger: Logger, onFatal: (err: unknown) => void) {
     this.#store = store
@@ -92,9 +113,15 @@ export class Writer {
     return this.#lastPublished[0]?.offset === offset + 1 ? this.#lastPublished : null
   }
 
+  /** Why writes are refused for now (the log cannot be written), or null. */
+  get readOnly(): ReadOnly | null {
+    return this.#readOnly
+  }
+
   /** Queues a write; resolves once its entry is durable in the log and committed on the store. */
   submit(req: WriteRequest): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('write refused: the master is shutting down'))
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
     return new Promise((resolve, reject) => {
       const mode = this.#store.transactionMode(req.statements.map((s) => s.statement))
       this.#queue.push({ req, mode, resolve, reject })
@@ -108,6 +135,7 @@ export class Writer {
    */
   commitTransaction(tx: StoreTxn, draft: EntryDraft, results: RunResult[]): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('commit refused: the master is shutting down'))
+    if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
     const committed = new Promise<WriteResult>((resolve, reject) => {
       const pending: Pending = { req: { db: draft.db, statements: [] }, mode: '', resolve, reject }
       this.#logAndCommit(tx, [{ pending, draft, results }]).catch(reject)
@@ -262,20 +290,22 @@ export class Writer {
         return this.#commitRefused(executed, refusal)
       }
     }
+    let logged = true
     try {
       this.#log.append(entries)
     } catch (err) {
-      // The store may commit entries the log could not take: only recovery can settle it.
-      await committed.catch(() => {})
-      return this.#onFatal(err)
+      logged = false
+      this.#enterReadOnly(err)
     }
     try {
       await committed
     } catch (err) {
       this.#logger.error('store commit failed after log commit; reconciling', { offset: last, error: err })
       await tx.rollback() // frees the store's writer for reconciling; the commit's outcome is for it to find
+      if (!logged) await this.#appendOnceWritable(entries)
       await this.#reconcile(entries)
     }
+    if (!logged) await this.#appendOnceWritable(entries)
     this.#publish(entries)
     for (const [i, e] of executed.entries()) e.pending.resolve(writeResult(entries[i]!.offset, e.results))
   }
@@ -331,7 +361,14 @@ export class Writer {
         affected: req.statements.map(() => 0),
       },
     ])
-    this.#log.append([entry!])
+    try {
+      this.#log.append([entry!])
+    } catch (err) {
+      // Nothing ran: the client is told, and the master is read-only until the log takes writes again.
+      this.#enterReadOnly(err)
+      void this.#probeUntilWritable()
+      return pending.reject(new ReadOnlyError(this.#readOnly!.reason))
+    }
     const results: RunResult[] = []
     try {
       for (const [i, s] of storeStatements(req, entry!.ts).entries()) {
@@ -383,6 +420,58 @@ export class Writer {
         if (!(err instanceof StoreError) || err.rejectedByServer) return this.#onFatal(err)
         this.#logger.warn('store unavailable; retrying', { error: err })
         await Bun.sleep(RECONCILE_RETRY_MS)
+      }
+    }
+  }
+
+  /**
+   * The log refused an append (its disk full, an I/O error): the master turns
+   * read-only. Queued writes, which have not run, are refused with the reason, and so
+   * is every new one until the log takes writes again; reads and status go on.
+   */
+  #enterReadOnly(err: unknown): void {
+    if (!this.#readOnly) {
+      this.#readOnly = { reason: formatError(err), since: Date.now() }
+      this.#logger.error('log write failed: the master is read-only until the log can be written', { error: err })
+    }
+    const refusal = new ReadOnlyError(this.#readOnly.reason)
+    rejectAll(this.#queue.splice(0), refusal)
+  }
+
+  #leaveReadOnly(): void {
+    if (!this.#readOnly) return
+    const seconds = Math.round((Date.now() - this.#readOnly.since) / 1000)
+    this.#readOnly = null
+    this.#logger.info('log writable again: the master accepts writes', { readOnlySeconds: seconds })
+  }
+
+  /**
+   * A batch the store may have committed but the log did not take. Recovery would put
+   * it back from the store's state row after a crash; while the master runs, it keeps
+   * its turn (nothing later commits) and tries the log each second. Its clients are
+   * answered once it is logged: as MySQL waits when its binlog's disk is full.
+   */
+  async #appendOnceWritable(entries: Entry[]): Promise<void> {
+    for (;;) {
+      await Bun.sleep(LOG_RETRY_MS)
+      try {
+        this.#log.append(entries)
+        return this.#leaveReadOnly()
+      } catch (err) {
+        this.#readOnly = { reason: formatError(err), since: this.#readOnly?.since ?? Date.now() }
+      }
+    }
+  }
+
+  /** Read-only with nothing held back: tries a write the log can undo, each second, until one works. */
+  async #probeUntilWritable(): Promise<void> {
+    while (this.#readOnly && !this.#closed) {
+      await Bun.sleep(LOG_RETRY_MS)
+      try {
+        this.#log.checkWritable()
+        this.#leaveReadOnly()
+      } catch (err) {
+        this.#readOnly = { reason: formatError(err), since: this.#readOnly?.since ?? Date.now() }
       }
     }
   }

@@ -50,6 +50,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   STALE_READ: 503,
   MASTER_UNAVAILABLE: 503,
   SHUTTING_DOWN: 503,
+  READ_ONLY: 503,
 }
 
 /** The status an error answers with: 422 for a statement the database rejected, 500 for anything unexpected. */

@@ -1,5 +1,5 @@
 import type { ColumnType } from '../../entry.ts'
-import { DdbError, NotMasterError, StoreError } from '../../errors.ts'
+import { DdbError, formatError, NotMasterError, StoreError } from '../../errors.ts'
 import { COLUMN_CHARSET, COLUMN_TYPE } from '../../mysql-protocol.ts'
 import { type ColumnDef, columnDefinitionPacket, textRowPacket } from './packets.ts'
 
@@ -84,6 +84,12 @@ export function toMysqlError(err: unknown): MysqlError {
       case 'UNSAFE_STATEMENT':
       case 'UNSUPPORTED':
         return { errno: ER_NOT_SUPPORTED_YET, sqlState: '42000', message: err.message }
+      case 'READ_ONLY': // a master whose log cannot be written
+        return {
+          errno: 1290,
+          sqlState: 'HY000',
+          message: `The MySQL server is running with the --read-only option so it cannot execute this statement; ${formatError(err)}`,
+        }
       case 'NOT_MASTER': // a slave's other refusals: DDL or a transaction under --forward-writes
         return {
           errno: 1290,
