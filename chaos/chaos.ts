@@ -63,14 +63,15 @@ function parseArgs(args: string[]): Options {
     if (bad) throw new Error(`${flag}: unknown ${bad} (one of ${all.join(', ')})`)
     return items
   }
-  const faults = list('--faults', FAULT_KINDS)
+  const selfTest = args.includes('--self-test')
+  // The self-test's run must be clean before its damage: faults today's master survives, unless told otherwise.
+  const faults = list('--faults', selfTest ? ['kill-master', 'kill-slave', 'stop-node'] : FAULT_KINDS)
   const stores = list('--stores', STORES)
   const minutes = value('--minutes')
   const binary = value('--binary')
   const flags = new Set(args)
   const unknown = [...flags].find((a) => !['--quick', '--full', '--self-test'].includes(a))
   if (unknown) throw new Error(`unknown argument ${unknown}`)
-  const selfTest = flags.has('--self-test')
   const settings = { ...(flags.has('--quick') || selfTest ? QUICK : FULL) }
   if (selfTest) settings.faultMsPerStore = 15_000
   if (minutes) settings.faultMsPerStore = Number(minutes) * 60_000
@@ -121,7 +122,7 @@ async function main(argv: string[], resources: Resources): Promise<number> {
     command: `bun run chaos${argv.length ? ` ${argv.join(' ')}` : ''}`,
     date: new Date().toISOString(),
     seconds,
-    commit: await commit(),
+    commit: options.binary ? `(the binary ${options.binary}, given with --binary)` : await commit(),
   }
   const report = renderResults(results, info)
   console.log(`\n${report}\n`)
@@ -195,6 +196,7 @@ async function runStore(
 
   const deadline = began + settings.faultMsPerStore
   let quietPoints = 0
+  let selfTest: StoreResult['selfTest']
   try {
     for (let n = 0; Date.now() < deadline && kinds.length > 0; n++) {
       await healCrashed(ctx)
@@ -216,16 +218,23 @@ async function runStore(
     await healCrashed(ctx)
     await writers.stop()
     if (options.selfTest) {
-      await catchUp(ctx)
+      // The run must be clean before the damage, so that what is found after it is the damage's.
+      addFindings(findings, await quietCheck(ctx, 'before the damage'))
+      const cleanBefore = CHECKS.every((c) => findings[c] === 0) && crashes.length === 0 && violations.length === 0
+      const crashesBefore = crashes.length
       await selfTestDamage(cluster, writers.ledger, say)
+      const after = await quietCheck(ctx, 'after the damage')
+      addFindings(findings, after)
+      selfTest = { cleanBefore, after, crashes: crashes.length - crashesBefore }
+    } else {
+      addFindings(findings, await quietCheck(ctx, 'final check'))
     }
-    addFindings(findings, await quietCheck(ctx, 'final check'))
   } finally {
     stopTicker()
   }
   const seconds = (Date.now() - began) / 1000
   say(`done in ${Math.round(seconds)} s`)
-  return { kind, seconds, ledger: writers.ledger, faults, findings, crashes, violations }
+  return { kind, seconds, ledger: writers.ledger, faults, findings, crashes, violations, selfTest }
 }
 
 /** Holds the writers, waits for the slaves to apply the whole log, and runs every check. */

@@ -27,6 +27,8 @@ export interface StoreResult {
   crashes: Crash[]
   /** Violations found on the way (a node that did not answer or restart, disk-full behaviour), by kind. */
   violations: Array<{ check: string; message: string }>
+  /** --self-test: whether the run was clean before the damage, what the checks found after it, and the crashes it made. */
+  selfTest?: { cleanBefore: boolean; after: Findings; crashes: number }
 }
 
 export interface RunInfo {

@@ -35,10 +35,15 @@ export async function selfTestDamage(cluster: Cluster, ledger: Ledger, say: (m: 
 
 /** 0 if every check caught its damage on every store, else 1 with what went unseen. */
 export function selfTestVerdict(results: StoreResult[]): number {
-  const missed = results.flatMap((r) => [
-    ...CHECKS.filter((c) => r.findings[c] === 0).map((c) => `${r.kind}: the ${c} check did not catch its damage`),
-    ...(r.crashes.length === 0 ? [`${r.kind}: the crash of a slave was not seen`] : []),
-  ])
+  const missed = results.flatMap((r) => {
+    const t = r.selfTest
+    if (!t) return [`${r.kind}: no self-test ran`]
+    return [
+      ...(t.cleanBefore ? [] : [`${r.kind}: the run was not clean before the damage, so the damage proves nothing`]),
+      ...CHECKS.filter((c) => t.after[c] === 0).map((c) => `${r.kind}: the ${c} check did not catch its damage`),
+      ...(t.crashes === 0 ? [`${r.kind}: the crash of a slave was not seen`] : []),
+    ]
+  })
   for (const m of missed) process.stderr.write(`self-test FAILED: ${m}\n`)
   if (missed.length === 0) process.stderr.write('self-test passed: every check caught the damage made for it\n')
   return missed.length === 0 ? 0 : 1
