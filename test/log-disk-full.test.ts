@@ -9,7 +9,7 @@ import { Database } from 'bun:sqlite'
 import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type DdbNode, rowsOf, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
+import { type DdbNode, rowsOf, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { type Mariadb, startMariadb } from './support/mariadb.ts'
 import { tempDir, waitFor } from './support/util.ts'
 
@@ -104,6 +104,10 @@ describe.each(['sqlite', 'mysql'] as const)('the log disk full, on %s', (kind) =
       const count = rowsOf(await other.query('SELECT COUNT(*) AS n FROM t'))[0]!.n
       expect(Number(count)).toBeGreaterThanOrEqual(5)
       expect(master.proc.exitCode).toBeNull()
+      const statusCli = await runDdb(['status', '--to', master.address])
+      expect(statusCli.code).toBe(1)
+      expect(statusCli.stdout).toContain('read-only  write log')
+      expect(statusCli.stderr).toContain('ddb: this master is read-only: write log')
 
       // Space returns: the waiting write is acknowledged, and writing resumes by itself.
       rmSync(ballast)

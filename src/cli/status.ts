@@ -14,7 +14,9 @@ import { setting } from './settings.ts'
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description("show a node's replication status (exit status 1 if it or a slave has stopped applying)")
+    .description(
+      "show a node's replication status (exit status 1 if it or a slave has stopped applying, or the master is read-only)",
+    )
     .option('--to <host:port>', `the node to ask (env DDB_TO; default ${DEFAULT_MASTER_LISTEN})`)
     .option('--json', 'print the status as one JSON value')
     .option('--secret <secret>', 'shared secret of the node (env DDB_SECRET)')
@@ -38,9 +40,10 @@ export function registerStatus(program: Command): void {
 /** True when applying has stopped for good (older nodes send no `stopped`: their error meant just that). */
 const hasStopped = (s: { stopped?: boolean; error: string | null }) => s.stopped ?? s.error !== null
 
-/** Why `ddb status` exits 1: the slave, or a master's slave, has stopped applying; null when none has. */
+/** Why `ddb status` exits 1: the slave, or a master's slave, has stopped applying, or the master is read-only; null when all is well. */
 export function stoppedError(s: NodeStatus): string | null {
   if (s.role === 'slave') return hasStopped(s) ? `this slave has stopped applying: ${s.error}` : null
+  if (s.readOnly) return `this master is read-only: ${s.readOnly}`
   const stopped = s.replicas.filter(hasStopped)
   const [first] = stopped
   if (!first) return null
@@ -68,7 +71,13 @@ export function formatStatus(s: NodeStatus): string {
       ...(s.error ? [`error      ${s.error}`] : []),
     ].join('\n')
   }
-  const head = [`role       master`, `offset     ${s.offset}`, `log        ${s.logId}`, `store      ${s.store}`]
+  const head = [
+    `role       master`,
+    `offset     ${s.offset}`,
+    `log        ${s.logId}`,
+    `store      ${s.store}`,
+    ...(s.readOnly ? [`read-only  ${s.readOnly}`] : []),
+  ]
   if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
   const rows = s.replicas.map((r) => [
     r.id,
