@@ -25,12 +25,18 @@ async function rowCount(node: DdbNode, table: string): Promise<number> {
   return Number(rowsOf(await c.query(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n)
 }
 
+/** Table t with one row (id 1), written through `master`; returns the client that wrote it. */
+async function withOneRow(master: DdbNode) {
+  const c = await master.client()
+  await c.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  await c.query('INSERT INTO t (id) VALUES (1)')
+  return c
+}
+
 describe.each(['sqlite', 'mysql'] as const)('one owner per store, on %s', (store) => {
   test('a second master on the same log and store is refused, naming the first, and writes nothing', async () => {
     await using cluster = await withCluster({ store, slaves: 0 })
-    const c = await cluster.master.client()
-    await c.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
-    await c.query('INSERT INTO t (id) VALUES (1)')
+    const c = await withOneRow(cluster.master)
 
     const second = await refusedStart(['master', '--db', cluster.masterStore, '--log', cluster.log])
     expect(second.code).toBe(1)
@@ -58,9 +64,7 @@ describe.each(['sqlite', 'mysql'] as const)('one owner per store, on %s', (store
 
   test("a slave on its master's store is refused, with the master running or stopped", async () => {
     await using cluster = await withCluster({ store, slaves: 0 })
-    const c = await cluster.master.client()
-    await c.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
-    await c.query('INSERT INTO t (id) VALUES (1)')
+    await withOneRow(cluster.master)
 
     const running = await refusedStart(['slave', '--master', cluster.masterAddress, '--db', cluster.masterStore])
     expect(running.code).toBe(1)
