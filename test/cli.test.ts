@@ -44,6 +44,26 @@ describe('command-line errors', () => {
     expectOneLineError(r.stderr, /invalid --db URL/)
   })
 
+  test('a password in a --db URL is never printed, however the URL is malformed', async () => {
+    const secret = 'hunter2'
+    for (const url of [
+      `mysql://root:hun/${secret}@127.0.0.1/app`,
+      `mysql://root:hun@${secret}@127.0.0.1:1/app`,
+      `mysql://root:hun:${secret}@127.0.0.1:1/app`,
+      `mysql://root:${secret}@127.0.0.1:1/app?x=1`,
+      `mysql://root:${secret}@127.0.0.1:1`,
+      `mysql://root:${secret}/app`,
+      `mysql:/root:${secret}@127.0.0.1/app`,
+      `postgres://root:${secret}@127.0.0.1/app`,
+      `root:${secret}@127.0.0.1/app`,
+    ]) {
+      const r = await runDdb(['master', '--db', url, '--log', logFile(), ...(await freePorts())])
+      expect(r.code).toBeGreaterThan(0)
+      expectOneLineError(r.stderr, /\*\*\*/)
+      expect(r.stderr).not.toContain(secret)
+    }
+  })
+
   test('an unreachable MySQL store', async () => {
     const port = await freePort()
     const r = await runDdb([

@@ -47,6 +47,15 @@ function parseMysqlUrl(url: string): MysqlStoreConfig {
 }
 
 function invalid(url: string): UsageError {
-  const masked = url.replace(/^(mysql:\/\/[^:/@]*:)[^@/]*@/, '$1***@')
+  // However malformed the URL, mask what may be a password: from the user's ':' to the last '@' (a password
+  // may hold '/', '@' or ':'), or with no '@', all after a ':' that does not start a port.
+  const scheme = url.startsWith('sqlite:') ? url : (/^[a-z][a-z0-9+.-]*:\/+/i.exec(url)?.[0] ?? '')
+  const rest = url.slice(scheme.length)
+  const colon = rest.indexOf(':')
+  const at = rest.lastIndexOf('@')
+  let masked = url
+  if (colon >= 0 && colon < at) masked = `${scheme}${rest.slice(0, colon)}:***${rest.slice(at)}`
+  else if (colon >= 0 && at < 0 && !/^:\d+(\/|$)/.test(rest.slice(colon)))
+    masked = `${scheme}${rest.slice(0, colon)}:***`
   return new UsageError(`invalid --db URL "${masked}": expected sqlite:<file> or mysql://user:pass@host:port/db`)
 }
