@@ -2,8 +2,8 @@ import type { Command } from 'commander'
 import { CATCH_UP_PAGE_ENTRIES, DEFAULT_LOG } from '../config.ts'
 import type { Entry } from '../entry.ts'
 import { ReplicationLog } from '../log/replication-log.ts'
-import { formatEntry } from './print.ts'
-import { parseCount, setting } from './settings.ts'
+import { formatEntry, printLine } from './print.ts'
+import { count, lookup, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
 /** How often --follow looks for new entries. */
@@ -28,15 +28,16 @@ export function registerLog(program: Command): void {
     .option('--from <offset>', 'start at this offset')
     .option('--follow', 'keep printing entries as they are appended, like tail -f')
     .option('--json', 'one JSON entry per line')
+    .addHelpText('after', '\nNo environment variable: -n, --from, --follow, --json (they say what one run does).')
     .action(async (flags: TailFlags) => {
       const file = ReplicationLog.open(setting(flags.log, 'DDB_LOG', DEFAULT_LOG), { readonly: true })
       try {
         const last = file.lastOffset()
-        const count = flags.n !== undefined ? parseCount(flags.n, '-n') : flags.from !== undefined ? Infinity : 10
-        const from =
-          flags.from !== undefined ? Math.max(1, parseCount(flags.from, '--from')) : Math.max(1, last - count + 1)
-        const print = (e: Entry) => write(flags.json ? JSON.stringify(e) : formatEntry(e))
-        let after = await printRange(file, from - 1, Math.min(last, from - 1 + count), print)
+        const wanted = (text: string, name: string) => count(lookup(text, name, null, ''))
+        const n = flags.n !== undefined ? wanted(flags.n, '-n') : flags.from !== undefined ? Infinity : 10
+        const from = flags.from !== undefined ? Math.max(1, wanted(flags.from, '--from')) : Math.max(1, last - n + 1)
+        const print = (e: Entry) => printLine(flags.json ? JSON.stringify(e) : formatEntry(e))
+        let after = await printRange(file, from - 1, Math.min(last, from - 1 + n), print)
         if (!flags.follow) return
         const stopped = untilStopped().then(() => true)
         for (;;) {
@@ -64,10 +65,4 @@ async function printRange(
     after = page[page.length - 1]!.offset
   }
   return after
-}
-
-/** Writes a line to stdout, waiting when the pipe is full so memory stays flat. */
-function write(line: string): Promise<void> {
-  if (process.stdout.write(`${line}\n`)) return Promise.resolve()
-  return new Promise((resolve) => process.stdout.once('drain', () => resolve()))
 }

@@ -8,7 +8,7 @@ import { Master } from '../master/master.ts'
 import { mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
-import { parseChoice, parseCount, setting } from './settings.ts'
+import { choice, count, lookup, namingDb } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
 interface MasterFlags {
@@ -48,20 +48,22 @@ export function registerMaster(program: Command, logger: Logger): void {
   mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN).action(async (flags: MasterFlags) => {
     const settings = portSettings(flags, { listen: DEFAULT_MASTER_LISTEN, mysqlListen: DEFAULT_MASTER_MYSQL_LISTEN })
     const nodeLogger = logger.child({ node: 'master' })
-    const master = await Master.start({
-      db: setting(flags.db, 'DDB_DB', DEFAULT_MASTER_DB),
-      log: setting(flags.log, 'DDB_LOG', DEFAULT_LOG),
-      logSync: parseChoice(setting(flags.logSync, 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const, '--log-sync'),
-      logger: nodeLogger,
-      transactionIdleMs: parseCount(
-        setting(flags.transactionTimeout, 'DDB_TRANSACTION_TIMEOUT', String(TRANSACTION_IDLE_MS)),
-        '--transaction-timeout',
-      ),
-      onFatal: (err) => {
-        logger.error('master stopping: cannot go on', { error: formatError(err) })
-        process.exit(1)
-      },
-    })
+    const db = lookup(flags.db, '--db', 'DDB_DB', DEFAULT_MASTER_DB)
+    const logSync = choice(lookup(flags.logSync, '--log-sync', 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const)
+    const timeout = lookup(flags.transactionTimeout, '--transaction-timeout', 'DDB_TRANSACTION_TIMEOUT', '')
+    const master = await namingDb(db, () =>
+      Master.start({
+        db: db.text,
+        log: lookup(flags.log, '--log', 'DDB_LOG', DEFAULT_LOG).text,
+        logSync,
+        logger: nodeLogger,
+        transactionIdleMs: timeout.text ? count(timeout) : TRANSACTION_IDLE_MS,
+        onFatal: (err) => {
+          logger.error('master stopping: cannot go on', { error: formatError(err) })
+          process.exit(1)
+        },
+      }),
+    )
     const ports = await startPorts(master, settings, nodeLogger, (address) =>
       nodeLogger.info('master started', {
         listen: address,

@@ -46,7 +46,7 @@ export class MysqlProtocolClient {
   }
 
   /** Runs a statement (or several separated by ';'): one answer per statement. */
-  async query(sql: string, params: string[] = []): Promise<QueryAnswer> {
+  async query(sql: string, params: Array<string | number | boolean | null> = []): Promise<QueryAnswer> {
     let result: unknown
     let fields: unknown
     try {

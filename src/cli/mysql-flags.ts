@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
-import { type HostPort, parseHostPort } from '../config.ts'
+import type { HostPort } from '../config.ts'
 import type { MysqlUser } from '../front/mysql/auth.ts'
 import { DEFAULT_MYSQL_USER } from '../front/mysql/server.ts'
-import { setting } from './settings.ts'
+import { hostPort, lookup, setting } from './settings.ts'
 
 /** The MySQL-protocol flags `ddb master` and `ddb slave` share. */
 export interface MysqlFlags {
@@ -30,10 +30,10 @@ export interface MysqlSettings {
 
 /** Reads --mysql-listen (or DDB_MYSQL_LISTEN) and the user flags; null for `off`. Throws UsageError on a bad address. */
 export function mysqlSettings(flags: MysqlFlags, defaultListen: string): MysqlSettings | null {
-  const listen = setting(flags.mysqlListen, 'DDB_MYSQL_LISTEN', defaultListen)
-  if (!listen || listen === 'off') return null
+  const listen = lookup(flags.mysqlListen, '--mysql-listen', 'DDB_MYSQL_LISTEN', defaultListen)
+  if (!listen.text || listen.text === 'off') return null
   return {
-    listen: parseHostPort(listen, '--mysql-listen'),
+    listen: hostPort(listen),
     user: {
       name: setting(flags.mysqlUser, 'DDB_MYSQL_USER', DEFAULT_MYSQL_USER),
       password: setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', ''),

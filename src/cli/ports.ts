@@ -1,11 +1,11 @@
-import { type HostPort, parseHostPort } from '../config.ts'
+import type { HostPort } from '../config.ts'
 import { startDdbPort } from '../front/ddb-port.ts'
 import { serveHttpApi } from '../front/http/http-api.ts'
 import { startMysqlListener } from '../front/mysql/server.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeApi } from '../node/api.ts'
 import { type MysqlFlags, type MysqlSettings, mysqlSettings } from './mysql-flags.ts'
-import { setting } from './settings.ts'
+import { hostPort, lookup, setting } from './settings.ts'
 
 /** The ports a node serves: ddb's own, and optionally the MySQL protocol and the HTTP API. */
 export interface PortSettings {
@@ -21,11 +21,11 @@ export function portSettings(
   flags: MysqlFlags & { listen?: string; http?: string; secret?: string },
   defaults: { listen: string; mysqlListen: string },
 ): PortSettings {
-  const http = setting(flags.http, 'DDB_HTTP', '')
+  const http = lookup(flags.http, '--http', 'DDB_HTTP', '')
   return {
-    listen: parseHostPort(setting(flags.listen, 'DDB_LISTEN', defaults.listen), '--listen'),
+    listen: hostPort(lookup(flags.listen, '--listen', 'DDB_LISTEN', defaults.listen)),
     mysql: mysqlSettings(flags, defaults.mysqlListen),
-    http: http ? parseHostPort(http, '--http') : null,
+    http: http.text ? hostPort(http) : null,
     secret: setting(flags.secret, 'DDB_SECRET', ''),
   }
 }

@@ -62,3 +62,21 @@ export function formatEntry(e: Entry): string {
 function paramText(p: Param): string | number | boolean | null {
   return p !== null && typeof p === 'object' ? formatValue(p) : p
 }
+
+/**
+ * Writes a line to stdout, waiting while the pipe is full so memory stays flat.
+ * Unlike console.log, a reader that went away surfaces as EPIPE, which ends ddb
+ * quietly (bin/ddb.ts) instead of running on into a closed pipe.
+ */
+export function printLine(line: string): Promise<void> {
+  if (process.stdout.write(`${line}\n`)) return Promise.resolve()
+  return new Promise((resolve) => process.stdout.once('drain', () => resolve()))
+}
+
+/** A command failed and has already said why on stderr: ddb exits 1 without another line. */
+export class AlreadyReported extends Error {
+  constructor() {
+    super('failed; the reason was printed')
+    this.name = 'AlreadyReported'
+  }
+}

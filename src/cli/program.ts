@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander'
-import { DdbError, formatError, UsageError } from '../errors.ts'
+import { formatError, UsageError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
 import { registerLog } from './log-tail.ts'
 import { registerMaster } from './master.ts'
+import { AlreadyReported } from './print.ts'
+import { readDotenv } from './settings.ts'
 import { registerSlave } from './slave.ts'
 import { registerSql } from './sql.ts'
 import { registerStatus } from './status.ts'
@@ -11,6 +13,23 @@ export const VERSION = '0.1.0'
 
 /** Runs ddb with these arguments; resolves to the exit status. Errors become one line on stderr. */
 export async function run(argv: string[]): Promise<number> {
+  try {
+    readDotenv() // before anything reads a setting: a bad .env line stops ddb here
+    await program().parseAsync(argv, { from: 'user' })
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)
+      return ok ? 0 : 2
+    }
+    if (err instanceof AlreadyReported) return 1
+    process.stderr.write(`ddb: ${formatError(err)}\n`)
+    return err instanceof UsageError ? 2 : 1
+  }
+}
+
+/** ddb's commands and their flags. */
+function program(): Command {
   const logger = createLogger({}, { level: process.env.DDB_LOG_LEVEL === 'debug' ? 'debug' : 'info' })
   const program = new Command('ddb')
     .description('master-slave SQL replication with a durable replication log')
@@ -25,16 +44,5 @@ export async function run(argv: string[]): Promise<number> {
   registerLog(program)
   for (const command of program.commands) command.exitOverride()
   for (const c of program.commands.find((c) => c.name() === 'log')?.commands ?? []) c.exitOverride()
-
-  try {
-    await program.parseAsync(argv, { from: 'user' })
-    return 0
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      const ok = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)
-      return ok ? 0 : 2
-    }
-    process.stderr.write(`ddb: ${formatError(err)}\n`)
-    return err instanceof UsageError ? 2 : err instanceof DdbError ? 1 : 1
-  }
+  return program
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
-import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN, parseHostPort } from '../config.ts'
+import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
 import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
-import { requiredSetting, setting } from './settings.ts'
+import { enabled, hostPort, lookup, namingDb, required, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
 interface SlaveFlags extends MysqlFlags {
@@ -28,11 +28,6 @@ function databases(flag: string[], envName: string): string[] {
   return [...new Set(names.map((n) => n.trim()).filter(Boolean))]
 }
 
-/** A boolean flag: true if given, else the environment's 1/true/yes. */
-function enabled(flag: boolean | undefined, envName: string): boolean {
-  return flag ?? ['1', 'true', 'yes'].includes((process.env[envName] ?? '').toLowerCase())
-}
-
 /** `ddb slave`: keep a copy of the master's store, serve reads from it. */
 export function registerSlave(program: Command, logger: Logger): void {
   const command = program
@@ -45,7 +40,7 @@ export function registerSlave(program: Command, logger: Logger): void {
     )
     .option('--listen <host:port>', `port for clients (env DDB_LISTEN; default ${DEFAULT_SLAVE_LISTEN})`)
     .option('--secret <secret>', 'shared secret the master expects (env DDB_SECRET; default none)')
-    .option('--id <name>', 'how the master names this slave (default hostname:port)')
+    .option('--id <name>', 'how the master names this slave (env DDB_ID; default hostname:port)')
     .option(
       '--forward-writes',
       "forward clients' INSERT/UPDATE/DELETE/REPLACE to the master instead of refusing them (env DDB_FORWARD_WRITES)",
@@ -64,22 +59,26 @@ export function registerSlave(program: Command, logger: Logger): void {
     )
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
   mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
-    const master = parseHostPort(requiredSetting(flags.master, 'DDB_MASTER', '--master'), '--master')
+    const master = hostPort(required(flags.master, '--master', 'DDB_MASTER'))
     const settings = portSettings(flags, { listen: DEFAULT_SLAVE_LISTEN, mysqlListen: DEFAULT_SLAVE_MYSQL_LISTEN })
     const nodeLogger = logger.child({ node: 'slave' })
-    const slave = await Slave.open({
-      master,
-      db: setting(flags.db, 'DDB_DB', DEFAULT_SLAVE_DB),
-      listen: settings.listen,
-      secret: settings.secret,
-      id: flags.id,
-      forwardWrites: enabled(flags.forwardWrites, 'DDB_FORWARD_WRITES'),
-      filters: {
-        replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'),
-        ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB'),
-      },
-      logger: nodeLogger,
-    })
+    const db = lookup(flags.db, '--db', 'DDB_DB', DEFAULT_SLAVE_DB)
+    const id = setting(flags.id, 'DDB_ID', '')
+    const slave = await namingDb(db, () =>
+      Slave.open({
+        master,
+        db: db.text,
+        listen: settings.listen,
+        secret: settings.secret,
+        id: id || undefined,
+        forwardWrites: enabled(flags.forwardWrites, '--forward-writes', 'DDB_FORWARD_WRITES'),
+        filters: {
+          replicateDb: databases(flags.replicateDb, 'DDB_REPLICATE_DB'),
+          ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB'),
+        },
+        logger: nodeLogger,
+      }),
+    )
     const ports = await startPorts(slave, settings, nodeLogger, (address) => slave.replicate(address))
     await untilStopped()
     await ports.close()
