@@ -13,6 +13,17 @@ export interface Logger {
   child(fields: LogFields): Logger
 }
 
+const toStderr = (line: string) => {
+  process.stderr.write(line)
+}
+/** Where log lines go unless a logger has its own `write`: stderr, or the prompt while it shows (setLogOutput). */
+let output = toStderr
+
+/** Sends log lines to `write` (the prompt, which prints them above itself), or back to stderr with null. */
+export function setLogOutput(write: ((line: string) => void) | null): void {
+  output = write ?? toStderr
+}
+
 export interface LoggerOptions {
   level?: LogLevel
   write?: (line: string) => void
@@ -21,7 +32,7 @@ export interface LoggerOptions {
 /** Creates a logger; fields given here appear on every line. */
 export function createLogger(fields: LogFields = {}, options: LoggerOptions = {}): Logger {
   const min = LEVELS[options.level ?? 'info']
-  const write = options.write ?? ((line: string) => process.stderr.write(line))
+  const write = options.write ?? ((line: string) => output(line))
   const log = (level: LogLevel, event: string, extra?: LogFields) => {
     if (LEVELS[level] < min) return
     const all = { ...fields, ...extra }

@@ -2,13 +2,14 @@ import type { Command } from 'commander'
 import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, DEFAULT_MASTER_MYSQL_LISTEN } from '../config.ts'
 import { formatError } from '../errors.ts'
 import { runPrompt } from '../front/prompt.ts'
+import { ownsTerminal } from '../front/shell.ts'
 import type { Logger } from '../logger.ts'
 import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
 import { mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
-import { choice, count, lookup, namingDb } from './settings.ts'
+import { choice, count, enabled, lookup, namingDb } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
 interface MasterFlags {
@@ -22,6 +23,8 @@ interface MasterFlags {
   mysqlPassword?: string
   http?: string
   transactionTimeout?: string
+  /** False with --no-prompt. */
+  prompt?: boolean
 }
 
 /** `ddb master`: serve writes, log them, stream them to slaves; a SQL prompt on a terminal. */
@@ -45,9 +48,11 @@ export function registerMaster(program: Command, logger: Logger): void {
       '--transaction-timeout <ms>',
       `roll back a client transaction idle this long (env DDB_TRANSACTION_TIMEOUT; default ${TRANSACTION_IDLE_MS})`,
     )
+    .option('--no-prompt', 'no SQL prompt, even on a terminal (env DDB_NO_PROMPT=1)')
   mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN).action(async (flags: MasterFlags) => {
     const settings = portSettings(flags, { listen: DEFAULT_MASTER_LISTEN, mysqlListen: DEFAULT_MASTER_MYSQL_LISTEN })
     const nodeLogger = logger.child({ node: 'master' })
+    const prompt = flags.prompt !== false && !enabled(undefined, '--no-prompt', 'DDB_NO_PROMPT') && ownsTerminal()
     const db = lookup(flags.db, '--db', 'DDB_DB', DEFAULT_MASTER_DB)
     const logSync = choice(lookup(flags.logSync, '--log-sync', 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const)
     const timeout = lookup(flags.transactionTimeout, '--transaction-timeout', 'DDB_TRANSACTION_TIMEOUT', '')
@@ -73,9 +78,18 @@ export function registerMaster(program: Command, logger: Logger): void {
       }),
     )
     const stopped = untilStopped()
-    const prompt = process.stdin.isTTY ? runPrompt(master, (a) => formatAnswer(a, false)) : new Promise<void>(() => {})
-    await Promise.race([stopped, prompt])
+    if (prompt) await promptUntil(master, stopped, nodeLogger)
+    nodeLogger.info('master stopping', { signal: await stopped })
     await ports.close()
     await master.close()
   })
+}
+
+/** The master's prompt, until the master is stopped (the terminal is given back) or the user leaves it (the master runs on). */
+async function promptUntil(master: Master, stopped: Promise<unknown>, logger: Logger): Promise<void> {
+  const stop = new AbortController()
+  void stopped.then(() => stop.abort())
+  await runPrompt(master, (a) => formatAnswer(a, false), stop.signal)
+  if (!stop.signal.aborted)
+    logger.info('prompt closed; the master keeps running', { stop: `Ctrl-C or kill ${process.pid}` })
 }

@@ -7,18 +7,27 @@ import { runShell } from './shell.ts'
 /**
  * The master's SQL prompt (`ddb master` on a terminal): one Session for the
  * prompt's whole life, so BEGIN … COMMIT and USE carry over from line to line
- * as in any SQL client. Resolves when the prompt ends; an open transaction rolls back.
+ * as in any SQL client. Resolves when the prompt ends (Ctrl-D, `exit`, or
+ * `stop` aborted); an open transaction rolls back. The node runs on either way.
  */
-export async function runPrompt(node: NodeApi, format: (answer: QueryAnswer[number]) => string): Promise<void> {
+export async function runPrompt(
+  node: NodeApi,
+  format: (answer: QueryAnswer[number]) => string,
+  stop: AbortSignal,
+): Promise<void> {
   const session = new Session(node)
   try {
-    await runShell('ddb> ', async (sql) => {
-      try {
-        for (const answer of await session.execute(sql)) console.log(format(answer))
-      } catch (err) {
-        console.error(`ERROR: ${formatError(err)}`)
-      }
-    })
+    await runShell(
+      'ddb> ',
+      async (sql) => {
+        try {
+          for (const answer of await session.execute(sql)) console.log(format(answer))
+        } catch (err) {
+          console.error(`ERROR: ${formatError(err)}`)
+        }
+      },
+      stop,
+    )
   } finally {
     await session.close()
   }
