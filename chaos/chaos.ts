@@ -151,6 +151,7 @@ async function runStore(
   const violations: StoreResult['violations'] = []
   const findings = noFindings()
   const faults = new Map<FaultKind, number>()
+  const figures = new Map<string, number>()
   const say = (message: string) => progress(kind, message)
   const onCrash = (crash: Crash) => {
     crashes.push(crash)
@@ -178,6 +179,10 @@ async function runStore(
     violation: (check, message) => {
       violations.push({ check, message })
       say(`VIOLATION ${check}: ${message}`)
+    },
+    figure: (name, add, how = 'sum') => {
+      const old = figures.get(name) ?? 0
+      figures.set(name, how === 'max' ? Math.max(old, add) : old + add)
     },
     progress: say,
   }
@@ -234,7 +239,7 @@ async function runStore(
   }
   const seconds = (Date.now() - began) / 1000
   say(`done in ${Math.round(seconds)} s`)
-  return { kind, seconds, ledger: writers.ledger, faults, findings, crashes, violations, selfTest }
+  return { kind, seconds, ledger: writers.ledger, faults, figures, findings, crashes, violations, selfTest }
 }
 
 /** Holds the writers, waits for the slaves to apply the whole log, and runs every check. */

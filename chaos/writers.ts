@@ -140,6 +140,7 @@ export class Writers {
   /** How many writers are inside a write right now (pause waits for 0). */
   #busy = 0
   #done: Promise<void> = Promise.resolve()
+  #probes = 0
 
   constructor(options: WriterOptions) {
     this.#options = options
@@ -185,6 +186,30 @@ export class Writers {
     this.#running = false
     this.resume()
     await this.#done
+  }
+
+  /** One INSERT on a fresh ddb connection, recorded like any other (a fault's probe); its outcome and error. */
+  async once(timeoutMs: number): Promise<{ outcome: Outcome; error: string }> {
+    const id = this.#options.count * 100_000_000 + 100_000_000 + ++this.#probes * 2
+    const r: RowRecord = { id, v: `${id}-probe`, outcome: 'unknown' }
+    let error = ''
+    let conn: Conn | null = null
+    try {
+      conn = await ddbConn(this.#options.ddb)
+      const c = conn
+      await this.#record([r], () =>
+        withTimeout(
+          c.write(`INSERT INTO ${ROWS_TABLE} (id, w, v) VALUES (?, ?, ?)`, [id, -1, r.v]),
+          timeoutMs,
+          'write',
+        ),
+      )
+    } catch (err) {
+      error = (err as Error).message
+    } finally {
+      conn?.close()
+    }
+    return { outcome: r.outcome, error }
   }
 
   async #writer(w: number): Promise<void> {
