@@ -186,7 +186,8 @@ export class Slave {
       lagSeconds:
         lagEntries === null ? null : lagEntries > 0 && oldest !== null ? Math.max(0, (Date.now() - oldest) / 1000) : 0,
       store: this.store.displayUrl,
-      error: this.#applier.error ?? this.#link.problem,
+      // A link problem is the reason it is not connected: once connected again, it is history.
+      error: this.#applier.error ?? (this.#link.connected ? null : this.#link.problem),
       stopped,
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
     }
