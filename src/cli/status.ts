@@ -1,10 +1,10 @@
 import type { Command } from 'commander'
-import { DEFAULT_MASTER_LISTEN, parseHostPort } from '../config.ts'
+import { DEFAULT_MASTER_LISTEN } from '../config.ts'
 import { DdbError } from '../errors.ts'
 import { Client } from '../wire/client.ts'
 import type { NodeStatus, ReplicaStatus } from '../wire/messages.ts'
 import { formatTable } from './print.ts'
-import { setting } from './settings.ts'
+import { hostPort, lookup, setting } from './settings.ts'
 
 /**
  * `ddb status`: a node's offset, its slaves (master) or its master and lag
@@ -22,7 +22,7 @@ export function registerStatus(program: Command): void {
     .option('--secret <secret>', 'shared secret of the node (env DDB_SECRET)')
     .action(async (flags: { to?: string; json?: boolean; secret?: string }) => {
       const client = await Client.connect(
-        parseHostPort(setting(flags.to, 'DDB_TO', DEFAULT_MASTER_LISTEN), '--to'),
+        hostPort(lookup(flags.to, '--to', 'DDB_TO', DEFAULT_MASTER_LISTEN)),
         setting(flags.secret, 'DDB_SECRET', ''),
       )
       let status: NodeStatus
