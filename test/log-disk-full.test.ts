@@ -14,16 +14,23 @@ import { type Mariadb, startMariadb } from './support/mariadb.ts'
 import { tempDir, waitFor } from './support/util.ts'
 
 const servers: Mariadb[] = []
+const mounts = new Set<string>()
 afterAll(async () => {
   for (const s of servers.splice(0)) await s.stop()
+  for (const dir of mounts) unmount(dir) // a test that timed out never reached its own
 })
 
-/** A tmpfs of `bytes` at `dir`, unmounted by the returned function. */
-function mountTmpfs(dir: string, bytes: number): () => void {
+/** A tmpfs of `bytes` at `dir` (unmount(dir) removes it). */
+function mountTmpfs(dir: string, bytes: number): void {
   mkdirSync(dir, { recursive: true })
   const mount = Bun.spawnSync(['mount', '-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir])
   if (mount.exitCode !== 0) throw new Error(`mount tmpfs (the test needs root): ${mount.stderr.toString()}`)
-  return () => void Bun.spawnSync(['umount', '-l', dir])
+  mounts.add(dir)
+}
+
+function unmount(dir: string): void {
+  Bun.spawnSync(['umount', '-l', dir])
+  mounts.delete(dir)
 }
 
 /** Fills the file system of `dir` to the last byte; returns the ballast's path. */
@@ -56,7 +63,7 @@ describe.each(['sqlite', 'mysql'] as const)('the log disk full, on %s', (kind) =
   test('the master turns read-only, keeps serving reads and status, and resumes writing by itself', async () => {
     await using dir = await tempDir('ddb-disk-full-')
     const logDisk = join(dir.path, 'logdisk')
-    const unmount = mountTmpfs(logDisk, 4 * 1024 * 1024)
+    mountTmpfs(logDisk, 4 * 1024 * 1024)
     try {
       const logPath = join(logDisk, 'log.sqlite')
       await using master = await startMaster(await storeUrl(kind, dir.path, 'master'), logPath)
@@ -149,7 +156,7 @@ describe.each(['sqlite', 'mysql'] as const)('the log disk full, on %s', (kind) =
       expect(master.log()).toContain('the master is read-only until the log can be written')
       expect(master.log()).toContain('log writable again')
     } finally {
-      unmount()
+      unmount(logDisk)
     }
   })
 })
