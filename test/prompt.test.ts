@@ -107,8 +107,9 @@ test("the master's prompt: Ctrl-C drops the line, log lines print above it, Ctrl
   expect(await answers(address)).toBe(true)
 
   // A log line while the prompt waits: the line is cleared, the log line printed, the prompt and the typed text drawn again.
+  const typed = term.output().length
   term.type('SEL')
-  await term.until(/ddb> [^\n]*SEL/, 'the typed text')
+  await term.until(/SEL/, 'the typed text', typed) // its echo, not the SELECT typed before
   const before = term.output().length
   const socket = connect(Number(address.split(':')[1]), '127.0.0.1')
   socket.on('error', () => {})
