@@ -26,6 +26,13 @@ async function sh(line: string, env: Record<string, string> = {}) {
   return { code, stdout, stderr }
 }
 
+/** Writes a script file into `dir`; returns its path. */
+function scriptFile(dir: string, name: string, text: string): string {
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  return file
+}
+
 /** The SQL of every entry of a log, one array per entry. */
 async function entries(log: string): Promise<string[][]> {
   const tail = await runDdb(['log', 'tail', '--log', log, '--from', '1', '--json'])
@@ -55,8 +62,7 @@ describe('ddb sql reads a script from stdin or --file', () => {
   ] as const) {
     test(`${how}: every statement runs, in order, on one session (BEGIN … COMMIT is one entry)`, async () => {
       await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-      const file = join(cluster.dir, 'script.sql')
-      writeFileSync(file, script)
+      const file = scriptFile(cluster.dir, 'script.sql', script)
       const r = await sh(line, { TO: cluster.master.address, FILE: file })
       expect(r.stderr).toBe('')
       expect(r.code).toBe(0)
@@ -70,9 +76,9 @@ describe('ddb sql reads a script from stdin or --file', () => {
 
   test('USE carries over from statement to statement (MySQL store)', async () => {
     await using cluster = await withCluster({ store: 'mysql', slaves: 0 })
-    const file = join(cluster.dir, 'use.sql')
-    writeFileSync(
-      file,
+    const file = scriptFile(
+      cluster.dir,
+      'use.sql',
       'CREATE DATABASE other;\nUSE other;\nCREATE TABLE u (id INT PRIMARY KEY);\nINSERT INTO u VALUES (1);\n',
     )
     const r = await sh('ddb sql --to "$TO" --json < "$FILE"', { TO: cluster.master.address, FILE: file })
@@ -93,8 +99,7 @@ describe('ddb sql reads a script from stdin or --file', () => {
 
   test('stops at the first error, named with its line, and exits 1', async () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-    const file = join(cluster.dir, 'failing.sql')
-    writeFileSync(file, failing)
+    const file = scriptFile(cluster.dir, 'failing.sql', failing)
     const r = await sh('ddb sql --to "$TO" < "$FILE"', { TO: cluster.master.address, FILE: file })
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/^ddb: ERROR at line 4: .*UNIQUE constraint failed: e\.id\n$/)
@@ -103,8 +108,7 @@ describe('ddb sql reads a script from stdin or --file', () => {
 
   test('--force goes on after each error, reports each, and still exits 1', async () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-    const file = join(cluster.dir, 'failing.sql')
-    writeFileSync(file, failing)
+    const file = scriptFile(cluster.dir, 'failing.sql', failing)
     const r = await sh('cat "$FILE" | ddb sql --to "$TO" --force --json', { TO: cluster.master.address, FILE: file })
     expect(r.code).toBe(1)
     const errors = r.stderr.trim().split('\n')
@@ -120,8 +124,7 @@ describe('ddb sql reads a script from stdin or --file', () => {
 
   test('--mysql: errors as the mysql client prints them, with the line', async () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0, mysql: true })
-    const file = join(cluster.dir, 'mysql.sql')
-    writeFileSync(file, 'SELECT 1;\n\nSELECT * FROM nowhere;\nSELECT 2;\n')
+    const file = scriptFile(cluster.dir, 'mysql.sql', 'SELECT 1;\n\nSELECT * FROM nowhere;\nSELECT 2;\n')
     const to = `127.0.0.1:${await cluster.mysqlPort(cluster.master)}`
     const r = await sh('ddb sql --mysql --to "$TO" --file "$FILE"', { TO: to, FILE: file })
     expect(r.code).toBe(1)
@@ -131,9 +134,9 @@ describe('ddb sql reads a script from stdin or --file', () => {
 
   test('DELIMITER, as mysqldump writes triggers', async () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-    const file = join(cluster.dir, 'delimiter.sql')
-    writeFileSync(
-      file,
+    const file = scriptFile(
+      cluster.dir,
+      'delimiter.sql',
       [
         'CREATE TABLE a (id INTEGER PRIMARY KEY);',
         'CREATE TABLE b (id INTEGER);',
@@ -152,9 +155,9 @@ describe('ddb sql reads a script from stdin or --file', () => {
 
   test('a script of 20,000 statements runs through in order', async () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-    const file = join(cluster.dir, 'big.sql')
     const inserts = Array.from({ length: 20_000 }, (_, i) => `INSERT INTO big VALUES (${i + 1});`)
-    writeFileSync(file, ['CREATE TABLE big (id INTEGER PRIMARY KEY);', 'BEGIN;', ...inserts, 'COMMIT;'].join('\n'))
+    const lines = ['CREATE TABLE big (id INTEGER PRIMARY KEY);', 'BEGIN;', ...inserts, 'COMMIT;']
+    const file = scriptFile(cluster.dir, 'big.sql', lines.join('\n'))
     const r = await sh('ddb sql --to "$TO" --json < "$FILE" | tail -1', { TO: cluster.master.address, FILE: file })
     expect(r.stderr).toBe('')
     expect(JSON.parse(r.stdout)).toMatchObject({ offset: 2 })
@@ -177,13 +180,10 @@ describe('ddb sql reads a script from stdin or --file', () => {
 describe('a reader that goes away (EPIPE) ends ddb quietly, as SIGPIPE ends a Unix tool', () => {
   test('ddb log tail | head -1, and ddb sql | head -1: status 141, nothing on stderr, no statement after', async () => {
     await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-    const file = join(cluster.dir, 'many.sql')
     const pad = 'x'.repeat(200)
     const selects = Array.from({ length: 3_000 }, (_, i) => `SELECT ${i} AS n, '${pad}' AS pad;`)
-    writeFileSync(
-      file,
-      ['CREATE TABLE before_pipe (id INTEGER);', ...selects, 'CREATE TABLE after_pipe (id INTEGER);'].join('\n'),
-    )
+    const lines = ['CREATE TABLE before_pipe (id INTEGER);', ...selects, 'CREATE TABLE after_pipe (id INTEGER);']
+    const file = scriptFile(cluster.dir, 'many.sql', lines.join('\n'))
     const env = { TO: cluster.master.address, FILE: file, LOG: cluster.log }
     const sql = await sh('ddb sql --to "$TO" < "$FILE" | head -1; echo "status=$PIPESTATUS"', env)
     expect(sql.stderr).toBe('')
