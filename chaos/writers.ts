@@ -310,7 +310,9 @@ export class Writers {
       this.ledger.writes[outcome]++
       if (mustFail && outcome === 'failed') return // as it should
       if (outcome === 'failed') this.ledger.refused++
-      const key = `${outcome}: ${(err as Error).message.replace(/\d+/g, 'N').slice(0, 160)}`
+      // Alike errors counted together: numbers (ports, addresses) and the run's temp dir left out.
+      const message = (err as Error).message.replace(/\/tmp\/ddb-chaos-[^/]+/g, '…').replace(/\b\d+\b/g, 'N')
+      const key = `${outcome}: ${message.slice(0, 160)}`
       this.ledger.errors.set(key, (this.ledger.errors.get(key) ?? 0) + 1)
       throw err
     }
