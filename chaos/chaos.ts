@@ -96,7 +96,7 @@ async function main(argv: string[], resources: Resources): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'ddb-chaos-'))
   // If this process is killed outright, its namespaces and mounts go too (guardTempDir kills the nodes and removes dir).
   afterExit(
-    `for n in $(ip netns list | awk '{print $1}' | grep '^${NETNS_TAG}s'); do ip netns del "$n"; done; umount -l ${dir}/*-log-disk 2>/dev/null; sleep 2; rm -rf ${dir}`,
+    `for n in $(ip netns list | awk '{print $1}' | grep '^${NETNS_TAG}s'); do ip netns del "$n"; done; awk '$2 ~ "^${dir}/" {print $2}' /proc/mounts | xargs -r -n1 umount -l; sleep 2; rm -rf ${dir}`,
   )
   resources.defer('temp dir', () => rm(dir, { recursive: true, force: true }))
   progress(
