@@ -63,6 +63,22 @@ export class StoreError extends DdbError {
   }
 }
 
+/**
+ * The store's state row was not at the offset a write expected: the store lost
+ * transactions it had committed (a MySQL server that crashed with
+ * innodb_flush_log_at_trx_commit = 0 or 2). Nothing of the write was committed; the
+ * entries the store lacks are in the log, to be applied again.
+ */
+export class StoreBehindError extends StoreError {
+  constructor(detail: string) {
+    super(`the store is behind the offset it had committed (${detail}): it lost transactions`, {
+      storeCode: 'STORE_BEHIND',
+      hint: 'its server restarted without flushing them; ddb applies them again from the log',
+    })
+    this.name = 'StoreBehindError'
+  }
+}
+
 /** A write reached a slave; slaves only apply what their master logged. */
 export class NotMasterError extends DdbError {
   readonly master: string

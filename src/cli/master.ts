@@ -73,6 +73,7 @@ export function registerMaster(program: Command, logger: Logger): void {
       nodeLogger.info('master started', {
         listen: address,
         store: master.store.displayUrl,
+        storeSync: master.store.durability,
         log: master.log.path,
         offset: master.log.lastOffset(),
       }),

@@ -14,6 +14,9 @@ import { recover } from './recovery.ts'
 import { ReplicaSession } from './replica-session.ts'
 import { type ClassifiedStatement, Writer } from './writer.ts'
 
+/** How often the master checks that its store still holds every published entry. */
+const STORE_CHECK_MS = 1_000
+
 export interface MasterOptions {
   /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
   db: string
@@ -40,6 +43,8 @@ export class Master {
   readonly #replicas = new Map<string, ReplicaSession>()
   readonly #logger: Logger
   readonly #transactionIdleMs: number | undefined
+  /** Looks each second for entries the store lost (Writer.checkStore). */
+  readonly #storeCheck: ReturnType<typeof setInterval>
 
   private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
     this.store = store
@@ -47,6 +52,8 @@ export class Master {
     this.#logger = options.logger
     this.#transactionIdleMs = options.transactionIdleMs
     this.#writer = new Writer(store, log, options.logger.child({ component: 'writer' }), options.onFatal)
+    this.#storeCheck = setInterval(() => void this.#writer.checkStore(), STORE_CHECK_MS)
+    this.#storeCheck.unref()
   }
 
   /**
@@ -162,6 +169,7 @@ export class Master {
 
   /** Finishes queued writes, closes store and log (stop the front ends first). Safe twice. */
   async close(): Promise<void> {
+    clearInterval(this.#storeCheck)
     for (const replica of this.#replicas.values()) replica.close('master shutting down')
     await this.#writer.close()
     await this.store.close()

@@ -481,7 +481,7 @@ describe('DDL on a store whose DDL commits implicitly', () => {
       affectedRows: 0,
       insertId: 0,
     })
-    expect(store.calls).toEqual(['runAutocommit CREATE TABLE t (a INT)', 'writeState 1'])
+    expect(store.calls).toEqual(['readState', 'runAutocommit CREATE TABLE t (a INT)', 'writeState 1'])
     expect(logWhenRun).toEqual([1])
     expect(publishedWhenStateWritten).toEqual([0])
     expect(writer.published.current).toBe(1)
@@ -504,6 +504,7 @@ describe('DDL on a store whose DDL commits implicitly', () => {
       'runMany INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)',
       'setState 2',
       'commit',
+      'readState',
       'runAutocommit ALTER TABLE t ADD b INT',
       'writeState 3',
       'begin',
@@ -559,6 +560,7 @@ describe('DDL on a store whose DDL commits implicitly', () => {
     const writer = writerOn(store)
     expect((await writer.submit(req('CREATE TABLE t (a INT)'))).offset).toBe(1)
     expect(store.calls).toEqual([
+      'readState',
       'runAutocommit CREATE TABLE t (a INT)',
       'readState',
       'runAutocommit CREATE TABLE t (a INT)',
@@ -748,5 +750,61 @@ describe('close', () => {
     held.open()
     await Promise.all([committed, closing])
     expect(order).toEqual(['commit 1', 'closed'])
+  })
+})
+
+describe('a store that lost transactions it had committed (MySQL with innodb_flush_log_at_trx_commit = 0)', () => {
+  /** A MySQL-like fake whose first two writes committed, then forgotten by its server. */
+  async function forgetful() {
+    const store = fakeStore({ kind: 'mysql' })
+    store.result = numbered
+    const writer = writerOn(store)
+    await Promise.all([writer.submit(req('INSERT INTO t VALUES (1)')), writer.submit(req('INSERT INTO t VALUES (2)'))])
+    await writer.submit(req('INSERT INTO t VALUES (3)'))
+    store.state = { offset: 1, logId: log.id } // the server restarted without entries 2 and 3
+    store.calls.length = 0
+    return { store, writer }
+  }
+
+  test('the next commit is stopped by the state guard; the lost entries and the batch are applied from the log', async () => {
+    const { store, writer } = await forgetful()
+    expect(await writer.submit(req('INSERT INTO t VALUES (4)'))).toEqual({ offset: 4, affectedRows: 4, insertId: 40 })
+    expect(store.state.offset).toBe(4)
+    expect(store.calls).toEqual([
+      'begin',
+      'runMany INSERT INTO t VALUES (4)',
+      'setState 4',
+      'commit', // refused: the state row is at 1, not 3
+      'rollback',
+      'readState',
+      'begin',
+      'runMany INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); INSERT INTO t VALUES (4)',
+      'commit',
+    ])
+    expect(logged.join('')).toContain('the store lost transactions it had committed')
+    expect(fatal).toEqual([])
+  })
+
+  test('an idle master heals: checkStore applies what the store lost', async () => {
+    const { store, writer } = await forgetful()
+    await writer.checkStore()
+    expect(store.state.offset).toBe(3)
+    expect(store.calls).toContain('runMany INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)')
+    store.calls.length = 0
+    await writer.checkStore() // nothing lost now: one look, nothing applied
+    expect(store.calls).toEqual(['readState'])
+  })
+
+  test('a DDL first applies what the store lost, then runs', async () => {
+    const { store, writer } = await forgetful()
+    expect((await writer.submit(req('ALTER TABLE t ADD b INT'))).offset).toBe(4)
+    expect(store.calls).toEqual([
+      'readState',
+      'begin',
+      'runMany INSERT INTO t VALUES (2); INSERT INTO t VALUES (3)',
+      'commit',
+      'runAutocommit ALTER TABLE t ADD b INT',
+      'writeState 4',
+    ])
   })
 })

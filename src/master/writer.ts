@@ -1,4 +1,4 @@
-import { GROUP_COMMIT_MAX } from '../config.ts'
+import { CATCH_UP_PAGE_ENTRIES, GROUP_COMMIT_MAX } from '../config.ts'
 import type { Entry, EntryDraft, Param, Statement, WriteResult } from '../entry.ts'
 import { DdbError, formatError, StoreError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
@@ -269,7 +269,8 @@ export class Writer {
     const last = entries[entries.length - 1]!.offset
     let committed: Promise<void>
     try {
-      await tx.setState({ offset: last, logId: this.#log.id, pending: JSON.stringify(entries) })
+      const previous = entries[0]!.offset - 1
+      await tx.setState({ offset: last, logId: this.#log.id, pending: JSON.stringify(entries), previous })
       committed = tx.commit()
     } catch (err) {
       await tx.rollback()
@@ -352,6 +353,12 @@ export class Writer {
 
   async #writeDdlInOrder(pending: Pending): Promise<void> {
     const { req } = pending
+    // DDL runs outside a transaction, so no state guard stops it on a store that lost commits: look first.
+    try {
+      await this.#commitOrder.reconcile(() => this.#catchUpStore())
+    } catch (err) {
+      return pending.reject(err)
+    }
     const [entry] = this.#log.prepare([
       {
         ts: Date.now(),
@@ -374,7 +381,7 @@ export class Writer {
       for (const [i, s] of storeStatements(req, entry!.ts).entries()) {
         results.push(normalize(req.statements[i]!.classification, await this.#store.runAutocommit(s)))
       }
-      await this.#store.writeState({ offset: entry!.offset, logId: this.#log.id })
+      await this.#store.writeState({ offset: entry!.offset, logId: this.#log.id, previous: entry!.offset - 1 })
     } catch (err) {
       if (err instanceof StoreError && err.rejectedByServer && results.length === 0) {
         this.#log.truncateAfter(entry!.offset - 1)
@@ -407,13 +414,9 @@ export class Writer {
     for (;;) {
       try {
         const state = await this.#store.readState()
-        if (state.offset < last)
-          await applyEntries(
-            this.#store,
-            entries.filter((e) => e.offset > state.offset),
-            this.#log.id,
-            state.offset + 1,
-          )
+        if (state.offset < entries[0]!.offset - 1) this.#lostCommits(state.offset)
+        // From the log, not just these entries: a store that lost commits lacks earlier ones too.
+        if (state.offset < last) await this.#applyFromLog(state.offset, last)
         this.#logger.info('reconciled store with log', { offset: last })
         return
       } catch (err) {
@@ -473,6 +476,60 @@ export class Writer {
       } catch (err) {
         this.#readOnly = { reason: formatError(err), since: this.#readOnly?.since ?? Date.now() }
       }
+    }
+  }
+
+  /**
+   * Checks that the store still holds every published entry, and applies again from the
+   * log those it lost: a MySQL server that crashed with innodb_flush_log_at_trx_commit
+   * = 0 or 2 forgets its last commits, which only the log still has. The master calls
+   * it every second, so an idle master heals too; a write's state guard
+   * (StoreState.previous) catches it at once otherwise.
+   */
+  async checkStore(): Promise<void> {
+    if (this.#closed || this.#commitOrder.reconciling) return
+    const state = await this.#store.readState().catch(() => null)
+    if (state === null || state.offset >= this.published.current) return
+    const release = await this.#commitOrder.acquire()
+    try {
+      await this.#commitOrder.reconcile(() => this.#catchUpStore())
+    } catch (err) {
+      this.#logger.error('cannot apply the entries the store lost', { error: err })
+    } finally {
+      release()
+    }
+  }
+
+  /** With the commit turn held: applies from the log whatever published entries the store lacks. */
+  async #catchUpStore(): Promise<void> {
+    const state = await this.#store.readState()
+    const published = this.published.current
+    if (state.offset >= published) return
+    this.#lostCommits(state.offset)
+    await this.#applyFromLog(state.offset, published)
+    this.#logger.info('the store holds every published entry again', { offset: published })
+  }
+
+  #lostCommits(storeOffset: number): void {
+    this.#logger.warn('the store lost transactions it had committed; applying them again from the log', {
+      store: storeOffset,
+      published: this.published.current,
+      hint: 'its server restarted without flushing them (innodb_flush_log_at_trx_commit = 0 or 2)',
+    })
+  }
+
+  /**
+   * Applies log entries after..upTo to the store, page by page. Each of them may have
+   * been applied already if it is DDL (see applyEntries): a store behind committed
+   * entries lost them in a crash, or the entry in doubt was the one cut off.
+   */
+  async #applyFromLog(after: number, upTo: number): Promise<void> {
+    const inDoubt = after + 1
+    while (after < upTo) {
+      const page = this.#log.readAfter(after, CATCH_UP_PAGE_ENTRIES).filter((e) => e.offset <= upTo)
+      if (page.length === 0) return
+      await applyEntries(this.#store, page, this.#log.id, inDoubt, upTo)
+      after = page[page.length - 1]!.offset
     }
   }
 

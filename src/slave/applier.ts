@@ -1,6 +1,6 @@
 import { APPLY_BATCH_ENTRIES } from '../config.ts'
 import { type Entry, entryChecksum } from '../entry.ts'
-import { DdbError, DivergenceError, formatError } from '../errors.ts'
+import { DdbError, DivergenceError, formatError, StoreBehindError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { OffsetWatch } from '../offset-watch.ts'
 import { ApplyError, applyEntries } from '../store/apply.ts'
@@ -62,6 +62,8 @@ export class Applier {
   #masterLogId = ''
   /** The entry that may have half-applied before a crash or a lost store connection (see applyEntries). */
   #inDoubt: number
+  /** …and up to which entries are in doubt, after the store lost commits (see applyEntries). */
+  #doubtUpTo = 0
   #ackTimer: ReturnType<typeof setTimeout> | null = null
   /** The log id whose master's store was looked for on this slave's own server (MySQL). */
   #serverChecked: string | null = null
@@ -147,6 +149,31 @@ export class Applier {
     this.#upstream.ack(this.#state.offset, this.#error)
   }
 
+  /**
+   * Called each second: while nothing is being applied, checks that the store still
+   * holds what this slave applied. A MySQL server that crashed with
+   * innodb_flush_log_at_trx_commit = 0 or 2 forgets its last commits; the slave then
+   * resumes from what its store holds (the master's log has the rest).
+   */
+  async checkStore(): Promise<void> {
+    if (this.busy) return
+    const state = await this.#store.readState().catch(() => null)
+    if (state === null || state.offset >= this.#state.offset || this.busy) return
+    this.#storeLost(state)
+  }
+
+  #storeLost(state: StoreState): void {
+    this.#logger.warn('the store lost transactions it had committed; resuming from its offset', {
+      applied: this.#state.offset,
+      store: state.offset,
+    })
+    this.#doubtUpTo = this.#state.offset // its DDL committed durably; its DML may be gone
+    this.#setState(state)
+    this.#inDoubt = state.offset + 1
+    this.#queue = []
+    this.#upstream.drop('the store lost transactions it had committed')
+  }
+
   /** Stops acking and wakes every wait for an offset; resolves once the batch being applied ends. */
   async close(): Promise<void> {
     if (this.#ackTimer) clearTimeout(this.#ackTimer)
@@ -162,10 +189,21 @@ export class Applier {
       try {
         await this.#checkNotOnMastersServer(logId, batch[0]!.offset)
         // Entries the filters skip are applied with no statements: the offset still advances.
-        await applyEntries(this.#store, filterEntries(this.#filters, batch), logId, this.#inDoubt)
+        await applyEntries(
+          this.#store,
+          filterEntries(this.#filters, batch),
+          logId,
+          this.#inDoubt,
+          Math.max(this.#inDoubt, this.#doubtUpTo),
+        )
         this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
       } catch (err) {
-        this.#setState(await this.#store.readState().catch(() => this.#state))
+        const actual = await this.#store.readState().catch(() => this.#state)
+        if (err instanceof StoreBehindError) {
+          this.#storeLost(actual)
+          continue
+        }
+        this.#setState(actual)
         if (err instanceof DivergenceError || err instanceof ApplyError || err instanceof SharedServerError) {
           this.#error = formatError(err)
           this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })

@@ -72,7 +72,10 @@ export class Slave {
       heartbeat: (offset) => this.#applier.heartbeat(offset),
       detached: () => this.#applier.detached(),
       busy: () => this.#applier.busy,
-      tick: () => this.#applier.ack(),
+      tick: () => {
+        this.#applier.ack()
+        void this.#applier.checkStore()
+      },
     })
     this.#applier = applier(this.#link)
   }
@@ -106,6 +109,7 @@ export class Slave {
       listen: advertised ?? '',
       master: this.#link.address,
       store: this.store.displayUrl,
+      storeSync: this.store.durability,
       applied: this.#applier.state.offset,
       forwardWrites: this.#options.forwardWrites ?? false,
       replicateDb: this.#filters.replicateDb.join(','),

@@ -100,6 +100,7 @@ describe('applyEntries: one transaction per run of one mode', () => {
       if (s.sql.includes('(4)')) throw err
       return { affectedRows: 1, insertId: 0 }
     }
+    store.state = { offset: 2, logId: 'log' } // entries 1 and 2 applied before
     const entries = [3, 4].map((n) => entry(n, [`INSERT INTO t VALUES (${n})`], off))
     await expect(applyEntries(store, entries, 'log')).rejects.toBeInstanceOf(ApplyError)
     expect(store.calls.filter((c) => c.startsWith('begin'))).toEqual(['begin fk-off', 'begin fk-off', 'begin fk-off'])

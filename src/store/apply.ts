@@ -24,7 +24,10 @@ export class ApplyError extends DdbError {
  * done and the offset behind. So for the one entry in doubt (`inDoubt`: the
  * first after a restart or a lost store connection), the "already exists /
  * already gone" errors of running it again mean it was applied. For any other
- * entry they mean the store differs from the master's, and applying stops.
+ * entry they mean the store differs from the master's, and applying stops. A store
+ * that lost its last commits (a MySQL server without innodb_flush_log_at_trx_commit
+ * = 1) keeps the DDL among them, which commits durably: every entry up to
+ * `doubtUpTo`, the offset it had reached, is in doubt then.
  *
  * A transaction holds entries of one mode (Store.transactionMode: on SQLite,
  * foreign keys on or off, set before BEGIN), so a run is split where the mode
@@ -35,12 +38,19 @@ export class ApplyError extends DdbError {
  * of rows than on the master (DivergenceError); everything before it is
  * committed, so the store's offset names exactly the last applied entry.
  */
-export async function applyEntries(store: Store, entries: Entry[], logId: string, inDoubt = 0): Promise<void> {
+export async function applyEntries(
+  store: Store,
+  entries: Entry[],
+  logId: string,
+  inDoubt = 0,
+  doubtUpTo = inDoubt,
+): Promise<void> {
   const alone = entries.map((e) => store.ddlCommitsImplicitly && hasDdl(e))
   let i = 0
   while (i < entries.length) {
     if (alone[i]) {
-      await applyDdlEntry(store, entries[i]!, logId, entries[i]!.offset === inDoubt)
+      const offset = entries[i]!.offset
+      await applyDdlEntry(store, entries[i]!, logId, offset >= inDoubt && offset <= doubtUpTo)
       i++
       continue
     }
@@ -80,7 +90,7 @@ async function applyInTransaction(store: Store, run: Entry[], logId: string, mod
     const tx = await store.begin(mode)
     try {
       const statements = part.flatMap((e) => e.statements.map((s) => replayed(e, s)))
-      const state = { offset: part[part.length - 1]!.offset, logId }
+      const state = { offset: part[part.length - 1]!.offset, logId, previous: part[0]!.offset - 1 }
       if (tx.runManyAndCommit && part.length <= ONE_TRIP_ENTRIES) {
         // Live entries arrive a few at a time: their lag is the round trips.
         await tx.runManyAndCommit(
@@ -153,7 +163,7 @@ async function applyEntryByEntry(store: Store, run: Entry[], logId: string, mode
     throw err
   }
   try {
-    await tx.setState({ offset: run[run.length - 1]!.offset, logId })
+    await tx.setState({ offset: run[run.length - 1]!.offset, logId, previous: run[0]!.offset - 1 })
     await tx.commit()
   } catch (err) {
     await tx.rollback()
@@ -183,7 +193,7 @@ async function applyDdlEntry(store: Store, e: Entry, logId: string, inDoubt: boo
       if (!inDoubt || !store.ddlAlreadyApplied(err)) throw new ApplyError(e.offset, s.sql, err)
     }
   }
-  await store.writeState({ offset: e.offset, logId })
+  await store.writeState({ offset: e.offset, logId, previous: e.offset - 1 })
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ColumnType, Param, ReadResult } from '../entry.ts'
-import { StoreError } from '../errors.ts'
+import { StoreBehindError, StoreError } from '../errors.ts'
 import { COLUMN_CHARSET, COLUMN_TYPE } from '../mysql-protocol.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import type { RunResult, StoreStatement } from './store.ts'
@@ -217,10 +217,15 @@ const CONNECTION_GONE_ERRNOS = new Set([1053 /* ER_SERVER_SHUTDOWN */, 1927 /* E
  * Wraps a mysql2 error: its message; storeCode = the server's errno (the driver's
  * code for network errors); rejectedByServer when the server answered with an error.
  */
+/** The key of ddb.offset_guard's one row, inserted again by the guard after a state UPDATE that matched no row. */
+export const BEHIND_GUARD_KEY = 'store-behind-its-log'
+const ER_DUP_ENTRY = 1062
+
 export function storeError(err: unknown, prefix = ''): StoreError {
   if (err instanceof StoreError) return err
   const e = err as { message?: string; errno?: number; code?: string; sqlState?: string; fatal?: boolean }
   const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (e?.errno === ER_DUP_ENTRY && message.includes(BEHIND_GUARD_KEY)) return new StoreBehindError('MySQL state row')
   const fromServer = Boolean(e?.sqlState) && !e.fatal && !CONNECTION_GONE_ERRNOS.has(e.errno ?? 0)
   return new StoreError(prefix + message, {
     cause: err,

@@ -5,6 +5,7 @@ import type { IdTable } from '../sql/insert-id.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import { MysqlStoreLock } from './mysql-lock.ts'
 import {
+  BEHIND_GUARD_KEY,
   columnTypeOf,
   type MysqlConnection,
   type MysqlField,
@@ -13,7 +14,7 @@ import {
   schemaChange,
   storeError,
 } from './mysql-session.ts'
-import { MysqlTxn, STATE_TABLE, stateValues, WRITE_STATE } from './mysql-txn.ts'
+import { BEHIND_GUARD_TABLE, MysqlTxn, STATE_TABLE, stateStatements } from './mysql-txn.ts'
 import { checkRole, type NodeClaim } from './ownership.ts'
 import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
@@ -35,6 +36,8 @@ export interface MysqlStoreConfig {
   rollbackOnTimeout?: boolean
   /** The server's VERSION() (read at open). */
   version?: string
+  /** The server's innodb_flush_log_at_trx_commit (read at open). */
+  flushAtCommit?: number
 }
 
 /** How long opening a MySQL connection may take, in milliseconds. */
@@ -89,6 +92,8 @@ export async function openMysqlStore(config: MysqlStoreConfig, claim?: NodeClaim
     await writer.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(config.database)} CHARACTER SET utf8mb4`)
     await writer.query('CREATE DATABASE IF NOT EXISTS ddb CHARACTER SET utf8mb4')
     await writer.query(STATE_DDL)
+    await writer.query(`CREATE TABLE IF NOT EXISTS ${BEHIND_GUARD_TABLE} (name VARCHAR(32) PRIMARY KEY) ENGINE=InnoDB`)
+    await writer.query(`INSERT IGNORE INTO ${BEHIND_GUARD_TABLE} (name) VALUES (?)`, [BEHIND_GUARD_KEY])
     await writer.query(`INSERT IGNORE INTO ${STATE_TABLE} (db, applied_offset, store_id) VALUES (?, 0, UUID())`, [
       config.database,
     ])
@@ -116,16 +121,16 @@ export async function openMysqlStore(config: MysqlStoreConfig, claim?: NodeClaim
   }) as unknown as MysqlPool
   // Pin the zone NOW() renders in, so it stays the same across reconnects (a SYSTEM zone becomes its offset).
   const [rows] = await writer.query(
-    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz, @@innodb_rollback_on_timeout AS rollback_on_timeout, VERSION() AS version`,
+    `SELECT IF(@@session.time_zone = 'SYSTEM', TIME_FORMAT(TIMEDIFF(NOW(), UTC_TIMESTAMP()), '%H:%i'), @@session.time_zone) AS tz, @@innodb_rollback_on_timeout AS rollback_on_timeout, VERSION() AS version, @@innodb_flush_log_at_trx_commit AS flush`,
   )
-  const [server] = rows as Array<{ tz: string; rollback_on_timeout: number; version: string }>
+  const [server] = rows as Array<{ tz: string; rollback_on_timeout: number; version: string; flush: number }>
   const zone = String(server!.tz)
   const timeZone = /^[+-]/.test(zone) ? zone : /^\d/.test(zone) ? `+${zone}` : zone
   await writer.query('SET SESSION time_zone = ?', [timeZone])
   writer.pinnedZone = timeZone
   const rollbackOnTimeout = Number(server!.rollback_on_timeout) === 1
   return new MysqlStore(
-    { ...config, timeZone, rollbackOnTimeout, version: String(server!.version) },
+    { ...config, timeZone, rollbackOnTimeout, version: String(server!.version), flushAtCommit: Number(server!.flush) },
     writer,
     pool,
     lock,
@@ -262,11 +267,17 @@ export class MysqlStore implements Store {
   }
 
   async writeState(state: StoreState): Promise<void> {
-    await this.#withWriter((session) => session.query(WRITE_STATE, stateValues(state, this.defaultDb)))
+    await this.#withWriter(async (session) => {
+      for (const sql of stateStatements(session, state, this.defaultDb)) await session.query(sql)
+    })
   }
 
   get version(): string | null {
     return this.#config.version ?? null
+  }
+
+  get durability(): string {
+    return `innodb_flush_log_at_trx_commit=${this.#config.flushAtCommit ?? 'unknown'}`
   }
 
   /** SHOW SESSION VARIABLES: each value as the server reports it, ON/OFF as 1/0, numbers as numbers. */

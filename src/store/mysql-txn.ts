@@ -1,7 +1,7 @@
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
-import { type Session, storeError } from './mysql-session.ts'
+import { BEHIND_GUARD_KEY, type Session, storeError } from './mysql-session.ts'
 import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts'
 
 /**
@@ -9,8 +9,26 @@ import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts
  * may hold the stores of several nodes), written in the same transaction as the data.
  */
 export const STATE_TABLE = 'ddb.stores'
-export const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE db = ?`
-export const stateValues = (state: StoreState, db: string) => [state.offset, state.logId, state.pending ?? null, db]
+const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE db = ?`
+/** One row (BEHIND_GUARD_KEY), whose key inserted again fails: the statement after a state UPDATE that matched no row. */
+export const BEHIND_GUARD_TABLE = 'ddb.offset_guard'
+
+/**
+ * The statements that write the state row: the UPDATE, matching only the offset the
+ * row must hold (state.previous), then a guard that fails with a duplicate key when it
+ * matched nothing, which stops the packet before its COMMIT (storeError makes it a
+ * StoreBehindError).
+ */
+export function stateStatements(session: Pick<Session, 'format'>, state: StoreState, db: string): string[] {
+  const values = [state.offset, state.logId, state.pending ?? null, db]
+  if (state.previous === undefined) return [session.format(WRITE_STATE, values)]
+  return [
+    session.format(`${WRITE_STATE} AND applied_offset = ?`, [...values, state.previous]),
+    session.format(`INSERT INTO ${BEHIND_GUARD_TABLE} (name) SELECT ? FROM DUAL WHERE ROW_COUNT() <> 1`, [
+      BEHIND_GUARD_KEY,
+    ]),
+  ]
+}
 
 /**
  * One START TRANSACTION … COMMIT on the writer session; holds the writer lock
@@ -39,7 +57,7 @@ export class MysqlTxn implements StoreTxn {
 
   async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
     this.#checkOpen()
-    const after = state ? [this.#session.format(WRITE_STATE, stateValues(state, this.#defaultDb))] : []
+    const after = state ? stateStatements(this.#session, state, this.#defaultDb) : []
     try {
       return await this.#session.runPacket(
         this.#takeQueued(),
@@ -72,7 +90,7 @@ export class MysqlTxn implements StoreTxn {
             [this.#defaultDb],
           ),
     )
-    const after = [this.#session.format(WRITE_STATE, stateValues(state, this.#defaultDb)), 'COMMIT']
+    const after = [...stateStatements(this.#session, state, this.#defaultDb), 'COMMIT']
     let results: RunResult[]
     try {
       results = await this.#session.runPacket(
@@ -114,7 +132,7 @@ export class MysqlTxn implements StoreTxn {
 
   async setState(state: StoreState): Promise<void> {
     this.#checkOpen()
-    this.#queued.push(this.#session.format(WRITE_STATE, stateValues(state, this.#defaultDb)))
+    this.#queued.push(...stateStatements(this.#session, state, this.#defaultDb))
   }
 
   async commit(): Promise<void> {

@@ -1,7 +1,7 @@
 /** Running statements on one bun:sqlite connection of a SQLite store: the statement cache, reads, runs, errors. */
 import type { Database, Statement } from 'bun:sqlite'
 import type { Param, ReadResult } from '../entry.ts'
-import { StoreError } from '../errors.ts'
+import { StoreBehindError, StoreError } from '../errors.ts'
 import { FOREIGN_KEY_FAILED, foreignKeyError } from './sqlite-foreign-keys.ts'
 import { sqliteColumnType } from './sqlite-types.ts'
 import type { RunResult, StoreState } from './store.ts'
@@ -74,12 +74,13 @@ export function runOn(cache: StatementCache, sql: string, params: Param[]): RunR
   }
 }
 
+/** Writes the state row; with state.previous, only over that offset (else StoreBehindError, as on MySQL). */
 export function writeStateOn(cache: StatementCache, state: StoreState): void {
-  runOn(cache, 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1', [
-    state.offset,
-    state.logId,
-    state.pending ?? null,
-  ])
+  const sql = 'UPDATE ddb_state SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE id = 1'
+  const values = [state.offset, state.logId, state.pending ?? null]
+  if (state.previous === undefined) return void runOn(cache, sql, values)
+  const { affectedRows } = runOn(cache, `${sql} AND applied_offset = ?`, [...values, state.previous])
+  if (affectedRows !== 1) throw new StoreBehindError(`SQLite state row not at offset ${state.previous}`)
 }
 
 /** SQLite result codes after which the database file's state is in doubt (not a refused statement). */

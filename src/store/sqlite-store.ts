@@ -11,12 +11,18 @@ import type { RunResult, StatementShape, Store, StoreState, StoreStatement, Stor
 import { stateOf } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
-/** PRAGMA synchronous for the writer: FULL fsyncs every commit (the default). */
-export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'OFF'
+/**
+ * PRAGMA synchronous for the writer. NORMAL (the default) does not fsync each commit
+ * in WAL mode: a power loss may forget the last ones, never corrupt the file. The
+ * replication log is the durable record (the master answers a write once the log has
+ * it), and recovery applies again whatever entries a store lacks, so a store needs no
+ * fsync of its own; FULL pays one per commit for nothing. OFF could corrupt the file.
+ */
+export type SqliteSynchronous = 'FULL' | 'NORMAL'
 
 /** Options for openSqliteStore. */
 export interface SqliteStoreOptions {
-  /** Default 'FULL'. */
+  /** Default 'NORMAL'. */
   synchronous?: SqliteSynchronous
   /** The node that opens it to serve it: the file is then locked for this process alone. */
   claim?: NodeClaim
@@ -47,7 +53,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     writer.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
     checkIsStore(writer, displayUrl)
     writer.run('PRAGMA journal_mode = WAL')
-    writer.run(`PRAGMA synchronous = ${options.synchronous ?? 'FULL'}`)
+    const synchronous = options.synchronous ?? 'NORMAL'
+    writer.run(`PRAGMA synchronous = ${synchronous}`)
     writer.run('PRAGMA foreign_keys = ON')
     writer.run(STATE_DDL)
     const columns = new Set(
@@ -60,7 +67,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     if (options.claim) claim(writer, displayUrl, options.claim)
     const reader = new Database(path, { readonly: true, safeIntegers: true })
     reader.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
-    return new SqliteStore(displayUrl, writer, reader, lock)
+    return new SqliteStore(displayUrl, writer, reader, lock, `synchronous=${synchronous}`)
   } catch (err) {
     writer?.close()
     lock?.release()
@@ -148,6 +155,7 @@ export class SqliteStore implements Store {
     return null
   }
   readonly displayUrl: string
+  readonly durability: string
   readonly #writer: Database
   readonly #statements: StatementCache
   readonly #reader: Database
@@ -158,8 +166,15 @@ export class SqliteStore implements Store {
   #foreignKeys = FK_ON
   #closed = false
 
-  constructor(displayUrl: string, writer: Database, reader: Database, fileLock: FileLock | null = null) {
+  constructor(
+    displayUrl: string,
+    writer: Database,
+    reader: Database,
+    fileLock: FileLock | null = null,
+    durability = 'synchronous=NORMAL',
+  ) {
     this.displayUrl = displayUrl
+    this.durability = durability
     this.#fileLock = fileLock
     this.#writer = writer
     this.#statements = new StatementCache(writer)

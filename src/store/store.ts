@@ -13,6 +13,13 @@ export interface StoreState {
    * it (the master commits store and log concurrently). Null elsewhere.
    */
   pending?: string | null
+  /**
+   * When writing: the offset the state row must hold now (the entry before the first
+   * one this write commits). If it holds another, the write fails with
+   * StoreBehindError and commits nothing, so a store that lost commits is never
+   * written past the hole. Absent: not checked.
+   */
+  previous?: number
 }
 
 /** What a statement returns, known before it runs: what a MySQL client's COM_STMT_PREPARE is told. */
@@ -97,6 +104,12 @@ export interface Store {
   readonly kind: 'sqlite' | 'mysql'
   /** The URL with any password masked, for logs and messages. */
   readonly displayUrl: string
+  /**
+   * How the store's own commits reach its disk, as the operator would set it
+   * (SQLite: `synchronous=NORMAL`; MySQL: `innodb_flush_log_at_trx_commit=N`), for the
+   * start-up log line. Any of them loses nothing acknowledged: the log is the durable record.
+   */
+  readonly durability: string
   /** The database a session starts in (MySQL: the URL's path; SQLite: null). */
   readonly defaultDb: string | null
   /**

@@ -21,7 +21,7 @@
  * A transaction used after it ended throws, as a real one would misbehave.
  */
 import type { ReadResult } from '../../src/entry.ts'
-import { StoreError } from '../../src/errors.ts'
+import { StoreBehindError, StoreError } from '../../src/errors.ts'
 import type { RunResult, Store, StoreState, StoreStatement, StoreTxn } from '../../src/store/store.ts'
 import { WriterLock } from '../../src/store/writer-lock.ts'
 
@@ -67,6 +67,7 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
   const store: FakeStore = {
     kind,
     displayUrl: `${kind}:fake`,
+    durability: 'fake',
     defaultDb: options.defaultDb !== undefined ? options.defaultDb : kind === 'mysql' ? 'app' : null,
     timeZone: options.timeZone ?? null,
     ddlCommitsImplicitly: options.ddlCommitsImplicitly ?? kind === 'mysql',
@@ -104,7 +105,7 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
     endsTransaction: (err) => err instanceof StoreError && err.storeCode === 1213,
     writeState: async (state) => {
       store.calls.push(`writeState ${state.offset}`)
-      store.state = { ...state }
+      store.state = guarded(store.state, state)
     },
     read: async (_db, sql) => {
       store.calls.push(`read ${sql}`)
@@ -176,7 +177,7 @@ function newTxn(store: FakeStore, label: string, release: () => void): FakeTxn {
     commit: async () => {
       live('commit')
       record('commit')
-      if (pending) store.state = pending
+      if (pending) store.state = guarded(store.state, pending)
       end()
     },
     rollback: async () => {
@@ -188,6 +189,13 @@ function newTxn(store: FakeStore, label: string, release: () => void): FakeTxn {
   store.txns.push(txn)
   store.onBegin(txn)
   return txn
+}
+
+/** The state a write leaves, checked as a real store's guard does: not at `previous`, it throws StoreBehindError. */
+function guarded(current: StoreState, { previous, ...state }: StoreState): StoreState {
+  if (previous !== undefined && current.offset !== previous)
+    throw new StoreBehindError(`fake state at ${current.offset}, not ${previous}`)
+  return state
 }
 
 /** A commit held at a gate: `reached` resolves once the commit was called; it goes on after open(). */
