@@ -2,27 +2,40 @@
  * `bun run bench [--quick]`: ddb against MariaDB's native replication, on
  * private mariadbd instances and the compiled ddb binary, all started and
  * removed by this run. Prints a table of figures (medians over rounds, the
- * ratio ddb / MariaDB, PASS/MISS against the targets), writes it into
- * BENCHMARKS.md, and exits non-zero if any master and slave differ.
+ * ratio ddb / MariaDB, PASS/MISS against the targets) and the front door's
+ * (mysql2 and sysbench through ddb's MySQL port, MariaDB's binlog master and a
+ * plain mariadbd; ratios, met/missed), writes them into BENCHMARKS.md, and
+ * exits non-zero if any master and slave differ.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Mariadb, startMariadb } from '../test/support/mariadb.ts'
 import { ddbCatchUp, nativeCatchUp } from './catch-up.ts'
-import { method, toFigures } from './figures.ts'
+import { frontDoorMethod, frontDoorRows, method, toFigures } from './figures.ts'
+import { measureFrontDoor, TARGETS, type TargetKey } from './front-door.ts'
 import { measureLag } from './lag.ts'
 import { timeToFirstLine } from './log-tail.ts'
 import { now, percentile } from './measure.ts'
 import { measureMemory } from './memory.ts'
+import { READ_ROWS, READS, WRITES } from './mysql-load.ts'
 import { buildDdb } from './nodes.ts'
 import { count, progress } from './progress.ts'
-import { environment, renderCpuTable, renderReport, renderTable, writeBenchmarks } from './report.ts'
+import {
+  environment,
+  renderCpuTable,
+  renderFrontDoor,
+  renderFrontDoorTable,
+  renderReport,
+  renderTable,
+  writeBenchmarks,
+} from './report.ts'
 import { guardTempDir, Resources } from './resources.ts'
 import { FULL, QUICK } from './settings.ts'
-import { DdbReplication, NativeReplication } from './systems.ts'
+import { SYSBENCH_TABLE } from './sysbench.ts'
+import { DdbReplication, FRONT_DATABASE, NativeReplication, PlainMariadb } from './systems.ts'
 import { measureThroughput } from './throughput.ts'
-import { compareCopies, mysqlCopy, sqliteCopy } from './verify.ts'
+import { compareCopies, mysqlCopy, sqliteCopy, T, type Table } from './verify.ts'
 
 async function main(args: string[], resources: Resources): Promise<number> {
   const unknown = args.filter((a) => a !== '--quick')
@@ -40,19 +53,26 @@ async function main(args: string[], resources: Resources): Promise<number> {
   const binary = await buildDdb(dir)
   guardTempDir(dir, binary)
 
-  progress('setup', 'starting 5 private mariadbd: native master and 2 native slaves, ddb master store, ddb slave store')
+  progress(
+    'setup',
+    'starting 6 private mariadbd: native master and 2 native slaves, ddb master store, ddb slave store, plain MariaDB',
+  )
   const server = (p: Promise<Mariadb>, what: string) =>
     p.then((m) => {
       resources.defer(what, () => m.stop())
       return m
     })
-  const [native, masterStore, slaveStore] = await Promise.all([
+  const [native, masterStore, slaveStore, plain] = await Promise.all([
     NativeReplication.start({ serial: 0, parallel: 4 }).then((n) => {
       resources.defer('native replication', () => n.close())
       return n
     }),
     server(startMariadb(), 'ddb master store'),
     server(startMariadb(), 'ddb slave store'),
+    PlainMariadb.start().then((p) => {
+      resources.defer('plain MariaDB', () => p.close())
+      return p
+    }),
   ])
   progress('setup', 'starting ddb masters and slaves')
   const ddbMysql = await DdbReplication.start(
@@ -65,6 +85,9 @@ async function main(args: string[], resources: Resources): Promise<number> {
       sqlite: `sqlite:${file('mysql-master-slave.sqlite')}`,
     },
     { master: masterStore, slaves: [slaveStore] },
+    // A SQLite slave replays a MySQL master's statements as they are: the front door's
+    // MySQL DDL (AUTO_INCREMENT, sysbench's tables) does not do the same there.
+    { sqlite: ['--ignore-db', FRONT_DATABASE] },
   )
   resources.defer('ddb (MySQL)', () => ddbMysql.close())
   const ddbSqlite = await DdbReplication.start(
@@ -95,6 +118,9 @@ async function main(args: string[], resources: Resources): Promise<number> {
   const cpuTable = renderCpuTable(
     Object.values(cases).map((c) => ({ label: c.label, clients: c.clients, cpu: rounds.get(c)!.cpu })),
   )
+
+  // 1b. The front door: mysql2 and sysbench through ddb's MySQL port, MariaDB's binlog master and plain MariaDB.
+  const frontDoor = await measureFrontDoor({ ddbMysql: ddbMysql, ddbSqlite: ddbSqlite, binlog: native, plain }, s)
 
   // 2. Replication lag at a steady rate: ddb with MySQL stores, and native.
   progress(
@@ -149,23 +175,42 @@ async function main(args: string[], resources: Resources): Promise<number> {
 
   // Every master and its slaves hold the same rows.
   progress('check', 'comparing every master with its slaves, row by row')
-  await Promise.all([ddbMysql.settle(), ddbSqlite.settle(), native.settle()])
+  await Promise.all([ddbMysql.settle(), ddbSqlite.settle(), native.settle(), plain.settle()])
+  // Each setup's copies of a table in `database`: its master first, then its slaves.
+  const copies = (table: Table, database: string) => ({
+    ddbMysql: [
+      mysqlCopy('master store', masterStore.port, database, table),
+      mysqlCopy('MySQL slave', slaveStore.port, database, table),
+      // It skips the front door's database (--ignore-db).
+      ...(database === FRONT_DATABASE ? [] : [sqliteCopy('SQLite slave', file('mysql-master-slave.sqlite'), table)]),
+    ],
+    ddbSqlite: [
+      sqliteCopy('master store', file('sqlite-master.sqlite'), table),
+      sqliteCopy('slave', file('sqlite-slave.sqlite'), table),
+    ],
+    binlog: [
+      mysqlCopy('master', native.master.port, database, table),
+      mysqlCopy('serial slave', native.slave('serial').port, database, table),
+      mysqlCopy('parallel slave', native.slave('parallel').port, database, table),
+    ],
+    plain: [mysqlCopy('server', plain.mysqlPort, database, table)],
+  })
+  const frontTables: Array<{ table: Table; rows: (key: TargetKey) => number | null }> = [
+    { table: WRITES, rows: (key) => frontDoor.writes[key] },
+    { table: READS, rows: () => READ_ROWS },
+    ...(frontDoor.sysbench ? [{ table: SYSBENCH_TABLE, rows: () => null }] : []),
+  ]
+  const t = copies(T, 'bench')
   const failures = (
     await Promise.all([
-      compareCopies('ddb (MySQL)', ddbMysql.ids.last, [
-        mysqlCopy('master store', masterStore.port, 'bench'),
-        mysqlCopy('MySQL slave', slaveStore.port, 'bench'),
-        sqliteCopy('SQLite slave', file('mysql-master-slave.sqlite')),
-      ]),
-      compareCopies('ddb (SQLite)', ddbSqlite.ids.last, [
-        sqliteCopy('master store', file('sqlite-master.sqlite')),
-        sqliteCopy('slave', file('sqlite-slave.sqlite')),
-      ]),
-      compareCopies('MariaDB native', native.ids.last, [
-        mysqlCopy('master', native.master.port, 'bench'),
-        mysqlCopy('serial slave', native.slave('serial').port, 'bench'),
-        mysqlCopy('parallel slave', native.slave('parallel').port, 'bench'),
-      ]),
+      compareCopies('ddb (MySQL)', ddbMysql.ids.last, t.ddbMysql),
+      compareCopies('ddb (SQLite)', ddbSqlite.ids.last, t.ddbSqlite),
+      compareCopies('MariaDB native', native.ids.last, t.binlog),
+      ...frontTables.flatMap(({ table, rows }) =>
+        Object.entries(copies(table, FRONT_DATABASE)).map(([key, list]) =>
+          compareCopies(`${TARGETS[key as TargetKey]}, ${table.name}`, rows(key as TargetKey), list),
+        ),
+      ),
       compareCopies('ddb history', s.historyEntries - 1, [
         sqliteCopy('master store', memory.masterStore),
         ...memory.slaveStores.map((path, i) => sqliteCopy(`slave ${i + 1}`, path)),
@@ -174,7 +219,9 @@ async function main(args: string[], resources: Resources): Promise<number> {
   ).flat()
 
   const seconds = (now() - started) / 1000
-  console.log(`${renderTable(figures)}\n\n${cpuTable}`)
+  const frontRows = frontDoorRows(frontDoor)
+  const frontCpuTable = renderCpuTable(frontDoor.cpu, 'operation in the front-door rounds')
+  console.log(`${renderTable(figures)}\n\n${cpuTable}\n\n${renderFrontDoorTable(frontRows)}\n\n${frontCpuTable}`)
   if (failures.length > 0) {
     process.stderr.write(
       `\nbench FAILED: masters and slaves differ, so BENCHMARKS.md was not written:\n${failures.map((f) => `  ${f}\n`).join('')}`,
@@ -183,7 +230,8 @@ async function main(args: string[], resources: Resources): Promise<number> {
   }
   progress('check', 'every master equals its slaves, row for row')
   const env = await environment(String((await native.master.query('SELECT VERSION() AS v'))[0].v))
-  await writeBenchmarks(renderReport(figures, cpuTable, env, s.mode, method(s), seconds))
+  const frontSection = renderFrontDoor(frontRows, frontCpuTable, frontDoorMethod(s, frontDoor.sysbench))
+  await writeBenchmarks(renderReport(figures, cpuTable, env, s.mode, method(s), seconds, frontSection))
   progress('report', `wrote BENCHMARKS.md; the run took ${seconds.toFixed(0)} s`)
   return 0
 }

@@ -1,4 +1,13 @@
+import {
+  CONNECTIONS,
+  type FrontDoorResults,
+  TARGETS,
+  type TargetKey,
+  WORKLOADS,
+  type WorkloadKey,
+} from './front-door.ts'
 import { median, percentile } from './measure.ts'
+import { READ_ROWS } from './mysql-load.ts'
 import { count } from './progress.ts'
 import type { Figure } from './report.ts'
 import type { Settings } from './settings.ts'
@@ -93,4 +102,68 @@ function memory(name: string, bytes: number): Figure {
 function tail(name: string, times: number[]): Figure {
   const ms = median(times)
   return { name, unit: 'ms', ddb: ms, target: '< 100 ms', pass: ms < 100, rounds: { ddb: times } }
+}
+
+/** A front-door target: at least `atLeast` × the figure of `against`, at one workload and connection count. */
+interface FrontDoorTarget {
+  workload: WorkloadKey
+  connections: number
+  against: 'binlog' | 'plain'
+  atLeast: number
+}
+
+/** The issue's targets for the front door (ddb through its MySQL port). */
+const FRONT_DOOR_TARGETS: FrontDoorTarget[] = [
+  { workload: 'writes', connections: 1, against: 'binlog', atLeast: 0.8 },
+  { workload: 'writes', connections: 16, against: 'binlog', atLeast: 1.2 },
+  { workload: 'points', connections: 16, against: 'plain', atLeast: 0.7 },
+  { workload: 'readOnly', connections: 16, against: 'plain', atLeast: 0.7 },
+]
+
+/** One row of the front-door table: a workload at a connection count, each setup's median and rounds, and the target. */
+export interface FrontDoorRow {
+  workload: WorkloadKey
+  connections: number
+  /** Operations per second (median over rounds), by setup; NaN when not measured. */
+  median: Record<TargetKey, number>
+  rounds: Record<TargetKey, number[]>
+  target?: { text: string; met: Record<'ddbMysql' | 'ddbSqlite', boolean> }
+}
+
+/** The front door's rows, in the order of WORKLOADS and CONNECTIONS, with the targets the issue set. */
+export function frontDoorRows(r: FrontDoorResults): FrontDoorRow[] {
+  const keys = Object.keys(TARGETS) as TargetKey[]
+  return (Object.keys(WORKLOADS) as WorkloadKey[]).flatMap((workload) =>
+    CONNECTIONS.flatMap((connections) => {
+      const cells = r.cells.filter((c) => c.workload === workload && c.connections === connections)
+      if (cells.length === 0) return []
+      const rounds = Object.fromEntries(
+        keys.map((k) => [k, cells.find((c) => c.target === k)?.perSecond ?? []]),
+      ) as Record<TargetKey, number[]>
+      const m = Object.fromEntries(keys.map((k) => [k, median(rounds[k])])) as Record<TargetKey, number>
+      const t = FRONT_DOOR_TARGETS.find((t) => t.workload === workload && t.connections === connections)
+      const row: FrontDoorRow = { workload, connections, median: m, rounds }
+      if (t) {
+        const bar = t.atLeast * m[t.against]
+        row.target = {
+          text: `≥ ${t.atLeast}× ${t.against === 'binlog' ? 'binlog master' : 'plain MariaDB'}`,
+          met: { ddbMysql: m.ddbMysql >= bar, ddbSqlite: m.ddbSqlite >= bar },
+        }
+      }
+      return [row]
+    }),
+  )
+}
+
+/** How the front door was measured, in words, for BENCHMARKS.md. */
+export function frontDoorMethod(s: Settings, sysbench: boolean): string[] {
+  return [
+    `Every figure goes through a MySQL port: ddb's master's \`--mysql-listen\` (the compiled binary, as in the tables above, its slaves attached and applying: on the MySQL store a MySQL and a SQLite slave, on the SQLite store one SQLite slave), MariaDB's native binlog master (its two GTID slaves attached), and a plain mariadbd without binlog or slaves; every mariadbd with innodb_flush_log_at_trx_commit=1 and sync_binlog=1, ddb's log fsynced per commit. All run on this machine, in this run.`,
+    `The client is mysql2 as an application uses it: one connection per client, text protocol (client-side placeholders), autocommit, one operation outstanding per connection, back to back. Single-row writes: \`INSERT INTO front_writes (c) VALUES (?)\`, an AUTO_INCREMENT key and a short value, acknowledged once durable. Point selects: \`SELECT c FROM front_reads WHERE id = ?\`, a random id of ${count(READ_ROWS)} rows filled through the same port before any round. Read-only transactions: \`BEGIN\`, 10 such point selects, \`SELECT c FROM front_reads WHERE id BETWEEN ? AND ?\` (10 rows), \`COMMIT\`, each its own round trip (as sysbench's oltp_read_only sends them).`,
+    sysbench
+      ? `sysbench oltp_read_write: Debian's sysbench 1.0 and its stock script, one table of 10,000 rows prepared through each port, its defaults otherwise (prepared statements, 10 point selects, 4 range selects, 2 updates, a delete and an insert per transaction; deadlocks retried); ${s.sysbenchRounds} round${s.sysbenchRounds === 1 ? '' : 's'} of ${s.sysbenchRoundMs / 1000} s per case${s.sysbenchWarmUpMs > 0 ? ` after a ${s.sysbenchWarmUpMs / 1000} s warm-up run` : ''}; the figure is sysbench's transactions over its total time, and its process counts as the load generator.`
+      : 'sysbench oltp_read_write: skipped, sysbench is not installed.',
+    `mysql2 workloads: one unmeasured warm-up round per case (up to ${s.frontWarmUpMs / 1000} s), then ${s.frontRounds} rounds of ${s.frontRoundMs / 1000} s per case, all cases interleaved, slaves caught up after each round; each figure is the median over rounds. Ratios divide ddb's median by the other setup's. The targets are the issue's; a missed one does not fail the run (a crash or a slave that differs does). The CPU table sums each process's user and system time (/proc) over the rounds and divides by the operations done; the bench process (mysql2) is the load generator.`,
+    "At the end the front door tables (and sysbench's sbtest1) on every master are compared with each of its slaves row by row, as t is.",
+  ]
 }

@@ -65,7 +65,7 @@ export class Ids {
 }
 
 /** Opens `n` connections in parallel; closes them all if one fails. */
-export async function openAll(connect: Connector, n: number): Promise<Conn[]> {
+export async function openAll<C extends { close(): void }>(connect: () => Promise<C>, n: number): Promise<C[]> {
   const results = await Promise.allSettled(Array.from({ length: n }, () => connect()))
   const conns = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
   const failed = results.find((r) => r.status === 'rejected')
@@ -82,17 +82,31 @@ export async function openAll(connect: Connector, n: number): Promise<Conn[]> {
  * until the last write in flight came back).
  */
 export async function insertLoop(conns: Conn[], ids: Ids, more: () => boolean): Promise<{ rows: number; ms: number }> {
-  let rows = 0
+  const { ops, ms } = await closedLoop(conns, (c) => c.insert(ids.take()), more)
+  return { rows: ops, ms }
+}
+
+/**
+ * A closed loop: each connection runs `op` back to back, one outstanding at a
+ * time, while `more()` says so; returns how many ops completed and in how long
+ * (ms, until the last op in flight came back).
+ */
+export async function closedLoop<C>(
+  conns: C[],
+  op: (conn: C) => Promise<unknown>,
+  more: () => boolean,
+): Promise<{ ops: number; ms: number }> {
+  let ops = 0
   const start = now()
   await Promise.all(
     conns.map(async (c) => {
       while (more()) {
-        await c.insert(ids.take())
-        rows++
+        await op(c)
+        ops++
       }
     }),
   )
-  return { rows, ms: now() - start }
+  return { ops, ms: now() - start }
 }
 
 /**

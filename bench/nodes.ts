@@ -47,6 +47,8 @@ export interface DdbNode {
   readonly name: string
   readonly address: string
   readonly pid: number
+  /** The MySQL port it serves (started with `mysql: true`), else null. */
+  readonly mysqlPort: number | null
   /** The last lines it wrote on stderr (its log). */
   log(): string
   /** Its status, on a connection kept open for polling. */
@@ -57,17 +59,30 @@ export interface DdbNode {
   stop(): Promise<void>
 }
 
+/** What else a node serves. */
+export interface NodeOptions {
+  /** Also serve the MySQL protocol, on a port the node picks (its log says which). */
+  mysql?: boolean
+}
+
 /**
  * Starts `<binary> <args> --listen 127.0.0.1:<free port>` and waits until it
- * answers. It runs in the binary's directory with only PATH set, so no DDB_*
- * variable or .env file of the caller's changes what is measured.
+ * answers (and, with `mysql`, until its MySQL port is bound). It runs in the
+ * binary's directory with only PATH set, so no DDB_* variable or .env file of
+ * the caller's changes what is measured.
  */
-export async function startNode(binary: string, name: string, args: string[]): Promise<DdbNode> {
+export async function startNode(
+  binary: string,
+  name: string,
+  args: string[],
+  options: NodeOptions = {},
+): Promise<DdbNode> {
   const port = await freePort()
   const address = `127.0.0.1:${port}`
-  // The bench talks ddb's own protocol; the MySQL listener's fixed default ports would collide between nodes.
+  // Off unless asked for: the MySQL listener's fixed default ports would collide between nodes.
+  const mysqlListen = options.mysql ? '127.0.0.1:0' : 'off'
   const proc: Subprocess<'ignore', 'ignore', 'pipe'> = Bun.spawn(
-    [binary, ...args, '--mysql-listen', 'off', '--listen', address],
+    [binary, ...args, '--mysql-listen', mysqlListen, '--listen', address],
     {
       stdin: 'ignore',
       stdout: 'ignore',
@@ -89,6 +104,7 @@ export async function startNode(binary: string, name: string, args: string[]): P
     name,
     address,
     pid: proc.pid,
+    mysqlPort: null,
     log: () => log,
     async status() {
       if (!alive()) throw new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}):\n${log}`)
@@ -120,11 +136,20 @@ export async function startNode(binary: string, name: string, args: string[]): P
       },
       { timeoutMs: 30_000, intervalMs: 20, what: `${name} at ${address}` },
     )
+    if (!options.mysql) return node
+    // The port it bound, from its log line `mysql protocol listening … address=127.0.0.1:PORT`.
+    const mysqlPort = await waitFor(
+      () => {
+        if (!alive()) throw new Error(`exited (${proc.exitCode ?? proc.signalCode})`)
+        return Number(/mysql protocol listening .*address=127\.0\.0\.1:(\d+)/.exec(log)?.[1] ?? 0)
+      },
+      { timeoutMs: 30_000, intervalMs: 20, what: `the MySQL port of ${name}` },
+    )
+    return { ...node, mysqlPort }
   } catch (err) {
     await node.stop()
     throw new Error(`start ${name}: ${(err as Error).message}\n${log}`)
   }
-  return node
 }
 
 /** A master's offset: its last published entry. */

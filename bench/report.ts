@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import type { CpuPerWrite } from './throughput.ts'
+import type { FrontDoorRow } from './figures.ts'
+import { TARGETS, type TargetKey, WORKLOADS } from './front-door.ts'
+import type { CpuPerOp } from './throughput.ts'
 
 const ROOT = join(import.meta.dir, '..')
 /** The file the bench writes its results into. */
@@ -78,7 +80,7 @@ export function renderTable(figures: Figure[]): string {
 export interface CpuRow {
   label: string
   clients: number
-  cpu: CpuPerWrite
+  cpu: CpuPerOp
 }
 
 /**
@@ -86,16 +88,16 @@ export interface CpuRow {
  * the machine was: what says whether a figure is bound by CPU or by waiting
  * (round trips, fsyncs).
  */
-export function renderCpuTable(rows: CpuRow[]): string {
+export function renderCpuTable(rows: CpuRow[], what = 'acknowledged write in the throughput rounds'): string {
   const µs = (seconds: number | undefined) => (seconds ? `${Math.round(seconds * 1e6)} µs` : '')
   const lines = [
-    'CPU per acknowledged write in the throughput rounds (user + system time of each process, all its threads), and how busy the machine’s cores were (idle and iowait count as not busy):',
+    `CPU per ${what} (user + system time of each process, all its threads), and how busy the machine’s cores were (idle and iowait count as not busy):`,
     '',
     "| Case | master | master's store (mysqld) | slaves and their stores | load generator | total | machine busy |",
     '|---|---:|---:|---:|---:|---:|---:|',
   ]
   for (const { label, cpu } of rows) {
-    const p = cpu.perWrite
+    const p = cpu.perOp
     const total = Object.values(p).reduce((a, b) => a + b, 0)
     lines.push(
       `| ${label} | ${µs(p.master)} | ${µs(p['master store'])} | ${µs(p.slaves)} | ${µs(p['load generator'])} | ${µs(total)} | ${(cpu.busy * 100).toFixed(0)}% |`,
@@ -104,7 +106,68 @@ export function renderCpuTable(rows: CpuRow[]): string {
   return lines.join('\n')
 }
 
-/** The generated part of BENCHMARKS.md: table, per-round values, CPU table, method, environment. */
+/**
+ * The front door's table: each workload's median per setup (operations per
+ * second), ddb's ratios to the binlog master and to plain MariaDB, and the
+ * target met or missed by ddb on each store.
+ */
+export function renderFrontDoorTable(rows: FrontDoorRow[]): string {
+  const keys = Object.keys(TARGETS) as TargetKey[]
+  const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '')
+  const verdict = (met: boolean | undefined) => (met === undefined ? '' : met ? 'met' : '**missed**')
+  const lines = [
+    `| Workload | conns | ${keys.map((k) => TARGETS[k]).join(' | ')} | MySQL store ÷ binlog | MySQL store ÷ plain | SQLite store ÷ binlog | SQLite store ÷ plain | Target | MySQL store | SQLite store |`,
+    `|---|---:|${keys.map(() => '---:|').join('')}---:|---:|---:|---:|---|---|---|`,
+  ]
+  for (const r of rows) {
+    const m = r.median
+    lines.push(
+      `| ${WORKLOADS[r.workload].label} | ${r.connections} | ${keys.map((k) => format(m[k], 'per-second')).join(' | ')} | ${ratio(m.ddbMysql, m.binlog)} | ${ratio(m.ddbMysql, m.plain)} | ${ratio(m.ddbSqlite, m.binlog)} | ${ratio(m.ddbSqlite, m.plain)} | ${r.target?.text ?? ''} | ${verdict(r.target?.met.ddbMysql)} | ${verdict(r.target?.met.ddbSqlite)} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+/** The front door's section of BENCHMARKS.md: table, per-round values, CPU table, how it was measured. */
+export function renderFrontDoor(rows: FrontDoorRow[], cpuTable: string, method: string[]): string {
+  const keys = Object.keys(TARGETS) as TargetKey[]
+  const rounds = rows.map(
+    (r) =>
+      `- ${WORKLOADS[r.workload].label}, ${r.connections}: ${keys.map((k) => `${TARGETS[k]} ${r.rounds[k].map((v) => format(v, 'per-second')).join(', ')}`).join('; ')}`,
+  )
+  return [
+    '### Front door (MySQL port)',
+    '',
+    "Operations per second through a MySQL port with a real client (mysql2, sysbench): ddb's master, MariaDB as a native replication master with its slaves attached, and plain MariaDB; ratios are ddb's over the other setup's.",
+    '',
+    ...measured(renderFrontDoorTable(rows), rounds, cpuTable, 'How it was measured:', method),
+  ].join('\n')
+}
+
+/** A results table, the rounds its medians come from, its CPU table, and how it was measured, as lines. */
+function measured(
+  table: string,
+  rounds: string[],
+  cpuTable: string,
+  methodHeading: string,
+  method: string[],
+): string[] {
+  return [
+    table,
+    '',
+    'Rounds (each figure above is the median of these):',
+    '',
+    ...rounds,
+    '',
+    cpuTable,
+    '',
+    methodHeading,
+    '',
+    ...method.map((m) => `- ${m}`),
+  ]
+}
+
+/** The generated part of BENCHMARKS.md: table, per-round values, CPU table, method, the front door, environment. */
 export function renderReport(
   figures: Figure[],
   cpuTable: string,
@@ -112,6 +175,7 @@ export function renderReport(
   mode: string,
   method: string[],
   wallSeconds: number,
+  frontDoor: string,
 ): string {
   const rounds = figures
     .filter((f) => f.rounds)
@@ -122,17 +186,9 @@ export function renderReport(
   return [
     `Generated by \`bun run bench${mode === 'quick' ? ' --quick' : ''}\` (${mode} mode, ${wallSeconds.toFixed(0)} s) on ${env.date}.`,
     '',
-    renderTable(figures),
+    ...measured(renderTable(figures), rounds, cpuTable, '### How it was measured', method),
     '',
-    'Rounds (each figure above is the median of these):',
-    '',
-    ...rounds,
-    '',
-    cpuTable,
-    '',
-    '### How it was measured',
-    '',
-    ...method.map((m) => `- ${m}`),
+    frontDoor,
     '',
     '### Environment',
     '',

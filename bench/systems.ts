@@ -1,5 +1,5 @@
 import type mysql from 'mysql2/promise'
-import type { Mariadb } from '../test/support/mariadb.ts'
+import { type Mariadb, startMariadb } from '../test/support/mariadb.ts'
 import type { ProcessGroups } from './cpu.ts'
 import { type Connector, CREATE_TABLE, ddbConnector, Ids, mariadbConnector } from './load.ts'
 import { binlogPosition, connectMysql, startNativeMaster, startNativeSlave, waitSlavePosition } from './native.ts'
@@ -23,14 +23,34 @@ export interface System {
   close(): Promise<void>
 }
 
+/** The database the front door's tables live in, on every setup. */
+export const FRONT_DATABASE = 'front'
+
+/** Where MySQL clients reach a setup: the master's MySQL port and database, and the setup's processes. */
+export interface FrontDoor {
+  readonly name: string
+  readonly mysqlPort: number
+  /** FRONT_DATABASE. */
+  readonly database: string
+  /** Whether that database must be created first (a MySQL server), or any name selects the one there is (SQLite). */
+  readonly createDatabase: boolean
+  /** As System.processes: the master, the master's store when it is a server of its own, the slaves and their stores. */
+  processes(): ProcessGroups
+  /** Resolves once every slave has applied everything the master acknowledged. */
+  settle(): Promise<void>
+}
+
 /** A ddb master and named slaves, processes of the compiled binary; a slave can be stopped and started again on its store. */
-export class DdbReplication implements System {
+export class DdbReplication implements System, FrontDoor {
   readonly name: string
   readonly ids = new Ids()
   readonly connect: Connector
   readonly master: DdbNode
+  readonly database = FRONT_DATABASE
+  readonly createDatabase: boolean
   readonly #binary: string
   readonly #slaveDbs: Record<string, string>
+  readonly #slaveArgs: Record<string, string[]>
   readonly #slaves = new Map<string, DdbNode>()
   readonly #servers: StoreServers
 
@@ -40,19 +60,28 @@ export class DdbReplication implements System {
     master: DdbNode,
     slaveDbs: Record<string, string>,
     servers: StoreServers,
+    slaveArgs: Record<string, string[]>,
   ) {
     this.name = name
     this.#binary = binary
     this.master = master
     this.connect = ddbConnector(master.address)
+    this.createDatabase = servers.master !== undefined
     this.#slaveDbs = slaveDbs
     this.#servers = servers
+    this.#slaveArgs = slaveArgs
+  }
+
+  /** The master's MySQL port. */
+  get mysqlPort(): number {
+    return this.master.mysqlPort!
   }
 
   /**
-   * Starts a master on store `db` with log file `log`, creates table t through
-   * it, and starts the slaves (name → store URL); `servers` are the mariadbd
-   * those stores live on, for CPU accounting.
+   * Starts a master on store `db` with log file `log` (serving the MySQL
+   * protocol too), creates table t through it, and starts the slaves (name →
+   * store URL); `servers` are the mariadbd those stores live on, for CPU
+   * accounting; `slaveArgs` more arguments of a slave (name → arguments).
    */
   static async start(
     name: string,
@@ -61,9 +90,10 @@ export class DdbReplication implements System {
     log: string,
     slaveDbs: Record<string, string>,
     servers: StoreServers = {},
+    slaveArgs: Record<string, string[]> = {},
   ): Promise<DdbReplication> {
-    const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log])
-    const rep = new DdbReplication(name, binary, master, slaveDbs, servers)
+    const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log], { mysql: true })
+    const rep = new DdbReplication(name, binary, master, slaveDbs, servers, slaveArgs)
     try {
       const client = await master.connect()
       await client.query(CREATE_TABLE).finally(() => client.close())
@@ -87,6 +117,7 @@ export class DdbReplication implements System {
       db,
       '--id',
       name,
+      ...(this.#slaveArgs[name] ?? []),
     ])
     this.#slaves.set(name, node)
     return node
@@ -131,9 +162,11 @@ interface NativeSlave {
 }
 
 /** MariaDB's own replication: a binlog master and named GTID slaves, private mariadbd each. */
-export class NativeReplication implements System {
+export class NativeReplication implements System, FrontDoor {
   readonly name = 'MariaDB native'
   readonly ids = new Ids()
+  readonly database = FRONT_DATABASE
+  readonly createDatabase = true
   readonly connect: Connector
   readonly master: Mariadb
   readonly #masterConn: mysql.Connection
@@ -169,6 +202,11 @@ export class NativeReplication implements System {
       await master.stop()
       throw err
     }
+  }
+
+  /** The master's port. */
+  get mysqlPort(): number {
+    return this.master.port
   }
 
   /** The server of slave `name`. */
@@ -223,5 +261,35 @@ export class NativeReplication implements System {
     }
     this.#masterConn.destroy()
     await this.master.stop()
+  }
+}
+
+/** A plain mariadbd: no binlog, no slaves, the same durability flags (startMariadb's). */
+export class PlainMariadb implements FrontDoor {
+  readonly name = 'plain MariaDB'
+  readonly database = FRONT_DATABASE
+  readonly createDatabase = true
+  readonly server: Mariadb
+
+  private constructor(server: Mariadb) {
+    this.server = server
+  }
+
+  static async start(): Promise<PlainMariadb> {
+    return new PlainMariadb(await startMariadb())
+  }
+
+  get mysqlPort(): number {
+    return this.server.port
+  }
+
+  processes(): ProcessGroups {
+    return { master: [this.server.pid], 'master store': [], slaves: [] }
+  }
+
+  async settle(): Promise<void> {}
+
+  close(): Promise<void> {
+    return this.server.stop()
   }
 }

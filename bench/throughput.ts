@@ -1,4 +1,4 @@
-import { type CpuUse, meterCpu } from './cpu.ts'
+import { type CpuUse, meterCpu, type ProcessGroups } from './cpu.ts'
 import { insertLoop, openAll } from './load.ts'
 import { now } from './measure.ts'
 import { count, progress } from './progress.ts'
@@ -11,16 +11,46 @@ export interface ThroughputCase {
   clients: number
 }
 
-/** A case's results: rows/s per round, and the CPU its rounds used. */
+/** A case's results: operations/s per round, and the CPU its rounds used. */
 export interface ThroughputResult {
   perSecond: number[]
-  cpu: CpuPerWrite
+  cpu: CpuPerOp
 }
 
-/** CPU seconds per acknowledged write, by process group (master, master store, slaves, load generator), and how busy the machine was (0…1). */
-export interface CpuPerWrite {
-  perWrite: Record<string, number>
+/** CPU seconds per operation, by process group (master, master store, slaves, load generator), and how busy the machine was (0…1). */
+export interface CpuPerOp {
+  perOp: Record<string, number>
   busy: number
+}
+
+/** A case measured in rounds: how to start a round, whose CPU counts, and what to wait for after each round. */
+export interface RoundCase {
+  label: string
+  /** What an operation is, plural, for the progress lines: rows, selects, transactions. */
+  unit: string
+  /** Opens what one round of about `durationMs` needs (its connections, or a client program that runs that long). */
+  open(durationMs: number): Promise<Round>
+  /** The processes whose CPU the round's operations cost, by group; the bench itself is added as the load generator. */
+  processes(): ProcessGroups
+  /** Resolves once the system is idle again (slaves caught up). */
+  settle(): Promise<void>
+}
+
+/**
+ * One round, opened: runs operations while `more()` says so, then is closed.
+ * `loadCpuSeconds` is CPU the round measured itself, for the load generator: a
+ * client program that has exited by the time the meter stops.
+ */
+export interface Round {
+  run(more: () => boolean): Promise<{ ops: number; ms: number; loadCpuSeconds?: number }>
+  close(): void
+}
+
+/** How a phase of rounds is named in the progress lines, and its warm-up. */
+export interface RoundsOptions {
+  phase: string
+  /** The longest unmeasured warm-up round per case, in milliseconds (0: none). */
+  warmUpMs: number
 }
 
 /**
@@ -34,53 +64,96 @@ export async function measureThroughput(
   rounds: number,
   durationMs: number,
 ): Promise<Map<ThroughputCase, ThroughputResult>> {
-  // An unmeasured round first: ddb's JIT and both servers' caches warm up before anything counts.
-  for (const c of cases) {
-    const { rows, ms } = await runRound(c, Math.min(durationMs, WARM_UP_MS))
-    progress('throughput', `warm-up, ${c.label}: ${count((rows / ms) * 1000)}/s (not counted)`)
+  const byLabel = new Map<RoundCase, ThroughputCase>()
+  const roundCases = cases.map((c) => {
+    const rc: RoundCase = {
+      label: c.label,
+      unit: 'rows',
+      async open() {
+        const conns = await openAll(c.system.connect, c.clients)
+        return {
+          run: async (more) => {
+            const { rows, ms } = await insertLoop(conns, c.system.ids, more)
+            return { ops: rows, ms }
+          },
+          close: () => {
+            for (const conn of conns) conn.close()
+          },
+        }
+      },
+      processes: () => c.system.processes(),
+      settle: () => c.system.settle(),
+    }
+    byLabel.set(rc, c)
+    return rc
+  })
+  const results = await measureRounds(roundCases, rounds, durationMs, {
+    phase: 'throughput',
+    warmUpMs: WARM_UP_MS,
+  })
+  return new Map([...results].map(([rc, r]) => [byLabel.get(rc)!, r]))
+}
+
+/**
+ * Measures operations per second for every case, `rounds` times, each round
+ * `durationMs` long, after one unmeasured warm-up round per case; rounds are
+ * interleaved (round 1 of every case, then round 2 …) so noise hits all cases
+ * alike, and each case settles after each round. Also meters the CPU each
+ * process group uses during the rounds.
+ */
+export async function measureRounds(
+  cases: RoundCase[],
+  rounds: number,
+  durationMs: number,
+  options: RoundsOptions,
+): Promise<Map<RoundCase, ThroughputResult>> {
+  const { phase } = options
+  // An unmeasured round first: ddb's JIT and the servers' caches warm up before anything counts.
+  for (const c of options.warmUpMs > 0 ? cases : []) {
+    const { ops, ms } = await runRound(c, Math.min(durationMs, options.warmUpMs))
+    progress(phase, `warm-up, ${c.label}: ${count((ops / ms) * 1000)}/s (not counted)`)
   }
   const totals = new Map(
-    cases.map((c) => [c, { perSecond: [] as number[], rows: 0, seconds: {} as Record<string, number>, busy: 0 }]),
+    cases.map((c) => [c, { perSecond: [] as number[], ops: 0, seconds: {} as Record<string, number>, busy: 0 }]),
   )
   for (let round = 1; round <= rounds; round++) {
     for (const c of cases) {
-      const { rows, ms, cpu } = await runRound(c, durationMs)
-      const perSecond = (rows / ms) * 1000
+      const { ops, ms, cpu } = await runRound(c, durationMs)
+      const perSecond = (ops / ms) * 1000
       const total = totals.get(c)!
       total.perSecond.push(perSecond)
-      total.rows += rows
+      total.ops += ops
       total.busy += cpu.busy / rounds
       for (const [group, seconds] of Object.entries(cpu.seconds))
         total.seconds[group] = (total.seconds[group] ?? 0) + seconds
       progress(
-        'throughput',
-        `round ${round}/${rounds}, ${c.label}: ${count(rows)} rows in ${(ms / 1000).toFixed(1)} s = ${count(perSecond)}/s, machine ${(cpu.busy * 100).toFixed(0)}% busy`,
+        phase,
+        `round ${round}/${rounds}, ${c.label}: ${count(ops)} ${c.unit} in ${(ms / 1000).toFixed(1)} s = ${count(perSecond)}/s, machine ${(cpu.busy * 100).toFixed(0)}% busy`,
       )
     }
   }
   return new Map(
     cases.map((c) => {
       const t = totals.get(c)!
-      const perWrite = Object.fromEntries(
-        Object.entries(t.seconds).map(([group, seconds]) => [group, seconds / Math.max(t.rows, 1)]),
+      const perOp = Object.fromEntries(
+        Object.entries(t.seconds).map(([group, seconds]) => [group, seconds / Math.max(t.ops, 1)]),
       )
-      return [c, { perSecond: t.perSecond, cpu: { perWrite, busy: t.busy } }]
+      return [c, { perSecond: t.perSecond, cpu: { perOp, busy: t.busy } }]
     }),
   )
 }
 
-/** How long each case's unmeasured warm-up round lasts at most, in milliseconds. */
+/** How long each write case's unmeasured warm-up round lasts at most, in milliseconds. */
 const WARM_UP_MS = 1_000
 
-/** One round of a case: its clients write for `durationMs`; returns rows, elapsed ms and the CPU used; then lets its slaves catch up. */
-async function runRound(c: ThroughputCase, durationMs: number): Promise<{ rows: number; ms: number; cpu: CpuUse }> {
-  const conns = await openAll(c.system.connect, c.clients)
+/** One round of a case: it runs for `durationMs`; returns operations, elapsed ms and the CPU used; then lets the case settle. */
+async function runRound(c: RoundCase, durationMs: number): Promise<{ ops: number; ms: number; cpu: CpuUse }> {
+  const round = await c.open(durationMs)
   const deadline = now() + durationMs
-  const stopMeter = meterCpu({ ...c.system.processes(), 'load generator': [process.pid] })
-  const { rows, ms } = await insertLoop(conns, c.system.ids, () => now() < deadline).finally(() => {
-    for (const conn of conns) conn.close()
-  })
+  const stopMeter = meterCpu({ ...c.processes(), 'load generator': [process.pid] })
+  const { ops, ms, loadCpuSeconds = 0 } = await round.run(() => now() < deadline).finally(() => round.close())
   const cpu = stopMeter()
-  await c.system.settle()
-  return { rows, ms, cpu }
+  cpu.seconds['load generator'] = (cpu.seconds['load generator'] ?? 0) + loadCpuSeconds
+  await c.settle()
+  return { ops, ms, cpu }
 }
