@@ -11,10 +11,11 @@ import {
   type MysqlConn,
   openMysql,
   pointSelect,
+  READ_ROWS,
   readOnlyTransaction,
   WriteCount,
 } from './mysql-load.ts'
-import { progress } from './progress.ts'
+import { count, progress } from './progress.ts'
 import type { CpuRow } from './report.ts'
 import type { Settings } from './settings.ts'
 import { haveSysbench, sysbenchPrepare, sysbenchRun } from './sysbench.ts'
@@ -76,7 +77,7 @@ const OPERATIONS: Record<Exclude<WorkloadKey, 'readWrite'>, (c: MysqlConn, write
  */
 export async function measureFrontDoor(targets: Record<TargetKey, FrontDoor>, s: Settings): Promise<FrontDoorResults> {
   const keys = Object.keys(TARGETS) as TargetKey[]
-  progress('front door', 'creating the tables through each MySQL port, 10,000 rows to read')
+  progress('front door', `creating the tables through each MySQL port, ${count(READ_ROWS)} rows to read`)
   for (const key of keys) {
     const t = targets[key]
     await createFrontTables(t.mysqlPort, t.database, t.createDatabase)
