@@ -157,8 +157,10 @@ export class Applier {
    */
   async checkStore(): Promise<void> {
     if (this.busy) return
+    const applied = this.#state.offset
     const state = await this.#store.readState().catch(() => null)
-    if (state === null || state.offset >= this.#state.offset || this.busy) return
+    // A batch applied while the state was read makes that read old, not a loss.
+    if (state === null || this.busy || this.#state.offset !== applied || state.offset >= applied) return
     this.#storeLost(state)
   }
 
