@@ -132,6 +132,27 @@ describe('nodes sharing a MySQL server', () => {
   })
 })
 
+describe.each([
+  ['mysql', 'sqlite'],
+  ['sqlite', 'mysql'],
+] as const)('a %s master, a %s slave', (store, slaveStore) => {
+  test('the slave refuses to replay statements of another dialect, before applying any', async () => {
+    await using cluster = await withCluster({ store, slaveStore })
+    await withOneRow(cluster.master)
+    const status = await waitFor(
+      async () => {
+        const s = await statusOf(cluster.slave)
+        return s.role === 'slave' && s.stopped ? s : null
+      },
+      { timeoutMs: 20_000, what: 'the slave to refuse' },
+    )
+    expect(status?.role === 'slave' && status.error).toContain(
+      `is ${slaveStore}, but the master's log holds ${store} statements`,
+    )
+    expect(status?.role === 'slave' && status.applied).toBe(0)
+  })
+})
+
 describe('files of the wrong kind, failed starts', () => {
   test('a store passed as --log is refused and left unchanged', async () => {
     await using dir = await tempDir('ddb-wrong-file-')

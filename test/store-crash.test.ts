@@ -13,7 +13,7 @@ test.each([
 ])(
   'the master store killed -9 mid-commit and restarted, %s: the master reconciles and keeps serving',
   async (_what, inTransactions) => {
-    await using cluster = await withCluster({ store: 'mysql', slaveStore: 'sqlite' })
+    await using cluster = await withCluster({ store: 'mysql' })
     const { master, slave } = cluster
     const store = cluster.serverOf(master)
     const c = await master.client()

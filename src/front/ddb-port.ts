@@ -112,6 +112,7 @@ function accept(node: NodeApi, peer: Peer, hello: Hello): Accepted {
     const replica = node.attachReplica(peer, hello)
     return {
       ...node.position(),
+      dialect: node.dialect,
       onMessage: (m) => replica.onMessage(m),
       onClose: (reason) => replica.onClose(reason),
       start: () => replica.start(),

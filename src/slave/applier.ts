@@ -8,16 +8,12 @@ import type { Store, StoreState } from '../store/store.ts'
 import type { ReplicationFilters, Welcome } from '../wire/messages.ts'
 import { filterEntries } from './filter.ts'
 
-/** The slave's store is on its master's MySQL server. */
-class SharedServerError extends DdbError {
+/** The slave's store cannot take its master's entries as they are: applying stops before anything changes. */
+class WrongStoreError extends DdbError {
   readonly offset: number
 
-  constructor(offset: number, store: string, masterDb: string) {
-    super(
-      'SHARED_SERVER',
-      `slave store ${store} is on the same MySQL server as its master's store (database ${masterDb}): replaying would write into the master's databases`,
-      { hint: 'give the slave a MySQL server of its own' },
-    )
+  constructor(offset: number, code: string, message: string, hint: string) {
+    super(code, message, { hint })
     this.offset = offset
   }
 }
@@ -65,6 +61,8 @@ export class Applier {
   /** …and up to which entries are in doubt, after the store lost commits (see applyEntries). */
   #doubtUpTo = 0
   #ackTimer: ReturnType<typeof setTimeout> | null = null
+  /** The SQL the master's log is written in, from its welcome (null: an older master that does not say). */
+  #masterDialect: 'mysql' | 'sqlite' | null = null
   /** The log id whose master's store was looked for on this slave's own server (MySQL). */
   #serverChecked: string | null = null
 
@@ -111,6 +109,7 @@ export class Applier {
 
   /** A new connection: entries continue from the store's offset. */
   attached(welcome: Welcome): void {
+    this.#masterDialect = welcome.dialect ?? null
     this.#masterOffset = welcome.offset
     this.#masterLogId = welcome.logId ?? ''
     this.#next = this.#state.offset + 1
@@ -189,6 +188,7 @@ export class Applier {
       const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
       const logId = this.#state.logId ?? this.#masterLogId
       try {
+        this.#checkDialect(batch[0]!.offset)
         await this.#checkNotOnMastersServer(logId, batch[0]!.offset)
         // Entries the filters skip are applied with no statements: the offset still advances.
         await applyEntries(
@@ -206,7 +206,7 @@ export class Applier {
           continue
         }
         this.#setState(actual)
-        if (err instanceof DivergenceError || err instanceof ApplyError || err instanceof SharedServerError) {
+        if (err instanceof DivergenceError || err instanceof ApplyError || err instanceof WrongStoreError) {
           this.#error = formatError(err)
           this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
           this.#queue = []
@@ -226,13 +226,35 @@ export class Applier {
   }
 
   /**
+   * The log holds the statements as the master's store ran them, in its dialect: a
+   * store of the other kind would run them differently or not at all (a MySQL
+   * `AUTO_INCREMENT` column is no rowid on SQLite, its ids NULL), so it is refused.
+   */
+  #checkDialect(offset: number): void {
+    const master = this.#masterDialect
+    if (master === null || master === this.#store.kind) return
+    throw new WrongStoreError(
+      offset,
+      'DIALECT_MISMATCH',
+      `slave store ${this.#store.displayUrl} is ${this.#store.kind}, but the master's log holds ${master} statements, which it would not replay the same`,
+      `give the slave a ${master} store, as its master's`,
+    )
+  }
+
+  /**
    * Entries name the master's databases, so on the master's own MySQL server they would
    * be replayed into the master's data: refused, once per log, before anything applies.
    */
   async #checkNotOnMastersServer(logId: string, offset: number): Promise<void> {
     if (!this.#store.masterOnSameServer || this.#serverChecked === logId) return
     const db = await this.#store.masterOnSameServer(logId)
-    if (db !== null) throw new SharedServerError(offset, this.#store.displayUrl, db)
+    if (db !== null)
+      throw new WrongStoreError(
+        offset,
+        'SHARED_SERVER',
+        `slave store ${this.#store.displayUrl} is on the same MySQL server as its master's store (database ${db}): replaying would write into the master's databases`,
+        'give the slave a MySQL server of its own',
+      )
     this.#serverChecked = logId
   }
 

@@ -82,6 +82,7 @@ function union(tag: string, variants: Record<string, Record<string, Check>>): Ch
 }
 
 const role = leaf((v) => v === 'master' || v === 'slave', '"master" or "slave"')
+const dialect = leaf((v) => v === 'mysql' || v === 'sqlite', '"mysql" or "sqlite"')
 
 const entry = object({
   offset: uint,
@@ -155,7 +156,7 @@ const MESSAGES: Record<MessageType, Check> = {
     slave: { protocol: uint, auth: str, slaveId: str, position: uint, logId: strOrNull, listen: strOrNull },
     client: { protocol: uint, auth: str },
   }),
-  welcome: object({ role, logId: strOrNull, offset: uint }),
+  welcome: object({ role, logId: strOrNull, offset: uint, dialect: optional(dialect) }),
   entries: object({ entries: arrayOf(entry) }),
   heartbeat: object({ offset: uint, ts: num }),
   ack: object({ applied: uint, error: strOrNull }),

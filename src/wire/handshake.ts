@@ -3,7 +3,7 @@
  *
  *   server → peer    greeting { protocol, role, nonce }      (the server speaks first)
  *   peer   → server  hello    { protocol, peer, auth, … }    (auth proves the shared secret)
- *   server → peer    welcome  { role, logId, offset }        or error { id: null } and close
+ *   server → peer    welcome  { role, logId, offset, dialect } or error { id: null } and close
  *
  * After the welcome the connection belongs to its owner: a slave's stream, a
  * client's requests. Messages that arrive right behind the welcome go to the
@@ -27,6 +27,8 @@ export type Hello = Extract<Message, { type: 'hello' }>
 export interface Accepted {
   logId: string | null
   offset: number
+  /** The SQL the node's store speaks (what its log's statements are written in). */
+  dialect?: 'mysql' | 'sqlite'
   onMessage(m: Message): void
   onClose(reason: string | null): void
   /** Called once the welcome is on its way (a slave's stream may start). */
@@ -111,8 +113,10 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
     peer.maxFrameBytes = MAX_FRAME_BYTES
     onMessage = (msg) => accepted.onMessage(msg)
     onClose = (reason) => accepted.onClose(reason)
-    const { logId, offset } = accepted
-    void peer.send({ type: 'welcome', role: options.role, logId, offset }).catch(() => {})
+    const { logId, offset, dialect } = accepted
+    void peer
+      .send({ type: 'welcome', role: options.role, logId, offset, ...(dialect ? { dialect } : {}) })
+      .catch(() => {})
     accepted.start?.()
   }
   return peer

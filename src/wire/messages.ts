@@ -31,7 +31,14 @@ export type Message =
     }
   | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
   /** server → peer: accepted. To a slave: the master's log id and last offset. */
-  | { type: 'welcome'; role: NodeRole; logId: string | null; offset: number }
+  | {
+      type: 'welcome'
+      role: NodeRole
+      logId: string | null
+      offset: number
+      /** The SQL its store speaks, which its log's statements are written in; absent from older nodes. */
+      dialect?: 'mysql' | 'sqlite'
+    }
   /** master → slave: the next entries, in offset order, with no gaps. */
   | { type: 'entries'; entries: Entry[] }
   /** master → slave when idle: the master's last offset and clock, so lag is known. */
