@@ -159,6 +159,7 @@ export class SqliteStore implements Store {
   readonly #writer: Database
   readonly #statements: StatementCache
   readonly #reader: Database
+  readonly #readerStatements: StatementCache
   readonly #lock = new WriterLock()
   /** The file's lock while a node serves it (see FileLock). */
   readonly #fileLock: FileLock | null
@@ -179,6 +180,7 @@ export class SqliteStore implements Store {
     this.#writer = writer
     this.#statements = new StatementCache(writer)
     this.#reader = reader
+    this.#readerStatements = new StatementCache(reader)
   }
 
   async readState(): Promise<StoreState> {
@@ -245,7 +247,7 @@ export class SqliteStore implements Store {
 
   async read(_db: string | null, sql: string, params: Param[]): Promise<ReadResult> {
     this.#checkOpen()
-    return readOn(this.#reader, sql, params)
+    return readOn(this.#readerStatements, sql, params)
   }
 
   catalog(sql: string, params: string[]): Record<string, unknown>[] {
@@ -276,6 +278,7 @@ export class SqliteStore implements Store {
     if (this.#closed) return
     this.#closed = true
     this.#statements.clear()
+    this.#readerStatements.clear()
     this.#reader.close()
     this.#writer.close()
     this.#fileLock?.release() // after the connections: see FileLock

@@ -54,7 +54,7 @@ export class SqliteTxn implements StoreTxn {
 
   async read(_db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     this.#enter([{ sql, settings }])
-    return readOn(this.#db, sql, params)
+    return readOn(this.#statements, sql, params)
   }
 
   async runMany(statements: StoreStatement[], state?: StoreState): Promise<RunResult[]> {
