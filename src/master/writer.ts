@@ -454,25 +454,28 @@ export class Writer {
    * its turn (nothing later commits) and tries the log each second. Its clients are
    * answered once it is logged: as MySQL waits when its binlog's disk is full.
    */
-  async #appendOnceWritable(entries: Entry[]): Promise<void> {
-    for (;;) {
-      await Bun.sleep(LOG_RETRY_MS)
-      try {
-        this.#log.append(entries)
-        return this.#leaveReadOnly()
-      } catch (err) {
-        this.#readOnly = { reason: formatError(err), since: this.#readOnly?.since ?? Date.now() }
-      }
-    }
+  #appendOnceWritable(entries: Entry[]): Promise<void> {
+    return this.#retryLog(
+      () => this.#log.append(entries),
+      () => true,
+    )
   }
 
   /** Read-only with nothing held back: tries a write the log can undo, each second, until one works. */
-  async #probeUntilWritable(): Promise<void> {
-    while (this.#readOnly && !this.#closed) {
+  #probeUntilWritable(): Promise<void> {
+    return this.#retryLog(
+      () => this.#log.checkWritable(),
+      () => this.#readOnly !== null && !this.#closed,
+    )
+  }
+
+  /** Tries `write` on the log each second, while `goOn()`, until it works; then the master accepts writes again. */
+  async #retryLog(write: () => void, goOn: () => boolean): Promise<void> {
+    while (goOn()) {
       await Bun.sleep(LOG_RETRY_MS)
       try {
-        this.#log.checkWritable()
-        this.#leaveReadOnly()
+        write()
+        return this.#leaveReadOnly()
       } catch (err) {
         this.#readOnly = { reason: formatError(err), since: this.#readOnly?.since ?? Date.now() }
       }

@@ -217,7 +217,8 @@ const CONNECTION_GONE_ERRNOS = new Set([1053 /* ER_SERVER_SHUTDOWN */, 1927 /* E
  * Wraps a mysql2 error: its message; storeCode = the server's errno (the driver's
  * code for network errors); rejectedByServer when the server answered with an error.
  */
-/** The key of ddb.offset_guard's one row, inserted again by the guard after a state UPDATE that matched no row. */
+/** One row (BEHIND_GUARD_KEY), whose key inserted again fails: the guard after a state UPDATE that matched no row. */
+export const BEHIND_GUARD_TABLE = 'ddb.offset_guard'
 export const BEHIND_GUARD_KEY = 'store-behind-its-log'
 const ER_DUP_ENTRY = 1062
 

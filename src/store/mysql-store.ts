@@ -6,6 +6,7 @@ import { quoteIdentifier } from '../sql/lexer.ts'
 import { MysqlStoreLock } from './mysql-lock.ts'
 import {
   BEHIND_GUARD_KEY,
+  BEHIND_GUARD_TABLE,
   columnTypeOf,
   type MysqlConnection,
   type MysqlField,
@@ -14,7 +15,7 @@ import {
   schemaChange,
   storeError,
 } from './mysql-session.ts'
-import { BEHIND_GUARD_TABLE, MysqlTxn, STATE_TABLE, stateStatements } from './mysql-txn.ts'
+import { MysqlTxn, STATE_TABLE, stateStatements } from './mysql-txn.ts'
 import { checkRole, type NodeClaim } from './ownership.ts'
 import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'

@@ -1,7 +1,7 @@
 import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
-import { BEHIND_GUARD_KEY, type Session, storeError } from './mysql-session.ts'
+import { BEHIND_GUARD_KEY, BEHIND_GUARD_TABLE, type Session, storeError } from './mysql-session.ts'
 import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts'
 
 /**
@@ -10,8 +10,6 @@ import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts
  */
 export const STATE_TABLE = 'ddb.stores'
 const WRITE_STATE = `UPDATE ${STATE_TABLE} SET applied_offset = ?, log_id = ?, pending_entries = ? WHERE db = ?`
-/** One row (BEHIND_GUARD_KEY), whose key inserted again fails: the statement after a state UPDATE that matched no row. */
-export const BEHIND_GUARD_TABLE = 'ddb.offset_guard'
 
 /**
  * The statements that write the state row: the UPDATE, matching only the offset the
