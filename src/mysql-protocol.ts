@@ -1,8 +1,9 @@
 /**
  * The MySQL client/server protocol's numbers, in one place: column types, column
  * flags and collations (what a result column is, for stores and for the MySQL
- * port alike), and the capability, status and command codes of the MySQL port.
+ * port alike), the capability, status and command codes, and mysql_native_password's answer.
  */
+import { createHash } from 'node:crypto'
 
 /** MySQL's enum_field_types codes. */
 export const COLUMN_TYPE = {
@@ -55,6 +56,11 @@ export const COLUMN_FLAG = {
 
 /** Collation ids: utf8mb4_general_ci for text, the binary pseudo-charset for everything else. */
 export const COLUMN_CHARSET = { UTF8MB4: 45, BINARY: 63 } as const
+
+/** True for the utf8mb4 collations MySQL and MariaDB both number in one byte: utf8mb4_general_ci, _bin, and 224–247 (_unicode_ci …). */
+export function isUtf8mb4Collation(id: number): boolean {
+  return id === 45 || id === 46 || (id >= 224 && id <= 247)
+}
 
 /** Capability flags (the ones a ddb listener looks at or announces). */
 export const CLIENT = {
@@ -131,3 +137,22 @@ export const COM = {
   STMT_FETCH: 0x1c,
   RESET_CONNECTION: 0x1f,
 } as const
+
+const sha1 = (...parts: Buffer[]) => {
+  const h = createHash('sha1')
+  for (const p of parts) h.update(p)
+  return h.digest()
+}
+
+/**
+ * The client's answer to a challenge under mysql_native_password:
+ * SHA1(password) XOR SHA1(scramble + SHA1(SHA1(password))); empty for an empty password.
+ */
+export function nativePasswordResponse(password: string, scramble: Buffer): Buffer {
+  if (password === '') return Buffer.alloc(0)
+  const stage1 = sha1(Buffer.from(password, 'utf8'))
+  const mask = sha1(scramble, sha1(stage1))
+  const out = Buffer.alloc(stage1.length)
+  for (let i = 0; i < out.length; i++) out[i] = stage1[i]! ^ mask[i]!
+  return out
+}

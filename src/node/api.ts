@@ -64,11 +64,11 @@ export interface ReplicaHandler {
  * SQLite), the system variables of a fresh session (none on SQLite), what SET
  * SESSION would do (null: SQLite), a read's result columns before it runs, on
  * SQLite the catalog, read synchronously, which translating a MySQL client's SQL
- * needs, and on MySQL a table's columns, which insert ids need.
+ * needs, and on MySQL a table's columns, which insert ids need, and plain reads relayed as packets.
  */
 export type StoreServices = Pick<
   Store,
-  'version' | 'sessionDefaults' | 'checkSetting' | 'describe' | 'catalog' | 'columnsOf'
+  'version' | 'sessionDefaults' | 'checkSetting' | 'describe' | 'catalog' | 'columnsOf' | 'relayRead'
 >
 
 export interface NodeApi {

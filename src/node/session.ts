@@ -99,6 +99,29 @@ export class Session {
     return { ...(await this.#node.store.describe(this.db, read.sql)), params }
   }
 
+  /**
+   * Where a MySQL client's statement would run if it is a plain read the store can
+   * answer as it is (relayRead): one read, on a MySQL store, outside a transaction,
+   * with nothing for the session to write in (variables, LAST_INSERT_ID(),
+   * executable comments). Null for anything else, which execute() runs. `tokens`: its tokens.
+   */
+  relayable(sql: string): { db: string | null; settings: Settings | undefined; tokens: Token[] } | null {
+    if (this.#dialect !== 'mysql' || this.#node.dialect !== 'mysql' || this.#txn !== null) return null
+    if (sql.includes('/*!')) return null
+    let statements: ReturnType<typeof splitLexed>
+    try {
+      statements = splitLexed(sql)
+    } catch {
+      return null // the session reports the syntax error
+    }
+    const [statement, more] = statements
+    if (!statement || more) return null
+    const { tokens } = statement
+    if (classifyTokens(tokens).kind !== 'read') return null
+    if (tokens.some((t, i) => t.type === 'variable' || isLastInsertIdCall(tokens, i))) return null
+    return { db: this.db, settings: this.#settings(), tokens }
+  }
+
   /** Ends the session: an open transaction rolls back, as when a MySQL client disconnects. */
   async close(): Promise<void> {
     const txn = this.#txn

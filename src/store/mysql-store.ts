@@ -4,6 +4,7 @@ import { DdbError, StoreError } from '../errors.ts'
 import type { IdTable } from '../sql/insert-id.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import { MysqlStoreLock } from './mysql-lock.ts'
+import { MysqlRelay } from './mysql-relay.ts'
 import {
   BEHIND_GUARD_KEY,
   BEHIND_GUARD_TABLE,
@@ -17,7 +18,7 @@ import {
 } from './mysql-session.ts'
 import { MysqlTxn, STATE_TABLE, stateStatements } from './mysql-txn.ts'
 import { checkRole, type NodeClaim } from './ownership.ts'
-import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import type { RelayedRead, RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
@@ -210,6 +211,8 @@ export class MysqlStore implements Store {
   #closing: Promise<void> | null = null
   /** The store's ownership while a node serves it. */
   readonly #ownership: MysqlStoreLock | null
+  /** Plain reads of MySQL-port clients, relayed as packets (mysql-relay.ts). */
+  readonly #relay: MysqlRelay
 
   constructor(config: MysqlStoreConfig, writer: Session, pool: MysqlPool, ownership: MysqlStoreLock | null = null) {
     this.#config = config
@@ -218,6 +221,7 @@ export class MysqlStore implements Store {
     this.defaultDb = config.database
     this.#writer = writer
     this.#pool = pool
+    this.#relay = new MysqlRelay(config)
   }
 
   async readState(): Promise<StoreState> {
@@ -320,6 +324,12 @@ export class MysqlStore implements Store {
     })
   }
 
+  relayRead(read: RelayedRead, send: (framed: Buffer) => void): Promise<boolean> {
+    if (this.#closing) return Promise.resolve(false)
+    const settings = read.settings && Object.keys(read.settings).length > 0 ? settingsStatement(read.settings) : ''
+    return this.#relay.relay({ ...read, db: read.db ?? this.defaultDb, settings }, send)
+  }
+
   async masterOnSameServer(logId: string): Promise<string | null> {
     const { rows } = await this.read(
       null,
@@ -395,6 +405,7 @@ export class MysqlStore implements Store {
       const writer = this.#writer
       this.#writer = null
       const idle = this.#idleClientSessions.splice(0)
+      this.#relay.close()
       await Promise.allSettled([writer?.end(), ...idle.map((s) => s.end()), this.#pool.end()])
       await this.#ownership?.release() // last: no other node may write while this one still does
     })()
@@ -439,6 +450,14 @@ export class MysqlStore implements Store {
   #checkOpen(): void {
     if (this.#closing) throw new StoreError(`${this.displayUrl}: store is closed`)
   }
+}
+
+/** `SET SESSION a = …, b = …`: a fresh connection with these settings. */
+function settingsStatement(settings: Record<string, Param>): string {
+  const parts = Object.entries(settings).map(([name, value]) =>
+    mysql.format(`${quoteIdentifier(name)} = ?`, [toDriverValue(value)]),
+  )
+  return `SET SESSION ${parts.join(', ')}`
 }
 
 /** A setting's value as ddb keeps it: ON/OFF as 1/0 (as SELECT @@x reports booleans), whole numbers as numbers. */

@@ -100,6 +100,19 @@ export interface StoreTxn {
  * - Opened with a NodeClaim, it belongs to this process alone until closed (SQLite: flock on
  *   the file; MySQL: GET_LOCK), and records the node's role and owner.
  */
+/** A client's read for relayRead: where it runs, with which settings, and its COM_QUERY payload. */
+export interface RelayedRead {
+  /** null: the store's database. */
+  db: string | null
+  /** The session's settings (MySQL clients' SETs), as read() takes them. */
+  settings: Record<string, Param> | undefined
+  command: Buffer
+  /** The client speaks CLIENT_DEPRECATE_EOF: result sets must end as it expects. */
+  deprecateEof: boolean
+  /** The collation the client logged in with: the answer is in its character set, as the server would send it. */
+  collation: number
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mysql'
   /** The URL with any password masked, for logs and messages. */
@@ -166,6 +179,13 @@ export interface Store {
   writeState(state: StoreState): Promise<void>
   /** Runs a statement that returns rows, on a connection other than the writer's, with the session's settings (MySQL). */
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
+  /**
+   * MySQL only: runs a client's plain read (its COM_QUERY as sent) on a server
+   * connection of its own and hands `send` the server's answer as the framed packets
+   * it sent, never decoded (mysql-relay.ts). False when it sent nothing (run the read
+   * with read() instead); rejects once part of the answer went out.
+   */
+  relayRead?(read: RelayedRead, send: (framed: Buffer) => void): Promise<boolean>
   /** The database server's version (MySQL: VERSION()); null for SQLite. */
   readonly version: string | null
   /** These system variables as a fresh session sees them (MySQL: SHOW SESSION VARIABLES); SQLite has none. */

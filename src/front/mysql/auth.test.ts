@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { createHash } from 'node:crypto'
-import { checkNativePassword, nativePasswordResponse, newScramble } from './auth.ts'
+import { nativePasswordResponse } from '../../mysql-protocol.ts'
+import { checkNativePassword, newScramble } from './auth.ts'
 
 describe('mysql_native_password', () => {
   test('a scramble is 20 printable, non-NUL bytes and new each time', () => {

@@ -20,6 +20,8 @@ type Answer = QueryAnswer[number]
 /** How a command answers: packets in order, on the connection that received it. */
 export interface Replies {
   send(payload: Buffer): void
+  /** Packets already framed, with their sequence ids, as a MySQL server sent them (a relayed answer). */
+  sendFramed(bytes: Buffer): void
   error(e: MysqlError): void
   /** Ends the connection (COM_QUIT). */
   quit(): void
@@ -28,12 +30,18 @@ export interface Replies {
 /** A logged-in client's commands. */
 export class Commands {
   #capabilities: number
+  readonly #collation: number
   readonly #replies: Replies
   readonly #runner: StatementRunner
   readonly #statements = new PreparedStatements()
 
-  constructor(node: NodeApi, login: { connectionId: number; user: string; capabilities: number }, replies: Replies) {
+  constructor(
+    node: NodeApi,
+    login: { connectionId: number; user: string; capabilities: number; collation: number },
+    replies: Replies,
+  ) {
     this.#capabilities = login.capabilities
+    this.#collation = login.collation
     this.#replies = replies
     this.#runner = new StatementRunner(node, login.connectionId, login.user)
   }
@@ -41,6 +49,11 @@ export class Commands {
   /** The capabilities client and server share (COM_SET_OPTION can change multi-statements). */
   get capabilities(): number {
     return this.#capabilities
+  }
+
+  /** The collation the client logged in with. */
+  get collation(): number {
+    return this.#collation
   }
 
   /** Selects the database the client logged in with; false when it does not exist. */
@@ -62,7 +75,7 @@ export class Commands {
   async handle(payload: Buffer): Promise<void> {
     switch (payload[0]) {
       case COM.QUERY:
-        return this.comQuery(payload.subarray(1))
+        return this.comQuery(payload.subarray(1), payload)
       case COM.PING:
         return this.#replies.send(this.ok())
       case COM.QUIT:
@@ -100,11 +113,24 @@ export class Commands {
     return this.#runner.close()
   }
 
-  /** COM_QUERY: one result per statement; every one but the last carries SERVER_MORE_RESULTS_EXISTS. */
-  async comQuery(bytes: Buffer): Promise<void> {
+  /**
+   * COM_QUERY: one result per statement; every one but the last carries
+   * SERVER_MORE_RESULTS_EXISTS. A plain read on a MySQL store is relayed (`command`, the whole payload).
+   */
+  async comQuery(bytes: Buffer, command?: Buffer): Promise<void> {
+    let sql: string
     let statements: string[]
     try {
-      statements = splitStatements(queryText(bytes))
+      sql = queryText(bytes)
+    } catch (err) {
+      return this.#replies.error({ errno: 1064, sqlState: '42000', message: (err as Error).message })
+    }
+    const client = { deprecateEof: (this.#capabilities & CLIENT.DEPRECATE_EOF) !== 0, collation: this.#collation }
+    const send = (framed: Buffer) => this.#replies.sendFramed(framed)
+    // A relay that fails halfway rejects: the connection closes, as when a server goes away mid-answer.
+    if (command && (await this.#runner.relay(sql, command, client, send))) return
+    try {
+      statements = splitStatements(sql)
     } catch (err) {
       return this.#replies.error({ errno: 1064, sqlState: '42000', message: (err as Error).message })
     }

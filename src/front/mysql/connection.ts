@@ -162,6 +162,7 @@ export class MysqlConnection {
       { connectionId: this.#o.connectionId, ...step },
       {
         send: (payload) => this.#send(payload),
+        sendFramed: (bytes) => this.#out.push(bytes),
         error: (e) => this.#send(errPacket(e.errno, e.sqlState, e.message)),
         quit: () => this.destroy(),
       },
@@ -180,7 +181,7 @@ export class MysqlConnection {
   async #changeUser(commands: Commands, payload: Buffer): Promise<void> {
     this.#commands = null
     await commands.close()
-    const { login, reply } = Login.changeUser(payload, commands.capabilities, this.#o.users, this.#peer, this.#o.logger)
+    const { login, reply } = Login.changeUser(payload, commands, this.#o.users, this.#peer, this.#o.logger)
     this.#login = login
     this.#send(reply)
   }

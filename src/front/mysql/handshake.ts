@@ -35,6 +35,8 @@ export interface HandshakeResponse {
   database: string | null
   /** The authentication plugin the answer is for. */
   plugin: string
+  /** The collation the client asked for (the connection's character set). */
+  collation: number
   /** True for a short SSLRequest: the client wants TLS before it logs in. */
   sslRequest: boolean
 }
@@ -43,11 +45,18 @@ export interface HandshakeResponse {
 export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   const r = new PayloadReader(payload)
   const capabilities = r.int4()
-  const none = { capabilities, user: '', authResponse: Buffer.alloc(0), database: null, plugin: NATIVE_PASSWORD_PLUGIN }
+  const none = {
+    capabilities,
+    user: '',
+    authResponse: Buffer.alloc(0),
+    database: null,
+    plugin: NATIVE_PASSWORD_PLUGIN,
+    collation: 0,
+  }
   if (!(capabilities & CLIENT.PROTOCOL_41)) return { ...none, sslRequest: false }
   if (capabilities & CLIENT.SSL && payload.length <= 32) return { ...none, sslRequest: true }
   r.int4() // max packet size
-  r.int1() // character set: ddb always speaks utf8mb4
+  const collation = r.int1() // ddb speaks utf8mb4 whatever it is; a relayed read answers in it (mysql-relay.ts)
   r.bytes(23) // filler
   const user = r.nulString()
   let authResponse: Buffer
@@ -59,7 +68,7 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
     capabilities & CLIENT.PLUGIN_AUTH && r.remaining > 0
       ? r.nulString() || NATIVE_PASSWORD_PLUGIN
       : NATIVE_PASSWORD_PLUGIN
-  return { capabilities, user, authResponse, database, plugin, sslRequest: false }
+  return { capabilities, user, authResponse, database, plugin, collation, sslRequest: false }
 }
 
 /** Asks the client to answer `scramble` with mysql_native_password instead of the plugin it chose. */

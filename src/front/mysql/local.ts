@@ -32,12 +32,12 @@ export type LocalAnswer =
  * variables, without the store: `SELECT @@var, @user, DATABASE(), USER(),
  * CONNECTION_ID(), VERSION(), ddb_offset() [LIMIT n]` (a variable ddb does not
  * know goes to a MySQL store, and is NULL on SQLite), and SET autocommit, which
- * the MySQL port emulates. Returns null for everything else.
+ * the MySQL port emulates. Returns null for everything else. `lexed`: sql's tokens, when the caller has them.
  */
-export function answerLocally(sql: string, ctx: LocalContext): LocalAnswer | null {
+export function answerLocally(sql: string, ctx: LocalContext, lexed?: Token[]): LocalAnswer | null {
   let tokens: Token[]
   try {
-    tokens = tokenize(sql)
+    tokens = lexed ?? tokenize(sql)
   } catch {
     return null
   }

@@ -16,6 +16,8 @@ export interface LoggedIn {
   user: string
   database: string | null
   capabilities: number
+  /** The collation the client's handshake (or COM_CHANGE_USER) named. */
+  collation: number
 }
 
 /** What one packet of the client's did to the login: send `reply` and wait for more, or the login ended. */
@@ -48,18 +50,20 @@ export class Login {
    */
   static changeUser(
     payload: Buffer,
-    capabilities: number,
+    was: { capabilities: number; collation: number },
     users: MysqlUser[],
     peer: string,
     logger: Logger,
   ): { login: Login; reply: Buffer } {
     const r = new PayloadReader(payload, 1)
+    const { capabilities } = was
     const user = r.nulString()
     if (capabilities & CLIENT.SECURE_CONNECTION) r.bytes(r.int1())
     else r.nulBytes()
     const database = r.remaining > 0 ? r.nulString() || null : null
+    const collation = r.remaining >= 2 ? r.int2() & 0xff : was.collation
     const login = new Login(users, peer, logger)
-    login.#response = { user, database, capabilities }
+    login.#response = { user, database, capabilities, collation }
     return { login, reply: authSwitchRequest(login.#scramble) }
   }
 
@@ -79,7 +83,12 @@ export class Login {
     const h = parseHandshakeResponse(payload)
     if (!(h.capabilities & CLIENT.PROTOCOL_41)) return badHandshake('the client must speak protocol 4.1')
     if (h.sslRequest) return badHandshake('this server does not support SSL')
-    this.#response = { user: h.user, database: h.database, capabilities: h.capabilities & SERVER_CAPABILITIES }
+    this.#response = {
+      user: h.user,
+      database: h.database,
+      capabilities: h.capabilities & SERVER_CAPABILITIES,
+      collation: h.collation,
+    }
     // The client chose another plugin: ask it to answer our challenge with mysql_native_password instead.
     if (h.plugin !== NATIVE_PASSWORD_PLUGIN) return { kind: 'reply', payload: authSwitchRequest(this.#scramble) }
     return this.#check(h.authResponse)

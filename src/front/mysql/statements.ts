@@ -1,9 +1,9 @@
 import type { Param } from '../../entry.ts'
-import { SERVER_STATUS } from '../../mysql-protocol.ts'
+import { isUtf8mb4Collation, SERVER_STATUS } from '../../mysql-protocol.ts'
 import type { NodeApi, StatementShape } from '../../node/api.ts'
 import { Session } from '../../node/session.ts'
 import { statementKind } from '../../sql/classify.ts'
-import { quoteIdentifier } from '../../sql/lexer.ts'
+import { quoteIdentifier, type Token } from '../../sql/lexer.ts'
 import { resolveVersionedComments } from '../../sql/versioned-comments.ts'
 import type { QueryAnswer } from '../../wire/messages.ts'
 import { answerLocally, type LocalAnswer } from './local.ts'
@@ -74,6 +74,28 @@ export class StatementRunner {
     return answer
   }
 
+  /**
+   * A plain read relayed to a MySQL store as the client sent it (`command`, its
+   * COM_QUERY payload), its answer the store's own packets, handed to `send`; false
+   * when it is not such a read, or the store did not take it: run() runs it then.
+   */
+  async relay(
+    sql: string,
+    command: Buffer,
+    client: { deprecateEof: boolean; collation: number },
+    send: (framed: Buffer) => void,
+  ): Promise<boolean> {
+    const relayRead = this.#node.store.relayRead
+    // The store's status flags say autocommit on, no transaction: they must be the session's.
+    if (!relayRead || !this.#autocommit || this.#session.inTransaction) return false
+    // ddb answers in utf8mb4 whatever a client asked for; a relayed answer would come in the client's character set.
+    if (!isUtf8mb4Collation(client.collation)) return false
+    const target = this.#session.relayable(sql)
+    if (!target || (await this.#local(sql, target.tokens))) return false
+    const { db, settings } = target
+    return relayRead.call(this.#node.store, { db, settings, command, ...client }, send)
+  }
+
   /** Selects the database the client asked for (at login, COM_INIT_DB); rejects as USE would. */
   async use(db: string): Promise<void> {
     await this.#session.execute(`USE ${quoteIdentifier(db)}`)
@@ -93,18 +115,22 @@ export class StatementRunner {
   }
 
   /** The answer the port gives itself, without the store (see answerLocally), or null. */
-  async #local(sql: string): Promise<LocalAnswer | null> {
+  async #local(sql: string, tokens?: Token[]): Promise<LocalAnswer | null> {
     const variables = await this.#session.variables()
-    return answerLocally(sql, {
-      connectionId: this.#connectionId,
-      user: this.#user,
-      db: this.#session.database,
-      lastOffset: this.#lastOffset,
-      dialect: this.#node.dialect,
-      autocommit: this.#autocommit,
-      variable: (name) => variables.system(name),
-      userVariable: (name) => variables.user(name),
-    })
+    return answerLocally(
+      sql,
+      {
+        connectionId: this.#connectionId,
+        user: this.#user,
+        db: this.#session.database,
+        lastOffset: this.#lastOffset,
+        dialect: this.#node.dialect,
+        autocommit: this.#autocommit,
+        variable: (name) => variables.system(name),
+        userVariable: (name) => variables.user(name),
+      },
+      tokens,
+    )
   }
 
   /** SET autocommit: turning it on commits an open transaction, as MySQL does. */

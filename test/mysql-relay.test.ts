@@ -1,0 +1,215 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mysql from 'mysql2/promise'
+import { type DdbNode, startMaster } from './support/ddb.ts'
+import { type Mariadb, startMariadb } from './support/mariadb.ts'
+import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
+import { waitFor } from './support/util.ts'
+
+// A MySQL-port client's plain read on a MySQL store is relayed: the store's server
+// answers it and its packets reach the client unchanged. So every read answers
+// exactly as MariaDB does (rows, column definitions down to the table and schema
+// names, errors), compared here against a private reference mariadbd holding the
+// same tables. The store logs ddb in as a user with a password (mysql_native_password).
+
+const SERVER_ARGS = ['--max-allowed-packet=64M']
+const SCHEMA = [
+  `CREATE TABLE kinds (id INT PRIMARY KEY, i BIGINT UNSIGNED, d DECIMAL(12,4), f DOUBLE, s VARCHAR(40),
+     b VARBINARY(16), t DATETIME(3), j JSON, e ENUM('x','y'), n INT NULL)`,
+  "INSERT INTO kinds VALUES (1, 18446744073709551615, -12.5, 1.5e300, 'héllo', X'00FF', '2024-02-29 12:34:56.789', '{\"a\": [1, 2]}', 'y', NULL)",
+  "INSERT INTO kinds VALUES (2, 0, 0, 0, '', '', '1000-01-01 00:00:00', 'null', 'x', 7)",
+  'CREATE TABLE many (id INT PRIMARY KEY, c CHAR(100) NOT NULL)',
+  ...Array.from(
+    { length: 30 },
+    (_, k) =>
+      `INSERT INTO many VALUES ${Array.from({ length: 1000 }, (_, i) => `(${k * 1000 + i + 1}, 'row ${k * 1000 + i + 1}')`).join(', ')}`,
+  ),
+  'CREATE DATABASE other',
+  'CREATE TABLE other.t (v INT)',
+  'INSERT INTO other.t VALUES (42)',
+]
+/** Reads whose every answer (rows, column definitions, error) must be MariaDB's. */
+const READS = [
+  // Not j: MariaDB marks a JSON column only in its extended metadata (mysql2 parses it then,
+  // the CLI shows "format=json"), a capability ddb's port does not offer.
+  'SELECT id, i, d, f, s, b, t, e, n FROM kinds ORDER BY id',
+  'SELECT id, s FROM kinds WHERE id = 1',
+  'SELECT COUNT(*) AS n, SUM(id) FROM many',
+  'SELECT * FROM many ORDER BY id',
+  'SHOW TABLES',
+  'SHOW CREATE TABLE kinds',
+  'SELECT 1 + 1, NULL, "x" AS s, 2.50',
+  'SELECT nope FROM kinds',
+  'SELECT * FROM missing',
+  'SELECT * FROM other.t',
+  'DESCRIBE kinds',
+  'EXPLAIN SELECT * FROM many WHERE id = 5',
+]
+
+/** The CLI names its locale's character set unless told; ddb relays only clients that speak utf8mb4. */
+const CLI_ARGS = ['-Dapp', '--default-character-set=utf8mb4', '--column-type-info', '--table']
+
+type Answer = { rows: unknown; fields: unknown } | { error: { errno: number; sqlState: string; message: string } }
+
+/** Every column definition field a client sees. */
+const definitionsOf = (fields: mysql.FieldPacket[] | undefined) =>
+  (fields ?? []).map((f) => ({
+    catalog: f.catalog,
+    schema: f.schema,
+    table: f.table,
+    orgTable: f.orgTable,
+    name: f.name,
+    orgName: f.orgName,
+    characterSet: f.characterSet,
+    columnLength: f.columnLength,
+    columnType: f.columnType,
+    flags: f.flags,
+    decimals: f.decimals,
+  }))
+
+async function answer(c: mysql.Connection, sql: string): Promise<Answer> {
+  try {
+    const [rows, fields] = await c.query({ sql, rowsAsArray: true })
+    return { rows, fields: definitionsOf(fields) }
+  } catch (err) {
+    const e = err as { errno: number; sqlState: string; sqlMessage: string }
+    return { error: { errno: e.errno, sqlState: e.sqlState, message: e.sqlMessage } }
+  }
+}
+
+describe('reads relayed to a MySQL store', () => {
+  let dir: string
+  let store: Mariadb
+  let reference: Mariadb
+  let master: DdbNode
+  let ddbPort: number
+  const connect = (port: number, database = 'app') =>
+    mysql.createConnection({ host: '127.0.0.1', port, user: 'root', database, supportBigNumbers: true })
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ddb-relay-'))
+    ;[store, reference] = await Promise.all([
+      startMariadb({ serverArgs: SERVER_ARGS }),
+      startMariadb({ serverArgs: SERVER_ARGS }),
+    ])
+    await store.query("CREATE USER 'app'@'%' IDENTIFIED BY 's3cret pw'")
+    await store.query("GRANT ALL ON *.* TO 'app'@'%'")
+    master = await startMaster(`mysql://app:s3cret%20pw@127.0.0.1:${store.port}/app`, join(dir, 'master.log'), {
+      args: ['--mysql-listen', '127.0.0.1:0'],
+    })
+    ddbPort = await mysqlPortOf(master)
+    await reference.query('CREATE DATABASE app CHARACTER SET utf8mb4') // as ddb creates its store's
+    for (const port of [ddbPort, reference.port]) {
+      const c = await connect(port)
+      for (const sql of SCHEMA) await c.query(sql)
+      await c.end()
+    }
+  }, 120_000)
+
+  afterAll(async () => {
+    await master?.[Symbol.asyncDispose]()
+    await Promise.all([store?.stop(), reference?.stop()])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  test('every read answers as MariaDB does: rows, column definitions and errors (mysql2)', async () => {
+    const [viaDdb, direct] = await Promise.all([connect(ddbPort), connect(reference.port)])
+    try {
+      for (const sql of READS)
+        expect({ sql, ...(await answer(viaDdb, sql)) }).toEqual({ sql, ...(await answer(direct, sql)) })
+    } finally {
+      await Promise.all([viaDdb.end(), direct.end()])
+    }
+  })
+
+  test('the mariadb client (CLIENT_DEPRECATE_EOF) sees what MariaDB shows, column types included', async () => {
+    const sql = READS.filter((r) => !/nope|missing|many/.test(r)).join('; ')
+    const [viaDdb, direct] = await Promise.all([
+      mariadbCli(ddbPort, sql, CLI_ARGS),
+      mariadbCli(reference.port, sql, CLI_ARGS),
+    ])
+    expect(viaDdb.stderr).toBe('')
+    expect(viaDdb.stdout).toContain('Org_table:  `kinds`')
+    expect(viaDdb.stdout).toBe(direct.stdout)
+    const missing = await mariadbCli(ddbPort, 'SELECT * FROM missing', CLI_ARGS)
+    expect(missing.code).not.toBe(0)
+    expect(missing.stderr).toContain("ERROR 1146 (42S02) at line 1: Table 'app.missing' doesn't exist")
+  })
+
+  test('a row longer than one 16 MiB frame arrives whole', async () => {
+    const c = await connect(ddbPort)
+    try {
+      const [rows] = await c.query({ sql: "SELECT REPEAT('ab', 9000000) AS big, 7 AS after_it", rowsAsArray: true })
+      const [[big, after]] = rows as [[string, number]]
+      expect(big.length).toBe(18_000_000)
+      expect(big.slice(0, 4) + big.slice(-4)).toBe('ababab' + 'ab')
+      expect(after).toBe(7)
+    } finally {
+      await c.end()
+    }
+  })
+
+  test("a read runs in the session's database and with its settings", async () => {
+    const [viaDdb, direct] = await Promise.all([connect(ddbPort), connect(reference.port)])
+    try {
+      for (const c of [viaDdb, direct]) {
+        await c.query('USE other')
+        await c.query("SET SESSION sql_mode = 'PIPES_AS_CONCAT'")
+      }
+      for (const sql of ['SELECT v FROM t', "SELECT 'a' || 'b' AS s", 'SELECT t.v, DATABASE() AS d FROM t']) {
+        expect(await answer(viaDdb, sql)).toEqual(await answer(direct, sql))
+      }
+      const [[row]] = (await viaDdb.query({ sql: "SELECT 'a' || 'b'", rowsAsArray: true })) as unknown as [[string[]]]
+      expect(row![0]).toBe('ab')
+      await viaDdb.query('SET SESSION sql_mode = DEFAULT')
+      const [[back]] = (await viaDdb.query({ sql: "SELECT 'a' || 'b'", rowsAsArray: true })) as unknown as [[number[]]]
+      expect(back![0]).toBe(0)
+    } finally {
+      await Promise.all([viaDdb.end(), direct.end()])
+    }
+  })
+
+  test('inside a transaction a read sees its own writes', async () => {
+    const c = await connect(ddbPort)
+    try {
+      await c.query('BEGIN')
+      await c.query('INSERT INTO other.t VALUES (43)')
+      const [rows] = await c.query({ sql: 'SELECT COUNT(*) FROM other.t', rowsAsArray: true })
+      expect(rows as unknown).toEqual([[2]])
+      await c.query('ROLLBACK')
+      const [after] = await c.query({ sql: 'SELECT COUNT(*) FROM other.t', rowsAsArray: true })
+      expect(after as unknown).toEqual([[1]])
+    } finally {
+      await c.end()
+    }
+  })
+
+  test('a store server that went away fails the read with an error, and reads work again once it is back', async () => {
+    const c = await connect(ddbPort)
+    try {
+      await store.crash()
+      await expect(c.query('SELECT COUNT(*) FROM many')).rejects.toThrow()
+      await store.restart()
+      const counted = await waitFor(
+        async () => {
+          const fresh = await connect(ddbPort).catch(() => null)
+          if (!fresh) return null
+          try {
+            const [rows] = await fresh.query({ sql: 'SELECT COUNT(*) FROM many', rowsAsArray: true })
+            return rows
+          } catch {
+            return null
+          } finally {
+            fresh.destroy()
+          }
+        },
+        { timeoutMs: 60_000, what: 'a read through ddb after the store restarted' },
+      )
+      expect(counted as unknown).toEqual([[30000]])
+    } finally {
+      c.destroy()
+    }
+  }, 120_000)
+})
