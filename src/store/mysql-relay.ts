@@ -69,11 +69,6 @@ export class MysqlRelay {
     this.#target = target
   }
 
-  /** Why reads are not relayed, once a login failed; null while they are. */
-  get unavailable(): string | null {
-    return this.#unavailable
-  }
-
   /** Runs the read on a relay connection, handing each piece of the server's answer to `send` as it arrives. */
   async relay(read: RelayRead, send: (framed: Buffer) => void): Promise<boolean> {
     if (this.#closed || this.#unavailable) return false
@@ -403,7 +398,8 @@ class ResponseParser {
 
 /** The server's greeting (protocol 10): its capabilities, the 20-byte challenge and the authentication plugin. */
 function parseGreeting(p: Buffer): { capabilities: number; scramble: Buffer; plugin: string } {
-  if (p[0] === 0xff) throw new RelayUnavailableError(`the store refused the connection: ${p.subarray(9)}`)
+  // Refused before the login (too many connections, a blocked host): this time only; the next read tries again.
+  if (p[0] === 0xff) throw new Error(`relay: the store refused the connection: ${p.subarray(9)}`)
   if (p[0] !== 10) throw new RelayUnavailableError(`the store speaks protocol ${p[0]}, not 10`)
   let at = p.indexOf(0, 1) + 1 + 4 // version, connection id
   const part1 = p.subarray(at, at + 8)
