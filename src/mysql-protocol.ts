@@ -156,3 +156,24 @@ export function nativePasswordResponse(password: string, scramble: Buffer): Buff
   for (let i = 0; i < out.length; i++) out[i] = stage1[i]! ^ mask[i]!
   return out
 }
+
+/** The largest payload one packet carries; a message this long continues in the next packet. */
+export const MAX_PACKET_PAYLOAD = 0xff_ff_ff
+
+/** Frames a payload as one or more packets starting at `sequenceId`; returns the bytes and the next sequence id. */
+export function framePacket(payload: Buffer, sequenceId: number): { bytes: Buffer; next: number } {
+  const frames: Buffer[] = []
+  let seq = sequenceId
+  let at = 0
+  for (;;) {
+    const length = Math.min(MAX_PACKET_PAYLOAD, payload.length - at)
+    const head = Buffer.alloc(4)
+    head.writeUIntLE(length, 0, 3)
+    head[3] = seq & 0xff
+    frames.push(head, payload.subarray(at, at + length))
+    seq = (seq + 1) & 0xff
+    at += length
+    if (length < MAX_PACKET_PAYLOAD) break
+  }
+  return { bytes: Buffer.concat(frames), next: seq }
+}

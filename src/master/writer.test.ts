@@ -754,6 +754,7 @@ describe('close', () => {
 })
 
 describe('a store that lost transactions it had committed (MySQL with innodb_flush_log_at_trx_commit = 0)', () => {
+  // The writer's own logic, on a fake; test/store-flush.test.ts proves it on a real mariadbd killed -9 at flush=0.
   /** A MySQL-like fake whose first two writes committed, then forgotten by its server. */
   async function forgetful() {
     const store = fakeStore({ kind: 'mysql' })

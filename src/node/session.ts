@@ -1,6 +1,6 @@
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
-import { type Classification, classifyTokens } from '../sql/classify.ts'
+import { beginsAsRead, type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import { type IdSource, insertIdSource, insertTarget, reportedInsertId } from '../sql/insert-id.ts'
 import { isWord, type Token, tokenize } from '../sql/lexer.ts'
@@ -107,7 +107,8 @@ export class Session {
    */
   relayable(sql: string): { db: string | null; settings: Settings | undefined; tokens: Token[] } | null {
     if (this.#dialect !== 'mysql' || this.#node.dialect !== 'mysql' || this.#txn !== null) return null
-    if (sql.includes('/*!')) return null
+    // Writes never lex twice: only what begins as a read is looked at closer.
+    if (!beginsAsRead(sql) || sql.includes('/*!')) return null
     let statements: ReturnType<typeof splitLexed>
     try {
       statements = splitLexed(sql)

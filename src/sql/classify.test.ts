@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { classify, type StatementKind } from './classify.ts'
+import { beginsAsRead, classify, type StatementKind } from './classify.ts'
 
 /** Cases of one kind: [sql, keyword]. */
 type Cases = [string, string][]
@@ -334,5 +334,23 @@ describe('classify: size', () => {
   test('classifies a 100,000-row statement', () => {
     const sql = `INSERT INTO t VALUES ${Array.from({ length: 100_000 }, (_, i) => `(${i}, 'v;${i}')`).join(', ')}`
     expect(classify(sql)).toEqual({ kind: 'write', keyword: 'INSERT' })
+  })
+})
+
+describe('beginsAsRead', () => {
+  test.each([
+    ['SELECT 1', true],
+    ['  select c FROM t', true],
+    ['(SELECT 1) UNION (SELECT 2)', true],
+    ['WITH x AS (SELECT 1) SELECT * FROM x', true],
+    ['show tables', true],
+    ['EXPLAIN SELECT 1', true],
+    ['INSERT INTO t VALUES (1)', false],
+    ['SET @a = 1', false],
+    ['BEGIN', false],
+    ['SELECTED', false],
+    ['/* c */ SELECT 1', false],
+  ])('%s → %p', (sql, expected) => {
+    expect(beginsAsRead(sql)).toBe(expected)
   })
 })

@@ -116,6 +116,16 @@ export function statementKind(sql: string): Classification['kind'] {
 
 const PLAIN_DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i
 
+/**
+ * True when `sql` plainly begins as a read (SELECT, SHOW, WITH, EXPLAIN … or a
+ * parenthesis), found without lexing: writes and the rest are ruled out for free.
+ */
+export function beginsAsRead(sql: string): boolean {
+  return READ_START.test(sql)
+}
+
+const READ_START = /^\s*(\(|(SELECT|SHOW|WITH|TABLE|VALUES|DESC|DESCRIBE|EXPLAIN)\b)/i
+
 /** Classifies one statement that is already lexed; refuses more than one statement, except in ddl (trigger bodies). */
 export function classifyTokens(tokens: Token[]): Classification {
   const result = classifyAt(tokens, 0)

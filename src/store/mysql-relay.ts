@@ -7,7 +7,14 @@
  * and so does ours, so the server's packets carry the ids the client expects.
  */
 import type { Socket } from 'bun'
-import { CLIENT, COM, nativePasswordResponse, SERVER_STATUS } from '../mysql-protocol.ts'
+import {
+  CLIENT,
+  COM,
+  framePacket,
+  MAX_PACKET_PAYLOAD,
+  nativePasswordResponse,
+  SERVER_STATUS,
+} from '../mysql-protocol.ts'
 
 /** Where and as whom relay connections log in. */
 export interface RelayTarget {
@@ -37,7 +44,6 @@ type ClientKind = Pick<RelayRead, 'deprecateEof' | 'collation'>
 
 /** Most connections a relay keeps per kind of client (with or without CLIENT_DEPRECATE_EOF, and collation). */
 const MAX_CONNECTIONS = 8
-const MAX_FRAME = 0xff_ffff
 const NATIVE_PASSWORD = 'mysql_native_password'
 const BASE_CAPABILITIES =
   CLIENT.LONG_PASSWORD |
@@ -220,15 +226,12 @@ class RelayConnection {
   /** Sends a COM_QUERY and hands each run of whole frames of the answer to `send`, until the answer's last packet. */
   query(payload: Buffer, send: (framed: Buffer) => void): Promise<void> {
     const parser = new ResponseParser(this.#client.deprecateEof)
-    return this.#await(
-      () => {
-        const { complete, done } = parser.scan(this.#buffer)
-        if (complete > 0) send(this.#buffer.subarray(0, complete))
-        this.#buffer = this.#buffer.subarray(complete)
-        return done
-      },
-      frame(payload, 0),
-    )
+    return this.#await(() => {
+      const { complete, done } = parser.scan(this.#buffer)
+      if (complete > 0) send(this.#buffer.subarray(0, complete))
+      this.#buffer = this.#buffer.subarray(complete)
+      return done
+    }, framePacket(payload, 0).bytes)
   }
 
   close(): void {
@@ -249,7 +252,7 @@ class RelayConnection {
     const auth = g.plugin === NATIVE_PASSWORD ? nativePasswordResponse(target.password, g.scramble) : Buffer.alloc(0)
     const response = Buffer.concat([
       int4(capabilities),
-      int4(MAX_FRAME),
+      int4(MAX_PACKET_PAYLOAD),
       Buffer.of(this.#client.collation),
       Buffer.alloc(23),
       Buffer.from(`${target.user}\0`),
@@ -280,7 +283,7 @@ class RelayConnection {
       packets.push(this.#buffer.subarray(4, 4 + length))
       this.#buffer = this.#buffer.subarray(4 + length)
       return true
-    }, payload && frame(payload, seq))
+    }, payload && framePacket(payload, seq).bytes)
     return packets
   }
 
@@ -357,7 +360,7 @@ class ResponseParser {
       const payload = bytes.subarray(at + 4, at + 4 + length)
       at += 4 + length
       const first = !this.#continues
-      this.#continues = length === MAX_FRAME
+      this.#continues = length === MAX_PACKET_PAYLOAD
       if (first && this.#packet(payload)) return { complete: at, done: true }
     }
     return { complete: at, done: false }
@@ -383,7 +386,7 @@ class ResponseParser {
       case 'rows':
         if (header === 0xff) return true
         // A row that starts with 0xFE holds a value of 16 MiB or more, so its packet fills a frame.
-        if (header === 0xfe && p.length < MAX_FRAME)
+        if (header === 0xfe && p.length < MAX_PACKET_PAYLOAD)
           return this.#last(this.#deprecateEof ? okStatus(p) : p.readUInt16LE(3))
         return false
     }
@@ -437,12 +440,4 @@ function int4(n: number): Buffer {
   const b = Buffer.alloc(4)
   b.writeUInt32LE(n >>> 0)
   return b
-}
-
-/** One packet as a frame with sequence id `seq` (commands here are far below a frame's limit). */
-function frame(payload: Buffer, seq: number): Buffer {
-  const header = Buffer.alloc(4)
-  header.writeUIntLE(payload.length, 0, 3)
-  header[3] = seq
-  return Buffer.concat([header, payload])
 }

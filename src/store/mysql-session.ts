@@ -213,15 +213,15 @@ export class Session {
 /** Server errors that mean the connection went away, so the statement's outcome is unknown. */
 const CONNECTION_GONE_ERRNOS = new Set([1053 /* ER_SERVER_SHUTDOWN */, 1927 /* ER_CONNECTION_KILLED */])
 
-/**
- * Wraps a mysql2 error: its message; storeCode = the server's errno (the driver's
- * code for network errors); rejectedByServer when the server answered with an error.
- */
 /** One row (BEHIND_GUARD_KEY), whose key inserted again fails: the guard after a state UPDATE that matched no row. */
 export const BEHIND_GUARD_TABLE = 'ddb.offset_guard'
 export const BEHIND_GUARD_KEY = 'store-behind-its-log'
 const ER_DUP_ENTRY = 1062
 
+/**
+ * Wraps a mysql2 error: its message; storeCode = the server's errno (the driver's
+ * code for network errors); rejectedByServer when the server answered with an error.
+ */
 export function storeError(err: unknown, prefix = ''): StoreError {
   if (err instanceof StoreError) return err
   const e = err as { message?: string; errno?: number; code?: string; sqlState?: string; fatal?: boolean }

@@ -88,18 +88,6 @@ export interface StoreTxn {
   rollback(): Promise<void>
 }
 
-/**
- * Store is the database a node serves: the master's, or a slave's copy.
- * Only src/store knows which database it talks to.
- *
- * Contract:
- * - begin() serializes: at most one StoreTxn is open at a time (one writer).
- * - read() never sees uncommitted writes and never blocks on the writer's transaction.
- * - readState() returns what the last committed transaction wrote with setState.
- * - State lives outside the user's tables (MySQL: table `ddb.stores`, a row per database; SQLite: table `ddb_state`).
- * - Opened with a NodeClaim, it belongs to this process alone until closed (SQLite: flock on
- *   the file; MySQL: GET_LOCK), and records the node's role and owner.
- */
 /** A client's read for relayRead: where it runs, with which settings, and its COM_QUERY payload. */
 export interface RelayedRead {
   /** null: the store's database. */
@@ -113,6 +101,18 @@ export interface RelayedRead {
   collation: number
 }
 
+/**
+ * Store is the database a node serves: the master's, or a slave's copy.
+ * Only src/store knows which database it talks to.
+ *
+ * Contract:
+ * - begin() serializes: at most one StoreTxn is open at a time (one writer).
+ * - read() never sees uncommitted writes and never blocks on the writer's transaction.
+ * - readState() returns what the last committed transaction wrote with setState.
+ * - State lives outside the user's tables (MySQL: table `ddb.stores`, a row per database; SQLite: table `ddb_state`).
+ * - Opened with a NodeClaim, it belongs to this process alone until closed (SQLite: flock on
+ *   the file; MySQL: GET_LOCK), and records the node's role and owner.
+ */
 export interface Store {
   readonly kind: 'sqlite' | 'mysql'
   /** The URL with any password masked, for logs and messages. */

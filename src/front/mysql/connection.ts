@@ -1,19 +1,12 @@
 import type net from 'node:net'
 import type { Logger } from '../../logger.ts'
-import { COM } from '../../mysql-protocol.ts'
+import { COM, framePacket } from '../../mysql-protocol.ts'
 import type { NodeApi } from '../../node/api.ts'
 import { serverVersion } from '../../node/variables.ts'
 import type { MysqlUser } from './auth.ts'
 import { Commands } from './commands.ts'
 import { Login } from './login.ts'
-import {
-  errPacket,
-  framePacket,
-  MalformedPacketError,
-  type Packet,
-  PacketReader,
-  PacketTooLargeError,
-} from './packets.ts'
+import { errPacket, MalformedPacketError, type Packet, PacketReader, PacketTooLargeError } from './packets.ts'
 import type { MysqlError } from './results.ts'
 
 /** Most bytes a client may send before it has logged in. */

@@ -1,8 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { framePacket, MAX_PACKET_PAYLOAD } from '../../mysql-protocol.ts'
 import {
   errPacket,
-  framePacket,
-  MAX_PACKET_PAYLOAD,
   okPacket,
   PacketReader,
   PacketTooLargeError,

@@ -3,11 +3,10 @@
  * writes and reads them. A packet is a 3-byte little-endian payload length, a
  * 1-byte sequence id, then the payload. A payload of 16 MiB - 1 bytes or more
  * travels as several packets: every full one (0xFFFFFF bytes) is followed by
- * another, and a shorter one ends the message.
+ * another, and a shorter one ends the message (framePacket, in mysql-protocol.ts).
  */
+import { MAX_PACKET_PAYLOAD } from '../../mysql-protocol.ts'
 
-/** The largest payload one packet carries; a message this long continues in the next packet. */
-export const MAX_PACKET_PAYLOAD = 0xff_ff_ff
 /** The largest message (packets joined) a connection may send before it is closed. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -102,24 +101,6 @@ export class PacketReader {
     this.#buffered -= n
     return Buffer.from(taken) // a copy, so the packet does not pin the socket's buffer
   }
-}
-
-/** Frames a payload as one or more packets starting at `sequenceId`; returns the bytes and the next sequence id. */
-export function framePacket(payload: Buffer, sequenceId: number): { bytes: Buffer; next: number } {
-  const frames: Buffer[] = []
-  let seq = sequenceId
-  let at = 0
-  for (;;) {
-    const length = Math.min(MAX_PACKET_PAYLOAD, payload.length - at)
-    const head = Buffer.alloc(4)
-    head.writeUIntLE(length, 0, 3)
-    head[3] = seq & 0xff
-    frames.push(head, payload.subarray(at, at + length))
-    seq = (seq + 1) & 0xff
-    at += length
-    if (length < MAX_PACKET_PAYLOAD) break
-  }
-  return { bytes: Buffer.concat(frames), next: seq }
 }
 
 /** Builds a payload from fixed-width integers, length-encoded values and strings. */

@@ -3,9 +3,9 @@ import net from 'node:net'
 import mysql from 'mysql2/promise'
 import { type FakeNode, fakeNode as sharedFakeNode } from '../../../test/support/fake-node.ts'
 import { createLogger } from '../../logger.ts'
-import { CLIENT, nativePasswordResponse } from '../../mysql-protocol.ts'
+import { CLIENT, framePacket, nativePasswordResponse } from '../../mysql-protocol.ts'
 import type { NodeApi } from '../../node/api.ts'
-import { framePacket, type Packet, PacketReader, PayloadReader, PayloadWriter } from './packets.ts'
+import { type Packet, PacketReader, PayloadReader, PayloadWriter } from './packets.ts'
 import { type MysqlListener, startMysqlListener } from './server.ts'
 
 /** The shared fake node, answering reads with three columns and writes with insert id 7. */
