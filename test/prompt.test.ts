@@ -12,21 +12,30 @@ import { freePort, type TempDir, tempDir, waitFor } from './support/util.ts'
  * what we type goes through the terminal's line discipline as keys do (Ctrl-C
  * is a byte the prompt reads in raw mode, and SIGINT once the terminal is back
  * in cooked mode). Everything the command writes, stdout and stderr, is `output()`.
+ * `command` is a line for /bin/sh (script runs `$SHELL -c`, so SHELL is pinned):
+ * it `exec`s the program, or Ctrl-C's SIGINT would end the shell around it
+ * (dash dies of it; bash happens to exec a lone command itself).
  */
 function onTerminal(command: string, env: Record<string, string> = {}) {
   const proc = Bun.spawn(['script', '-qfec', command, '/dev/null'], {
     stdin: 'pipe',
     stdout: 'pipe',
     stderr: 'pipe',
-    env: { ...process.env, ...env },
+    env: { ...process.env, SHELL: '/bin/sh', ...env },
   })
   let output = ''
-  void (async () => {
+  const read = (async () => {
     for await (const chunk of proc.stdout) output += new TextDecoder().decode(chunk)
   })()
   return {
     proc,
     output: () => output,
+    /** The exit status, once everything the command wrote has been read too. */
+    exited: async () => {
+      const code = await proc.exited
+      await read
+      return code
+    },
     type: (keys: string) => {
       proc.stdin.write(keys)
       proc.stdin.flush()
@@ -64,7 +73,7 @@ async function answers(address: string): Promise<boolean> {
 test("the master's prompt keeps one session: BEGIN … COMMIT typed line by line is one entry", async () => {
   await using dir = await tempDir('ddb-prompt-')
   const { command, log } = await masterCommand(dir)
-  await using term = onTerminal(command)
+  await using term = onTerminal(`exec ${command}`)
   await term.until(/ddb> /, 'the prompt')
   const lines = [
     'CREATE TABLE t (id INTEGER PRIMARY KEY);',
@@ -93,7 +102,7 @@ test("the master's prompt keeps one session: BEGIN … COMMIT typed line by line
 test("the master's prompt: Ctrl-C drops the line, log lines print above it, Ctrl-D leaves it and the master runs on until Ctrl-C", async () => {
   await using dir = await tempDir('ddb-prompt-')
   const { command, address } = await masterCommand(dir)
-  await using term = onTerminal(command)
+  await using term = onTerminal(`exec ${command}`)
   await term.until(/ddb> /, 'the prompt')
 
   // Ctrl-C drops what was typed (a statement begun on an earlier line too) and the master goes on.
@@ -127,7 +136,7 @@ test("the master's prompt: Ctrl-C drops the line, log lines print above it, Ctrl
   expect(term.proc.exitCode).toBe(null)
   expect(await answers(address)).toBe(true)
   term.type(CTRL_C)
-  expect(await term.proc.exited).toBe(0)
+  expect(await term.exited()).toBe(0)
   expect(term.output()).toMatch(/INFO master stopping node=master signal=SIGINT/)
 }, 60_000)
 
@@ -138,7 +147,7 @@ test('SIGTERM stops a master whose prompt is open, with a stopping line and stat
   await term.until(/ddb> /, 'the prompt')
   const pid = Number(/pid=(\d+)/.exec(term.output())?.[1])
   process.kill(pid, 'SIGTERM')
-  expect(await term.proc.exited).toBe(0)
+  expect(await term.exited()).toBe(0)
   expect(term.output()).toMatch(/INFO master stopping node=master signal=SIGTERM/)
 }, 60_000)
 
@@ -149,12 +158,12 @@ for (const [how, extra, env] of [
   test(`${how}: a master on a terminal gives no prompt, and Ctrl-C stops it`, async () => {
     await using dir = await tempDir('ddb-prompt-')
     const { command, address } = await masterCommand(dir, extra)
-    await using term = onTerminal(command, env)
+    await using term = onTerminal(`exec ${command}`, env)
     await term.until(/master started/, 'the master')
     await waitFor(() => answers(address), { timeoutMs: 15_000, what: 'the master to answer' })
     expect(term.output()).not.toContain('ddb> ')
     term.type(CTRL_C)
-    expect(await term.proc.exited).toBe(0)
+    expect(await term.exited()).toBe(0)
     expect(term.output()).toContain('master stopping')
   }, 60_000)
 }
@@ -163,7 +172,7 @@ test('a master started in the background (`ddb master &`) never touches the term
   await using dir = await tempDir('ddb-prompt-')
   const { command, address } = await masterCommand(dir)
   // An interactive shell's `&`: job control on, the job in a process group of its own, stdin still the terminal.
-  await using term = onTerminal(`bash -c 'set -m; ${command} & echo "pid=$!"; wait'`)
+  await using term = onTerminal(`exec bash -c 'set -m; ${command} & echo "pid=$!"; wait'`)
   await term.until(/pid=\d+/, 'the job')
   const pid = Number(/pid=(\d+)/.exec(term.output())?.[1])
   try {
@@ -178,7 +187,7 @@ test('a master started in the background (`ddb master &`) never touches the term
 
 test("`ddb sql`'s shell: Ctrl-C drops the line and the shell goes on; Ctrl-D leaves it", async () => {
   await using cluster = await withCluster({ store: 'sqlite', slaves: 0 })
-  await using term = onTerminal(`${COMPILED_DDB} sql --to ${cluster.master.address}`)
+  await using term = onTerminal(`exec ${COMPILED_DDB} sql --to ${cluster.master.address}`)
   await term.until(/master@[^>]*> /, 'the prompt')
   term.type('SELECT 1 AS dropped')
   await term.until(/dropped/, 'the typed text')
@@ -189,5 +198,5 @@ test("`ddb sql`'s shell: Ctrl-C drops the line and the shell goes on; Ctrl-D lea
   expect(term.output()).not.toContain('dropped |')
   expect(term.proc.exitCode).toBe(null)
   term.type(CTRL_D)
-  expect(await term.proc.exited).toBe(0)
+  expect(await term.exited()).toBe(0)
 }, 60_000)
