@@ -70,6 +70,7 @@ export class ReplicationLog {
   readonly #readFrom: SqliteStatement<EntryRow, [number, number]>
   readonly #lock: FileLock | null
   #last: number
+  #start: number
 
   private constructor(path: string, db: Database, lock: FileLock | null) {
     this.path = path
@@ -81,6 +82,7 @@ export class ReplicationLog {
     )
     this.#readFrom = db.prepare(`SELECT * FROM entries WHERE offset > ? ORDER BY offset LIMIT ?`)
     this.#last = (db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }).last
+    this.#start = Number(metaValue(db, 'start') ?? 0)
   }
 
   /**
@@ -128,6 +130,23 @@ export class ReplicationLog {
   /** The offset of the newest entry (0 when empty). Re-read from disk for a readonly log. */
   lastOffset(): number {
     return this.#last
+  }
+
+  /**
+   * The offset the log starts after: entries up to it are not in the log (the data a
+   * master adopted with its store, or entries pruned). A store at an offset before it
+   * cannot follow the log entry by entry; it needs a snapshot. 0: the log holds every entry.
+   */
+  get start(): number {
+    return this.#start
+  }
+
+  /** Moves the start (never back): entries up to `offset` are no longer needed by anyone following the log. */
+  setStart(offset: number): void {
+    if (offset < this.#start)
+      throw new DdbError('LOG_START', `log ${this.path} starts after ${this.#start}, not ${offset}`)
+    this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('start', ?)`).run(String(offset))
+    this.#start = offset
   }
 
   /** Reads the newest offset from the file: for readers following a log another process appends to. */
