@@ -26,6 +26,12 @@ export const RECONNECT_MAX_MS = 5_000
 export const CATCH_UP_PAGE_ENTRIES = 1_000
 /** Most entries a slave applies in one store transaction. */
 export const APPLY_BATCH_ENTRIES = 1_000
+/** Most rows in one chunk of a snapshot… */
+export const SNAPSHOT_CHUNK_ROWS = 1_000
+/** …and most bytes (as JSON), so a chunk of wide rows stays a small frame and memory stays flat on both sides. */
+export const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024
+/** How long the master keeps a snapshot open for a slave that lost its connection mid-way, to go on where it stopped. */
+export const SNAPSHOT_LINGER_MS = 120_000
 /** Most client writes the master commits together in one store transaction. */
 export const GROUP_COMMIT_MAX = 500
 

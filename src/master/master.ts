@@ -12,6 +12,7 @@ import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
 import { recover } from './recovery.ts'
 import { ReplicaSession } from './replica-session.ts'
+import { Snapshots } from './snapshots.ts'
 import { type ClassifiedStatement, Writer } from './writer.ts'
 
 /** How often the master checks that its store still holds every published entry. */
@@ -45,6 +46,10 @@ export class Master {
   readonly #transactionIdleMs: number | undefined
   /** Looks each second for entries the store lost (Writer.checkStore). */
   readonly #storeCheck: ReturnType<typeof setInterval>
+  /** Consistent reads sent to slaves whose position is before the log's start. */
+  readonly #snapshots: Snapshots
+  /** Offsets whose following entries must stay in the log (a snapshot being sent), with how many pins each. */
+  readonly #pins = new Map<number, number>()
 
   private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
     this.store = store
@@ -54,6 +59,32 @@ export class Master {
     this.#writer = new Writer(store, log, options.logger.child({ component: 'writer' }), options.onFatal)
     this.#storeCheck = setInterval(() => void this.#writer.checkStore(), STORE_CHECK_MS)
     this.#storeCheck.unref()
+    this.#snapshots = new Snapshots(
+      store,
+      log,
+      this.#writer,
+      options.logger.child({ component: 'snapshot' }),
+      (offset) => this.pinLog(offset),
+    )
+    this.#writer.beforeDdl = () => this.#snapshots.abortForDdl()
+  }
+
+  /** Keeps every entry after `offset` in the log until the returned release is called. */
+  pinLog(offset: number): () => void {
+    this.#pins.set(offset, (this.#pins.get(offset) ?? 0) + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.#pins.get(offset) ?? 1) - 1
+      if (n === 0) this.#pins.delete(offset)
+      else this.#pins.set(offset, n)
+    }
+  }
+
+  /** The lowest offset pinned, or null: nothing after it may leave the log. */
+  pinnedFloor(): number | null {
+    return this.#pins.size === 0 ? null : Math.min(...this.#pins.keys())
   }
 
   /**
@@ -150,12 +181,15 @@ export class Master {
       )
     }
     this.#replicas.get(hello.slaveId)?.close('replaced by a new connection from the same slave')
+    // A slave before the log's start (a new one of a master that adopted its data, or one away past retention) gets a snapshot first.
+    const needsSnapshot = hello.position < this.log.start || (hello.logId === null && this.log.start > 0)
     const session = new ReplicaSession(
       peer,
       hello,
       this.log,
       this.#writer,
       this.#logger.child({ component: 'streamer' }),
+      needsSnapshot ? this.#snapshots : null,
     )
     this.#replicas.set(hello.slaveId, session)
     this.#logger.info('slave attached', {
@@ -163,6 +197,7 @@ export class Master {
       address: session.address,
       position: hello.position,
       offset: published,
+      ...(needsSnapshot ? { snapshot: hello.snapshot ? `resume ${hello.snapshot.id}` : 'new' } : {}),
     })
     return session
   }
@@ -171,6 +206,7 @@ export class Master {
   async close(): Promise<void> {
     clearInterval(this.#storeCheck)
     for (const replica of this.#replicas.values()) replica.close('master shutting down')
+    await this.#snapshots.close()
     await this.#writer.close()
     await this.store.close()
     this.log.close()

@@ -6,6 +6,34 @@ import type { Logger } from '../logger.ts'
 import { ApplyError, applyEntries, hasDdl } from '../store/apply.ts'
 import type { Store } from '../store/store.ts'
 
+/** True when the store has tables, views or triggers of its own: data that was there before ddb. */
+async function holdsData(store: Store): Promise<boolean> {
+  const snapshot = await store.openSnapshot((takeView) => takeView()) // nothing else runs yet
+  try {
+    return snapshot.schema.tables.length > 0 || snapshot.schema.after.length > 0
+  } finally {
+    await snapshot.close()
+  }
+}
+
+/**
+ * A new log on a store that already holds data: the data is adopted as entry 1 (no
+ * statements: it stands for everything that was there) and the log starts after it, so
+ * a new slave, at offset 0, gets a snapshot that holds the data, then the entries after it.
+ * Crash-safe at each step: the start moves first (a crash then adopts again), the
+ * store records entry 1 with itself as pending (a crash then puts it in the log).
+ */
+async function adopt(store: Store, log: ReplicationLog, logger: Logger): Promise<void> {
+  log.setStart(1)
+  const marker = log.prepare([{ ts: Date.now(), db: store.defaultDb, statements: [], affected: [] }])
+  await store.writeState({ offset: 1, logId: log.id, pending: JSON.stringify(marker) })
+  log.append(marker)
+  logger.info('adopted the data already in the store; new slaves start from a snapshot of it', {
+    store: store.displayUrl,
+    offset: 1,
+  })
+}
+
 /**
  * Brings the master's store and log into agreement before it serves anyone.
  * The store's offset S and the log's last offset L:
@@ -30,6 +58,7 @@ export async function recover(store: Store, log: ReplicationLog, logger: Logger)
         'point --db at the store this log belongs to, or start with a new --log file',
       )
     }
+    if (await holdsData(store)) return adopt(store, log, logger)
     await store.writeState({ offset: 0, logId: log.id })
     return
   }

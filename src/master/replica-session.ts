@@ -1,12 +1,20 @@
-import { CATCH_UP_PAGE_ENTRIES, HEARTBEAT_MS, PEER_TIMEOUT_MS } from '../config.ts'
+import {
+  CATCH_UP_PAGE_ENTRIES,
+  HEARTBEAT_MS,
+  PEER_TIMEOUT_MS,
+  SNAPSHOT_CHUNK_BYTES,
+  SNAPSHOT_CHUNK_ROWS,
+} from '../config.ts'
 import type { Entry } from '../entry.ts'
 import { DdbError, formatError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import { LogThrottle } from '../log-throttle.ts'
 import type { Logger } from '../logger.ts'
+import { chunkChecksum } from '../snapshot.ts'
 import { encodeFrame } from '../wire/frames.ts'
-import type { Message, ReplicaStatus, SlaveHello } from '../wire/messages.ts'
+import type { Message, ReplicaStatus, SlaveHello, SnapshotResume } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
+import type { Snapshots } from './snapshots.ts'
 import type { Writer } from './writer.ts'
 
 /** Stream failures logged per slave and reason once a minute: a slave retrying past a corrupt entry does not flood the log. */
@@ -33,8 +41,23 @@ export class ReplicaSession {
   readonly #log: ReplicationLog
   readonly #writer: Writer
   readonly #logger: Logger
+  /** Set when the slave's position is before the log's start: it gets a snapshot first. */
+  readonly #snapshots: Snapshots | null
+  /** Where the slave's load of a snapshot stood, as its hello said. */
+  readonly #resume: SnapshotResume | null
+  /** The snapshot being sent: its offset, and rows sent of about how many. */
+  #snapshot: { offset: number; rowsSent: number; rowsEstimate: number } | null = null
+  /** A snapshot sent whole, kept open until the slave acks that it took it over. */
+  #sentSnapshot: { id: string; offset: number; snapshots: Snapshots } | null = null
 
-  constructor(peer: Peer, hello: SlaveHello, log: ReplicationLog, writer: Writer, logger: Logger) {
+  constructor(
+    peer: Peer,
+    hello: SlaveHello,
+    log: ReplicationLog,
+    writer: Writer,
+    logger: Logger,
+    snapshots: Snapshots | null = null,
+  ) {
     this.#peer = peer
     this.id = hello.slaveId
     this.address = hello.listen ?? peer.remoteAddress
@@ -42,6 +65,8 @@ export class ReplicaSession {
     this.#log = log
     this.#writer = writer
     this.#logger = logger.child({ slave: this.id })
+    this.#snapshots = snapshots
+    this.#resume = hello.snapshot ?? null
   }
 
   get connected(): boolean {
@@ -73,6 +98,11 @@ export class ReplicaSession {
   async #stream(): Promise<void> {
     const peer = this.#peer
     this.#sent = this.applied
+    if (peer && this.#snapshots) {
+      const offset = await this.#sendSnapshot(peer, this.#snapshots)
+      if (offset === null) return
+      this.#sent = offset
+    }
     while (peer && !peer.closed) {
       const sent = this.#sent
       const published = this.#writer.published.current
@@ -92,6 +122,54 @@ export class ReplicaSession {
     }
   }
 
+  /**
+   * Sends a snapshot (the one the slave was loading, if it is still open): its schema,
+   * every table's rows in key order, chunk by chunk, each with its checksum. Each send
+   * waits for the socket to drain, so the master holds one chunk at a time. Resolves with
+   * the snapshot's offset (entries follow from the next one), or null if the connection ended.
+   */
+  async #sendSnapshot(peer: Peer, snapshots: Snapshots): Promise<number | null> {
+    const { id, snapshot, resumed } = await snapshots.open(this.id, this.#resume?.id)
+    const resume = resumed ? this.#resume : null
+    const tables = snapshot.schema.tables
+    this.#snapshot = {
+      offset: snapshot.offset,
+      rowsSent: 0,
+      rowsEstimate: tables.reduce((n, t) => n + t.rowsEstimate, 0),
+    }
+    try {
+      await peer.send({
+        type: 'snapshot-begin',
+        id,
+        offset: snapshot.offset,
+        logId: this.#log.id,
+        schema: snapshot.schema,
+        resume,
+      })
+      for (let table = resume?.table ?? 0; table < tables.length; table++) {
+        let after = table === resume?.table ? resume.after : null
+        do {
+          if (peer.closed) return null
+          const chunk = await snapshot.rows(table, after, SNAPSHOT_CHUNK_ROWS, SNAPSHOT_CHUNK_BYTES)
+          const checksum = chunkChecksum(chunk.rows)
+          await peer.send({ type: 'snapshot-rows', id, table, rows: chunk.rows, next: chunk.next, checksum })
+          this.#snapshot.rowsSent += chunk.rows.length
+          after = chunk.next
+        } while (after !== null)
+      }
+      await peer.send({ type: 'snapshot-end', id })
+      if (peer.closed) return null
+      this.#logger.info('snapshot sent', { id, offset: snapshot.offset, rows: this.#snapshot.rowsSent })
+      // Sent is not loaded (the chunks may wait in the sockets' buffers): the snapshot stays open, for a
+      // slave killed before it took the data over, until the slave acks its offset.
+      this.#sentSnapshot = { id, offset: snapshot.offset, snapshots }
+      return snapshot.offset
+    } finally {
+      snapshots.release(id, false)
+      this.#snapshot = null
+    }
+  }
+
   onMessage(m: Message): void {
     this.#lastHeard = Date.now()
     if (m.type !== 'ack') return this.#peer?.close(`unexpected ${m.type} message from a slave`)
@@ -99,6 +177,10 @@ export class ReplicaSession {
       this.#logger.error('slave stopped applying', { applied: m.applied, error: m.error })
     this.applied = m.applied
     this.error = m.error
+    if (this.#sentSnapshot && m.applied >= this.#sentSnapshot.offset) {
+      this.#sentSnapshot.snapshots.release(this.#sentSnapshot.id, true)
+      this.#sentSnapshot = null
+    }
     if (this.#streamError && m.applied >= this.#streamError.offset) this.#streamError = null
   }
 
@@ -126,6 +208,7 @@ export class ReplicaSession {
       lagSeconds: connected ? this.#lagSeconds(published) : null,
       error: this.error ?? this.#streamError?.message ?? null,
       stopped: this.error !== null,
+      snapshot: this.#snapshot ? { ...this.#snapshot } : null,
     }
   }
 

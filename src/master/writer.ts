@@ -150,6 +150,19 @@ export class Writer {
   }
 
   /** Refuses new writes and waits for the queued ones and the client commits in flight to finish. */
+  /**
+   * Runs `work` while no commit is in flight and none can start (the commit turn is
+   * held): the store then holds exactly the published entries. Writes queue meanwhile.
+   */
+  async hold<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.#commitOrder.acquire()
+    try {
+      return await work()
+    } finally {
+      release()
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true
     await this.#draining
@@ -342,9 +355,13 @@ export class Writer {
    * store reports as applied. The DDL fails on the server: the entry was never
    * published, so it is removed from the log and the client gets the error.
    */
+  /** Runs before a DDL that commits implicitly (MySQL): open snapshots, whose locks would stall it, are closed. */
+  beforeDdl: (() => Promise<void>) | null = null
+
   async #writeDdl(pending: Pending): Promise<void> {
     const release = await this.#commitOrder.acquire()
     try {
+      await this.beforeDdl?.()
       await this.#writeDdlInOrder(pending)
     } finally {
       release()

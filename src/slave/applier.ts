@@ -115,6 +115,35 @@ export class Applier {
     this.#next = this.#state.offset + 1
   }
 
+  /**
+   * Before a snapshot loads: false, with applying stopped and the reason in status, when
+   * this store may not take the master's data (another dialect; its master's server).
+   */
+  async fits(logId: string, offset: number): Promise<boolean> {
+    try {
+      this.#checkDialect(offset)
+      await this.#checkNotOnMastersServer(logId, offset)
+      return true
+    } catch (err) {
+      if (!(err instanceof WrongStoreError)) throw err
+      this.#error = formatError(err)
+      this.#logger.error('replication stopped', { offset, error: this.#error })
+      this.#upstream.pause()
+      this.ack()
+      return false
+    }
+  }
+
+  /** The store took over a snapshot: it holds the master's data at `state.offset`, and entries continue after it. */
+  tookOver(state: StoreState): void {
+    this.#setState(state)
+    this.#next = state.offset + 1
+    this.#inDoubt = state.offset + 1
+    this.#doubtUpTo = 0
+    this.#masterOffset = Math.max(this.#masterOffset, state.offset)
+    this.ack()
+  }
+
   /** The connection ended: what it brought and was not applied comes again on the next one. */
   detached(): void {
     this.#queue = []

@@ -25,7 +25,11 @@ export function filtersEmpty(filters: ReplicationFilters): boolean {
  */
 function statementApplies(filters: ReplicationFilters, entry: Entry, s: Statement): boolean {
   if (entry.db === null) return true
-  const db = databaseStatementTarget(s) ?? s.db ?? entry.db
+  return databaseApplies(filters, databaseStatementTarget(s) ?? s.db ?? entry.db)
+}
+
+/** Whether the filters let database `db`'s changes (and its part of a snapshot) through. */
+export function databaseApplies(filters: ReplicationFilters, db: string): boolean {
   if (filters.replicateDb.length > 0) return filters.replicateDb.includes(db)
   return !filters.ignoreDb.includes(db)
 }

@@ -31,7 +31,11 @@ export interface LinkEvents {
   busy(): boolean
   /** Once a second while attached. */
   tick(): void
+  /** A snapshot message (the slave's position was before the log's start); the next waits until it resolves. */
+  snapshot(m: SnapshotMessage): Promise<void>
 }
+
+type SnapshotMessage = Extract<Message, { type: 'snapshot-begin' | 'snapshot-rows' | 'snapshot-end' }>
 
 /**
  * MasterLink is a slave's connection to its master: it attaches (the
@@ -58,6 +62,8 @@ export class MasterLink {
   /** Why the link does not work (null once a connection proved healthy), and since when. */
   #problem: string | null = null
   #problemSince = 0
+  /** The snapshot message being loaded, and the messages queued behind it; null when none is. */
+  #loading: Promise<void> | null = null
   /** The current connection: the slave's position when it attached, and whether it has proved healthy. */
   #attachedAt = 0
   #healthy = false
@@ -133,6 +139,8 @@ export class MasterLink {
 
   /** One connection's life; resolves when it ends, true if it proved healthy. */
   async #attachOnce(): Promise<boolean> {
+    await this.#loading // a snapshot chunk still being loaded from the last connection
+    this.#loading = null
     await this.#events.drained()
     let ended!: () => void
     const closed = new Promise<void>((resolve) => {
@@ -210,6 +218,45 @@ export class MasterLink {
 
   #onMessage(m: Message): void {
     this.#lastHeard = Date.now()
+    const snapshot = m.type === 'snapshot-begin' || m.type === 'snapshot-rows' || m.type === 'snapshot-end'
+    if (!snapshot && this.#loading === null) return this.#dispatch(m)
+    this.#inOrderAfterLoad(m, snapshot)
+  }
+
+  /**
+   * A snapshot message, or any message after one still loading: each waits for the one
+   * before (entries after the snapshot need the store to have taken it over), and
+   * nothing more is read from the master meanwhile, so the socket's back-pressure reaches it.
+   */
+  #inOrderAfterLoad(m: Message, snapshot: boolean): void {
+    const peer = this.#peer
+    if (!peer) return
+    peer.pause()
+    const step = (this.#loading ?? Promise.resolve()).then(async () => {
+      if (peer.closed) return
+      if (!snapshot) return this.#dispatch(m)
+      await this.#events.snapshot(m as SnapshotMessage)
+      this.#healthy = true // a chunk loaded: the back-off starts again from its shortest
+      this.#problem = null
+      // A chunk's load is synchronous on SQLite: let the node answer its clients (status, reads) between chunks.
+      await new Promise((resolve) => setImmediate(resolve))
+    })
+    const done: Promise<void> = step.then(
+      () => {
+        if (this.#loading !== done) return
+        this.#loading = null
+        peer.resume()
+      },
+      (err: unknown) => {
+        if (this.#loading === done) this.#loading = null
+        this.#fail('error', 'snapshot load failed', `loading the master's snapshot failed: ${formatError(err)}`)
+        peer.close(null)
+      },
+    )
+    this.#loading = done
+  }
+
+  #dispatch(m: Message): void {
     switch (m.type) {
       case 'entries':
         return this.#events.entries(m.entries)
@@ -251,7 +298,7 @@ export class MasterLink {
     if (!this.#peer) return
     this.#checkHealthy()
     this.#events.tick()
-    if (!this.#events.busy() && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) {
+    if (!this.#events.busy() && this.#loading === null && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) {
       this.#peer.close(`master silent for ${PEER_TIMEOUT_MS} ms`)
     }
   }

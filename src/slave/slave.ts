@@ -13,6 +13,7 @@ import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
 import { MasterLink } from './link.ts'
+import { SnapshotLoader } from './snapshot-loader.ts'
 
 export interface SlaveOptions {
   master: HostPort
@@ -46,13 +47,20 @@ export class Slave {
   readonly #filters: ReplicationFilters
   readonly #link: MasterLink
   readonly #applier: Applier
+  /** Loads the master's snapshot when this slave's position is before its log's start. */
+  readonly #loader: SnapshotLoader
   /** Passes clients' DML on to the master (--forward-writes). */
   readonly #forwarder: WriteForwarder
   /** Where this slave's clients reach it, as the master's status shows it. */
   #advertised: string | null = null
   #closed = false
 
-  private constructor(store: Store, applier: (link: MasterLink) => Applier, options: SlaveOptions) {
+  private constructor(
+    store: Store,
+    applier: (link: MasterLink) => Applier,
+    loader: SnapshotLoader,
+    options: SlaveOptions,
+  ) {
     this.store = store
     this.#options = options
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
@@ -65,12 +73,17 @@ export class Slave {
         position: this.#applier.state.offset,
         logId: this.#applier.state.logId,
         listen: this.#advertised,
+        ...(this.#loader.resume ? { snapshot: this.#loader.resume } : {}),
       }),
       drained: () => this.#applier.drained(),
       attached: (welcome) => this.#applier.attached(welcome),
       entries: (entries) => this.#applier.receive(entries),
       heartbeat: (offset) => this.#applier.heartbeat(offset),
-      detached: () => this.#applier.detached(),
+      detached: () => {
+        this.#applier.detached()
+        this.#loader.detached()
+      },
+      snapshot: (m) => this.#loader.receive(m),
       busy: () => this.#applier.busy,
       tick: () => {
         this.#applier.ack()
@@ -78,6 +91,7 @@ export class Slave {
       },
     })
     this.#applier = applier(this.#link)
+    this.#loader = loader
   }
 
   /**
@@ -90,10 +104,24 @@ export class Slave {
     let store: Store | null = null
     try {
       store = await openStore(options.db, nodeClaim('slave', hostname(), options.onFatal))
-      const state = await store.readState()
       const filters = options.filters ?? NO_FILTERS
       const opened = store
-      return new Slave(opened, (link) => new Applier(opened, state, filters, options.logger, link), options)
+      let applier: Applier | null = null
+      // First, as it may finish a takeover a crash interrupted: the store's state is read after it.
+      const loader = await SnapshotLoader.open(opened, filters, options.logger.child({ component: 'snapshot' }), {
+        fits: (logId, offset) => applier!.fits(logId, offset),
+        tookOver: (state) => applier!.tookOver(state),
+      })
+      const state = await store.readState()
+      return new Slave(
+        opened,
+        (link) => {
+          applier = new Applier(opened, state, filters, options.logger, link)
+          return applier
+        },
+        loader,
+        options,
+      )
     } catch (err) {
       await store?.close()
       removeNewFiles(created)
@@ -194,6 +222,7 @@ export class Slave {
       error: this.#applier.error ?? (this.#link.connected ? null : this.#link.problem),
       stopped,
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
+      snapshot: this.#loader.status,
     }
   }
 

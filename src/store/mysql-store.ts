@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise'
 import type { Param, ReadResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
+import type { Staging, StagingProgress, StoreSnapshot } from '../snapshot.ts'
 import type { IdTable } from '../sql/insert-id.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import { MysqlStoreLock } from './mysql-lock.ts'
@@ -16,9 +17,19 @@ import {
   schemaChange,
   storeError,
 } from './mysql-session.ts'
+import { createMysqlStaging, openMysqlSnapshot, openMysqlStaging, PROGRESS_DDL } from './mysql-snapshot.ts'
 import { MysqlTxn, STATE_TABLE, stateStatements } from './mysql-txn.ts'
 import { checkRole, type NodeClaim } from './ownership.ts'
-import type { RelayedRead, RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import type {
+  RelayedRead,
+  RunResult,
+  SnapshotHold,
+  StatementShape,
+  Store,
+  StoreState,
+  StoreStatement,
+  StoreTxn,
+} from './store.ts'
 import { stateOf, toDriverValue } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
@@ -94,6 +105,7 @@ export async function openMysqlStore(config: MysqlStoreConfig, claim?: NodeClaim
     await writer.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(config.database)} CHARACTER SET utf8mb4`)
     await writer.query('CREATE DATABASE IF NOT EXISTS ddb CHARACTER SET utf8mb4')
     await writer.query(STATE_DDL)
+    await writer.query(PROGRESS_DDL)
     await writer.query(`CREATE TABLE IF NOT EXISTS ${BEHIND_GUARD_TABLE} (name VARCHAR(32) PRIMARY KEY) ENGINE=InnoDB`)
     await writer.query(`INSERT IGNORE INTO ${BEHIND_GUARD_TABLE} (name) VALUES (?)`, [BEHIND_GUARD_KEY])
     await writer.query(`INSERT IGNORE INTO ${STATE_TABLE} (db, applied_offset, store_id) VALUES (?, 0, UUID())`, [
@@ -222,6 +234,29 @@ export class MysqlStore implements Store {
     this.#writer = writer
     this.#pool = pool
     this.#relay = new MysqlRelay(config)
+  }
+
+  /** On a connection of its own, opened before the hold. */
+  async openSnapshot(hold: SnapshotHold): Promise<StoreSnapshot> {
+    return openMysqlSnapshot((await connect(this.#config)).conn, this.defaultDb, hold)
+  }
+
+  async staging(): Promise<Staging | null> {
+    const { conn } = await connect(this.#config)
+    const staging = await openMysqlStaging(conn, this.defaultDb).catch((err) => {
+      conn.destroy()
+      throw storeError(err)
+    })
+    if (!staging) conn.destroy()
+    return staging
+  }
+
+  async beginStaging(progress: Pick<StagingProgress, 'id' | 'offset' | 'logId'>): Promise<Staging> {
+    const { conn } = await connect(this.#config)
+    return createMysqlStaging(conn, this.defaultDb, progress).catch((err) => {
+      conn.destroy()
+      throw storeError(err)
+    })
   }
 
   async readState(): Promise<StoreState> {

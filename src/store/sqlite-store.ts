@@ -2,12 +2,20 @@ import { Database } from 'bun:sqlite'
 import type { Param, ReadResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
 import { FileLock } from '../file-lock.ts'
+import type { Staging, StagingProgress, StoreSnapshot } from '../snapshot.ts'
 import { checkRole, type NodeClaim, storeInUse } from './ownership.ts'
 import { readOn, runOn, StatementCache, storeError, writeStateOn } from './sqlite-connection.ts'
 import { FK_OFF, FK_ON, type ModeStatement, needsForeignKeysOff } from './sqlite-foreign-keys.ts'
+import {
+  createSqliteStaging,
+  openSqliteSnapshot,
+  openSqliteStaging,
+  type SqliteTakeOver,
+  takeOverOn,
+} from './sqlite-snapshot.ts'
 import { SqliteTxn } from './sqlite-txn.ts'
 import { sqliteColumnType } from './sqlite-types.ts'
-import type { RunResult, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import type { RunResult, SnapshotHold, StatementShape, Store, StoreState, StoreStatement, StoreTxn } from './store.ts'
 import { stateOf } from './values.ts'
 import { WriterLock } from './writer-lock.ts'
 
@@ -272,6 +280,39 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw storeError(err)
     }
+  }
+
+  async openSnapshot(hold: SnapshotHold): Promise<StoreSnapshot> {
+    this.#checkOpen()
+    return openSqliteSnapshot(this.#path, hold)
+  }
+
+  async staging(): Promise<Staging | null> {
+    this.#checkOpen()
+    return openSqliteStaging(this.#path, this.#takeOver)
+  }
+
+  async beginStaging(progress: Pick<StagingProgress, 'id' | 'offset' | 'logId'>): Promise<Staging> {
+    this.#checkOpen()
+    return createSqliteStaging(this.#path, progress, this.#takeOver)
+  }
+
+  /** A finished staging file replaces the store's data on the writer, foreign keys off (the rows are the master's, all at once). */
+  readonly #takeOver: SqliteTakeOver = async (stagingPath, schema, progress) => {
+    const release = await this.#acquire()
+    try {
+      this.#setForeignKeys(FK_OFF)
+      this.#statements.clear() // their tables are about to be dropped
+      takeOverOn(this.#writer, stagingPath, schema, progress)
+    } catch (err) {
+      throw storeError(err, `take over the snapshot in ${this.displayUrl}: `)
+    } finally {
+      release()
+    }
+  }
+
+  get #path(): string {
+    return this.displayUrl.slice('sqlite:'.length)
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ColumnType, Param, ReadResult, Statement } from '../entry.ts'
+import type { Staging, StagingProgress, StoreSnapshot } from '../snapshot.ts'
 import type { IdTable } from '../sql/insert-id.ts'
 
 /** What the store remembers about replication, in the same transaction as the data. */
@@ -87,6 +88,9 @@ export interface StoreTxn {
   /** Safe to call after a failed commit or on a broken connection. */
   rollback(): Promise<void>
 }
+
+/** Runs the moment a snapshot's read view is taken, with every commit held off. */
+export type SnapshotHold = (takeView: () => Promise<void>) => Promise<void>
 
 /** A client's read for relayRead: where it runs, with which settings, and its COM_QUERY payload. */
 export interface RelayedRead {
@@ -205,6 +209,17 @@ export interface Store {
    * would replay the master's entries into the master's databases.
    */
   masterOnSameServer?(logId: string): Promise<string | null>
+  /**
+   * A consistent read of the replicated data and its offset (snapshot.ts). The read view
+   * is taken inside `hold`, while nothing commits (the master holds its writer for just
+   * that); the schema is read after it (MySQL's SHOW CREATE is outside the view: the
+   * master checks that no DDL committed meanwhile).
+   */
+  openSnapshot(hold: SnapshotHold): Promise<StoreSnapshot>
+  /** The snapshot load in progress on this store (a slave's), or null. */
+  staging(): Promise<Staging | null>
+  /** Starts loading snapshot `id` at `offset`, throwing away any other load in progress. */
+  beginStaging(progress: Pick<StagingProgress, 'id' | 'offset' | 'logId'>): Promise<Staging>
   /** Prepares a statement without running it, to learn its result columns; rejects as running it would (syntax, missing table). */
   describe(db: string | null, sql: string): Promise<StatementShape>
   close(): Promise<void>

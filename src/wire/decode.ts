@@ -132,6 +132,7 @@ const replicaStatus = object({
   lagSeconds: numOrNull,
   error: strOrNull,
   stopped: optional(bool),
+  snapshot: optional(nullable(object({ offset: uint, rowsSent: uint, rowsEstimate: uint }))),
 })
 
 const nodeStatus = union('role', {
@@ -146,17 +147,63 @@ const nodeStatus = union('role', {
     error: strOrNull,
     stopped: optional(bool),
     filters: optional(object({ replicateDb: arrayOf(str), ignoreDb: arrayOf(str) })),
+    snapshot: optional(
+      nullable(
+        object({
+          id: str,
+          offset: uint,
+          rows: uint,
+          rowsEstimate: uint,
+          bytes: uint,
+          percent: num,
+          rowsPerSecond: uint,
+        }),
+      ),
+    ),
   },
+})
+
+const cursor = nullable(arrayOf(param))
+const snapshotResume = object({ id: str, table: uint, after: cursor })
+const snapshotSchema = object({
+  databases: arrayOf(object({ name: str, create: str })),
+  tables: arrayOf(
+    object({ db: strOrNull, name: str, create: str, columns: arrayOf(str), keyColumns: uint, rowsEstimate: uint }),
+  ),
+  after: arrayOf(object({ db: strOrNull, sql: str })),
 })
 
 /** Every message type's fields, besides `type` itself. */
 const MESSAGES: Record<MessageType, Check> = {
   greeting: object({ protocol: uint, role, nonce: str }),
   hello: union('peer', {
-    slave: { protocol: uint, auth: str, slaveId: str, position: uint, logId: strOrNull, listen: strOrNull },
+    slave: {
+      protocol: uint,
+      auth: str,
+      slaveId: str,
+      position: uint,
+      logId: strOrNull,
+      listen: strOrNull,
+      snapshot: optional(snapshotResume),
+    },
     client: { protocol: uint, auth: str },
   }),
   welcome: object({ role, logId: strOrNull, offset: uint, dialect: optional(dialect) }),
+  'snapshot-begin': object({
+    id: str,
+    offset: uint,
+    logId: str,
+    schema: snapshotSchema,
+    resume: nullable(snapshotResume),
+  }),
+  'snapshot-rows': object({
+    id: str,
+    table: uint,
+    rows: arrayOf(leaf(Array.isArray, 'an array of values')),
+    next: cursor,
+    checksum: uint,
+  }),
+  'snapshot-end': object({ id: str }),
   entries: object({ entries: arrayOf(entry) }),
   heartbeat: object({ offset: uint, ts: num }),
   ack: object({ applied: uint, error: strOrNull }),

@@ -1,4 +1,5 @@
 import type { Entry, Param, ReadResult, WriteResult } from '../entry.ts'
+import type { RowCursor, SnapshotSchema } from '../snapshot.ts'
 
 /** Bumped on any incompatible change to frames or messages. */
 export const PROTOCOL_VERSION = 1
@@ -28,6 +29,8 @@ export type Message =
       position: number
       logId: string | null
       listen: string | null
+      /** The snapshot this slave was loading when its connection ended, to go on with where it stands. */
+      snapshot?: SnapshotResume
     }
   | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
   /** server → peer: accepted. To a slave: the master's log id and last offset. */
@@ -39,6 +42,24 @@ export type Message =
       /** The SQL its store speaks, which its log's statements are written in; absent from older nodes. */
       dialect?: 'mysql' | 'sqlite'
     }
+  /**
+   * master → slave, before any entries when the slave's position is before the log's
+   * start: a snapshot of the master's data at `offset` follows (snapshot-rows, table by
+   * table, then snapshot-end), then entries from offset + 1. `resume`: it goes on where
+   * the slave's hello said its load stands; null: from the start (a load of another
+   * snapshot is thrown away).
+   */
+  | {
+      type: 'snapshot-begin'
+      id: string
+      offset: number
+      logId: string
+      schema: SnapshotSchema
+      resume: SnapshotResume | null
+    }
+  /** master → slave: the next rows of schema.tables[table], in key order; next: where they continue (null: the table is done). */
+  | { type: 'snapshot-rows'; id: string; table: number; rows: unknown[][]; next: RowCursor | null; checksum: number }
+  | { type: 'snapshot-end'; id: string }
   /** master → slave: the next entries, in offset order, with no gaps. */
   | { type: 'entries'; entries: Entry[] }
   /** master → slave when idle: the master's last offset and clock, so lag is known. */
@@ -64,6 +85,13 @@ export type Message =
 
 export type MessageType = Message['type']
 
+/** Where a slave's load of snapshot `id` stands: the table it loads and where in it (null: from its first row). */
+export interface SnapshotResume {
+  id: string
+  table: number
+  after: RowCursor | null
+}
+
 /** The hello a slave sends when it attaches. */
 export type SlaveHello = Extract<Message, { type: 'hello'; peer: 'slave' }>
 
@@ -85,6 +113,8 @@ export interface ReplicaStatus {
   error: string | null
   /** True when the slave has stopped applying (diverged, or an entry failed) until it is restarted; absent from older masters. */
   stopped?: boolean
+  /** The snapshot being sent to it (its position was before the log's start), or null; absent from older masters. */
+  snapshot?: { offset: number; rowsSent: number; rowsEstimate: number } | null
 }
 
 /** A slave's replication filters (ddb slave --replicate-db / --ignore-db); both empty: everything applies. */
@@ -120,4 +150,17 @@ export type NodeStatus =
       stopped?: boolean
       /** Absent from slaves that predate filters. */
       filters?: ReplicationFilters
+      /** The master's snapshot being loaded (its position was before the log's start), or null; absent from older slaves. */
+      snapshot?: SnapshotLoadStatus | null
     }
+
+/** Where a slave's load of a snapshot stands. */
+export interface SnapshotLoadStatus {
+  id: string
+  offset: number
+  rows: number
+  rowsEstimate: number
+  bytes: number
+  percent: number
+  rowsPerSecond: number
+}

@@ -99,6 +99,13 @@ export function fakeStore(options: FakeStoreOptions = {}): FakeStore {
       return store.result(s)
     },
     ddlAlreadyApplied: () => false,
+    openSnapshot: async () => {
+      throw new Error('the fake store has no snapshots')
+    },
+    staging: async () => null,
+    beginStaging: async () => {
+      throw new Error('the fake store has no snapshots')
+    },
     version: null,
     sessionDefaults: async () => ({}),
     checkSetting: async () => null,
