@@ -33,8 +33,16 @@ export class ReplicaSession {
   readonly #log: ReplicationLog
   readonly #writer: Writer
   readonly #logger: Logger
+  readonly #onClosed: (session: ReplicaSession) => void
 
-  constructor(peer: Peer, hello: SlaveHello, log: ReplicationLog, writer: Writer, logger: Logger) {
+  constructor(
+    peer: Peer,
+    hello: SlaveHello,
+    log: ReplicationLog,
+    writer: Writer,
+    logger: Logger,
+    onClosed: (session: ReplicaSession) => void = () => {},
+  ) {
     this.#peer = peer
     this.id = hello.slaveId
     this.address = hello.listen ?? peer.remoteAddress
@@ -42,10 +50,16 @@ export class ReplicaSession {
     this.#log = log
     this.#writer = writer
     this.#logger = logger.child({ slave: this.id })
+    this.#onClosed = onClosed
   }
 
   get connected(): boolean {
     return this.#peer !== null
+  }
+
+  /** When the master last heard from the slave (its hello, an ack), ms since the epoch. */
+  get lastSeen(): number {
+    return this.#lastHeard
   }
 
   /** Starts streaming, once the slave's welcome is on its way. */
@@ -104,6 +118,7 @@ export class ReplicaSession {
 
   onClose(reason: string | null): void {
     this.#peer = null
+    this.#onClosed(this)
     if (this.#streamError) return // said when the stream failed
     this.#logger.info('slave disconnected', { applied: this.applied, reason: reason ?? 'closed' })
   }
@@ -126,6 +141,7 @@ export class ReplicaSession {
       lagSeconds: connected ? this.#lagSeconds(published) : null,
       error: this.error ?? this.#streamError?.message ?? null,
       stopped: this.error !== null,
+      lastSeen: this.#lastHeard,
     }
   }
 
