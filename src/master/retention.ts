@@ -89,6 +89,13 @@ export function safeCut(wanted: number, facts: LogFacts, replicaTimeoutMs: numbe
   const hold = (upTo: number, by: () => string) => {
     if (upTo < limit.upTo) limit = { upTo, heldBy: by() }
   }
+  // On a tie the first hold is the one named: a slave or a pin says more than the clock.
+  for (const r of facts.replicas) {
+    if (r.applied < facts.start || !isLive(r, facts, replicaTimeoutMs)) continue
+    hold(r.applied, () => `slave ${r.id} has acknowledged only up to offset ${r.applied}${awayFor(r, facts.now)}`)
+  }
+  const pin = facts.pinned
+  if (pin) hold(pin.offset, () => `${pin.by} needs the entries after offset ${pin.offset}`)
   hold(facts.published, () => `the master has published only up to offset ${facts.published}`)
   const settled = facts.newestBefore(facts.now - STORE_SETTLE_MS)
   hold(
@@ -96,12 +103,6 @@ export function safeCut(wanted: number, facts: LogFacts, replicaTimeoutMs: numbe
     () =>
       `entries after offset ${settled} are younger than ${STORE_SETTLE_MS / 1000} s (the store may not hold them durably yet)`,
   )
-  const pin = facts.pinned
-  if (pin) hold(pin.offset, () => `${pin.by} needs the entries after offset ${pin.offset}`)
-  for (const r of facts.replicas) {
-    if (r.applied < facts.start || !isLive(r, facts, replicaTimeoutMs)) continue
-    hold(r.applied, () => `slave ${r.id} has acknowledged only up to offset ${r.applied}${awayFor(r, facts.now)}`)
-  }
   return { upTo: Math.max(limit.upTo, facts.start), heldBy: limit.heldBy }
 }
 
