@@ -46,7 +46,7 @@ export function registerLogTail(log: Command): void {
           process.stderr.write(`log starts after offset ${file.start}${skipped}\n`)
         }
         const print = (e: Entry) => printLine(flags.json ? JSON.stringify(e) : formatEntry(e))
-        let after = await printRange(file, from - 1, Math.min(last, asked - 1 + n), print)
+        let after = await printRange(file, from - 1, Math.min(last, from - 1 + n), print)
         if (!flags.follow) return
         const stopped = untilStopped().then(() => true)
         for (;;) {

@@ -96,6 +96,8 @@ export function registerMaster(program: Command, logger: Logger): void {
         storeSync: master.store.durability,
         log: master.log.path,
         offset: master.log.lastOffset(),
+        ...(master.log.start > 0 ? { logStart: master.log.start } : {}),
+        ...retentionFields(flags),
       }),
     )
     const stopped = untilStopped()
@@ -106,15 +108,40 @@ export function registerMaster(program: Command, logger: Logger): void {
   })
 }
 
-/** The retention flags (each from its flag or DDB_* variable); none given: the log keeps everything. */
-function retentionPolicy(flags: MasterFlags): RetentionPolicy {
-  const given = <T>(s: Setting, parse: (s: Setting) => T): T | null => (s.text ? parse(s) : null)
+/** The retention flags, each from its flag or DDB_* variable ('' when not given). */
+function retentionSettings(flags: MasterFlags) {
   return {
-    entries: given(lookup(flags.retainEntries, '--retain-entries', 'DDB_RETAIN_ENTRIES', ''), count),
-    timeMs: given(lookup(flags.retainTime, '--retain-time', 'DDB_RETAIN_TIME', ''), duration),
-    bytes: given(lookup(flags.retainBytes, '--retain-bytes', 'DDB_RETAIN_BYTES', ''), size),
-    replicaTimeoutMs: given(lookup(flags.replicaTimeout, '--replica-timeout', 'DDB_REPLICA_TIMEOUT', ''), duration),
+    entries: lookup(flags.retainEntries, '--retain-entries', 'DDB_RETAIN_ENTRIES', ''),
+    timeMs: lookup(flags.retainTime, '--retain-time', 'DDB_RETAIN_TIME', ''),
+    bytes: lookup(flags.retainBytes, '--retain-bytes', 'DDB_RETAIN_BYTES', ''),
+    replicaTimeoutMs: lookup(flags.replicaTimeout, '--replica-timeout', 'DDB_REPLICA_TIMEOUT', ''),
   }
+}
+
+/** The retention policy the flags give; none given: the log keeps everything. */
+function retentionPolicy(flags: MasterFlags): RetentionPolicy {
+  const s = retentionSettings(flags)
+  const given = <T>(setting: Setting, parse: (s: Setting) => T): T | null => (setting.text ? parse(setting) : null)
+  return {
+    entries: given(s.entries, count),
+    timeMs: given(s.timeMs, duration),
+    bytes: given(s.bytes, size),
+    replicaTimeoutMs: given(s.replicaTimeoutMs, duration),
+  }
+}
+
+/** The retention flags given, as the start line shows them (`--retain-time` → retainTime=7d). */
+function retentionFields(flags: MasterFlags): Record<string, string> {
+  const given = Object.values(retentionSettings(flags)).filter((s) => s.text !== '')
+  return Object.fromEntries(given.map((s) => [camel(s.name), s.text]))
+}
+
+/** `--retain-time` or `DDB_RETAIN_TIME` → retainTime. */
+function camel(name: string): string {
+  return name
+    .replace(/^--|^DDB_/, '')
+    .toLowerCase()
+    .replace(/[-_](.)/g, (_, c: string) => c.toUpperCase())
 }
 
 /** The master's prompt, until the master is stopped (the terminal is given back) or the user leaves it (the master runs on). */

@@ -123,6 +123,11 @@ describe('what holds the log back', () => {
     expect(pruneLimit(all, f)).toEqual({ upTo: 1_000, heldBy: null })
   })
 
+  test('on a tie, the slave is named rather than the clock', () => {
+    const young = facts({ ageMinutes: (k) => (k > 990 ? 0 : 10), replicas: [replica('s1', 990)] })
+    expect(pruneLimit(all, young).heldBy).toBe('slave s1 has acknowledged only up to offset 990')
+  })
+
   test('a pin holds the entries after it', () => {
     const f = facts({ pinned: { offset: 250, by: 'a snapshot for s3' }, replicas: [replica('s1', 600)] })
     expect(pruneLimit(all, f)).toEqual({ upTo: 250, heldBy: 'a snapshot for s3 needs the entries after offset 250' })
