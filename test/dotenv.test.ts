@@ -81,7 +81,15 @@ describe('environment variables', () => {
     const paragraph = /The flags that say what one run does have\s+no environment variable:([\s\S]*?)\n\n/.exec(readme)
     const without = new Set([...(paragraph?.[1] ?? '').matchAll(/`(-[\w-]+)`/g)].map((m) => m[1]!))
     expect(without.size).toBeGreaterThan(0)
-    for (const command of [['master'], ['slave'], ['sql'], ['status'], ['log', 'tail']]) {
+    for (const command of [
+      ['master'],
+      ['slave'],
+      ['sql'],
+      ['status'],
+      ['log', 'tail'],
+      ['log', 'prune'],
+      ['replica', 'forget'],
+    ]) {
       const help = (await runDdb([...command, '--help'])).stdout
       // One block per option: its line and the lines its description wraps onto.
       const blocks = help

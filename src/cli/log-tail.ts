@@ -17,9 +17,12 @@ interface TailFlags {
   json?: boolean
 }
 
-/** `ddb log tail`: print log entries, reading the log file directly (safe while the master runs). */
-export function registerLog(program: Command): void {
-  const log = program.command('log').description('inspect the replication log')
+/**
+ * `ddb log tail`: print log entries, reading the log file directly (safe while the
+ * master runs). A pruned log says where it begins, on stderr (the entries on stdout
+ * keep their shape).
+ */
+export function registerLogTail(log: Command): void {
   log
     .command('tail')
     .description('print the newest entries (or from an offset), optionally following new ones')
@@ -35,7 +38,13 @@ export function registerLog(program: Command): void {
         const last = file.lastOffset()
         const wanted = (text: string, name: string) => count(lookup(text, name, null, ''))
         const n = flags.n !== undefined ? wanted(flags.n, '-n') : flags.from !== undefined ? Infinity : 10
-        const from = flags.from !== undefined ? Math.max(1, wanted(flags.from, '--from')) : Math.max(1, last - n + 1)
+        const first = file.start + 1
+        const asked = flags.from !== undefined ? Math.max(1, wanted(flags.from, '--from')) : Math.max(1, last - n + 1)
+        const from = Math.max(asked, first)
+        if (file.start > 0) {
+          const skipped = flags.from !== undefined && asked < first ? ` (entries before ${first} were pruned)` : ''
+          process.stderr.write(`log starts after offset ${file.start}${skipped}\n`)
+        }
         const print = (e: Entry) => printLine(flags.json ? JSON.stringify(e) : formatEntry(e))
         let after = await printRange(file, from - 1, Math.min(last, from - 1 + n), print)
         if (!flags.follow) return

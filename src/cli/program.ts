@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander'
 import { formatError, UsageError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
-import { registerLog } from './log-tail.ts'
+import { registerLogPrune } from './log-prune.ts'
+import { registerLogTail } from './log-tail.ts'
 import { registerMaster } from './master.ts'
 import { AlreadyReported } from './print.ts'
+import { registerReplica } from './replica.ts'
 import { readDotenv } from './settings.ts'
 import { registerSlave } from './slave.ts'
 import { registerSql } from './sql.ts'
@@ -41,8 +43,11 @@ function program(): Command {
   registerSlave(program, logger)
   registerSql(program)
   registerStatus(program)
-  registerLog(program)
+  const log = program.command('log').description('inspect and prune the replication log')
+  registerLogTail(log)
+  registerLogPrune(log)
+  registerReplica(program)
   for (const command of program.commands) command.exitOverride()
-  for (const c of program.commands.find((c) => c.name() === 'log')?.commands ?? []) c.exitOverride()
+  for (const group of program.commands) for (const c of group.commands) c.exitOverride()
   return program
 }

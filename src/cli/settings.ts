@@ -61,6 +61,34 @@ export function count(s: Setting): number {
   return n
 }
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+}
+
+/** Parses a duration with its unit (30s, 12h, 7d; also ms, m, w) into milliseconds. */
+export function duration(s: Setting): number {
+  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(s.text.trim())
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : NaN
+  if (!Number.isSafeInteger(ms)) throw invalid(s, 'expected a duration such as 90s, 30m, 12h or 7d')
+  return ms
+}
+
+/** Binary multiples, as MySQL counts its sizes: 1KB = 1024 bytes. */
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }
+
+/** Parses a size in bytes, with an optional unit: 512MB, 10GB, 64K, 1TiB (1KB = 1024 bytes). */
+export function size(s: Setting): number {
+  const m = /^(\d+)\s*(?:([kmgt])(?:i?b)?|(b)?)$/i.exec(s.text.trim())
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[(m[2] ?? m[3] ?? '').toLowerCase()]! : NaN
+  if (!Number.isSafeInteger(bytes)) throw invalid(s, 'expected a size such as 512MB or 10GB')
+  return bytes
+}
+
 /** Parses one of a fixed set of words. */
 export function choice<T extends string>(s: Setting, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(s.text)) throw invalid(s, `expected ${choices.join(' or ')}`)

@@ -76,6 +76,7 @@ export function formatStatus(s: NodeStatus): string {
     `offset     ${s.offset}`,
     `log        ${s.logId}`,
     `store      ${s.store}`,
+    ...(s.logStart ? [`log start  after offset ${s.logStart} (older entries pruned)`] : []),
     ...(s.readOnly ? [`read-only  ${s.readOnly}`] : []),
   ]
   if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
@@ -86,10 +87,11 @@ export function formatStatus(s: NodeStatus): string {
     r.lagEntries ?? 'unknown',
     r.lagSeconds?.toFixed(1) ?? 'unknown',
     r.connected ? 'yes' : 'no',
+    r.connected || r.lastSeen === undefined ? '' : new Date(r.lastSeen).toISOString(),
     r.error ?? '',
   ])
   return [
     ...head,
-    formatTable(['id', 'address', 'applied', 'lag (entries)', 'lag (s)', 'connected', 'error'], rows),
+    formatTable(['id', 'address', 'applied', 'lag (entries)', 'lag (s)', 'connected', 'last seen', 'error'], rows),
   ].join('\n')
 }

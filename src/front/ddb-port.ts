@@ -149,10 +149,46 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
           .then(() => peer.send({ type: 'status-result', id: m.id, status: node.status() }))
           .catch(() => {})
         return
+      case 'forget-replica':
+        previous = answer(previous, peer, m.id, async () => {
+          if (!node.forgetReplica) throw notMaster('forget a slave')
+          node.forgetReplica(m.replica)
+          return { type: 'forgotten', id: m.id, replica: m.replica }
+        })
+        return
+      case 'prune-log':
+        previous = answer(previous, peer, m.id, async () => {
+          if (!node.pruneLog) throw notMaster('prune the log')
+          const pruned = await node.pruneLog(m.before)
+          return { type: 'pruned', id: m.id, ...pruned }
+        })
+        return
       default:
         peer.close(`unexpected ${m.type} message from a client`)
     }
   }
+}
+
+/** Answers one request after the ones before it: its answer, or the error it failed with. */
+function answer(previous: Promise<void>, peer: Peer, id: number, run: () => Promise<Message>): Promise<void> {
+  return previous
+    .then(async () => {
+      let reply: Message
+      try {
+        reply = await run()
+      } catch (err) {
+        reply = errorMessage(id, err)
+      }
+      await peer.send(reply)
+    })
+    .catch(() => {})
+}
+
+/** What a slave answers a request only the master can do. */
+function notMaster(what: string): DdbError {
+  return new DdbError('NOT_MASTER', `this node is a slave: only the master can ${what}`, {
+    hint: "send it to the master's ddb port with --to",
+  })
 }
 
 /** The error message a request gets; unexpected errors keep their message, never a stack. */

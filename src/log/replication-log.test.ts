@@ -108,3 +108,128 @@ describe('ReplicationLog.open', () => {
     expect(append(log, [draft('d')])[0]!.offset).toBe(3)
   })
 })
+
+describe('pruning the oldest entries', () => {
+  const bulky = (i: number) => ({ ...draft(`INSERT INTO t VALUES (${i}, '${'x'.repeat(500)}')`), ts: 1_000 + i })
+  const fill = (log: ReplicationLog, n: number) => {
+    for (let i = 0; i < n; i += 500)
+      append(
+        log,
+        Array.from({ length: Math.min(500, n - i) }, (_, j) => bulky(i + j + 1)),
+      )
+  }
+
+  test('removeThrough removes in batches and moves the start in the same commit', () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    fill(log, 100)
+    expect(log.removeThrough(60, 25)).toBe(25)
+    expect(log.removeThrough(60, 25)).toBe(50)
+    expect(log.removeThrough(60, 25)).toBe(60)
+    expect(log.removeThrough(60, 25)).toBe(60)
+    expect(log.start).toBe(60)
+    expect(log.readAfter(60, 2).map((e) => e.offset)).toEqual([61, 62])
+    log.close()
+    const again = ReplicationLog.open(path)
+    expect(again.start).toBe(60)
+    expect(again.get(60)).toBeNull()
+    expect(again.get(61)?.offset).toBe(61)
+  })
+
+  test('a read from before the start is refused, not answered with a gap', () => {
+    const log = ReplicationLog.open(logPath())
+    fill(log, 10)
+    log.removeThrough(5, 100)
+    expect(() => log.readAfter(3, 10)).toThrow(/starts after entry 5 \(the entries before were pruned\)/)
+    expect(log.readAfter(5, 1)[0]!.offset).toBe(6)
+  })
+
+  test('a reader that has not refreshed since another process pruned is refused too', () => {
+    const path = logPath()
+    const writer = ReplicationLog.open(path)
+    fill(writer, 10)
+    const reader = ReplicationLog.open(path, { readonly: true })
+    writer.removeThrough(7, 100)
+    expect(() => reader.readAfter(2, 10)).toThrow(/starts after entry 7/)
+    expect(reader.start).toBe(7)
+  })
+
+  test('a log pruned to its last entry keeps its offsets across reopen', () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    fill(log, 3)
+    log.removeThrough(3, 100)
+    expect(log.lastOffset()).toBe(3)
+    log.close()
+    const again = ReplicationLog.open(path)
+    expect(again.lastOffset()).toBe(3)
+    expect(append(again, [draft('d')])[0]!.offset).toBe(4)
+  })
+
+  test('reclaimSpace gives the freed pages back to the file system', async () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    fill(log, 5_000)
+    const before = await log.reclaimSpace(async () => {})
+    log.removeThrough(4_900, 10_000)
+    const after = await log.reclaimSpace(async () => {})
+    expect(before).toBeGreaterThan(2_500_000)
+    expect(after).toBeLessThan(before / 10)
+    expect(log.readAfter(4_900, 200)).toHaveLength(100)
+  })
+
+  test('a log of an older ddb (no auto_vacuum) is converted by its first reclaim', async () => {
+    const path = logPath()
+    const old = new Database(path, { create: true })
+    old.exec('PRAGMA journal_mode = WAL')
+    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`)
+    old.exec(
+      `CREATE TABLE entries (offset INTEGER PRIMARY KEY, ts INTEGER NOT NULL, db TEXT, statements TEXT NOT NULL, affected TEXT NOT NULL, checksum INTEGER NOT NULL)`,
+    )
+    old.exec(`INSERT INTO meta VALUES ('log_id', 'old'), ('format', '1')`)
+    old.close()
+    const log = ReplicationLog.open(path)
+    fill(log, 3_000)
+    expect(log.usedBytes()).toBeGreaterThan(1_500_000)
+    log.removeThrough(2_990, 10_000)
+    expect(await log.reclaimSpace(async () => {})).toBeLessThan(200_000)
+    const raw = new Database(path, { readonly: true })
+    expect(raw.query('PRAGMA auto_vacuum').get()).toEqual({ auto_vacuum: 2 })
+    raw.close()
+  })
+
+  test('newestBefore finds the newest entry older than a time; sizesAfter weighs entries', () => {
+    const log = ReplicationLog.open(logPath())
+    fill(log, 100)
+    expect(log.newestBefore(1_000 + 40)).toBe(39)
+    expect(log.newestBefore(0)).toBe(0)
+    expect(log.newestBefore(10_000)).toBe(100)
+    log.removeThrough(50, 100)
+    expect(log.newestBefore(1_000 + 40)).toBe(50)
+    const sizes = log.sizesAfter(50, 3)
+    expect(sizes.map((s) => s.offset)).toEqual([51, 52, 53])
+    expect(sizes[0]!.bytes).toBeGreaterThan(500)
+    expect(log.usedBytes()).toBeGreaterThan(0)
+  })
+})
+
+describe('ReplicaRegistry', () => {
+  test('keeps replicas across reopen, in the order they first attached, until forgotten', () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    log.replicas.save([
+      { id: 'b', address: '10.0.0.2:8081', applied: 5, lastSeen: 1_000 },
+      { id: 'a', address: '10.0.0.1:8081', applied: 3, lastSeen: 2_000 },
+    ])
+    log.replicas.save([{ id: 'b', address: '10.0.0.9:8081', applied: 9, lastSeen: 3_000 }])
+    log.close()
+    const again = ReplicationLog.open(path)
+    expect(again.replicas.list()).toEqual([
+      { id: 'b', address: '10.0.0.9:8081', applied: 9, lastSeen: 3_000 },
+      { id: 'a', address: '10.0.0.1:8081', applied: 3, lastSeen: 2_000 },
+    ])
+    expect(again.replicas.forget('b')).toBe(true)
+    expect(again.replicas.forget('b')).toBe(false)
+    expect(again.replicas.list().map((r) => r.id)).toEqual(['a'])
+  })
+})

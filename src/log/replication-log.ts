@@ -1,8 +1,9 @@
 import { Database, type Statement as SqliteStatement } from 'bun:sqlite'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { type Entry, type EntryDraft, entryChecksum } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import { FileLock } from '../file-lock.ts'
+import { REGISTRY_SCHEMA, ReplicaRegistry } from './replica-registry.ts'
 
 /** The log file format this ddb writes and reads (meta key 'format'); a newer one is refused, never guessed at. */
 export const LOG_FORMAT = 1
@@ -56,11 +57,15 @@ CREATE TABLE IF NOT EXISTS entries (
   time_zone  TEXT
 );`
 
+/** Pages incremental_vacuum frees per step (4 MiB of 4 KiB pages): each step is one short write the writer waits behind. */
+const VACUUM_STEP_PAGES = 1_000
+
 /**
  * ReplicationLog is the master's durable, append-only list of entries in one
  * SQLite file (WAL mode). Offsets are the rowid: 1, 2, 3 … with no gaps, so a
- * read from any offset is an index seek. Entries are never changed; the only
- * removal is of the newest entries, for a logged DDL that then failed.
+ * read from any offset is an index seek. Entries are never changed. They are
+ * removed from the oldest end (pruning, which moves the start), and from the
+ * newest end only for a logged DDL that then failed.
  */
 export class ReplicationLog {
   readonly path: string
@@ -68,9 +73,11 @@ export class ReplicationLog {
   readonly #db: Database
   readonly #insert: SqliteStatement
   readonly #readFrom: SqliteStatement<EntryRow, [number, number]>
+  readonly #tsOf: SqliteStatement<{ ts: number }, [number]>
   readonly #lock: FileLock | null
   #last: number
   #start: number
+  #replicas: ReplicaRegistry | null = null
 
   private constructor(path: string, db: Database, lock: FileLock | null) {
     this.path = path
@@ -81,8 +88,15 @@ export class ReplicationLog {
       `INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     )
     this.#readFrom = db.prepare(`SELECT * FROM entries WHERE offset > ? ORDER BY offset LIMIT ?`)
-    this.#last = (db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }).last
+    this.#tsOf = db.prepare(`SELECT ts FROM entries WHERE offset = ?`)
     this.#start = Number(metaValue(db, 'start') ?? 0)
+    this.#last = this.#readLast()
+  }
+
+  /** The newest offset: the newest entry's, or the start when every entry was pruned. */
+  #readLast(): number {
+    const newest = this.#db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }
+    return Math.max(newest.last, this.#start)
   }
 
   /**
@@ -102,9 +116,13 @@ export class ReplicationLog {
       db.exec('PRAGMA busy_timeout = 5000')
       checkIsLog(db, path)
       if (!options.readonly) {
+        // Only takes effect before the first table is created: a new log can give pruned pages back to
+        // the file system; a log of an older ddb is converted by its first prune (reclaimSpace).
+        db.exec('PRAGMA auto_vacuum = INCREMENTAL')
         db.exec('PRAGMA journal_mode = WAL')
         db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`)
         db.exec(SCHEMA)
+        db.exec(REGISTRY_SCHEMA)
         // Logs written before entries carried a time zone gain the column (empty for their old entries).
         const columns = db.query(`PRAGMA table_info(entries)`).all() as Array<{ name: string }>
         if (!columns.some((c) => c.name === 'time_zone')) db.exec(`ALTER TABLE entries ADD COLUMN time_zone TEXT`)
@@ -147,11 +165,19 @@ export class ReplicationLog {
       throw new DdbError('LOG_START', `log ${this.path} starts after ${this.#start}, not ${offset}`)
     this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('start', ?)`).run(String(offset))
     this.#start = offset
+    this.#last = Math.max(this.#last, offset)
   }
 
-  /** Reads the newest offset from the file: for readers following a log another process appends to. */
+  /** The slaves this log's master has taken on (the master's only: a reader never opens it). */
+  get replicas(): ReplicaRegistry {
+    this.#replicas ??= new ReplicaRegistry(this.#db)
+    return this.#replicas
+  }
+
+  /** Reads the start and the newest offset from the file: for readers following a log another process appends to (and prunes). */
   refresh(): number {
-    this.#last = (this.#db.query(`SELECT coalesce(max(offset), 0) AS last FROM entries`).get() as { last: number }).last
+    this.#start = Number(metaValue(this.#db, 'start') ?? 0)
+    this.#last = this.#readLast()
     return this.#last
   }
 
@@ -220,8 +246,13 @@ export class ReplicationLog {
     }
   }
 
-  /** Entries with offset > `after`, oldest first, at most `limit`; each checksum verified. */
+  /**
+   * Entries with offset > `after`, oldest first, at most `limit`; each checksum verified.
+   * Entries up to the start are gone: a read from before it is refused (LOG_PRUNED), never
+   * answered with a gap (also when another process pruned since this reader's refresh).
+   */
   readAfter(after: number, limit: number): Entry[] {
+    if (after < this.#start) throw prunedError(this.path, after, this.#start)
     let rows: EntryRow[]
     try {
       rows = this.#readFrom.all(after, limit)
@@ -232,12 +263,108 @@ export class ReplicationLog {
         hint: 'the log file was damaged; restore it from a backup',
       })
     }
+    if (rows.length > 0 && rows[0]!.offset !== after + 1) {
+      this.refresh()
+      throw prunedError(this.path, after, Math.max(this.#start, rows[0]!.offset - 1))
+    }
     return rows.map(rowToEntry)
   }
 
-  /** The entry at `offset`, or null. */
+  /** The entry at `offset`, or null (also when it was pruned). */
   get(offset: number): Entry | null {
+    if (offset <= this.#start) return null
     return this.readAfter(offset - 1, 1).find((e) => e.offset === offset) ?? null
+  }
+
+  /** When the entry at `offset` ran (the master's clock, ms), or null if the log does not hold it. */
+  timeOf(offset: number): number | null {
+    return this.#tsOf.get(offset)?.ts ?? null
+  }
+
+  /**
+   * The newest offset whose entry ran before `ts` (the start if none did), by binary search:
+   * entries' times follow their offsets (a master clock that stepped back only keeps some longer).
+   */
+  newestBefore(ts: number): number {
+    let [before, notBefore] = [this.#start, this.#last + 1]
+    while (notBefore - before > 1) {
+      const mid = Math.floor((before + notBefore) / 2)
+      const t = this.timeOf(mid)
+      if (t !== null && t < ts) before = mid
+      else notBefore = mid
+    }
+    return before
+  }
+
+  /** The bytes the log's pages in use take (the file less its free pages, not counting the WAL). */
+  usedBytes(): number {
+    return (this.#pragma('page_count') - this.#pragma('freelist_count')) * this.#pragma('page_size')
+  }
+
+  /**
+   * The offsets after `after` (up to `limit` of them) with the bytes each entry's content
+   * takes, oldest first: what --retain-bytes weighs.
+   */
+  sizesAfter(after: number, limit: number): Array<{ offset: number; bytes: number }> {
+    return this.#db
+      .query(
+        `SELECT offset, length(CAST(statements AS BLOB)) + length(CAST(affected AS BLOB)) + coalesce(length(CAST(db AS BLOB)), 0) + 32 AS bytes
+         FROM entries WHERE offset > ? ORDER BY offset LIMIT ?`,
+      )
+      .all(after, limit) as Array<{ offset: number; bytes: number }>
+  }
+
+  /**
+   * Removes the oldest entries, up to `offset` but at most `limit` of them, and moves the
+   * start past them in the same commit (so a crash leaves no gap the start does not say);
+   * returns the new start. The caller decides what may go (never a published entry a slave needs).
+   */
+  removeThrough(offset: number, limit: number): number {
+    const upTo = Math.min(offset, this.#start + limit, this.#last)
+    if (upTo <= this.#start) return this.#start
+    try {
+      this.#db.transaction(() => {
+        this.#db.query(`DELETE FROM entries WHERE offset <= ?`).run(upTo)
+        this.setStart(upTo)
+      })()
+    } catch (err) {
+      this.#start = Number(metaValue(this.#db, 'start') ?? 0) // the transaction rolled back: as it was
+      this.#abandon()
+      throw logWriteError(this.path, err)
+    }
+    return upTo
+  }
+
+  /**
+   * Gives the pages that removed entries freed back to the file system, one short step at a
+   * time (`step` is called between them, so the writer is never held long), then truncates
+   * the WAL. A log of an older ddb (no auto_vacuum) is converted once, by a VACUUM that
+   * rewrites what it still holds. Returns the bytes the file and its WAL take afterwards.
+   */
+  async reclaimSpace(step: () => Promise<void>): Promise<number> {
+    if (this.#pragma('auto_vacuum') !== INCREMENTAL) {
+      this.#db.exec('PRAGMA auto_vacuum = INCREMENTAL')
+      this.#db.exec('VACUUM')
+    }
+    for (let free = this.#pragma('freelist_count'); free > 0; ) {
+      this.#db.exec(`PRAGMA incremental_vacuum(${VACUUM_STEP_PAGES})`)
+      const left = this.#pragma('freelist_count')
+      if (left >= free) break // nothing more it can give back
+      free = left
+      await step()
+    }
+    // A reader (ddb log tail) may hold the WAL for a moment: wait for it briefly, never for long.
+    this.#db.exec('PRAGMA busy_timeout = 100')
+    try {
+      this.#db.query('PRAGMA wal_checkpoint(TRUNCATE)').get()
+    } finally {
+      this.#db.exec('PRAGMA busy_timeout = 5000')
+    }
+    return fileBytes(this.path)
+  }
+
+  #pragma(name: string): number {
+    return Object.values(this.#db.query(`PRAGMA ${name}`).get() as object)[0] as number
   }
 
   /** Removes every entry after `offset` (a logged MySQL DDL that failed; never a published entry). */
@@ -250,6 +377,23 @@ export class ReplicationLog {
     this.#db.close()
     this.#lock?.release() // after the connection: see FileLock
   }
+}
+
+/** SQLite's auto_vacuum = INCREMENTAL. */
+const INCREMENTAL = 2
+
+/** What the log file and its WAL take on disk. */
+function fileBytes(path: string): number {
+  return [path, `${path}-wal`].reduce((sum, p) => sum + (existsSync(p) ? statSync(p).size : 0), 0)
+}
+
+/** A read from before the log's start: those entries were pruned (or never in this log). */
+function prunedError(path: string, after: number, start: number): DdbError {
+  return new DdbError(
+    'LOG_PRUNED',
+    `read log ${path} after entry ${after}: the log starts after entry ${start} (the entries before were pruned)`,
+    { hint: 'a store behind the log start needs a snapshot of the master' },
+  )
 }
 
 /** A failed log write, in the operator's words (SQLite's "database or disk is full", with the file). */

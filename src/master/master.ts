@@ -10,9 +10,13 @@ import type { Store } from '../store/store.ts'
 import type { NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
+import { LogPins } from './log-pins.ts'
+import { type PruneResult, Pruner } from './pruner.ts'
 import { recover } from './recovery.ts'
+import { ReplicaRoster } from './replica-roster.ts'
 import { ReplicaSession } from './replica-session.ts'
 import { Snapshots } from './snapshots.ts'
+import { KEEP_EVERYTHING, type RetentionPolicy } from './retention.ts'
 import { type ClassifiedStatement, Writer } from './writer.ts'
 
 /** How often the master checks that its store still holds every published entry. */
@@ -29,6 +33,8 @@ export interface MasterOptions {
   onFatal(err: unknown): void
   /** A client transaction idle this long is rolled back, in ms (default TRANSACTION_IDLE_MS). */
   transactionIdleMs?: number
+  /** Which entries the log may drop (default: none, it keeps everything). */
+  retention?: RetentionPolicy
 }
 
 /**
@@ -41,15 +47,16 @@ export class Master {
   readonly store: Store
   readonly log: ReplicationLog
   readonly #writer: Writer
-  readonly #replicas = new Map<string, ReplicaSession>()
+  /** Every slave that attached, now or before a restart (the log's registry). */
+  readonly #replicas: ReplicaRoster
+  readonly #pins = new LogPins()
+  readonly #pruner: Pruner
   readonly #logger: Logger
   readonly #transactionIdleMs: number | undefined
   /** Looks each second for entries the store lost (Writer.checkStore). */
   readonly #storeCheck: ReturnType<typeof setInterval>
   /** Consistent reads sent to slaves whose position is before the log's start. */
   readonly #snapshots: Snapshots
-  /** Offsets whose following entries must stay in the log (a snapshot being sent), with how many pins each. */
-  readonly #pins = new Map<number, number>()
 
   private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
     this.store = store
@@ -59,32 +66,25 @@ export class Master {
     this.#writer = new Writer(store, log, options.logger.child({ component: 'writer' }), options.onFatal)
     this.#storeCheck = setInterval(() => void this.#writer.checkStore(), STORE_CHECK_MS)
     this.#storeCheck.unref()
+    this.#replicas = new ReplicaRoster(log.replicas, options.logger.child({ component: 'registry' }))
+    this.#pruner = new Pruner(
+      log,
+      options.retention ?? KEEP_EVERYTHING,
+      {
+        published: () => this.#writer.published.current,
+        replicas: () => this.#replicas.holds(),
+        pinned: () => this.#pins.floor(),
+      },
+      options.logger.child({ component: 'pruner' }),
+    )
     this.#snapshots = new Snapshots(
       store,
       log,
       this.#writer,
       options.logger.child({ component: 'snapshot' }),
-      (offset) => this.pinLog(offset),
+      (offset) => this.pinLog(offset, 'a snapshot being sent'),
     )
     this.#writer.beforeDdl = () => this.#snapshots.abortForDdl()
-  }
-
-  /** Keeps every entry after `offset` in the log until the returned release is called. */
-  pinLog(offset: number): () => void {
-    this.#pins.set(offset, (this.#pins.get(offset) ?? 0) + 1)
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      const n = (this.#pins.get(offset) ?? 1) - 1
-      if (n === 0) this.#pins.delete(offset)
-      else this.#pins.set(offset, n)
-    }
-  }
-
-  /** The lowest offset pinned, or null: nothing after it may leave the log. */
-  pinnedFloor(): number | null {
-    return this.#pins.size === 0 ? null : Math.min(...this.#pins.keys())
   }
 
   /**
@@ -155,8 +155,33 @@ export class Master {
       logId: this.log.id,
       store: this.store.displayUrl,
       readOnly: this.#writer.readOnly?.reason ?? null,
-      replicas: [...this.#replicas.values()].map((r) => r.status()),
+      logStart: this.log.start,
+      replicas: this.#replicas.statuses(this.log.start),
     }
+  }
+
+  /**
+   * Keeps the entries after `offset` in the log until the returned function is called:
+   * whatever will read the log from there (a snapshot sent at `offset`, which its slave
+   * then follows from offset + 1) pins it first. The pruner never removes a pinned entry.
+   */
+  pinLog(offset: number, by = 'a snapshot in progress'): () => void {
+    return this.#pins.pin(offset, by)
+  }
+
+  /** The lowest offset pinned (the pruner keeps every entry after it), or null. */
+  pinnedFloor(): number | null {
+    return this.#pins.floor()?.offset ?? null
+  }
+
+  /** `ddb replica forget`: removes a slave that is not connected from the registry, so the log stops waiting for it. */
+  forgetReplica(id: string): void {
+    this.#replicas.forget(id)
+  }
+
+  /** `ddb log prune --before N`: removes the entries before N unless a live slave or a pin still needs them. */
+  pruneLog(before: number): Promise<PruneResult> {
+    return this.#pruner.pruneBefore(before)
   }
 
   /** Takes on a slave that said hello: refuses one of another log or ahead of this one, else streams to it from its position. */
@@ -180,18 +205,19 @@ export class Master {
         },
       )
     }
-    this.#replicas.get(hello.slaveId)?.close('replaced by a new connection from the same slave')
+    this.#replicas.session(hello.slaveId)?.close('replaced by a new connection from the same slave')
     // A slave before the log's start (a new one of a master that adopted its data, or one away past retention) gets a snapshot first.
-    const needsSnapshot = hello.position < this.log.start || (hello.logId === null && this.log.start > 0)
+    const needsSnapshot = hello.position < this.log.start
     const session = new ReplicaSession(
       peer,
       hello,
       this.log,
       this.#writer,
       this.#logger.child({ component: 'streamer' }),
+      (s) => this.#replicas.detached(s),
       needsSnapshot ? this.#snapshots : null,
     )
-    this.#replicas.set(hello.slaveId, session)
+    this.#replicas.attach(session)
     this.#logger.info('slave attached', {
       slave: hello.slaveId,
       address: session.address,
@@ -205,7 +231,8 @@ export class Master {
   /** Finishes queued writes, closes store and log (stop the front ends first). Safe twice. */
   async close(): Promise<void> {
     clearInterval(this.#storeCheck)
-    for (const replica of this.#replicas.values()) replica.close('master shutting down')
+    await this.#pruner.close()
+    this.#replicas.close('master shutting down')
     await this.#snapshots.close()
     await this.#writer.close()
     await this.store.close()

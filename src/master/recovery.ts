@@ -17,22 +17,22 @@ async function holdsData(store: Store): Promise<boolean> {
 }
 
 /**
- * A new log on a store that already holds data: the data is adopted as entry 1 (no
- * statements: it stands for everything that was there) and the log starts after it, so
- * a new slave, at offset 0, gets a snapshot that holds the data, then the entries after it.
- * Crash-safe at each step: the start moves first (a crash then adopts again), the
- * store records entry 1 with itself as pending (a crash then puts it in the log).
+ * A new log on a store that already holds data: the data is adopted as offset 1, which
+ * the log starts after (it holds no entry for it), so a new slave, at offset 0, gets a
+ * snapshot that holds the data, then the entries from 2 on. The start moves first: a
+ * crash before the store records offset 1 finds a log that only adopted, and adopts again.
  */
 async function adopt(store: Store, log: ReplicationLog, logger: Logger): Promise<void> {
-  log.setStart(1)
-  const marker = log.prepare([{ ts: Date.now(), db: store.defaultDb, statements: [], affected: [] }])
-  await store.writeState({ offset: 1, logId: log.id, pending: JSON.stringify(marker) })
-  log.append(marker)
+  if (log.start === 0) log.setStart(ADOPTED)
+  await store.writeState({ offset: ADOPTED, logId: log.id })
   logger.info('adopted the data already in the store; new slaves start from a snapshot of it', {
     store: store.displayUrl,
-    offset: 1,
+    offset: ADOPTED,
   })
 }
+
+/** The offset of the data a master adopted: what a new slave's snapshot starts from. */
+const ADOPTED = 1
 
 /**
  * Brings the master's store and log into agreement before it serves anyone.
@@ -52,13 +52,15 @@ export async function recover(store: Store, log: ReplicationLog, logger: Logger)
   const where = `store ${store.displayUrl} is at offset ${state.offset}, log ${log.path} ends at ${last}`
 
   if (state.logId === null) {
-    if (state.offset !== 0 || last !== 0) {
+    // A log that only adopted the store's data (a crash came before the store recorded it) adopts it again.
+    const adopting = log.start === ADOPTED && last === ADOPTED
+    if (state.offset !== 0 || (last !== 0 && !adopting)) {
       throw new RecoveryError(
         `recover: ${where}, but the store has never been written with this log`,
         'point --db at the store this log belongs to, or start with a new --log file',
       )
     }
-    if (await holdsData(store)) return adopt(store, log, logger)
+    if (adopting || (await holdsData(store))) return adopt(store, log, logger)
     await store.writeState({ offset: 0, logId: log.id })
     return
   }

@@ -49,6 +49,7 @@ export class ReplicaSession {
   #snapshot: { offset: number; rowsSent: number; rowsEstimate: number } | null = null
   /** A snapshot sent whole, kept open until the slave acks that it took it over. */
   #sentSnapshot: { id: string; offset: number; snapshots: Snapshots } | null = null
+  readonly #onClosed: (session: ReplicaSession) => void
 
   constructor(
     peer: Peer,
@@ -56,6 +57,7 @@ export class ReplicaSession {
     log: ReplicationLog,
     writer: Writer,
     logger: Logger,
+    onClosed: (session: ReplicaSession) => void = () => {},
     snapshots: Snapshots | null = null,
   ) {
     this.#peer = peer
@@ -67,10 +69,16 @@ export class ReplicaSession {
     this.#logger = logger.child({ slave: this.id })
     this.#snapshots = snapshots
     this.#resume = hello.snapshot ?? null
+    this.#onClosed = onClosed
   }
 
   get connected(): boolean {
     return this.#peer !== null
+  }
+
+  /** When the master last heard from the slave (its hello, an ack), ms since the epoch. */
+  get lastSeen(): number {
+    return this.#lastHeard
   }
 
   /** Starts streaming, once the slave's welcome is on its way. */
@@ -186,6 +194,7 @@ export class ReplicaSession {
 
   onClose(reason: string | null): void {
     this.#peer = null
+    this.#onClosed(this)
     if (this.#streamError) return // said when the stream failed
     this.#logger.info('slave disconnected', { applied: this.applied, reason: reason ?? 'closed' })
   }
@@ -209,6 +218,7 @@ export class ReplicaSession {
       error: this.error ?? this.#streamError?.message ?? null,
       stopped: this.error !== null,
       snapshot: this.#snapshot ? { ...this.#snapshot } : null,
+      lastSeen: this.#lastHeard,
     }
   }
 

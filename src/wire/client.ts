@@ -82,6 +82,19 @@ export class Client {
     return m.status
   }
 
+  /** Removes a slave that is not connected from the master's replica registry. */
+  async forgetReplica(replica: string): Promise<void> {
+    const m = await this.#request({ type: 'forget-replica', id: this.#nextId++, replica })
+    if (m.type !== 'forgotten') throw new DdbError('PROTOCOL', `expected forgotten, got ${m.type}`)
+  }
+
+  /** Asks the master to remove its log's entries before `before`; resolves with where the log starts now. */
+  async pruneLog(before: number): Promise<{ start: number; removed: number }> {
+    const m = await this.#request({ type: 'prune-log', id: this.#nextId++, before })
+    if (m.type !== 'pruned') throw new DdbError('PROTOCOL', `expected pruned, got ${m.type}`)
+    return { start: m.start, removed: m.removed }
+  }
+
   close(): void {
     this.#peer.close(null)
   }

@@ -32,6 +32,10 @@ const VALID: Record<string, Record<string, unknown>> = {
     },
   },
   error: { type: 'error', id: null, code: 'X', message: 'm' },
+  'forget-replica': { type: 'forget-replica', id: 3, replica: 's1' },
+  'prune-log': { type: 'prune-log', id: 4, before: 100 },
+  forgotten: { type: 'forgotten', id: 3, replica: 's1' },
+  pruned: { type: 'pruned', id: 4, start: 99, removed: 99 },
 }
 
 /** A master's status with a disconnected slave whose lag is unknown. */
@@ -61,6 +65,22 @@ describe('decodeMessage', () => {
       status: { ...(VALID['status-result']!.status as object), lagEntries: null, lagSeconds: null, stopped: true },
     }
     expect(decodeMessage(slave)).toEqual(slave as never)
+  })
+
+  test("accepts a master's log start and its slaves' last-seen times", () => {
+    const status = {
+      ...MASTER_STATUS,
+      status: {
+        ...MASTER_STATUS.status,
+        logStart: 2,
+        replicas: [{ ...MASTER_STATUS.status.replicas[0]!, lastSeen: 1_700_000_000_000 }],
+      },
+    }
+    expect(decodeMessage(status)).toEqual(status as never)
+    const bad = { ...status, status: { ...status.status, logStart: -1 } }
+    expect(() => decodeMessage(bad)).toThrow(
+      new ProtocolError('malformed status-result: field status.logStart must be a non-negative integer'),
+    )
   })
 
   test('rejects a status whose lag is neither a number nor null, or whose stopped is not a boolean', () => {
@@ -95,6 +115,8 @@ describe('decodeMessage', () => {
     ['hello', { slaveId: undefined }, 'field slaveId must be a string'],
     ['hello', { peer: 'robot' }, 'field peer must be "slave" or "client"'],
     ['hello', { logId: 7 }, 'field logId must be a string or null'],
+    ['prune-log', { before: -1 }, 'field before must be a non-negative integer'],
+    ['forget-replica', { replica: 1 }, 'field replica must be a string'],
     ['entries', { entries: {} }, 'field entries must be an array'],
     [
       'entries',

@@ -133,10 +133,18 @@ const replicaStatus = object({
   error: strOrNull,
   stopped: optional(bool),
   snapshot: optional(nullable(object({ offset: uint, rowsSent: uint, rowsEstimate: uint }))),
+  lastSeen: optional(uint),
 })
 
 const nodeStatus = union('role', {
-  master: { offset: uint, logId: str, store: str, readOnly: optional(strOrNull), replicas: arrayOf(replicaStatus) },
+  master: {
+    offset: uint,
+    logId: str,
+    store: str,
+    readOnly: optional(strOrNull),
+    logStart: optional(uint),
+    replicas: arrayOf(replicaStatus),
+  },
   slave: {
     master: str,
     applied: uint,
@@ -216,8 +224,12 @@ const MESSAGES: Record<MessageType, Check> = {
     waitMs: optional(uint),
   }),
   status: object({ id: uint }),
+  'forget-replica': object({ id: uint, replica: str }),
+  'prune-log': object({ id: uint, before: uint }),
   result: object({ id: uint, result: queryAnswer }),
   'status-result': object({ id: uint, status: nodeStatus }),
+  forgotten: object({ id: uint, replica: str }),
+  pruned: object({ id: uint, start: uint, removed: uint }),
   error: object({ id: uintOrNull, code: str, message: str, hint: optional(str) }),
 }
 

@@ -77,9 +77,17 @@ export type Message =
   | { type: 'query'; id: number; sql: string; params: Param[]; db?: string | null; minOffset?: number; waitMs?: number }
   /** client → server: the node's status, as `ddb status --json` prints it. */
   | { type: 'status'; id: number }
+  /** client → master: remove a slave that is not connected from the replica registry (`ddb replica forget`). */
+  | { type: 'forget-replica'; id: number; replica: string }
+  /** client → master: remove the log's entries before `before`, if no live slave or pin needs them (`ddb log prune`). */
+  | { type: 'prune-log'; id: number; before: number }
   /** server → client: a query's or status request's answer. */
   | { type: 'result'; id: number; result: QueryAnswer }
   | { type: 'status-result'; id: number; status: NodeStatus }
+  /** master → client: the replica is forgotten. */
+  | { type: 'forgotten'; id: number; replica: string }
+  /** master → client: the log now starts after `start`; `removed` entries went. */
+  | { type: 'pruned'; id: number; start: number; removed: number }
   /** either way: a request failed (id), or the connection is refused (id null, then close). */
   | { type: 'error'; id: number | null; code: string; message: string; hint?: string }
 
@@ -115,6 +123,8 @@ export interface ReplicaStatus {
   stopped?: boolean
   /** The snapshot being sent to it (its position was before the log's start), or null; absent from older masters. */
   snapshot?: { offset: number; rowsSent: number; rowsEstimate: number } | null
+  /** When the master last heard from the slave, in ms since the epoch (kept across master restarts); absent from older masters. */
+  lastSeen?: number
 }
 
 /** A slave's replication filters (ddb slave --replicate-db / --ignore-db); both empty: everything applies. */
@@ -133,6 +143,9 @@ export type NodeStatus =
       store: string
       /** Why the master refuses writes for now (its log cannot be written: disk full …), or null; absent from older masters. */
       readOnly?: string | null
+      /** The log starts after this offset (0: it holds every entry; more once pruned); absent from older masters. */
+      logStart?: number
+      /** Every registered slave, connected or not (older masters: those attached since they started). */
       replicas: ReplicaStatus[]
     }
   | {
