@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { formatError, UsageError } from '../errors.ts'
 import { createLogger } from '../logger.ts'
+import { registerChecksum } from './checksum.ts'
 import { registerLogPrune } from './log-prune.ts'
 import { registerLogTail } from './log-tail.ts'
 import { registerMaster } from './master.ts'
@@ -47,6 +48,7 @@ function program(): Command {
   registerLogTail(log)
   registerLogPrune(log)
   registerReplica(program)
+  registerChecksum(program)
   for (const command of program.commands) command.exitOverride()
   for (const group of program.commands) for (const c of group.commands) c.exitOverride()
   return program

@@ -163,6 +163,20 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
           return { type: 'pruned', id: m.id, ...pruned }
         })
         return
+      case 'checksum-open':
+        previous = answer(previous, peer, m.id, async () => ({
+          type: 'checksum-opened',
+          id: m.id,
+          ...(await node.checksumOpen()),
+        }))
+        return
+      case 'checksum':
+        previous = answer(previous, peer, m.id, async () => ({
+          type: 'checksum-result',
+          id: m.id,
+          ...(await node.checksum({ token: m.token, offset: m.offset })),
+        }))
+        return
       default:
         peer.close(`unexpected ${m.type} message from a client`)
     }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { checksumTables, type TableChecksum } from '../checksum.ts'
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
@@ -15,8 +16,8 @@ import { type PruneResult, Pruner } from './pruner.ts'
 import { recover } from './recovery.ts'
 import { ReplicaRoster } from './replica-roster.ts'
 import { ReplicaSession } from './replica-session.ts'
-import { Snapshots } from './snapshots.ts'
 import { KEEP_EVERYTHING, type RetentionPolicy } from './retention.ts'
+import { Snapshots } from './snapshots.ts'
 import { type ClassifiedStatement, Writer } from './writer.ts'
 
 /** How often the master checks that its store still holds every published entry. */
@@ -226,6 +227,24 @@ export class Master {
       ...(needsSnapshot ? { snapshot: hello.snapshot ? `resume ${hello.snapshot.id}` : 'new' } : {}),
     })
     return session
+  }
+
+  /** `ddb checksum`, step 1: a consistent read at the published offset (writes pause only while it is taken). */
+  async checksumOpen(): Promise<{ offset: number; token: string }> {
+    const { id, snapshot } = await this.#snapshots.open('checksum', undefined)
+    this.#snapshots.release(id, false) // kept a while for step 2, then closed
+    return { offset: snapshot.offset, token: id }
+  }
+
+  /** Step 2: every table's checksum from the read of step 1. */
+  async checksum(at: { token?: string }): Promise<{ offset: number; tables: TableChecksum[] }> {
+    if (at.token === undefined) throw new DdbError('USAGE', 'the master checksums the read checksum-open opened')
+    const snapshot = this.#snapshots.get(at.token)
+    try {
+      return { offset: snapshot.offset, tables: await checksumTables(snapshot) }
+    } finally {
+      this.#snapshots.release(at.token, true)
+    }
   }
 
   /** Finishes queued writes, closes store and log (stop the front ends first). Safe twice. */

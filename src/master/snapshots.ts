@@ -1,4 +1,5 @@
 import { SNAPSHOT_LINGER_MS } from '../config.ts'
+import { DdbError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import type { StoreSnapshot } from '../snapshot.ts'
@@ -118,6 +119,17 @@ export class Snapshots {
       snapshots: this.#held.size,
     })
     await this.close()
+  }
+
+  /** The open snapshot `id` (a checksum's), or a one-line error when it is gone. */
+  get(id: string): StoreSnapshot {
+    const held = this.#held.get(id)
+    if (!held)
+      throw new DdbError(
+        'CHECKSUM',
+        `the master's consistent read ${id} is closed (a DDL ran, or it waited too long): run the checksum again`,
+      )
+    return held.snapshot
   }
 
   /** The slave has it all (done) or went away (kept a while for it to come back). */

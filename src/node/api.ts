@@ -4,6 +4,7 @@
  * (structurally: the node layer sits above them and they never import it); the
  * front ends see nothing else of them.
  */
+import type { TableChecksum } from '../checksum.ts'
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import type { Classification } from '../sql/classify.ts'
 import type { StatementShape, Store } from '../store/store.ts'
@@ -102,4 +103,11 @@ export interface NodeApi {
   forgetReplica?(id: string): void
   /** Master only: removes the log's entries before `before`, or PRUNE_REFUSED when a live slave or a pin needs them. */
   pruneLog?(before: number): Promise<{ start: number; removed: number }>
+  /**
+   * `ddb checksum`, step 1: the master opens a consistent read at its offset (`token` names
+   * it); a slave stops applying where it is (no token) until step 2.
+   */
+  checksumOpen(): Promise<{ offset: number; token: string }>
+  /** Step 2: the tables' checksums, from the master's read `token`, or on a slave at `offset` (its held offset or later). */
+  checksum(at: { token?: string; offset?: number }): Promise<{ offset: number; tables: TableChecksum[] }>
 }

@@ -65,6 +65,8 @@ export class Applier {
   #masterDialect: 'mysql' | 'sqlite' | null = null
   /** The log id whose master's store was looked for on this slave's own server (MySQL). */
   #serverChecked: string | null = null
+  /** Applying goes no further than this offset (a checksum's consistent read at it); null: no limit. */
+  #limit: number | null = null
 
   constructor(store: Store, state: StoreState, filters: ReplicationFilters, logger: Logger, upstream: Upstream) {
     this.#store = store
@@ -161,9 +163,7 @@ export class Applier {
     this.#queue.push(...entries)
     this.#masterOffset = Math.max(this.#masterOffset, this.#next - 1)
     if (this.#queue.length >= QUEUE_HIGH) this.#upstream.pause()
-    this.#applying ??= this.#applyQueued().finally(() => {
-      this.#applying = null
-    })
+    this.#kick()
   }
 
   /** The master is idle at `offset`. */
@@ -211,10 +211,49 @@ export class Applier {
     await this.#applying
   }
 
-  /** Applies queued entries batch by batch until the queue is empty or applying stops. */
+  /** Stops applying after the batch in progress; resolves with the offset the store then holds (until release()). */
+  async hold(): Promise<number> {
+    this.#limit = -1
+    await this.#applying
+    this.#limit = this.#state.offset
+    return this.#limit
+  }
+
+  /** While held: applies up to `offset`, and resolves once the store holds exactly that (STALE_READ after timeoutMs). */
+  async advanceTo(offset: number, timeoutMs: number): Promise<void> {
+    if (this.#limit === null || offset < this.#limit)
+      throw new DdbError('CHECKSUM', `cannot hold at offset ${offset}: the slave is at ${this.#state.offset}`)
+    this.#limit = offset
+    this.#kick()
+    const reached = await this.applied.wait(offset, timeoutMs)
+    if (reached !== 'reached')
+      throw new DdbError(
+        'CHECKSUM',
+        `the slave did not reach offset ${offset} within ${timeoutMs} ms (it is at ${this.#state.offset})`,
+      )
+  }
+
+  /** Applies freely again after hold(). */
+  release(): void {
+    this.#limit = null
+    this.#kick()
+  }
+
+  /** Applies what is queued, unless that is already under way. */
+  #kick(): void {
+    if (this.#queue.length === 0) return
+    this.#applying ??= this.#applyQueued().finally(() => {
+      this.#applying = null
+    })
+  }
+
+  /** Applies queued entries batch by batch until the queue is empty, applying stops, or the limit is reached. */
   async #applyQueued(): Promise<void> {
     while (this.#queue.length > 0 && this.#error === null) {
-      const batch = this.#queue.splice(0, APPLY_BATCH_ENTRIES)
+      const room =
+        this.#limit === null ? APPLY_BATCH_ENTRIES : Math.min(APPLY_BATCH_ENTRIES, this.#limit - this.#state.offset)
+      if (room <= 0) break
+      const batch = this.#queue.splice(0, room)
       const logId = this.#state.logId ?? this.#masterLogId
       try {
         this.#checkDialect(batch[0]!.offset)

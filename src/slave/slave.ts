@@ -1,8 +1,10 @@
 import { hostname } from 'node:os'
+import { checksumTables, type TableChecksum } from '../checksum.ts'
 import type { HostPort } from '../config.ts'
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, NotMasterError, StaleReadError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { StoreSnapshot } from '../snapshot.ts'
 import type { Classification } from '../sql/classify.ts'
 import { openStore, sqlitePath } from '../store/open-store.ts'
 import { nodeClaim } from '../store/ownership.ts'
@@ -14,6 +16,9 @@ import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
 import { MasterLink } from './link.ts'
 import { SnapshotLoader } from './snapshot-loader.ts'
+
+/** Longest a checksum holds a slave's applying (step 1 to step 2, and reaching the master's offset). */
+const CHECKSUM_HOLD_MS = 30_000
 
 export interface SlaveOptions {
   master: HostPort
@@ -54,6 +59,8 @@ export class Slave {
   /** Where this slave's clients reach it, as the master's status shows it. */
   #advertised: string | null = null
   #closed = false
+  /** Releases a checksum's hold on applying if its client never came back for step 2. */
+  #holdTimer: ReturnType<typeof setTimeout> | null = null
 
   private constructor(
     store: Store,
@@ -223,6 +230,34 @@ export class Slave {
       stopped,
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
       snapshot: this.#loader.status,
+    }
+  }
+
+  /** `ddb checksum`, step 1: applying stops where it is (for at most CHECKSUM_HOLD_MS) until checksum() says at which offset to read. */
+  async checksumOpen(): Promise<{ offset: number; token: string }> {
+    const offset = await this.#applier.hold()
+    if (this.#holdTimer) clearTimeout(this.#holdTimer)
+    this.#holdTimer = setTimeout(() => this.#applier.release(), CHECKSUM_HOLD_MS)
+    this.#holdTimer.unref()
+    return { offset, token: '' }
+  }
+
+  /** Step 2: applies up to the master's offset, takes a consistent read there, applies on, and checksums the read. */
+  async checksum(at: { offset?: number }): Promise<{ offset: number; tables: TableChecksum[] }> {
+    if (at.offset === undefined) throw new DdbError('USAGE', "a slave takes checksums at its master's offset")
+    let snapshot: StoreSnapshot
+    try {
+      await this.#applier.advanceTo(at.offset, CHECKSUM_HOLD_MS)
+      snapshot = await this.store.openSnapshot((takeView) => takeView()) // nothing applies meanwhile: held
+    } finally {
+      if (this.#holdTimer) clearTimeout(this.#holdTimer)
+      this.#holdTimer = null
+      this.#applier.release()
+    }
+    try {
+      return { offset: snapshot.offset, tables: await checksumTables(snapshot) }
+    } finally {
+      await snapshot.close()
     }
   }
 

@@ -1,3 +1,4 @@
+import type { TableChecksum } from '../checksum.ts'
 import { formatHostPort, type HostPort } from '../config.ts'
 import type { Param } from '../entry.ts'
 import { DdbError } from '../errors.ts'
@@ -93,6 +94,20 @@ export class Client {
     const m = await this.#request({ type: 'prune-log', id: this.#nextId++, before })
     if (m.type !== 'pruned') throw new DdbError('PROTOCOL', `expected pruned, got ${m.type}`)
     return { start: m.start, removed: m.removed }
+  }
+
+  /** `ddb checksum` step 1 (see NodeApi.checksumOpen). */
+  async checksumOpen(): Promise<{ offset: number; token: string }> {
+    const m = await this.#request({ type: 'checksum-open', id: this.#nextId++ })
+    if (m.type !== 'checksum-opened') throw new DdbError('PROTOCOL', `expected checksum-opened, got ${m.type}`)
+    return { offset: m.offset, token: m.token }
+  }
+
+  /** `ddb checksum` step 2 (see NodeApi.checksum). */
+  async checksum(at: { token?: string; offset?: number }): Promise<{ offset: number; tables: TableChecksum[] }> {
+    const m = await this.#request({ type: 'checksum', id: this.#nextId++, ...at })
+    if (m.type !== 'checksum-result') throw new DdbError('PROTOCOL', `expected checksum-result, got ${m.type}`)
+    return { offset: m.offset, tables: m.tables }
   }
 
   close(): void {

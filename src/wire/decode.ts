@@ -224,6 +224,21 @@ const MESSAGES: Record<MessageType, Check> = {
     waitMs: optional(uint),
   }),
   status: object({ id: uint }),
+  'checksum-open': object({ id: uint }),
+  'checksum-opened': object({ id: uint, offset: uint, token: str }),
+  checksum: object({ id: uint, token: optional(str), offset: optional(uint) }),
+  'checksum-result': object({
+    id: uint,
+    offset: uint,
+    tables: arrayOf(
+      object({
+        db: strOrNull,
+        name: str,
+        rows: uint,
+        chunks: arrayOf(object({ first: arrayOf(param), last: arrayOf(param), rows: uint, crc: uint })),
+      }),
+    ),
+  }),
   'forget-replica': object({ id: uint, replica: str }),
   'prune-log': object({ id: uint, before: uint }),
   result: object({ id: uint, result: queryAnswer }),

@@ -1,3 +1,4 @@
+import type { TableChecksum } from '../checksum.ts'
 import type { Entry, Param, ReadResult, WriteResult } from '../entry.ts'
 import type { RowCursor, SnapshotSchema } from '../snapshot.ts'
 
@@ -75,6 +76,12 @@ export type Message =
    * milliseconds (default DEFAULT_WAIT_MS), else fail with STALE_READ.
    */
   | { type: 'query'; id: number; sql: string; params: Param[]; db?: string | null; minOffset?: number; waitMs?: number }
+  /** client → server (`ddb checksum`): a master opens a consistent read; a slave stops applying where it is. */
+  | { type: 'checksum-open'; id: number }
+  | { type: 'checksum-opened'; id: number; offset: number; token: string }
+  /** client → server: every table's checksum, from the master's read `token`, or on a slave at `offset`. */
+  | { type: 'checksum'; id: number; token?: string; offset?: number }
+  | { type: 'checksum-result'; id: number; offset: number; tables: TableChecksum[] }
   /** client → server: the node's status, as `ddb status --json` prints it. */
   | { type: 'status'; id: number }
   /** client → master: remove a slave that is not connected from the replica registry (`ddb replica forget`). */

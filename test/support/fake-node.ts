@@ -140,6 +140,8 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       return txn
     },
     position: () => ({ logId: 'log-1', offset: node.offset }),
+    checksumOpen: async () => ({ offset: 0, token: '' }),
+    checksum: async () => ({ offset: 0, tables: [] }),
     status: (): NodeStatus =>
       node.role === 'master'
         ? { role: 'master', offset: node.offset, logId: 'log-1', store: 'sqlite:x', replicas: [] }
