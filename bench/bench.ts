@@ -2,10 +2,11 @@
  * `bun run bench [--quick]`: ddb against MariaDB's native replication, on
  * private mariadbd instances and the compiled ddb binary, all started and
  * removed by this run. Prints a table of figures (medians over rounds, the
- * ratio ddb / MariaDB, PASS/MISS against the targets) and the front door's
+ * ratio ddb / MariaDB, PASS/MISS against the targets), the front door's
  * (mysql2 and sysbench through ddb's MySQL port, MariaDB's binlog master and a
- * plain mariadbd; ratios, met/missed), writes them into BENCHMARKS.md, and
- * exits non-zero if any master and slave differ.
+ * plain mariadbd; ratios, met/missed) and the snapshot bootstrap's (against
+ * mariadb-dump | mariadb), writes them into BENCHMARKS.md, and exits non-zero
+ * if any master and slave differ.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,11 +28,15 @@ import {
   renderFrontDoor,
   renderFrontDoorTable,
   renderReport,
+  renderSnapshot,
+  renderSnapshotDetails,
+  renderSnapshotTable,
   renderTable,
   writeBenchmarks,
 } from './report.ts'
 import { guardTempDir, Resources } from './resources.ts'
 import { FULL, QUICK } from './settings.ts'
+import { measureSnapshots, snapshotMethod } from './snapshot.ts'
 import { SYSBENCH_TABLE } from './sysbench.ts'
 import { DdbReplication, FRONT_DATABASE, NativeReplication, PlainMariadb } from './systems.ts'
 import { measureThroughput } from './throughput.ts'
@@ -170,6 +175,9 @@ async function main(args: string[], resources: Resources): Promise<number> {
     s,
   )
 
+  // 6. Snapshot bootstrap: a new slave of a master that adopted a big table, against a dump and load.
+  const snapshots = await measureSnapshots(binary, dir, s.mode, resources)
+
   // Every master and its slaves hold the same rows.
   progress('check', 'comparing every master with its slaves, row by row')
   await Promise.all([ddbMysql.settle(), ddbSqlite.settle(), native.settle(), plain.settle()])
@@ -211,12 +219,16 @@ async function main(args: string[], resources: Resources): Promise<number> {
         ...memory.slaveStores.map((path, i) => sqliteCopy(`slave ${i + 1}`, path)),
       ]),
     ])
-  ).flat()
+  )
+    .flat()
+    .concat(snapshots.failures)
 
   const seconds = (now() - started) / 1000
   const frontRows = frontDoorRows(frontDoor)
   const frontCpuTable = renderCpuTable(frontDoor.cpu, 'operation in the front-door rounds')
-  console.log(`${renderTable(figures)}\n\n${cpuTable}\n\n${renderFrontDoorTable(frontRows)}\n\n${frontCpuTable}`)
+  console.log(
+    `${renderTable(figures)}\n\n${cpuTable}\n\n${renderFrontDoorTable(frontRows)}\n\n${frontCpuTable}\n\n${renderSnapshotTable(snapshots)}\n\n${renderSnapshotDetails(snapshots).join('\n')}`,
+  )
   if (failures.length > 0) {
     process.stderr.write(
       `\nbench FAILED: masters and slaves differ, so BENCHMARKS.md was not written:\n${failures.map((f) => `  ${f}\n`).join('')}`,
@@ -226,7 +238,8 @@ async function main(args: string[], resources: Resources): Promise<number> {
   progress('check', 'every master equals its slaves, row for row')
   const env = await environment(String((await native.master.query('SELECT VERSION() AS v'))[0].v))
   const frontSection = renderFrontDoor(frontRows, frontCpuTable, frontDoorMethod(s, frontDoor.sysbench))
-  await writeBenchmarks(renderReport(figures, cpuTable, env, s.mode, method(s), seconds, frontSection))
+  const snapshotSection = renderSnapshot(snapshots, snapshotMethod(snapshots))
+  await writeBenchmarks(renderReport(figures, cpuTable, env, s.mode, method(s), seconds, frontSection, snapshotSection))
   progress('report', `wrote BENCHMARKS.md; the run took ${seconds.toFixed(0)} s`)
   return 0
 }

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { FrontDoorRow } from './figures.ts'
 import { TARGETS, type TargetKey, WORKLOADS } from './front-door.ts'
+import type { SnapshotResults } from './snapshot.ts'
 import type { CpuPerOp } from './throughput.ts'
 
 const ROOT = join(import.meta.dir, '..')
@@ -176,6 +177,7 @@ export function renderReport(
   method: string[],
   wallSeconds: number,
   frontDoor: string,
+  snapshot: string,
 ): string {
   const rounds = figures
     .filter((f) => f.rounds)
@@ -190,10 +192,75 @@ export function renderReport(
     '',
     frontDoor,
     '',
+    snapshot,
+    '',
     '### Environment',
     '',
     `- Machine: ${env.cpus} CPUs (nproc), ${env.cpuModel}, ${env.memoryGiB.toFixed(1)} GiB memory`,
     `- Software: ddb ${env.ddbVersion} (git ${env.commit}), bun ${env.bun}, MariaDB ${env.mariadb}`,
+  ].join('\n')
+}
+
+/** The memory the issue allows each of the master and the slave during a snapshot of a 1,000,000-row table, in bytes. */
+const SNAPSHOT_RSS_TARGET = 150 * 2 ** 20
+
+/**
+ * The snapshot table: per store kind, ddb's snapshot into a new slave (timed from the
+ * slave's start to its "snapshot loaded") and the dump-and-load baseline on the same data.
+ */
+export function renderSnapshotTable(r: SnapshotResults): string {
+  const lines = [
+    `| Copy of ${r.bigRows.toLocaleString('en-US')} rows + 2 small tables | rows | seconds | rows/s | MB/s | write pause | slowest write | master peak RSS | slave peak RSS | ddb ÷ dump (rows/s) | both < 150 MB |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ]
+  const rate = (n: number, ms: number) => format(n / (ms / 1000), 'per-second')
+  const mbs = (bytes: number, ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(1)
+  for (const c of r.cases) {
+    const b = 'skipped' in c.baseline ? null : c.baseline
+    const ratio = b ? `${(c.rows / c.ms / (b.rows / b.ms)).toFixed(2)}×` : ''
+    const met = c.masterPeak < SNAPSHOT_RSS_TARGET && c.slavePeak < SNAPSHOT_RSS_TARGET
+    lines.push(
+      `| ddb snapshot, ${c.store} store | ${c.rows.toLocaleString('en-US')} | ${(c.ms / 1000).toFixed(1)} | ${rate(c.rows, c.ms)} | ${mbs(c.bytes, c.ms)} | ${format(c.writePauseMs, 'ms')} | ${format(c.maxWriteMs, 'ms')} | ${format(c.masterPeak, 'MB')} | ${format(c.slavePeak, 'MB')} | ${ratio} | ${met ? 'PASS' : '**MISS**'} |`,
+    )
+    lines.push(
+      b
+        ? `| ${b.tool.replaceAll('|', '\\|')} | ${b.rows.toLocaleString('en-US')} | ${(b.ms / 1000).toFixed(1)} | ${rate(b.rows, b.ms)} | ${mbs(b.bytes, b.ms)} | | | | | | |`
+        : `| ${c.store} dump baseline: ${(c.baseline as { skipped: string }).skipped} | | | | | | | | | | |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+/** Where each snapshot's time and CPU went, as lines. */
+export function renderSnapshotDetails(r: SnapshotResults): string[] {
+  return r.cases.map(
+    (c) =>
+      `- ${c.store} store: ${(c.startMs / 1000).toFixed(1)} s from the slave's start to "snapshot load started", takeover ${c.takeoverMs} ms; ${c.writes.toLocaleString('en-US')} writes acknowledged during the load; master RSS ${format(c.masterBefore, 'MB')} before the slave started; CPU during the load: ${Object.entries(
+        c.cpu,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+        .join(
+          ', ',
+        )}; machine ${(c.busy * 100).toFixed(0)}% busy; ${(c.bytes / 1e6).toFixed(0)} MB sent (rows as JSON)${'skipped' in c.baseline ? '' : `, ${(c.baseline.bytes / 1e6).toFixed(0)} MB of dump SQL`}`,
+  )
+}
+
+/** The snapshot section of BENCHMARKS.md: table, where the time went, how it was measured. */
+export function renderSnapshot(r: SnapshotResults, method: string[]): string {
+  return [
+    '### Snapshot bootstrap',
+    '',
+    "A new slave of a master whose store already held the data gets it by snapshot (issue 13), against dumping and loading the same data with the store's own tools.",
+    '',
+    renderSnapshotTable(r),
+    '',
+    'Where the time went:',
+    '',
+    ...renderSnapshotDetails(r),
+    '',
+    'How it was measured:',
+    '',
+    ...method.map((m) => `- ${m}`),
   ].join('\n')
 }
 
