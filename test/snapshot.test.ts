@@ -6,10 +6,12 @@
  * committed; a master restarted mid-way is tolerated. Real processes, both stores.
  */
 import { describe, expect, test } from 'bun:test'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { type Cluster, type StoreKind, withCluster } from './support/cluster.ts'
 import { expectSlavesEqualMaster, masterOffset, select, startWriters, waitCaughtUp } from './support/compare.ts'
 import { type DdbNode, runDdb, statusOf } from './support/ddb.ts'
-import { waitFor } from './support/util.ts'
+import { freePort, waitFor } from './support/util.ts'
 
 /** Rows in the big table: enough for a load that takes a while, so it can be killed mid-way. */
 const BIG_ROWS = 300_000
@@ -156,6 +158,48 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       await expectEqual(cluster, slave)
     }, 240_000)
 
+    test('ddb snapshot --out writes the snapshot to a file; a slave --from-snapshot starts from it and follows on; a cut file is refused', async () => {
+      await using cluster = await clusterWithExistingData(kind)
+      const file = join(cluster.dir, 'snapshot.ndjson')
+      const taken = await runDdb(['snapshot', '--to', cluster.master.address, '--out', file])
+      expect(taken.code).toBe(0)
+      expect(taken.stderr).toMatch(/snapshot written to .*snapshot\.ndjson: \d+ rows/)
+      await cluster.master.client().then((c) => c.query('INSERT INTO acked (id) VALUES (3)'))
+      // Taking a snapshot is not being a replica: the registry does not wait for it.
+      const master = await statusOf(cluster.master)
+      expect(master.role === 'master' && master.replicas).toEqual([])
+
+      const slave = await cluster.addSlave({ args: ['--from-snapshot', file] })
+      await expectEqual(cluster, slave)
+      expect(slave.log()).toContain('loading a snapshot file')
+      expect(cluster.master.log().match(/snapshot opened/g)).toHaveLength(1) // the file's: the slave needed none of its own
+      // Restarted with the same flag, it has nothing to load and goes on.
+      const again = await cluster.restartSlave(slave)
+      await waitFor(() => again.log().includes('--from-snapshot has nothing to load'), {
+        timeoutMs: 30_000,
+        what: 'the restart',
+      })
+
+      const cut = join(cluster.dir, 'cut.ndjson')
+      const text = readFileSync(file, 'utf8')
+      writeFileSync(cut, text.slice(0, Math.floor(text.length / 2)).replace(/[^\n]*$/, ''))
+      const refused = await runDdb([
+        'slave',
+        '--master',
+        cluster.master.address,
+        '--db',
+        await cluster.newStore(),
+        '--from-snapshot',
+        cut,
+        '--listen',
+        `127.0.0.1:${await freePort()}`,
+        '--mysql-listen',
+        'off',
+      ])
+      expect(refused.code).not.toBe(0)
+      expect(refused.stderr).toContain('the file was cut short')
+    }, 240_000)
+
     test('a slave stopped at the start offset streams on without a snapshot; a new one after writes still snapshots', async () => {
       await using cluster = await clusterWithExistingData(kind)
       const first = await cluster.addSlave()
@@ -168,6 +212,21 @@ for (const kind of ['sqlite', 'mysql'] as const) {
     }, 240_000)
   })
 }
+
+test('a DDL on a MySQL master during a snapshot is not stalled by it; the slave starts a new snapshot and ends equal', async () => {
+  await using cluster = await clusterWithExistingData('mysql')
+  const slave = await cluster.addSlave()
+  await loadPast(slave, BIG_ROWS / 10)
+  const started = Date.now()
+  await cluster.master.client().then((c) => c.query('CREATE TABLE ddl_during (id INT PRIMARY KEY)'))
+  expect(Date.now() - started).toBeLessThan(10_000) // not held behind the snapshot's metadata locks
+  expect(cluster.master.log()).toContain('closing the snapshots being sent, for a DDL')
+  await waitFor(() => /snapshot loaded/.test(slave.log()), { timeoutMs: 120_000, what: 'the snapshot to load' })
+  await expectEqual(cluster, slave)
+  expect(
+    await select(slave, "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = 'ddl_during'"),
+  ).toEqual([{ n: 1 }])
+}, 240_000)
 
 test('a SQLite slave of a MySQL master is refused before it loads anything, with the reason', async () => {
   await using cluster = await withCluster({

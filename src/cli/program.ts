@@ -9,6 +9,7 @@ import { AlreadyReported } from './print.ts'
 import { registerReplica } from './replica.ts'
 import { readDotenv } from './settings.ts'
 import { registerSlave } from './slave.ts'
+import { registerSnapshot } from './snapshot.ts'
 import { registerSql } from './sql.ts'
 import { registerStatus } from './status.ts'
 
@@ -49,6 +50,7 @@ function program(): Command {
   registerLogPrune(log)
   registerReplica(program)
   registerChecksum(program)
+  registerSnapshot(program)
   for (const command of program.commands) command.exitOverride()
   for (const group of program.commands) for (const c of group.commands) c.exitOverride()
   return program

@@ -17,6 +17,7 @@ interface SlaveFlags extends MysqlFlags {
   replicateDb: string[]
   ignoreDb: string[]
   http?: string
+  fromSnapshot?: string
 }
 
 /** Collects a repeatable flag's values. */
@@ -58,6 +59,10 @@ export function registerSlave(program: Command, logger: Logger): void {
       [],
     )
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
+    .option(
+      '--from-snapshot <file>',
+      'first load this snapshot file (ddb snapshot --out) into the empty store (env DDB_FROM_SNAPSHOT)',
+    )
   mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
     const master = hostPort(required(flags.master, '--master', 'DDB_MASTER'))
     const settings = portSettings(flags, { listen: DEFAULT_SLAVE_LISTEN, mysqlListen: DEFAULT_SLAVE_MYSQL_LISTEN })
@@ -77,6 +82,7 @@ export function registerSlave(program: Command, logger: Logger): void {
           ignoreDb: databases(flags.ignoreDb, 'DDB_IGNORE_DB'),
         },
         logger: nodeLogger,
+        fromSnapshot: setting(flags.fromSnapshot, 'DDB_FROM_SNAPSHOT', '') || undefined,
       }),
     )
     const ports = await startPorts(slave, settings, nodeLogger, (address) => slave.replicate(address))

@@ -208,17 +208,18 @@ export class Master {
     }
     this.#replicas.session(hello.slaveId)?.close('replaced by a new connection from the same slave')
     // A slave before the log's start (a new one of a master that adopted its data, or one away past retention) gets a snapshot first.
-    const needsSnapshot = hello.position < this.log.start
+    const needsSnapshot = hello.position < this.log.start || hello.snapshotOnly === true
     const session = new ReplicaSession(
       peer,
       hello,
       this.log,
       this.#writer,
       this.#logger.child({ component: 'streamer' }),
-      (s) => this.#replicas.detached(s),
+      hello.snapshotOnly ? () => {} : (s) => this.#replicas.detached(s),
       needsSnapshot ? this.#snapshots : null,
     )
-    this.#replicas.attach(session)
+    // `ddb snapshot --out` takes a snapshot and goes: it is no replica the log should wait for.
+    if (!hello.snapshotOnly) this.#replicas.attach(session)
     this.#logger.info('slave attached', {
       slave: hello.slaveId,
       address: session.address,

@@ -137,7 +137,7 @@ export class ReplicaSession {
    * the snapshot's offset (entries follow from the next one), or null if the connection ended.
    */
   async #sendSnapshot(peer: Peer, snapshots: Snapshots): Promise<number | null> {
-    const { id, snapshot, resumed } = await snapshots.open(this.id, this.#resume?.id)
+    const { id, snapshot, resumed, dialect } = await snapshots.open(this.id, this.#resume?.id)
     const resume = resumed ? this.#resume : null
     const tables = snapshot.schema.tables
     this.#snapshot = {
@@ -153,6 +153,7 @@ export class ReplicaSession {
         logId: this.#log.id,
         schema: snapshot.schema,
         resume,
+        dialect,
       })
       for (let table = resume?.table ?? 0; table < tables.length; table++) {
         let after = table === resume?.table ? resume.after : null
@@ -163,6 +164,8 @@ export class ReplicaSession {
           await peer.send({ type: 'snapshot-rows', id, table, rows: chunk.rows, next: chunk.next, checksum })
           this.#snapshot.rowsSent += chunk.rows.length
           after = chunk.next
+          // A send that the socket takes at once does not yield: let the master's clients in between chunks.
+          await new Promise((resolve) => setImmediate(resolve))
         } while (after !== null)
       }
       await peer.send({ type: 'snapshot-end', id })

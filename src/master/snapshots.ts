@@ -16,6 +16,8 @@ export interface OpenSnapshot {
   snapshot: StoreSnapshot
   /** True when it is one a slave was loading before its connection ended (it goes on where it stopped). */
   resumed: boolean
+  /** The SQL its store speaks. */
+  dialect: 'mysql' | 'sqlite'
 }
 
 interface Held {
@@ -57,7 +59,7 @@ export class Snapshots {
       if (held.linger) clearTimeout(held.linger)
       held.linger = null
       this.#logger.info('snapshot resumed', { slave, id: resumeId, offset: held.snapshot.offset })
-      return { id: resumeId, snapshot: held.snapshot, resumed: true }
+      return { id: resumeId, snapshot: held.snapshot, resumed: true, dialect: this.#store.kind }
     }
     const { snapshot, writePauseMs } = await this.#openConsistent()
     const id = crypto.randomUUID()
@@ -71,7 +73,7 @@ export class Snapshots {
       rows: tables.reduce((n, t) => n + t.rowsEstimate, 0),
       writePauseMs,
     })
-    return { id, snapshot, resumed: false }
+    return { id, snapshot, resumed: false, dialect: this.#store.kind }
   }
 
   /**

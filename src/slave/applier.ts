@@ -121,8 +121,9 @@ export class Applier {
    * Before a snapshot loads: false, with applying stopped and the reason in status, when
    * this store may not take the master's data (another dialect; its master's server).
    */
-  async fits(logId: string, offset: number): Promise<boolean> {
+  async fits(logId: string, offset: number, dialect?: 'mysql' | 'sqlite'): Promise<boolean> {
     try {
+      if (dialect) this.#masterDialect = dialect
       this.#checkDialect(offset)
       await this.#checkNotOnMastersServer(logId, offset)
       return true

@@ -15,6 +15,7 @@ import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
 import { MasterLink } from './link.ts'
+import { readSnapshotFile } from './snapshot-file.ts'
 import { SnapshotLoader } from './snapshot-loader.ts'
 
 /** Longest a checksum holds a slave's applying (step 1 to step 2, and reaching the master's offset). */
@@ -36,6 +37,8 @@ export interface SlaveOptions {
   logger: Logger
   /** Called when the slave cannot go on (it lost its store's lock to another node). */
   onFatal?(err: unknown): void
+  /** A snapshot file (`ddb snapshot --out`) to load into an empty store before following the master. */
+  fromSnapshot?: string
 }
 
 /**
@@ -120,7 +123,7 @@ export class Slave {
         tookOver: (state) => applier!.tookOver(state),
       })
       const state = await store.readState()
-      return new Slave(
+      const slave = new Slave(
         opened,
         (link) => {
           applier = new Applier(opened, state, filters, options.logger, link)
@@ -129,11 +132,40 @@ export class Slave {
         loader,
         options,
       )
+      if (options.fromSnapshot) await slave.#loadSnapshotFile(options.fromSnapshot)
+      return slave
     } catch (err) {
       await store?.close()
       removeNewFiles(created)
       throw err
     }
+  }
+
+  /**
+   * `--from-snapshot`: an empty store loads the file and then follows the master from the
+   * snapshot's offset; a store that already holds that snapshot (a restart) just goes on;
+   * one that holds other data is refused.
+   */
+  async #loadSnapshotFile(path: string): Promise<void> {
+    const state = this.#applier.state
+    if (state.logId !== null || state.offset !== 0) {
+      const header = await firstMessage(path)
+      if (header.logId === state.logId && state.offset >= header.offset) {
+        this.#options.logger.info('the store already holds this snapshot; --from-snapshot has nothing to load', {
+          file: path,
+          offset: state.offset,
+        })
+        return
+      }
+      throw new DdbError(
+        'SNAPSHOT_FILE',
+        `--from-snapshot ${path}: store ${this.store.displayUrl} already holds data (offset ${state.offset} of log ${state.logId ?? 'none'})`,
+        { hint: 'load a snapshot into an empty store, or start the slave without --from-snapshot' },
+      )
+    }
+    this.#options.logger.info('loading a snapshot file', { file: path })
+    if (!(await this.#loader.loadFile(path)))
+      throw new DdbError('SNAPSHOT_FILE', `--from-snapshot ${path}: ${this.#applier.error}`)
   }
 
   /** Starts replicating in the background; `advertised` is where this slave's clients reach it (its ddb port). */
@@ -270,4 +302,10 @@ export class Slave {
     await this.#applier.close()
     await this.store.close()
   }
+}
+
+/** A snapshot file's snapshot-begin: its log and offset. */
+async function firstMessage(path: string): Promise<{ logId: string; offset: number }> {
+  for await (const m of readSnapshotFile(path)) if (m.type === 'snapshot-begin') return m
+  throw new DdbError('SNAPSHOT_FILE', `snapshot file ${path}: no snapshot in it`)
 }

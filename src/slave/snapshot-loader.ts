@@ -2,20 +2,19 @@ import { DdbError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { chunkChecksum, type SnapshotSchema, type Staging } from '../snapshot.ts'
 import type { Store, StoreState } from '../store/store.ts'
-import type { Message, ReplicationFilters, SnapshotLoadStatus, SnapshotResume } from '../wire/messages.ts'
+import type { ReplicationFilters, SnapshotLoadStatus, SnapshotResume } from '../wire/messages.ts'
 import { databaseApplies, filtersEmpty } from './filter.ts'
+import { readSnapshotFile, type SnapshotMessage } from './snapshot-file.ts'
 
 /** How often a load in progress says where it stands in the slave's log. */
 const PROGRESS_LOG_MS = 2_000
-
-type SnapshotMessage = Extract<Message, { type: 'snapshot-begin' | 'snapshot-rows' | 'snapshot-end' }>
 
 type LoadStatus = SnapshotLoadStatus
 
 /** What the loader needs of the rest of the slave. */
 export interface LoaderEvents {
   /** False (and applying stopped, with the reason) when this store may not take the master's data: another dialect, its server. */
-  fits(logId: string, offset: number): Promise<boolean>
+  fits(logId: string, offset: number, dialect?: 'mysql' | 'sqlite'): Promise<boolean>
   /** The store now holds the snapshot, at its offset: entries continue after it. */
   tookOver(state: StoreState): void
 }
@@ -171,6 +170,27 @@ export class SnapshotLoader {
     this.#events.tookOver(await this.#store.readState())
   }
 
+  /**
+   * Loads a snapshot file (`ddb slave --from-snapshot`): as from the master, and after a
+   * kill -9 from where the staging stands (the chunks it holds are skipped). Resolves
+   * false when the store may not take it (the applier says why).
+   */
+  async loadFile(path: string): Promise<boolean> {
+    let loaded: ((m: Extract<SnapshotMessage, { type: 'snapshot-rows' }>) => boolean) | null = null
+    for await (const m of readSnapshotFile(path)) {
+      if (m.type === 'snapshot-begin') {
+        const p = this.#staging?.progress
+        const resume = p && p.id === m.id ? { id: p.id, table: p.table, after: p.after } : null
+        await this.receive({ ...m, resume })
+        if (this.#refused) return false
+        loaded = resume ? alreadyLoaded(resume) : null
+      } else if (m.type === 'snapshot-end' || !loaded?.(m)) {
+        await this.receive(m)
+      }
+    }
+    return true
+  }
+
   /** The connection ended: the staged chunks stay, for the next connection to go on from. */
   detached(): void {
     this.#status = null
@@ -210,5 +230,16 @@ export class SnapshotLoader {
       tables: schema.tables.map((t) => ({ ...t, skip: !applies(t.db) })),
       after: schema.after.filter((o) => applies(o.db)),
     }
+  }
+}
+
+/** Which of a file's chunks a resumed staging holds already: those before its table, and in it up to its cursor. */
+function alreadyLoaded(resume: SnapshotResume): (m: { table: number; next: unknown }) => boolean {
+  let passed = resume.after === null
+  return (m) => {
+    if (m.table !== resume.table) return m.table < resume.table
+    if (passed) return false
+    passed = JSON.stringify(m.next) === JSON.stringify(resume.after)
+    return true
   }
 }

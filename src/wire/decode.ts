@@ -193,6 +193,7 @@ const MESSAGES: Record<MessageType, Check> = {
       logId: strOrNull,
       listen: strOrNull,
       snapshot: optional(snapshotResume),
+      snapshotOnly: optional(bool),
     },
     client: { protocol: uint, auth: str },
   }),

@@ -32,6 +32,8 @@ export type Message =
       listen: string | null
       /** The snapshot this slave was loading when its connection ended, to go on with where it stands. */
       snapshot?: SnapshotResume
+      /** `ddb snapshot --out`: a snapshot only, whatever the position, and no place in the replica registry. */
+      snapshotOnly?: boolean
     }
   | { type: 'hello'; protocol: number; peer: 'client'; auth: string }
   /** server → peer: accepted. To a slave: the master's log id and last offset. */
@@ -57,6 +59,8 @@ export type Message =
       logId: string
       schema: SnapshotSchema
       resume: SnapshotResume | null
+      /** The SQL the master's store speaks: a store of another kind cannot take its data; absent from older masters. */
+      dialect?: 'mysql' | 'sqlite'
     }
   /** master → slave: the next rows of schema.tables[table], in key order; next: where they continue (null: the table is done). */
   | { type: 'snapshot-rows'; id: string; table: number; rows: unknown[][]; next: RowCursor | null; checksum: number }
