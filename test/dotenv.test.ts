@@ -89,6 +89,8 @@ describe('environment variables', () => {
       ['log', 'tail'],
       ['log', 'prune'],
       ['replica', 'forget'],
+      ['checksum'],
+      ['snapshot'],
     ]) {
       const help = (await runDdb([...command, '--help'])).stdout
       // One block per option: its line and the lines its description wraps onto.

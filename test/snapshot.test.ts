@@ -122,6 +122,9 @@ for (const kind of ['sqlite', 'mysql'] as const) {
       await expectEqual(cluster, slave)
       const ids = (await select(slave, 'SELECT id FROM acked')).map((r) => Number(r.id))
       expect(new Set(ids)).toEqual(new Set(writers.acked)) // every write acknowledged during the snapshot, once
+      const checksum = await runDdb(['checksum', '--to', cluster.master.address])
+      expect(checksum.stdout).toMatch(/big: equal \(\d+ rows\)/)
+      expect(checksum.code).toBe(0) // every table, the big one too, equal at one offset
       // The write pause is the moment the snapshot's read view was taken.
       expect(cluster.master.log()).toMatch(/snapshot opened [^\n]*writePauseMs=[\d.]+/)
       const status = await statusOf(slave)
