@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { DEFAULT_MASTER_LISTEN } from '../config.ts'
 import { DdbError } from '../errors.ts'
 import { Client } from '../wire/client.ts'
-import type { NodeStatus, ReplicaStatus } from '../wire/messages.ts'
+import type { NodeStatus, ReplicaStatus, SnapshotLoadStatus } from '../wire/messages.ts'
 import { formatTable } from './print.ts'
 import { hostPort, lookup, setting } from './settings.ts'
 
@@ -57,6 +57,11 @@ function lag(r: Pick<ReplicaStatus, 'lagEntries' | 'lagSeconds'>): string {
   return `${r.lagEntries} entries, ${r.lagSeconds.toFixed(1)} s`
 }
 
+/** A slave's snapshot load for a person: how far, how fast. */
+function snapshotProgress(p: SnapshotLoadStatus): string {
+  return `loading, ${p.percent}% (${p.rows} of ~${p.rowsEstimate} rows, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.rowsPerSecond} rows/s) at offset ${p.offset}`
+}
+
 /** `ddb status` for a person. */
 export function formatStatus(s: NodeStatus): string {
   if (s.role === 'slave') {
@@ -68,6 +73,7 @@ export function formatStatus(s: NodeStatus): string {
       `store      ${s.store}`,
       ...(s.filters?.replicateDb.length ? [`replicate  ${s.filters.replicateDb.join(', ')}`] : []),
       ...(s.filters?.ignoreDb.length ? [`ignore     ${s.filters.ignoreDb.join(', ')}`] : []),
+      ...(s.snapshot ? [`snapshot   ${snapshotProgress(s.snapshot)}`] : []),
       ...(s.error ? [`error      ${s.error}`] : []),
     ].join('\n')
   }
@@ -76,7 +82,7 @@ export function formatStatus(s: NodeStatus): string {
     `offset     ${s.offset}`,
     `log        ${s.logId}`,
     `store      ${s.store}`,
-    ...(s.logStart ? [`log start  after offset ${s.logStart} (older entries pruned)`] : []),
+    ...(s.logStart ? [`log start  after offset ${s.logStart} (older entries pruned, or data adopted)`] : []),
     ...(s.readOnly ? [`read-only  ${s.readOnly}`] : []),
   ]
   if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
@@ -86,7 +92,11 @@ export function formatStatus(s: NodeStatus): string {
     r.applied,
     r.lagEntries ?? 'unknown',
     r.lagSeconds?.toFixed(1) ?? 'unknown',
-    r.connected ? 'yes' : 'no',
+    r.snapshot
+      ? `yes, sending a snapshot (${r.snapshot.rowsSent} of ~${r.snapshot.rowsEstimate} rows)`
+      : r.connected
+        ? 'yes'
+        : 'no',
     r.connected || r.lastSeen === undefined ? '' : new Date(r.lastSeen).toISOString(),
     r.error ?? '',
   ])

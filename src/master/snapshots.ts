@@ -24,6 +24,8 @@ interface Held {
   snapshot: StoreSnapshot
   /** Closes it once the slave has been gone SNAPSHOT_LINGER_MS. */
   linger: ReturnType<typeof setTimeout> | null
+  /** Sessions sending it now (a slave that reconnects may resume it before its old connection is found dead). */
+  users: number
   releasePin: () => void
 }
 
@@ -58,12 +60,13 @@ export class Snapshots {
     if (held && resumeId !== undefined) {
       if (held.linger) clearTimeout(held.linger)
       held.linger = null
+      held.users++
       this.#logger.info('snapshot resumed', { slave, id: resumeId, offset: held.snapshot.offset })
       return { id: resumeId, snapshot: held.snapshot, resumed: true, dialect: this.#store.kind }
     }
     const { snapshot, writePauseMs } = await this.#openConsistent()
     const id = crypto.randomUUID()
-    this.#held.set(id, { snapshot, linger: null, releasePin: this.#pin(snapshot.offset) })
+    this.#held.set(id, { snapshot, linger: null, users: 1, releasePin: this.#pin(snapshot.offset) })
     const tables = snapshot.schema.tables
     this.#logger.info('snapshot opened', {
       slave,
@@ -139,6 +142,8 @@ export class Snapshots {
     const held = this.#held.get(id)
     if (!held) return
     if (done) return void this.#close(id)
+    held.users = Math.max(0, held.users - 1)
+    if (held.users > 0) return
     held.linger ??= setTimeout(() => {
       this.#logger.info('snapshot closed: the slave did not come back for it', { id })
       void this.#close(id)
