@@ -17,6 +17,9 @@ import type { Peer } from '../wire/peer.ts'
 import type { Snapshots } from './snapshots.ts'
 import type { Writer } from './writer.ts'
 
+/** Chunks of a snapshot sent between two full garbage collections. */
+const GC_EVERY_CHUNKS = 100
+
 /** Stream failures logged per slave and reason once a minute: a slave retrying past a corrupt entry does not flood the log. */
 const streamFailures = new LogThrottle()
 
@@ -155,6 +158,7 @@ export class ReplicaSession {
         resume,
         dialect,
       })
+      let chunks = 0
       for (let table = resume?.table ?? 0; table < tables.length; table++) {
         let after = table === resume?.table ? resume.after : null
         do {
@@ -166,6 +170,9 @@ export class ReplicaSession {
           after = chunk.next
           // A send that the socket takes at once does not yield: let the master's clients in between chunks.
           await new Promise((resolve) => setImmediate(resolve))
+          // Every chunk is garbage once sent, but Bun lets the heap grow first: a full collection every
+          // 100 chunks kept a master at 108–121 MB over a 1,000,000-row snapshot (148–155 MB without).
+          if (++chunks % GC_EVERY_CHUNKS === 0) Bun.gc(true)
         } while (after !== null)
       }
       await peer.send({ type: 'snapshot-end', id })
