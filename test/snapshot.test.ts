@@ -13,11 +13,13 @@ import { expectSlavesEqualMaster, masterOffset, select, startWriters, waitCaught
 import { type DdbNode, runDdb, statusOf } from './support/ddb.ts'
 import { freePort, waitFor } from './support/util.ts'
 
-/** Rows in the big table: enough for a load that takes a while, so it can be killed mid-way. */
+/** Rows in the big table: enough for a load that takes a while, so it can be killed mid-way… */
 const BIG_ROWS = 300_000
+/** …and, in the test of adoption under writes, the issue's million. */
+const MILLION = 1_000_000
 
 /** The tables a team already has before it starts ddb: foreign keys, BLOBs, a view, a trigger, a table with no key. */
-function existingSchema(kind: StoreKind): string[] {
+function existingSchema(kind: StoreKind, bigRows: number): string[] {
   if (kind === 'mysql')
     return [
       'CREATE DATABASE IF NOT EXISTS app CHARACTER SET utf8mb4',
@@ -33,7 +35,7 @@ function existingSchema(kind: StoreKind): string[] {
       `INSERT INTO app.parent (name) SELECT CONCAT('p', seq) FROM app.seq_1_to_300`,
       `INSERT INTO app.child (parent_id, data, amount, at, f, d)
          SELECT 1 + seq % 300, UNHEX(CONCAT(LPAD(HEX(seq % 256), 2, '0'), '00FF')), seq / 7, '2024-02-29 13:14:15.123456', seq / 3, seq / 7 FROM app.seq_1_to_3000`,
-      `INSERT INTO app.big SELECT seq, CONCAT('value ', seq) FROM app.seq_1_to_${BIG_ROWS}`,
+      `INSERT INTO app.big SELECT seq, CONCAT('value ', seq) FROM app.seq_1_to_${bigRows}`,
       `INSERT INTO app.nokey VALUES ('x', 1), ('y', 2), ('x', 1)`,
       'DELETE FROM app.parent WHERE id = 300', // the AUTO_INCREMENT counter is past every row
     ]
@@ -49,17 +51,17 @@ function existingSchema(kind: StoreKind): string[] {
     `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 300) INSERT INTO parent (name) SELECT 'p' || i FROM s`,
     `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 3000)
        INSERT INTO child (parent_id, data, amount) SELECT 1 + i % 300, unhex(printf('%02X00FF', i % 256)), i / 7.0 FROM s`,
-    `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${BIG_ROWS}) INSERT INTO big SELECT i, 'value ' || i FROM s`,
+    `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ${bigRows}) INSERT INTO big SELECT i, 'value ' || i FROM s`,
     `INSERT INTO nokey VALUES ('x', 1), ('y', 2), ('x', 1)`,
     'DELETE FROM parent WHERE id = 300',
   ]
 }
 
 /** A master whose store held data before ddb started on it, and no slave yet. */
-async function clusterWithExistingData(kind: StoreKind, masterArgs: string[] = []): Promise<Cluster> {
-  const cluster = await withCluster({ store: kind, slaves: 0, masterDown: true, compiled: true, masterArgs })
+async function clusterWithExistingData(kind: StoreKind, bigRows = BIG_ROWS): Promise<Cluster> {
+  const cluster = await withCluster({ store: kind, slaves: 0, masterDown: true, compiled: true })
   try {
-    for (const sql of existingSchema(kind)) await cluster.direct(cluster.masterStore, sql)
+    for (const sql of existingSchema(kind, bigRows)) await cluster.direct(cluster.masterStore, sql)
     await cluster.restartMaster()
   } catch (err) {
     await cluster[Symbol.asyncDispose]()
@@ -105,8 +107,8 @@ const resumedRows = (log: string) => Number(/snapshot load resumed [^\n]*rows=(\
 
 for (const kind of ['sqlite', 'mysql'] as const) {
   describe(`snapshots on ${kind} stores`, () => {
-    test('a master adopts the data its store held; a new slave gets it by snapshot while 8 clients write', async () => {
-      await using cluster = await clusterWithExistingData(kind)
+    test('a master adopts the data its store held (foreign keys, BLOBs, a view, a trigger, 1,000,000 rows in one table); a new slave gets it by snapshot while 8 clients write', async () => {
+      await using cluster = await clusterWithExistingData(kind, MILLION)
       // Offset 1 stands for the data adopted: the log starts after it.
       expect((await runDdb(['log', 'tail', '--log', cluster.log])).stderr).toBe('log starts after offset 1\n')
       expect(cluster.master.log()).toContain('adopted the data already in the store')
