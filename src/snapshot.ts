@@ -90,6 +90,45 @@ export interface Staging {
   readonly unfinished: SnapshotSchema | null
 }
 
+/** Where a load stands once `chunk` of table `table` (`bytes` of JSON) is loaded: the next table after its last chunk. */
+export function progressAfter(
+  progress: StagingProgress,
+  table: number,
+  chunk: RowChunk,
+  bytes: number,
+): StagingProgress {
+  return {
+    ...progress,
+    table: chunk.next ? table : table + 1,
+    after: chunk.next,
+    rows: progress.rows + chunk.rows.length,
+    bytes: progress.bytes + bytes,
+  }
+}
+
+/** What every store's snapshot holds besides its rows: the offset it reads at, and the schema. */
+export abstract class SnapshotRead implements StoreSnapshot {
+  readonly offset: number
+  readonly logId: string | null
+  readonly schema: SnapshotSchema
+
+  constructor(offset: number, logId: string | null, schema: SnapshotSchema) {
+    this.offset = offset
+    this.logId = logId
+    this.schema = schema
+  }
+
+  abstract rows(table: number, after: RowCursor | null, limit: number, maxBytes: number): Promise<RowChunk>
+  abstract close(): Promise<void>
+
+  /** schema.tables[i], or a one-line error. */
+  protected table(i: number): SnapshotTable {
+    const t = this.schema.tables[i]
+    if (!t) throw new Error(`snapshot: no table ${i}`)
+    return t
+  }
+}
+
 /** How many of `rows` fit in maxBytes as JSON (at least one): where a chunk of wide rows ends early. */
 export function rowsWithin(rows: unknown[][], maxBytes: number): number {
   let bytes = 0

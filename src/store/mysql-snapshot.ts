@@ -2,9 +2,11 @@
 import type { Param } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import {
+  progressAfter,
   type RowChunk,
   type RowCursor,
   rowsWithin,
+  SnapshotRead,
   type SnapshotSchema,
   type SnapshotTable,
   type Staging,
@@ -148,22 +150,16 @@ function wireValue(v: unknown): Param {
   return v as Param
 }
 
-class MysqlSnapshot implements StoreSnapshot {
-  readonly offset: number
-  readonly logId: string | null
-  readonly schema: SnapshotSchema
+class MysqlSnapshot extends SnapshotRead {
   readonly #conn: MysqlConnection
 
   constructor(conn: MysqlConnection, offset: number, logId: string | null, schema: SnapshotSchema) {
+    super(offset, logId, schema)
     this.#conn = conn
-    this.offset = offset
-    this.logId = logId
-    this.schema = schema
   }
 
   async rows(table: number, after: RowCursor | null, limit: number, maxBytes: number): Promise<RowChunk> {
-    const t = this.schema.tables[table]
-    if (!t) throw new StoreError(`snapshot: no table ${table}`)
+    const t = this.table(table)
     const from = `${q(t.db!)}.${q(t.name)}`
     const list = t.columns.map(q).join(', ')
     let sql: string
@@ -307,13 +303,7 @@ class MysqlStaging implements Staging {
     const t = schema?.tables[table]
     if (!schema || !t) throw new StoreError(`staging for ${this.#storeDb}: no table ${table}`)
     const conn = this.#conn
-    const progress = {
-      ...this.progress,
-      table: chunk.next ? table : table + 1,
-      after: chunk.next,
-      rows: this.progress.rows + chunk.rows.length,
-      bytes: this.progress.bytes + bytes,
-    }
+    const progress = progressAfter(this.progress, table, chunk, bytes)
     const into = `INSERT INTO ${q(this.#stageOf(schema, t.db!))}.${q(t.name)} (${columns.map(q).join(', ')}) VALUES `
     const row = `(${columns.map(() => '?').join(', ')})`
     await conn.query('BEGIN')

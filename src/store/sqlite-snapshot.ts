@@ -4,9 +4,11 @@ import { existsSync, rmSync } from 'node:fs'
 import type { Param } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import {
+  progressAfter,
   type RowChunk,
   type RowCursor,
   rowsWithin,
+  SnapshotRead,
   type SnapshotSchema,
   type SnapshotTable,
   type Staging,
@@ -83,23 +85,17 @@ function readSchema(db: Database): SnapshotSchema {
   return { databases: [], tables, after }
 }
 
-class SqliteSnapshot implements StoreSnapshot {
-  readonly offset: number
-  readonly logId: string | null
-  readonly schema: SnapshotSchema
+class SqliteSnapshot extends SnapshotRead {
   readonly #db: Database
 
   constructor(db: Database, offset: number, logId: string | null, schema: SnapshotSchema) {
+    super(offset, logId, schema)
     this.#db = db
-    this.offset = offset
-    this.logId = logId
-    this.schema = schema
   }
 
   /** Each value as quote() writes it, the key values also as they are (the next chunk's cursor). */
   async rows(table: number, after: RowCursor | null, limit: number, maxBytes: number): Promise<RowChunk> {
-    const t = this.schema.tables[table]
-    if (!t) throw new StoreError(`snapshot: no table ${table}`)
+    const t = this.table(table)
     const key = t.columns.slice(0, t.keyColumns).map(q)
     const where = after ? `WHERE (${key.join(', ')}) > (${key.map(() => '?').join(', ')})` : ''
     const sql = `SELECT ${[...key, ...t.columns.map((c) => `quote(${q(c)})`)].join(', ')} FROM ${q(t.name)} ${where} ORDER BY ${key.join(', ')} LIMIT ?`
@@ -225,13 +221,7 @@ class SqliteStaging implements Staging {
   async load(table: number, chunk: RowChunk, columns: string[], bytes: number): Promise<void> {
     const t = columns.map(q).join(', ')
     const name = this.#tableName(table)
-    const progress = {
-      ...this.progress,
-      table: chunk.next ? table : table + 1,
-      after: chunk.next,
-      rows: this.progress.rows + chunk.rows.length,
-      bytes: this.progress.bytes + bytes,
-    }
+    const progress = progressAfter(this.progress, table, chunk, bytes)
     this.#db.transaction(() => {
       // The values are SQL literals as the master's quote() wrote them.
       for (let i = 0; i < chunk.rows.length; i += 500) {
