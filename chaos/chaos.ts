@@ -267,7 +267,10 @@ async function catchUp(ctx: FaultContext): Promise<void> {
       const s = await slave.status().catch((err: Error) => ({ role: 'unreachable', error: err.message, applied: -1 }))
       const applied = 'applied' in s ? s.applied : -1
       if (applied >= last) break
-      if (Date.now() > deadline || ('error' in s && s.error && s.role === 'slave')) {
+      // Only a slave that stopped applying fails at once: a link problem (its master just came back, the
+      // slave's back-off has not run out yet) is what catching up waits out.
+      const stopped = s.role === 'slave' && 'stopped' in s && s.stopped === true
+      if (Date.now() > deadline || stopped) {
         ctx.violation(
           'catch-up',
           `${slave.name} applied ${applied} of ${last}: ${('error' in s && s.error) || 'too slow'}`,
