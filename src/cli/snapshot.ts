@@ -5,7 +5,8 @@ import { DEFAULT_MASTER_LISTEN, formatHostPort } from '../config.ts'
 import { DdbError, formatError, UsageError } from '../errors.ts'
 import { snapshotFileHeader } from '../slave/snapshot-file.ts'
 import { hello } from '../wire/handshake.ts'
-import type { Message } from '../wire/messages.ts'
+import { isSnapshotMessage, type Message } from '../wire/messages.ts'
+import type { Peer } from '../wire/peer.ts'
 import { hostPort, lookup, setting } from './settings.ts'
 
 /** How often the progress line is written, in ms. */
@@ -43,7 +44,9 @@ async function writeSnapshot(master: { host: string; port: number }, secret: str
   let finished!: (err: Error | null) => void
   const done = new Promise<Error | null>((resolve) => (finished = resolve))
   try {
-    const { peer } = await hello(master, {
+    // Taken from the welcome: the first messages may come before hello() resolves.
+    let peer: Peer | null = null
+    await hello(master, {
       secret,
       hello: {
         peer: 'slave',
@@ -53,11 +56,15 @@ async function writeSnapshot(master: { host: string; port: number }, secret: str
         listen: null,
         snapshotOnly: true,
       },
+      onWelcome: (_welcome, welcomed) => {
+        peer = welcomed
+      },
       onMessage: (m: Message) => {
         if (m.type === 'error') return finished(new DdbError(m.code, m.message, { hint: m.hint }))
-        if (m.type !== 'snapshot-begin' && m.type !== 'snapshot-rows' && m.type !== 'snapshot-end') return
+        if (!isSnapshotMessage(m) || !peer) return
         // One message at a time: the socket is paused until it is on disk, so the master waits for the disk.
-        peer.pause()
+        const link = peer
+        link.pause()
         chain = chain.then(async () => {
           await file.write(`${JSON.stringify(m)}\n`)
           if (m.type === 'snapshot-begin') estimate = m.schema.tables.reduce((n, t) => n + t.rowsEstimate, 0)
@@ -69,15 +76,14 @@ async function writeSnapshot(master: { host: string; port: number }, secret: str
           }
           if (m.type === 'snapshot-end') {
             finished(null)
-            peer.close(null)
-          } else peer.resume()
+            link.close(null)
+          } else link.resume()
         })
         chain.catch((err: Error) => finished(err))
       },
       onClose: (reason) =>
         finished(new DdbError('CONNECTION_LOST', `the master closed the connection: ${reason ?? 'closed'}`)),
     })
-    void peer
     const failed = await done
     await chain
     if (failed) throw failed

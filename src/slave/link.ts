@@ -11,7 +11,7 @@ import { DdbError, formatError } from '../errors.ts'
 import { LogThrottle } from '../log-throttle.ts'
 import type { Logger, LogLevel } from '../logger.ts'
 import { type HelloFields, hello } from '../wire/handshake.ts'
-import type { Message, Welcome } from '../wire/messages.ts'
+import { isSnapshotMessage, type Message, type SnapshotMessage, type Welcome } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 
 /** Codes of a handshake that failed before the master could answer; any other code is the master's refusal. */
@@ -34,8 +34,6 @@ export interface LinkEvents {
   /** A snapshot message (the slave's position was before the log's start); the next waits until it resolves. */
   snapshot(m: SnapshotMessage): Promise<void>
 }
-
-type SnapshotMessage = Extract<Message, { type: 'snapshot-begin' | 'snapshot-rows' | 'snapshot-end' }>
 
 /**
  * MasterLink is a slave's connection to its master: it attaches (the
@@ -218,7 +216,7 @@ export class MasterLink {
 
   #onMessage(m: Message): void {
     this.#lastHeard = Date.now()
-    const snapshot = m.type === 'snapshot-begin' || m.type === 'snapshot-rows' || m.type === 'snapshot-end'
+    const snapshot = isSnapshotMessage(m)
     if (!snapshot && this.#loading === null) return this.#dispatch(m)
     this.#inOrderAfterLoad(m, snapshot)
   }

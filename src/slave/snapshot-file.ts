@@ -6,12 +6,10 @@
  */
 import { DdbError } from '../errors.ts'
 import { decodeMessage } from '../wire/decode.ts'
-import type { Message } from '../wire/messages.ts'
+import { isSnapshotMessage, type Message, type SnapshotMessage } from '../wire/messages.ts'
 
 /** The file format this ddb writes and reads; a newer one is refused. */
 export const SNAPSHOT_FILE_FORMAT = 1
-
-export type SnapshotMessage = Extract<Message, { type: 'snapshot-begin' | 'snapshot-rows' | 'snapshot-end' }>
 
 /** The file's first line. */
 export interface SnapshotFileHeader {
@@ -60,8 +58,7 @@ export async function* readSnapshotFile(path: string): AsyncGenerator<SnapshotMe
     } catch (err) {
       throw bad((err as Error).message)
     }
-    if (m.type !== 'snapshot-begin' && m.type !== 'snapshot-rows' && m.type !== 'snapshot-end')
-      throw bad(`unexpected ${m.type} message`)
+    if (!isSnapshotMessage(m)) throw bad(`unexpected ${m.type} message`)
     if (lineNo === 2 && m.type !== 'snapshot-begin') throw bad('the snapshot does not begin')
     yield m
     if (m.type === 'snapshot-end') ended = true

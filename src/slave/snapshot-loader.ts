@@ -2,9 +2,9 @@ import { DdbError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { chunkChecksum, type SnapshotSchema, type Staging } from '../snapshot.ts'
 import type { Store, StoreState } from '../store/store.ts'
-import type { ReplicationFilters, SnapshotLoadStatus, SnapshotResume } from '../wire/messages.ts'
+import type { ReplicationFilters, SnapshotLoadStatus, SnapshotMessage, SnapshotResume } from '../wire/messages.ts'
 import { databaseApplies, filtersEmpty } from './filter.ts'
-import { readSnapshotFile, type SnapshotMessage } from './snapshot-file.ts'
+import { readSnapshotFile } from './snapshot-file.ts'
 
 /** Chunks loaded between two full garbage collections: what keeps a slave's memory flat during a big snapshot. */
 const GC_EVERY_CHUNKS = 100

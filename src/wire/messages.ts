@@ -111,6 +111,13 @@ export interface SnapshotResume {
   after: RowCursor | null
 }
 
+/** A message of a snapshot's stream (and of a snapshot file), in the order the master sends them. */
+export type SnapshotMessage = Extract<Message, { type: 'snapshot-begin' | 'snapshot-rows' | 'snapshot-end' }>
+
+export function isSnapshotMessage(m: Message): m is SnapshotMessage {
+  return m.type === 'snapshot-begin' || m.type === 'snapshot-rows' || m.type === 'snapshot-end'
+}
+
 /** The hello a slave sends when it attaches. */
 export type SlaveHello = Extract<Message, { type: 'hello'; peer: 'slave' }>
 
