@@ -38,7 +38,10 @@ export interface Entry {
   /** The time zone the statements ran in (MySQL session time_zone), so NOW() renders the same wall clock on replay. */
   timeZone?: string | null
   statements: Statement[]
-  /** Rows each statement affected on the master; the slave's divergence guard compares. */
+  /**
+   * Rows each statement affected on the master; the slave's divergence guard compares.
+   * Negative (only in an entry a slave translated for its store): not comparable there.
+   */
   affected: number[]
   /** CRC-32 of the entry's canonical encoding (see entryChecksum). */
   checksum: number

@@ -9,6 +9,7 @@
  * integers, reals, text and blobs); MySQL sends strings, null and {"$bytes"}, the
  * server's own text for every value, which it parses back to the same value.
  */
+import type { NeutralValue } from './checksum.ts'
 import type { Param } from './entry.ts'
 
 /** One table of a snapshot: how to create it, and which columns order and name its rows. */
@@ -54,6 +55,11 @@ export interface StoreSnapshot {
   readonly schema: SnapshotSchema
   /** Up to `limit` rows of schema.tables[table] after `after` (null: from its first row), and at most about maxBytes of them (at least one). */
   rows(table: number, after: RowCursor | null, limit: number, maxBytes: number): Promise<RowChunk>
+  /**
+   * A row of schema.tables[table] (as rows() gave it) in the neutral form, for `ddb checksum`
+   * between stores of different kinds (checksum.ts).
+   */
+  neutralRow?(table: number, row: unknown[]): NeutralValue[]
   close(): Promise<void>
 }
 

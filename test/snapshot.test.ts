@@ -80,6 +80,24 @@ async function bigSummary(cluster: Cluster, node: DdbNode): Promise<unknown> {
   return JSON.parse(JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? String(v) : v)))
 }
 
+/** A table of `node` through its MySQL port, its numbers as numbers (MySQL's DECIMALs are text, SQLite's numbers). */
+async function normalized(node: DdbNode, table: string): Promise<unknown[]> {
+  const rows = await select(node, `SELECT * FROM ${table} ORDER BY 1, 2`)
+  const number = (v: unknown) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v)
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, number(v)])))
+}
+
+/** Waits until the slave has stopped applying (an entry or a snapshot it cannot take). */
+async function waitStopped(slave: DdbNode): Promise<void> {
+  await waitFor(
+    async () => {
+      const s = await statusOf(slave)
+      return s.role === 'slave' && s.stopped
+    },
+    { timeoutMs: 30_000, what: 'the slave to stop' },
+  )
+}
+
 /** Every table equal (the big one by its summary), and the same views and AUTO_INCREMENT counters. */
 async function expectEqual(cluster: Cluster, slave: DdbNode): Promise<void> {
   await expectSlavesEqualMaster(cluster.master, [slave], cluster.kind)
@@ -115,18 +133,34 @@ for (const kind of ['sqlite', 'mysql'] as const) {
 
       const writers = startWriters(cluster.master, 8)
       const slave = await cluster.addSlave()
-      await waitFor(async () => (await statusOf(slave)).role === 'slave' && /snapshot loaded/.test(slave.log()), {
-        timeoutMs: 120_000,
-        what: 'the snapshot to load',
-      })
+      // A MySQL master gets a SQLite slave too, of its one database app.
+      const sqliteSlave =
+        kind === 'mysql'
+          ? await cluster.addSlave({ store: await cluster.newStore('sqlite'), args: ['--replicate-db', 'app'] })
+          : null
+      for (const s of [slave, sqliteSlave])
+        if (s)
+          await waitFor(async () => (await statusOf(s)).role === 'slave' && /snapshot loaded/.test(s.log()), {
+            timeoutMs: 180_000,
+            what: 'the snapshot to load',
+          })
       await writers.stop()
       expect(writers.acked.length).toBeGreaterThan(0)
       await expectEqual(cluster, slave)
-      const ids = (await select(slave, 'SELECT id FROM acked')).map((r) => Number(r.id))
-      expect(new Set(ids)).toEqual(new Set(writers.acked)) // every write acknowledged during the snapshot, once
+      for (const s of [slave, sqliteSlave]) {
+        if (!s) continue
+        await waitCaughtUp(s, await masterOffset(cluster.master), 60_000)
+        const ids = (await select(s, 'SELECT id FROM acked')).map((r) => Number(r.id))
+        expect(new Set(ids)).toEqual(new Set(writers.acked)) // every write acknowledged during the snapshot, once
+      }
+      if (sqliteSlave)
+        for (const table of ['parent', 'child', 'nokey', 'parent_children'])
+          expect(await normalized(sqliteSlave, table), table).toEqual(await normalized(cluster.master, table))
       const checksum = await runDdb(['checksum', '--to', cluster.master.address])
       expect(checksum.stdout).toMatch(/big: equal \(\d+ rows\)/)
-      expect(checksum.code).toBe(0) // every table, the big one too, equal at one offset
+      expect(checksum.stdout).not.toContain('DIFFERS')
+      expect(checksum.stderr).toContain(`and ${sqliteSlave ? 2 : 1} slave(s)`)
+      expect(checksum.code).toBe(0) // every table, the big one too, equal at one offset, on every slave
       // The write pause is the moment the snapshot's read view was taken.
       expect(cluster.master.log()).toMatch(/snapshot opened [^\n]*writePauseMs=[\d.]+/)
       const status = await statusOf(slave)
@@ -234,29 +268,57 @@ test('a DDL on a MySQL master during a snapshot is not stalled by it; the slave 
   ).toEqual([{ n: 1 }])
 }, 240_000)
 
-test('a SQLite slave of a MySQL master is refused before it loads anything, with the reason', async () => {
-  await using cluster = await withCluster({
-    store: 'mysql',
-    slaveStore: 'sqlite',
-    slaves: 0,
-    masterDown: true,
-    compiled: true,
-  })
+test('a SQLite slave of a MySQL master replays its writes as MySQL ran them: ids past deleted rows, REPLACE, ON DUPLICATE KEY UPDATE, clock defaults, DDL', async () => {
+  await using cluster = await clusterWithExistingData('mysql', 1_000)
+  const slave = await cluster.addSlave({ store: await cluster.newStore('sqlite'), args: ['--replicate-db', 'app'] })
+  const c = await cluster.master.client()
+  for (const sql of [
+    "INSERT INTO parent (name) VALUES ('after 300')", // id 301: the counter is past the deleted row, on SQLite too
+    "REPLACE INTO parent (id, name) VALUES (2, 'replaced')",
+    "INSERT INTO parent (id, name) VALUES (3, 'p3') ON DUPLICATE KEY UPDATE name = CONCAT(VALUES(name), ' again')",
+    'UPDATE child SET amount = amount * 2 WHERE parent_id = 4 ORDER BY id LIMIT 3',
+    'INSERT INTO child (parent_id, data, amount, at) VALUES (1, 0x00ff00, 12.5, NOW(6))',
+    'DELETE FROM child WHERE id < 10',
+    'CREATE TABLE later (id INT AUTO_INCREMENT PRIMARY KEY, made DATETIME DEFAULT CURRENT_TIMESTAMP, n INT, KEY (n))',
+    'INSERT INTO later (n) VALUES (1), (2), (3)',
+    'ALTER TABLE later ADD COLUMN note VARCHAR(20) DEFAULT NULL',
+    "UPDATE later SET note = 'x' WHERE n > 1",
+    'INSERT IGNORE INTO later (n) VALUES (4), (5)', // skipped none: its ids have no gap
+  ])
+    await c.query(sql)
+  await waitCaughtUp(slave, await masterOffset(cluster.master), 60_000)
+  for (const table of ['parent', 'child', 'nokey', 'later', 'parent_children'])
+    expect(await normalized(slave, table), table).toEqual(await normalized(cluster.master, table))
+  const checksum = await runDdb(['checksum', '--to', cluster.master.address])
+  expect(checksum.stdout).toMatch(/later: equal \(5 rows\)/)
+  expect(checksum.code, checksum.stdout).toBe(0)
+
+  // A write SQLite cannot replay the same stops the slave at it, with the reason: 'p7' is
+  // skipped, and InnoDB's ids for the other two rows have a gap where it would have gone.
+  await c.query("INSERT IGNORE INTO parent (name) VALUES ('fresh 1'), ('p7'), ('fresh 2')")
+  const offset = await masterOffset(cluster.master)
+  await waitStopped(slave)
+  const s = await statusOf(slave)
+  expect(s.role === 'slave' && s.applied).toBe(offset - 1)
+  expect(s.role === 'slave' && s.error).toContain('MySQL leaves gaps among them')
+}, 240_000)
+
+test('a SQLite slave of a MySQL master needs the one database it copies, and refuses a table it cannot hold, before it loads anything', async () => {
+  await using cluster = await withCluster({ store: 'mysql', slaves: 0, masterDown: true, compiled: true })
   await cluster.direct(cluster.masterStore, 'CREATE DATABASE IF NOT EXISTS app')
   await cluster.direct(cluster.masterStore, 'CREATE TABLE app.t (id INT PRIMARY KEY)')
+  await cluster.direct(cluster.masterStore, 'CREATE TABLE app.g (id INT PRIMARY KEY, p POINT)')
   await cluster.restartMaster()
-  const slave = await cluster.addSlave()
-  await waitFor(
-    async () =>
-      (await statusOf(slave)).role === 'slave' && ((await statusOf(slave)) as { stopped?: boolean }).stopped === true,
-    {
-      timeoutMs: 30_000,
-      what: 'the slave to stop',
-    },
-  )
-  const s = await statusOf(slave)
-  expect(s.role === 'slave' && s.error).toContain("is sqlite, but the master's log holds mysql statements")
-  expect(s.role === 'slave' && s.applied).toBe(0)
+  for (const [args, reason] of [
+    [[], 'name the one database it copies with --replicate-db NAME'],
+    [['--replicate-db', 'app'], 'table g of database app'],
+  ] as const) {
+    const slave = await cluster.addSlave({ store: await cluster.newStore('sqlite'), args: [...args] })
+    await waitStopped(slave)
+    const s = await statusOf(slave)
+    expect(s.role === 'slave' && s.error).toContain(reason)
+    expect(s.role === 'slave' && s.applied).toBe(0)
+  }
 })
 
 test('replication filters: a MySQL slave with --replicate-db app gets app from the snapshot, not the other database', async () => {

@@ -174,7 +174,7 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
         previous = answer(previous, peer, m.id, async () => ({
           type: 'checksum-result',
           id: m.id,
-          ...(await node.checksum({ token: m.token, offset: m.offset })),
+          ...(await node.checksum({ token: m.token, offset: m.offset, forms: m.forms })),
         }))
         return
       default:

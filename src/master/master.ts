@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { checksumTables, type TableChecksum } from '../checksum.ts'
+import { type ChecksumForm, checksumTables } from '../checksum.ts'
 import type { Param, ReadResult, WriteResult } from '../entry.ts'
 import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
@@ -8,7 +8,7 @@ import { openStore, sqlitePath } from '../store/open-store.ts'
 import { nodeClaim } from '../store/ownership.ts'
 import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
-import type { NodeStatus, SlaveHello } from '../wire/messages.ts'
+import type { ChecksumResult, NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
 import { LogPins } from './log-pins.ts'
@@ -155,6 +155,7 @@ export class Master {
       offset: this.#writer.published.current,
       logId: this.log.id,
       store: this.store.displayUrl,
+      dialect: this.store.kind,
       readOnly: this.#writer.readOnly?.reason ?? null,
       logStart: this.log.start,
       replicas: this.#replicas.statuses(this.log.start),
@@ -237,12 +238,14 @@ export class Master {
     return { offset: snapshot.offset, token: id }
   }
 
-  /** Step 2: every table's checksum from the read of step 1. */
-  async checksum(at: { token?: string }): Promise<{ offset: number; tables: TableChecksum[] }> {
+  /** Step 2: every table's checksum from the read of step 1, in each form asked for (both in one pass: slaves of either kind). */
+  async checksum(at: { token?: string; forms?: ChecksumForm[] }): Promise<ChecksumResult> {
     if (at.token === undefined) throw new DdbError('USAGE', 'the master checksums the read checksum-open opened')
     const snapshot = this.#snapshots.get(at.token)
     try {
-      return { offset: snapshot.offset, tables: await checksumTables(snapshot) }
+      const forms = at.forms ?? ['raw']
+      const { raw, neutral } = await checksumTables(snapshot, { forms })
+      return { offset: snapshot.offset, tables: raw, ...(forms.includes('neutral') ? { neutral } : {}) }
     } finally {
       this.#snapshots.release(at.token, true)
     }

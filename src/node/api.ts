@@ -4,11 +4,11 @@
  * (structurally: the node layer sits above them and they never import it); the
  * front ends see nothing else of them.
  */
-import type { TableChecksum } from '../checksum.ts'
+import type { ChecksumForm } from '../checksum.ts'
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import type { Classification } from '../sql/classify.ts'
 import type { StatementShape, Store } from '../store/store.ts'
-import type { Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
+import type { ChecksumResult, Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 
 /** A statement to write, with the classification the session already made (each statement is lexed once). */
@@ -108,6 +108,6 @@ export interface NodeApi {
    * it); a slave stops applying where it is (no token) until step 2.
    */
   checksumOpen(): Promise<{ offset: number; token: string }>
-  /** Step 2: the tables' checksums, from the master's read `token`, or on a slave at `offset` (its held offset or later). */
-  checksum(at: { token?: string; offset?: number }): Promise<{ offset: number; tables: TableChecksum[] }>
+  /** Step 2: the tables' checksums in `forms`, from the master's read `token`, or on a slave at `offset` (its held offset or later). */
+  checksum(at: { token?: string; offset?: number; forms?: ChecksumForm[] }): Promise<ChecksumResult>
 }

@@ -8,32 +8,25 @@
  * through this node (forgetTables).
  */
 import type { IdTable } from '../sql/insert-id.ts'
-import { describeSqliteTable, type TableInfo } from '../sql/sqlite/dialect.ts'
+import { cachedTables, type TableInfo } from '../sql/sqlite/dialect.ts'
 import type { NodeApi } from './api.ts'
 
 /** Looks a table up by name (in any case, as SQLite does); undefined when there is none. */
 export type TableLookup = (name: string) => TableInfo | undefined
 
-const sqliteCaches = new WeakMap<NodeApi, { version: unknown; tables: Map<string, TableInfo | undefined> }>()
+const sqliteCaches = new WeakMap<NodeApi, () => TableLookup>()
 const mysqlCaches = new WeakMap<NodeApi, Map<string, Promise<IdTable | undefined>>>()
 
 /** A SQLite store's table lookup as of now; undefined when the node's store has no catalog (MySQL). */
 export function sqliteTables(node: NodeApi): TableLookup | undefined {
   const { store } = node
   if (node.dialect !== 'sqlite' || !store.catalog) return undefined
-  const catalog = store.catalog.bind(store)
-  const version = catalog('PRAGMA schema_version', [])[0]?.schema_version
-  let cache = sqliteCaches.get(node)
-  if (!cache || cache.version !== version) {
-    cache = { version, tables: new Map() }
-    sqliteCaches.set(node, cache)
+  let tables = sqliteCaches.get(node)
+  if (!tables) {
+    tables = cachedTables(store.catalog.bind(store))
+    sqliteCaches.set(node, tables)
   }
-  const { tables } = cache
-  return (name) => {
-    const key = name.toLowerCase()
-    if (!tables.has(key)) tables.set(key, describeSqliteTable(catalog, name))
-    return tables.get(key)
-  }
+  return tables()
 }
 
 /** A SQLite table as the insert id reads it. */

@@ -3,10 +3,12 @@ import { type Entry, entryChecksum } from '../entry.ts'
 import { DdbError, DivergenceError, formatError, StoreBehindError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { OffsetWatch } from '../offset-watch.ts'
-import { ApplyError, applyEntries } from '../store/apply.ts'
+import type { SnapshotSchema } from '../snapshot.ts'
+import { ApplyError, applyEntries, hasDdl } from '../store/apply.ts'
 import type { Store, StoreState } from '../store/store.ts'
 import type { ReplicationFilters, Welcome } from '../wire/messages.ts'
 import { filterEntries } from './filter.ts'
+import { heldDatabase, MysqlReplay, sqliteLiterals, sqliteSchemaOf } from './from-mysql.ts'
 
 /** The slave's store cannot take its master's entries as they are: applying stops before anything changes. */
 class WrongStoreError extends DdbError {
@@ -16,6 +18,12 @@ class WrongStoreError extends DdbError {
     super(code, message, { hint })
     this.offset = offset
   }
+}
+
+/** How a store takes a master's snapshot: its schema, and each chunk's rows, as the store's staging loads them. */
+export interface SnapshotForm {
+  schema: SnapshotSchema
+  rows(rows: unknown[][]): unknown[][]
 }
 
 /** Entries received but not yet applied above which the slave stops reading from the master. */
@@ -67,6 +75,8 @@ export class Applier {
   #serverChecked: string | null = null
   /** Applying goes no further than this offset (a checksum's consistent read at it); null: no limit. */
   #limit: number | null = null
+  /** A SQLite store's translation of its MySQL master's entries; null when the dialects are the same. */
+  #replay: MysqlReplay | null = null
 
   constructor(store: Store, state: StoreState, filters: ReplicationFilters, logger: Logger, upstream: Upstream) {
     this.#store = store
@@ -118,22 +128,36 @@ export class Applier {
   }
 
   /**
-   * Before a snapshot loads: false, with applying stopped and the reason in status, when
-   * this store may not take the master's data (another dialect; its master's server).
+   * Before a snapshot loads: how this store takes the master's snapshot (a MySQL master's
+   * schema and rows translated for a SQLite store), or null, with applying stopped and the
+   * reason in status, when it may not take the master's data (another dialect it cannot
+   * replay; its master's server; a schema SQLite cannot hold).
    */
-  async fits(logId: string, offset: number, dialect?: 'mysql' | 'sqlite'): Promise<boolean> {
+  async fits(
+    logId: string,
+    offset: number,
+    schema: SnapshotSchema,
+    dialect?: 'mysql' | 'sqlite',
+  ): Promise<SnapshotForm | null> {
     try {
       if (dialect) this.#masterDialect = dialect
       this.#checkDialect(offset)
       await this.#checkNotOnMastersServer(logId, offset)
-      return true
+      const held = this.#replay && heldDatabase(this.#filters.replicateDb)
+      if (!held) return { schema, rows: (rows) => rows }
+      try {
+        return { schema: sqliteSchemaOf(schema, held), rows: (rows) => rows.map(sqliteLiterals) }
+      } catch (err) {
+        const hint = 'replicate this database to a MySQL slave, or change the table on the master'
+        throw new WrongStoreError(offset, 'SNAPSHOT_UNSUPPORTED', (err as Error).message, hint)
+      }
     } catch (err) {
       if (!(err instanceof WrongStoreError)) throw err
       this.#error = formatError(err)
       this.#logger.error('replication stopped', { offset, error: this.#error })
       this.#upstream.pause()
       this.ack()
-      return false
+      return null
     }
   }
 
@@ -260,13 +284,7 @@ export class Applier {
         this.#checkDialect(batch[0]!.offset)
         await this.#checkNotOnMastersServer(logId, batch[0]!.offset)
         // Entries the filters skip are applied with no statements: the offset still advances.
-        await applyEntries(
-          this.#store,
-          filterEntries(this.#filters, batch),
-          logId,
-          this.#inDoubt,
-          Math.max(this.#inDoubt, this.#doubtUpTo),
-        )
+        await this.#apply(filterEntries(this.#filters, batch), logId)
         this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
       } catch (err) {
         const actual = await this.#store.readState().catch(() => this.#state)
@@ -294,14 +312,53 @@ export class Applier {
     }
   }
 
+  /** Applies entries in order (see applyEntries); a MySQL master's translated for a SQLite store first. */
+  async #apply(entries: Entry[], logId: string): Promise<void> {
+    const apply = (run: Entry[]) =>
+      applyEntries(this.#store, run, logId, this.#inDoubt, Math.max(this.#inDoubt, this.#doubtUpTo))
+    const replay = this.#replay
+    if (!replay) return apply(entries)
+    // An entry is translated once those before it are applied: the translation reads their tables.
+    let run: Entry[] = []
+    for (const e of entries) {
+      let translated: Entry
+      try {
+        translated = replay.entry(e)
+      } catch (err) {
+        await apply(run)
+        throw err
+      }
+      run.push(translated)
+      if (hasDdl(translated)) {
+        await apply(run)
+        run = []
+      }
+    }
+    await apply(run)
+  }
+
   /**
-   * The log holds the statements as the master's store ran them, in its dialect: a
-   * store of the other kind would run them differently or not at all (a MySQL
-   * `AUTO_INCREMENT` column is no rowid on SQLite, its ids NULL), so it is refused.
+   * The log holds the statements as the master's store ran them, in its dialect. A
+   * SQLite store replays a MySQL master's, translated, for the one database its
+   * --replicate-db names; a MySQL store would not replay a SQLite master's the same
+   * (SQLite's own SQL, which MySQL reads otherwise or not at all), so that is refused.
    */
   #checkDialect(offset: number): void {
     const master = this.#masterDialect
     if (master === null || master === this.#store.kind) return
+    if (master === 'mysql' && this.#store.catalog) {
+      const held = heldDatabase(this.#filters.replicateDb)
+      if (held !== null) {
+        this.#replay ??= new MysqlReplay(held, this.#store.catalog.bind(this.#store))
+        return
+      }
+      throw new WrongStoreError(
+        offset,
+        'DIALECT_MISMATCH',
+        `slave store ${this.#store.displayUrl} is SQLite, which holds one database, and its master's log holds MySQL's databases`,
+        'name the one database it copies with --replicate-db NAME',
+      )
+    }
     throw new WrongStoreError(
       offset,
       'DIALECT_MISMATCH',

@@ -53,7 +53,7 @@ export function filterEntries(filters: ReplicationFilters, entries: Entry[]): En
  * names; otherwise null. ALTER DATABASE without a name acts on the current
  * database, so it also gives null.
  */
-function databaseStatementTarget(statement: Statement): string | null {
+export function databaseStatementTarget(statement: Pick<Statement, 'sql'>): string | null {
   let tokens: Token[]
   try {
     tokens = tokenize(statement.sql)

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { checksumTables, type TableChecksum } from '../checksum.ts'
+import { type ChecksumForm, checksumTables } from '../checksum.ts'
 import type { HostPort } from '../config.ts'
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, NotMasterError, StaleReadError } from '../errors.ts'
@@ -10,7 +10,7 @@ import { openStore, sqlitePath } from '../store/open-store.ts'
 import { nodeClaim } from '../store/ownership.ts'
 import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
-import type { NodeStatus, ReplicationFilters } from '../wire/messages.ts'
+import type { ChecksumResult, NodeStatus, ReplicationFilters } from '../wire/messages.ts'
 import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
@@ -119,7 +119,7 @@ export class Slave {
       let applier: Applier | null = null
       // First, as it may finish a takeover a crash interrupted: the store's state is read after it.
       const loader = await SnapshotLoader.open(opened, filters, options.logger.child({ component: 'snapshot' }), {
-        fits: (logId, offset) => applier!.fits(logId, offset),
+        fits: (logId, offset, schema, dialect) => applier!.fits(logId, offset, schema, dialect),
         tookOver: (state) => applier!.tookOver(state),
       })
       const state = await store.readState()
@@ -257,6 +257,7 @@ export class Slave {
       lagSeconds:
         lagEntries === null ? null : lagEntries > 0 && oldest !== null ? Math.max(0, (Date.now() - oldest) / 1000) : 0,
       store: this.store.displayUrl,
+      dialect: this.store.kind,
       // A link problem is the reason it is not connected: once connected again, it is history.
       error: this.#applier.error ?? (this.#link.connected ? null : this.#link.problem),
       stopped,
@@ -274,8 +275,13 @@ export class Slave {
     return { offset, token: '' }
   }
 
-  /** Step 2: applies up to the master's offset, takes a consistent read there, applies on, and checksums the read. */
-  async checksum(at: { offset?: number }): Promise<{ offset: number; tables: TableChecksum[] }> {
+  /**
+   * Step 2: applies up to the master's offset, takes a consistent read there, applies on, and
+   * checksums the read. Its filters go with the answer, so the master's tables it does not hold
+   * are not compared; in the neutral form a SQLite store's tables are named with the one
+   * database of its MySQL master it holds.
+   */
+  async checksum(at: { offset?: number; forms?: ChecksumForm[] }): Promise<ChecksumResult> {
     if (at.offset === undefined) throw new DdbError('USAGE', "a slave takes checksums at its master's offset")
     let snapshot: StoreSnapshot
     try {
@@ -287,7 +293,12 @@ export class Slave {
       this.#applier.release()
     }
     try {
-      return { offset: snapshot.offset, tables: await checksumTables(snapshot) }
+      const forms = at.forms ?? ['raw']
+      const [held, ...more] = this.#filters.replicateDb // a SQLite slave of a MySQL master holds exactly one
+      const database = this.store.kind === 'sqlite' && held !== undefined && more.length === 0 ? held : null
+      const { raw, neutral } = await checksumTables(snapshot, { forms, database })
+      const filters = { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] }
+      return { offset: snapshot.offset, tables: raw, ...(forms.includes('neutral') ? { neutral } : {}), filters }
     } finally {
       await snapshot.close()
     }

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.ts'
 import { chunkChecksum, type SnapshotSchema, type Staging } from '../snapshot.ts'
 import type { Store, StoreState } from '../store/store.ts'
 import type { ReplicationFilters, SnapshotLoadStatus, SnapshotMessage, SnapshotResume } from '../wire/messages.ts'
+import type { SnapshotForm } from './applier.ts'
 import { databaseApplies, filtersEmpty } from './filter.ts'
 import { readSnapshotFile } from './snapshot-file.ts'
 
@@ -16,8 +17,13 @@ type LoadStatus = SnapshotLoadStatus
 
 /** What the loader needs of the rest of the slave. */
 export interface LoaderEvents {
-  /** False (and applying stopped, with the reason) when this store may not take the master's data: another dialect, its server. */
-  fits(logId: string, offset: number, dialect?: 'mysql' | 'sqlite'): Promise<boolean>
+  /** How this store takes the snapshot; null (and applying stopped, with the reason) when it may not take the master's data. */
+  fits(
+    logId: string,
+    offset: number,
+    schema: SnapshotSchema,
+    dialect?: 'mysql' | 'sqlite',
+  ): Promise<SnapshotForm | null>
   /** The store now holds the snapshot, at its offset: entries continue after it. */
   tookOver(state: StoreState): void
 }
@@ -41,6 +47,8 @@ export class SnapshotLoader {
   #lastLogged = 0
   /** Set when the store may not take the master's data: applying has stopped, and the rest of the snapshot is ignored. */
   #refused = false
+  /** Each chunk's rows as the staging loads them (a MySQL master's as SQLite literals). */
+  #rowsForm: SnapshotForm['rows'] = (rows) => rows
   /** Chunks loaded by this process, for the garbage collection hint. */
   #chunks = 0
 
@@ -109,9 +117,13 @@ export class SnapshotLoader {
   }
 
   async #begin(m: Extract<SnapshotMessage, { type: 'snapshot-begin' }>): Promise<void> {
-    if (!(await this.#events.fits(m.logId, m.offset)))
-      throw new DdbError('SNAPSHOT', "this store cannot take the master's data")
-    const schema = this.#filtered(m.schema)
+    const form = await this.#events.fits(m.logId, m.offset, this.#filtered(m.schema), m.dialect)
+    if (!form) {
+      this.#refused = true // the applier stopped, and says why
+      return
+    }
+    const { schema } = form
+    this.#rowsForm = form.rows
     const resumed = m.resume !== null && this.#staging?.progress.id === m.id
     if (!resumed) {
       if (this.#staging)
@@ -154,7 +166,7 @@ export class SnapshotLoader {
     if (chunkChecksum(m.rows) !== m.checksum)
       throw new DdbError('SNAPSHOT', `snapshot chunk of table ${table.name} arrived corrupt (checksum mismatch)`)
     const bytes = JSON.stringify(m.rows).length
-    await staging.load(m.table, { rows: m.rows, next: m.next }, table.columns, bytes)
+    await staging.load(m.table, { rows: this.#rowsForm(m.rows), next: m.next }, table.columns, bytes)
     this.#progressed(staging)
     // Each chunk is garbage once loaded; left to itself the heap grows with the snapshot (see ReplicaSession).
     if (++this.#chunks % GC_EVERY_CHUNKS === 0) Bun.gc(true)

@@ -1,4 +1,5 @@
 /** Snapshots of a MySQL store (the master's side) and their staging databases (the slave's side): see snapshot.ts. */
+import { canonicalNumber, type NeutralValue } from '../checksum.ts'
 import type { Param } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import {
@@ -58,16 +59,19 @@ export async function openMysqlSnapshot(
       ;[state] = await all(conn, 'SELECT applied_offset, log_id FROM ddb.stores WHERE db = ?', [storeDb])
     })
     if (!state) throw new StoreError(`snapshot: no ddb state for database ${storeDb}`)
-    const schema = await readSchema(conn)
-    return new MysqlSnapshot(conn, Number(state.applied_offset), (state.log_id as string | null) ?? null, schema)
+    const { schema, dataTypes } = await readSchema(conn)
+    const logId = (state.log_id as string | null) ?? null
+    return new MysqlSnapshot(conn, Number(state.applied_offset), logId, schema, dataTypes)
   } catch (err) {
     conn.destroy()
     throw err
   }
 }
 
-async function readSchema(conn: MysqlConnection): Promise<SnapshotSchema> {
+/** The schema, and each table's columns' DATA_TYPEs (for the neutral form; not sent to slaves). */
+async function readSchema(conn: MysqlConnection): Promise<{ schema: SnapshotSchema; dataTypes: string[][] }> {
   const schema: SnapshotSchema = { databases: [], tables: [], after: [] }
+  const dataTypes: string[][] = []
   const dbs = await all(
     conn,
     `SELECT schema_name AS name FROM information_schema.schemata WHERE ${NOT_SYSTEM} ORDER BY 1`,
@@ -88,11 +92,9 @@ async function readSchema(conn: MysqlConnection): Promise<SnapshotSchema> {
         continue
       }
       const [shown] = await all(conn, `SHOW CREATE TABLE ${q(name)}.${q(t.name)}`)
-      schema.tables.push({
-        ...(await tableColumns(conn, name, t.name)),
-        create: String(shown!['Create Table']),
-        rowsEstimate: Number(t.estimate ?? 0),
-      })
+      const { types, ...columns } = await tableColumns(conn, name, t.name)
+      schema.tables.push({ ...columns, create: String(shown!['Create Table']), rowsEstimate: Number(t.estimate ?? 0) })
+      dataTypes.push(types)
     }
     const triggers = (await all(
       conn,
@@ -104,22 +106,22 @@ async function readSchema(conn: MysqlConnection): Promise<SnapshotSchema> {
       schema.after.push({ db: name, sql: withoutDefiner(String(shown!['SQL Original Statement'])) })
     }
   }
-  return schema
+  return { schema, dataTypes }
 }
 
-/** A table's stored columns (generated ones are computed again on load), its key columns first. */
+/** A table's stored columns (generated ones are computed again on load), its key columns first, and their DATA_TYPEs. */
 async function tableColumns(
   conn: MysqlConnection,
   db: string,
   table: string,
-): Promise<Omit<SnapshotTable, 'create' | 'rowsEstimate'>> {
-  const columns = (
-    await all(
-      conn,
-      "SELECT column_name AS name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND extra NOT LIKE '%GENERATED%' ORDER BY ordinal_position",
-      [db, table],
-    )
-  ).map((c) => String(c.name))
+): Promise<Omit<SnapshotTable, 'create' | 'rowsEstimate'> & { types: string[] }> {
+  const found = await all(
+    conn,
+    "SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND extra NOT LIKE '%GENERATED%' ORDER BY ordinal_position",
+    [db, table],
+  )
+  const columns = found.map((c) => String(c.name))
+  const typeOf = new Map(found.map((c) => [String(c.name), String(c.type).toLowerCase()]))
   // The primary key, else a unique key over NOT NULL columns: what orders the rows and says where a chunk ends.
   const keys = (await all(
     conn,
@@ -132,12 +134,8 @@ async function tableColumns(
   for (const k of keys) byIndex.set(k.idx, [...(byIndex.get(k.idx) ?? []), k])
   const key = [...byIndex.values()].find((cols) => cols.every((c) => c.nullable === 'NO' && columns.includes(c.name)))
   const keyNames = key?.map((c) => c.name) ?? []
-  return {
-    db,
-    name: table,
-    columns: [...keyNames, ...columns.filter((c) => !keyNames.includes(c))],
-    keyColumns: keyNames.length,
-  }
+  const ordered = [...keyNames, ...columns.filter((c) => !keyNames.includes(c))]
+  return { db, name: table, columns: ordered, keyColumns: keyNames.length, types: ordered.map((c) => typeOf.get(c)!) }
 }
 
 /** Geometry as its bytes (the driver would parse it into objects); everything else as the driver reads text rows. */
@@ -150,12 +148,50 @@ function wireValue(v: unknown): Param {
   return v as Param
 }
 
+/** DATA_TYPEs whose values are numbers in the neutral form; every other but the binary ones ({"$bytes"}) is text. */
+const NUMBER_TYPES = new Set([
+  'tinyint',
+  'smallint',
+  'mediumint',
+  'int',
+  'integer',
+  'bigint',
+  'year',
+  'decimal',
+  'numeric',
+  'float',
+  'double',
+  'real',
+])
+
+/** A value as rows() gives it, of a column of DATA_TYPE `dataType`, in the neutral form (checksum.ts). */
+export function mysqlNeutralValue(v: unknown, dataType: string): NeutralValue {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'object' && '$bytes' in v) return { b: Buffer.from(String(v.$bytes), 'base64').toString('hex') }
+  if (NUMBER_TYPES.has(dataType)) return { n: canonicalNumber(String(v)) }
+  return { s: String(v) }
+}
+
 class MysqlSnapshot extends SnapshotRead {
   readonly #conn: MysqlConnection
+  /** Each table's columns' DATA_TYPEs, in the order of its `columns`. */
+  readonly #dataTypes: string[][]
 
-  constructor(conn: MysqlConnection, offset: number, logId: string | null, schema: SnapshotSchema) {
+  constructor(
+    conn: MysqlConnection,
+    offset: number,
+    logId: string | null,
+    schema: SnapshotSchema,
+    dataTypes: string[][],
+  ) {
     super(offset, logId, schema)
     this.#conn = conn
+    this.#dataTypes = dataTypes
+  }
+
+  neutralRow(table: number, row: unknown[]): NeutralValue[] {
+    const types = this.#dataTypes[table]!
+    return row.map((v, i) => mysqlNeutralValue(v, types[i]!))
   }
 
   async rows(table: number, after: RowCursor | null, limit: number, maxBytes: number): Promise<RowChunk> {

@@ -1,6 +1,7 @@
 /** Snapshots of a SQLite store (the master's side) and their staging file (the slave's side): see snapshot.ts. */
 import { Database } from 'bun:sqlite'
 import { existsSync, rmSync } from 'node:fs'
+import { canonicalNumber, type NeutralValue } from '../checksum.ts'
 import type { Param } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import {
@@ -107,9 +108,24 @@ class SqliteSnapshot extends SnapshotRead {
     return { rows: all.slice(0, kept), next: more && last ? last.slice(0, key.length).map(cursorValue) : null }
   }
 
+  neutralRow(_table: number, row: unknown[]): NeutralValue[] {
+    return row.map(sqliteNeutralValue)
+  }
+
   async close(): Promise<void> {
     this.#db.close()
   }
+}
+
+/** A value as quote() writes it (NULL, a number, 'text' with '' for ', X'hex') in the neutral form (checksum.ts). */
+export function sqliteNeutralValue(literal: unknown): NeutralValue {
+  if (literal === null) return null
+  if (typeof literal === 'bigint' || typeof literal === 'number') return { n: canonicalNumber(String(literal)) }
+  const text = String(literal)
+  if (text === 'NULL') return null
+  if (text.startsWith("'")) return { s: text.slice(1, -1).replaceAll("''", "'") }
+  if (text.startsWith("X'")) return { b: text.slice(2, -1).toLowerCase() }
+  return { n: canonicalNumber(text) }
 }
 
 /** A key value as a bound parameter can carry it back: big integers as text (SQLite's numeric affinity compares them as numbers). */
@@ -213,18 +229,18 @@ class SqliteStaging implements Staging {
 
   async create(schema: SnapshotSchema): Promise<void> {
     this.#db.transaction(() => {
-      for (const t of schema.tables) this.#db.run(t.create)
+      for (const t of schema.tables) if (!t.skip) this.#db.run(t.create)
       this.#db.run('UPDATE ddb_snapshot SET schema = ? WHERE id = 1', [JSON.stringify(schema)])
     })()
   }
 
   async load(table: number, chunk: RowChunk, columns: string[], bytes: number): Promise<void> {
     const t = columns.map(q).join(', ')
-    const name = this.#tableName(table)
+    const { name, skip } = this.#table(table)
     const progress = progressAfter(this.progress, table, chunk, bytes)
     this.#db.transaction(() => {
-      // The values are SQL literals as the master's quote() wrote them.
-      for (let i = 0; i < chunk.rows.length; i += 500) {
+      // The values are SQL literals as the master's quote() wrote them (or a MySQL master's, made into them).
+      for (let i = 0; !skip && i < chunk.rows.length; i += 500) {
         const values = chunk.rows
           .slice(i, i + 500)
           .map((r) => `(${r.join(', ')})`)
@@ -241,11 +257,10 @@ class SqliteStaging implements Staging {
     this.progress = progress
   }
 
-  #tableName(table: number): string {
-    const schema = this.#schema()
-    const t = schema.tables[table]
+  #table(table: number): SnapshotTable {
+    const t = this.#schema().tables[table]
     if (!t) throw new StoreError(`staging ${this.#path}: no table ${table}`)
-    return t.name
+    return t
   }
 
   #schemaCache: SnapshotSchema | null = null
@@ -294,6 +309,7 @@ export function takeOverOn(
         writer.run(`DROP ${o.type.toUpperCase()} IF EXISTS main.${q(o.name)}`)
       }
       for (const t of schema.tables) {
+        if (t.skip) continue // another database of a MySQL master's
         writer.run(t.create)
         const columns = t.columns.map(q).join(', ')
         writer.run(`INSERT INTO main.${q(t.name)} (${columns}) SELECT ${columns} FROM ddb_staged.${q(t.name)}`)

@@ -1,9 +1,9 @@
-import type { TableChecksum } from '../checksum.ts'
+import type { ChecksumForm } from '../checksum.ts'
 import { formatHostPort, type HostPort } from '../config.ts'
 import type { Param } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import { hello } from './handshake.ts'
-import type { Message, NodeRole, NodeStatus, QueryAnswer } from './messages.ts'
+import type { ChecksumResult, Message, NodeRole, NodeStatus, QueryAnswer } from './messages.ts'
 import type { Peer } from './peer.ts'
 
 type Waiter = { resolve: (m: Message) => void; reject: (err: unknown) => void }
@@ -104,10 +104,11 @@ export class Client {
   }
 
   /** `ddb checksum` step 2 (see NodeApi.checksum). */
-  async checksum(at: { token?: string; offset?: number }): Promise<{ offset: number; tables: TableChecksum[] }> {
+  async checksum(at: { token?: string; offset?: number; forms?: ChecksumForm[] }): Promise<ChecksumResult> {
     const m = await this.#request({ type: 'checksum', id: this.#nextId++, ...at })
     if (m.type !== 'checksum-result') throw new DdbError('PROTOCOL', `expected checksum-result, got ${m.type}`)
-    return { offset: m.offset, tables: m.tables }
+    const { type: _, id: __, ...result } = m
+    return result
   }
 
   close(): void {

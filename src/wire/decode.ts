@@ -123,6 +123,8 @@ const queryAnswer = arrayOf(
   }),
 )
 
+const filters = object({ replicateDb: arrayOf(str), ignoreDb: arrayOf(str) })
+
 const replicaStatus = object({
   id: str,
   address: str,
@@ -141,6 +143,7 @@ const nodeStatus = union('role', {
     offset: uint,
     logId: str,
     store: str,
+    dialect: optional(dialect),
     readOnly: optional(strOrNull),
     logStart: optional(uint),
     replicas: arrayOf(replicaStatus),
@@ -152,9 +155,10 @@ const nodeStatus = union('role', {
     lagEntries: numOrNull,
     lagSeconds: numOrNull,
     store: str,
+    dialect: optional(dialect),
     error: strOrNull,
     stopped: optional(bool),
-    filters: optional(object({ replicateDb: arrayOf(str), ignoreDb: arrayOf(str) })),
+    filters: optional(filters),
     snapshot: optional(
       nullable(
         object({
@@ -179,6 +183,14 @@ const snapshotSchema = object({
     object({ db: strOrNull, name: str, create: str, columns: arrayOf(str), keyColumns: uint, rowsEstimate: uint }),
   ),
   after: arrayOf(object({ db: strOrNull, sql: str })),
+})
+
+const tableChecksum = object({
+  db: strOrNull,
+  name: str,
+  rows: uint,
+  chunks: arrayOf(object({ first: arrayOf(param), last: arrayOf(param), rows: uint, crc: uint })),
+  key: optional(nullable(arrayOf(str))),
 })
 
 /** Every message type's fields, besides `type` itself. */
@@ -227,18 +239,18 @@ const MESSAGES: Record<MessageType, Check> = {
   status: object({ id: uint }),
   'checksum-open': object({ id: uint }),
   'checksum-opened': object({ id: uint, offset: uint, token: str }),
-  checksum: object({ id: uint, token: optional(str), offset: optional(uint) }),
+  checksum: object({
+    id: uint,
+    token: optional(str),
+    offset: optional(uint),
+    forms: optional(arrayOf(leaf((v) => v === 'raw' || v === 'neutral', '"raw" or "neutral"'))),
+  }),
   'checksum-result': object({
     id: uint,
     offset: uint,
-    tables: arrayOf(
-      object({
-        db: strOrNull,
-        name: str,
-        rows: uint,
-        chunks: arrayOf(object({ first: arrayOf(param), last: arrayOf(param), rows: uint, crc: uint })),
-      }),
-    ),
+    tables: arrayOf(tableChecksum),
+    neutral: optional(arrayOf(tableChecksum)),
+    filters: optional(filters),
   }),
   'forget-replica': object({ id: uint, replica: str }),
   'prune-log': object({ id: uint, before: uint }),

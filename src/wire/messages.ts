@@ -1,4 +1,4 @@
-import type { TableChecksum } from '../checksum.ts'
+import type { ChecksumForm, TableChecksum } from '../checksum.ts'
 import type { Entry, Param, ReadResult, WriteResult } from '../entry.ts'
 import type { RowCursor, SnapshotSchema } from '../snapshot.ts'
 
@@ -83,9 +83,12 @@ export type Message =
   /** client → server (`ddb checksum`): a master opens a consistent read; a slave stops applying where it is. */
   | { type: 'checksum-open'; id: number }
   | { type: 'checksum-opened'; id: number; offset: number; token: string }
-  /** client → server: every table's checksum, from the master's read `token`, or on a slave at `offset`. */
-  | { type: 'checksum'; id: number; token?: string; offset?: number }
-  | { type: 'checksum-result'; id: number; offset: number; tables: TableChecksum[] }
+  /**
+   * client → server: every table's checksum, from the master's read `token`, or on a slave at
+   * `offset`, in each of `forms` (absent: raw only; neutral: for nodes whose stores differ in kind).
+   */
+  | { type: 'checksum'; id: number; token?: string; offset?: number; forms?: ChecksumForm[] }
+  | ({ type: 'checksum-result'; id: number } & ChecksumResult)
   /** client → server: the node's status, as `ddb status --json` prints it. */
   | { type: 'status'; id: number }
   /** client → master: remove a slave that is not connected from the replica registry (`ddb replica forget`). */
@@ -103,6 +106,15 @@ export type Message =
   | { type: 'error'; id: number | null; code: string; message: string; hint?: string }
 
 export type MessageType = Message['type']
+
+/** A node's checksums: `tables` in the raw form (empty unless asked for), `neutral` when asked for (absent from older nodes). */
+export interface ChecksumResult {
+  offset: number
+  tables: TableChecksum[]
+  neutral?: TableChecksum[]
+  /** A slave's filters: the master's tables in the databases they leave out are not compared. Absent from masters and older slaves. */
+  filters?: ReplicationFilters
+}
 
 /** Where a slave's load of snapshot `id` stands: the table it loads and where in it (null: from its first row). */
 export interface SnapshotResume {
@@ -159,6 +171,8 @@ export type NodeStatus =
       offset: number
       logId: string
       store: string
+      /** The SQL its store speaks (ddb checksum compares other kinds in the neutral form); absent from older masters. */
+      dialect?: 'mysql' | 'sqlite'
       /** Why the master refuses writes for now (its log cannot be written: disk full …), or null; absent from older masters. */
       readOnly?: string | null
       /** The log starts after this offset (0: it holds every entry; more once pruned); absent from older masters. */
@@ -175,6 +189,8 @@ export type NodeStatus =
       lagEntries: number | null
       lagSeconds: number | null
       store: string
+      /** The SQL its store speaks; absent from older slaves. */
+      dialect?: 'mysql' | 'sqlite'
       /** Why it stopped applying, or why the link to the master does not work (unreachable, refused …); null while all is well. */
       error: string | null
       /** True when it has stopped applying (diverged, or an entry failed) until restarted; absent from older slaves. */

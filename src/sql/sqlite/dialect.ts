@@ -87,7 +87,7 @@ import type { SqliteContext } from './table-info.ts'
 import { translateCreateTrigger, translateDropTrigger } from './triggers.ts'
 
 export type { SqliteContext, TableInfo } from './table-info.ts'
-export { describeSqliteTable } from './table-info.ts'
+export { cachedTables, describeSqliteTable } from './table-info.ts'
 
 /** Statement kinds the session handles itself (USE, SET, BEGIN …): never rewritten. */
 const UNTOUCHED = new Set(['session', 'transaction', 'unsupported'])
@@ -125,7 +125,7 @@ export function toSqlite(sql: string, tokens: Token[], context: SqliteContext): 
   if (isWord(first, 'SHOW') || isWord(first, 'EXPLAIN') || isWord(first, 'DESCRIBE') || isWord(first, 'DESC'))
     return [describe(edits, context)]
   translateLiterals(edits)
-  translateQueries(edits)
+  translateQueries(edits, context.onlyDatabase)
   translateCatalog(edits, context.database)
   translateFunctions(edits, context)
   const statements = structural(edits, keyword, context)

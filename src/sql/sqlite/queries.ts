@@ -11,8 +11,8 @@
  * - HIGH_PRIORITY, STRAIGHT_JOIN, SQL_SMALL_RESULT, SQL_BIG_RESULT,
  *   SQL_BUFFER_RESULT, SQL_CACHE, SQL_NO_CACHE → nothing; DISTINCTROW → DISTINCT;
  *   a STRAIGHT_JOIN b → a JOIN b;
- * - db.t after FROM, JOIN, INTO, UPDATE, TABLE → t, and db.t.c → t.c: every
- *   database name selects the store's one database.
+ * - db.t after FROM, JOIN, INTO, UPDATE, TABLE, VIEW → t, and db.t.c → t.c: every
+ *   database name selects the store's one database (a slave's, that one database only).
  *
  * Refused: SQL_CALC_FOUND_ROWS (FOUND_ROWS() has nothing to read), WITH ROLLUP.
  */
@@ -29,20 +29,20 @@ const DROPPED_MODIFIERS = new Set([
 ])
 
 /** Words after which a table name comes. */
-const TABLE_BEFORE = new Set(['FROM', 'JOIN', 'INTO', 'UPDATE', 'TABLE'])
+const TABLE_BEFORE = new Set(['FROM', 'JOIN', 'INTO', 'UPDATE', 'TABLE', 'VIEW'])
 
 /** Schema names left alone: SQLite's own, and information_schema (catalog.ts). */
 const SQLITE_SCHEMAS = new Set(['main', 'temp', 'information_schema'])
 
 /** Rewrites the query clauses of the whole statement (see the module comment). */
-export function translateQueries(edits: TokenEdits): void {
+export function translateQueries(edits: TokenEdits, onlyDatabase?: string): void {
   const { tokens } = edits
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!
     if (t.type !== 'word' && t.type !== 'identifier') continue
     const next = tokens[i + 1]
     if (t.type === 'identifier') {
-      if (isPunct(next, '.')) qualifier(edits, i)
+      if (isPunct(next, '.')) qualifier(edits, i, onlyDatabase)
       continue
     }
     switch (t.value) {
@@ -78,7 +78,7 @@ export function translateQueries(edits: TokenEdits): void {
         break
       default:
         if (DROPPED_MODIFIERS.has(t.value) && modifierPosition(tokens, i)) edits.remove(i)
-        else if (isPunct(next, '.')) qualifier(edits, i)
+        else if (isPunct(next, '.')) qualifier(edits, i, onlyDatabase)
     }
   }
 }
@@ -133,12 +133,18 @@ function lockingRead(edits: TokenEdits, i: number): number {
 }
 
 /** Drops the database of a qualified name at tokens[i]: db.t where a table name goes, or db.t.c anywhere. */
-function qualifier(edits: TokenEdits, i: number): void {
+function qualifier(edits: TokenEdits, i: number, onlyDatabase: string | undefined): void {
   const { tokens } = edits
   const name = nameOf(tokens[i])
   if (name === undefined || SQLITE_SCHEMAS.has(name.toLowerCase()) || isPunct(tokens[i - 1], '.')) return
   if (nameOf(tokens[i + 2]) === undefined) return
   const threePart = isPunct(tokens[i + 3], '.') && nameOf(tokens[i + 4]) !== undefined
-  const before = tokens[i - 1]
-  if (threePart || (before?.type === 'word' && TABLE_BEFORE.has(before.value))) edits.remove(i, i + 2)
+  // FROM (db.a JOIN db.b …), as MySQL writes a view's joins: the parentheses before it do not count.
+  let k = i - 1
+  while (isPunct(tokens[k], '(')) k--
+  const before = tokens[k]
+  if (!threePart && !(before?.type === 'word' && TABLE_BEFORE.has(before.value))) return
+  if (onlyDatabase !== undefined && name !== onlyDatabase)
+    throw refuse(`${name}.${nameOf(tokens[i + 2])}`, `this store holds database ${onlyDatabase} only`)
+  edits.remove(i, i + 2)
 }

@@ -114,6 +114,25 @@ export function readWrittenDefault(dflt: string | null): { sqlite: string; mysql
 /** Runs one query with positional parameters and returns its rows as objects. */
 export type CatalogQuery = (sql: string, params: string[]) => Record<string, unknown>[]
 
+/**
+ * Tables of `query`'s store as of now, each read once and kept until the schema changes
+ * (PRAGMA schema_version, which any DDL bumps): call it once per statement to translate.
+ */
+export function cachedTables(query: CatalogQuery): () => (name: string) => TableInfo | undefined {
+  let version: unknown
+  let tables = new Map<string, TableInfo | undefined>()
+  return () => {
+    const now = query('PRAGMA schema_version', [])[0]?.schema_version
+    if (now !== version) [version, tables] = [now, new Map()]
+    const current = tables
+    return (name) => {
+      const key = name.toLowerCase()
+      if (!current.has(key)) current.set(key, describeSqliteTable(query, name))
+      return current.get(key)
+    }
+  }
+}
+
 /** Reads table `name` from the catalog; undefined when there is no such table. */
 export function describeSqliteTable(query: CatalogQuery, name: string): TableInfo | undefined {
   // SQLite finds a table by its name in any case, so the lookup does too.
@@ -207,6 +226,11 @@ export interface SqliteContext {
   table?: (name: string) => TableInfo | undefined
   /** The session's sql_mode (MySQL's default when absent): NO_AUTO_VALUE_ON_ZERO makes 0 an id, not a request for one. */
   sqlMode?: string
+  /**
+   * The one MySQL database this store holds (a SQLite slave of a MySQL master): a name
+   * qualified by another database is refused, as it names a table this store does not have.
+   */
+  onlyDatabase?: string
 }
 
 /** Whether the context's sql_mode has NO_AUTO_VALUE_ON_ZERO. */
