@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts'
 import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
 import type { RetentionPolicy } from '../master/retention.ts'
+import { SYNC_TIMEOUT_MS, type SyncPolicy } from '../master/sync-acks.ts'
 import { mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
@@ -28,6 +29,9 @@ interface MasterFlags {
   retainTime?: string
   retainBytes?: string
   replicaTimeout?: string
+  syncReplicas?: string
+  syncTimeout?: string
+  syncFallback?: string
   /** False with --no-prompt. */
   prompt?: boolean
 }
@@ -66,6 +70,18 @@ export function registerMaster(program: Command, logger: Logger): void {
       '--replica-timeout <duration>',
       'a slave away this long stops holding the log back, and needs a snapshot to return (env DDB_REPLICA_TIMEOUT; default never)',
     )
+    .option(
+      '--sync-replicas <k>',
+      'answer a write only once K slaves have applied it (env DDB_SYNC_REPLICAS; default 0: asynchronous)',
+    )
+    .option(
+      '--sync-timeout <ms>',
+      `how long a write waits for those slaves before --sync-fallback applies (env DDB_SYNC_TIMEOUT; default ${SYNC_TIMEOUT_MS})`,
+    )
+    .option(
+      '--sync-fallback <mode>',
+      'on that timeout: async (answer writes without waiting until enough slaves catch up) or block (keep writes waiting) (env DDB_SYNC_FALLBACK; default async)',
+    )
     .option('--no-prompt', 'no SQL prompt, even on a terminal (env DDB_NO_PROMPT=1)')
   mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN).action(async (flags: MasterFlags) => {
     const settings = portSettings(flags, { listen: DEFAULT_MASTER_LISTEN, mysqlListen: DEFAULT_MASTER_MYSQL_LISTEN })
@@ -75,6 +91,7 @@ export function registerMaster(program: Command, logger: Logger): void {
     const logSync = choice(lookup(flags.logSync, '--log-sync', 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const)
     const timeout = lookup(flags.transactionTimeout, '--transaction-timeout', 'DDB_TRANSACTION_TIMEOUT', '')
     const retention = retentionPolicy(flags)
+    const sync = syncPolicy(flags)
     const master = await namingDb(db, () =>
       Master.start({
         db: db.text,
@@ -83,6 +100,7 @@ export function registerMaster(program: Command, logger: Logger): void {
         logger: nodeLogger,
         transactionIdleMs: timeout.text ? count(timeout) : TRANSACTION_IDLE_MS,
         retention,
+        sync,
         onFatal: (err) => {
           logger.error('master stopping: cannot go on', { error: formatError(err) })
           process.exit(1)
@@ -98,6 +116,9 @@ export function registerMaster(program: Command, logger: Logger): void {
         offset: master.log.lastOffset(),
         ...(master.log.start > 0 ? { logStart: master.log.start } : {}),
         ...retentionFields(flags),
+        ...(sync.replicas > 0
+          ? { syncReplicas: sync.replicas, syncTimeoutMs: sync.timeoutMs, syncFallback: sync.fallback }
+          : {}),
       }),
     )
     const stopped = untilStopped()
@@ -106,6 +127,18 @@ export function registerMaster(program: Command, logger: Logger): void {
     await ports.close()
     await master.close()
   })
+}
+
+/** What writes wait for: --sync-replicas slaves, for --sync-timeout, then --sync-fallback. */
+function syncPolicy(flags: MasterFlags): SyncPolicy {
+  const replicas = lookup(flags.syncReplicas, '--sync-replicas', 'DDB_SYNC_REPLICAS', '0')
+  const timeout = lookup(flags.syncTimeout, '--sync-timeout', 'DDB_SYNC_TIMEOUT', String(SYNC_TIMEOUT_MS))
+  const fallback = lookup(flags.syncFallback, '--sync-fallback', 'DDB_SYNC_FALLBACK', 'async')
+  return {
+    replicas: count(replicas),
+    timeoutMs: count(timeout),
+    fallback: choice(fallback, ['async', 'block'] as const),
+  }
 }
 
 /** The retention flags, each from its flag or DDB_* variable ('' when not given). */

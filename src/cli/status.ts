@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { DEFAULT_MASTER_LISTEN } from '../config.ts'
 import { DdbError } from '../errors.ts'
 import { Client } from '../wire/client.ts'
-import type { NodeStatus, ReplicaStatus, SnapshotLoadStatus } from '../wire/messages.ts'
+import type { NodeStatus, ReplicaStatus, SnapshotLoadStatus, SyncStatus } from '../wire/messages.ts'
 import { formatTable } from './print.ts'
 import { hostPort, lookup, setting } from './settings.ts'
 
@@ -62,6 +62,15 @@ function snapshotProgress(p: SnapshotLoadStatus): string {
   return `loading, ${p.percent}% (${p.rows} of ~${p.rowsEstimate} rows, ${(p.bytes / 1e6).toFixed(1)} MB, ${p.rowsPerSecond} rows/s) at offset ${p.offset}`
 }
 
+/** Synchronous replication for a person: what writes wait for, and whether they do now. */
+function syncState(s: SyncStatus): string {
+  const state =
+    s.state === 'fallen-back'
+      ? 'FALLEN BACK to asynchronous (no slaves acknowledged in time; synchronous again once enough are at the head)'
+      : `synchronous${s.waiting > 0 ? `, ${s.waiting} writes waiting` : ''}`
+  return `${s.replicas} slave(s) must apply each write; ${state}; on a ${s.timeoutMs} ms timeout: ${s.fallback}; fell back ${s.fallbacks} time(s)`
+}
+
 /** `ddb status` for a person. */
 export function formatStatus(s: NodeStatus): string {
   if (s.role === 'slave') {
@@ -84,6 +93,7 @@ export function formatStatus(s: NodeStatus): string {
     `store      ${s.store}`,
     ...(s.logStart ? [`log start  after offset ${s.logStart} (older entries pruned, or data adopted)`] : []),
     ...(s.readOnly ? [`read-only  ${s.readOnly}`] : []),
+    ...(s.sync && s.sync.replicas > 0 ? [`sync       ${syncState(s.sync)}`] : []),
   ]
   if (s.replicas.length === 0) return [...head, 'replicas   none'].join('\n')
   const rows = s.replicas.map((r) => [

@@ -113,6 +113,7 @@ function accept(node: NodeApi, peer: Peer, hello: Hello): Accepted {
     return {
       ...node.position(),
       dialect: node.dialect,
+      ...(node.synchronous ? { sync: true } : {}),
       onMessage: (m) => replica.onMessage(m),
       onClose: (reason) => replica.onClose(reason),
       start: () => replica.start(),

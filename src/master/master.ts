@@ -18,6 +18,7 @@ import { ReplicaRoster } from './replica-roster.ts'
 import { ReplicaSession } from './replica-session.ts'
 import { KEEP_EVERYTHING, type RetentionPolicy } from './retention.ts'
 import { Snapshots } from './snapshots.ts'
+import { ASYNCHRONOUS, SyncAcks, type SyncPolicy } from './sync-acks.ts'
 import { type ClassifiedStatement, Writer } from './writer.ts'
 
 /** How often the master checks that its store still holds every published entry. */
@@ -30,6 +31,8 @@ export interface MasterOptions {
   log: string
   logSync: LogSync
   logger: Logger
+  /** How many slaves must have applied a write before it is answered (default: none, asynchronous). */
+  sync?: SyncPolicy
   /** Called when the master cannot go on (its store cannot apply its own log). */
   onFatal(err: unknown): void
   /** A client transaction idle this long is rolled back, in ms (default TRANSACTION_IDLE_MS). */
@@ -58,6 +61,8 @@ export class Master {
   readonly #storeCheck: ReturnType<typeof setInterval>
   /** Consistent reads sent to slaves whose position is before the log's start. */
   readonly #snapshots: Snapshots
+  /** What writes wait for before they are answered (--sync-replicas). */
+  readonly #sync: SyncAcks
 
   private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
     this.store = store
@@ -86,6 +91,17 @@ export class Master {
       (offset) => this.pinLog(offset, 'a snapshot being sent'),
     )
     this.#writer.beforeDdl = () => this.#snapshots.abortForDdl()
+    this.#sync = new SyncAcks(
+      options.sync ?? ASYNCHRONOUS,
+      { applied: () => this.#replicas.appliedByConnected(), published: () => this.#writer.published.current },
+      options.logger.child({ component: 'sync' }),
+    )
+    this.#writer.acknowledged = (offset) => this.#sync.wait(offset)
+  }
+
+  /** Whether writes wait for slaves to apply them: slaves then ack each batch at once. */
+  get synchronous(): boolean {
+    return this.#sync.policy.replicas > 0
   }
 
   /**
@@ -159,6 +175,7 @@ export class Master {
       readOnly: this.#writer.readOnly?.reason ?? null,
       logStart: this.log.start,
       replicas: this.#replicas.statuses(this.log.start),
+      sync: this.#sync.status(),
     }
   }
 
@@ -216,7 +233,7 @@ export class Master {
       this.log,
       this.#writer,
       this.#logger.child({ component: 'streamer' }),
-      hello.snapshotOnly ? () => {} : (s) => this.#replicas.detached(s),
+      hello.snapshotOnly ? {} : { closed: (s) => this.#replicas.detached(s), acked: () => this.#sync.acked() },
       needsSnapshot ? this.#snapshots : null,
     )
     // `ddb snapshot --out` takes a snapshot and goes: it is no replica the log should wait for.
@@ -255,6 +272,7 @@ export class Master {
   async close(): Promise<void> {
     clearInterval(this.#storeCheck)
     await this.#pruner.close()
+    this.#sync.close()
     this.#replicas.close('master shutting down')
     await this.#snapshots.close()
     await this.#writer.close()

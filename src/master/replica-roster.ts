@@ -104,6 +104,11 @@ export class ReplicaRoster {
     return this.#all().map((r) => ({ id: r.id, applied: r.applied, connected: r.connected, lastSeen: r.lastSeen }))
   }
 
+  /** What each connected slave that is still applying has applied: the acks synchronous writes wait for. */
+  appliedByConnected(): number[] {
+    return [...this.#sessions.values()].filter((s) => s.connected && s.error === null).map((s) => s.applied)
+  }
+
   /** Every registered slave's status, connected or not; one whose position the log no longer holds says so. */
   statuses(logStart: number): ReplicaStatus[] {
     return this.#all().map((r) => {

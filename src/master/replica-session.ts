@@ -29,6 +29,12 @@ const streamFailures = new LogThrottle()
  * (live). Every send waits for the socket to drain when it is full, so however
  * far behind the slave is, the master holds at most one page for it.
  */
+/** What the master hears of a session: its connection ended; it acknowledged. */
+export interface SessionHooks {
+  closed?(session: ReplicaSession): void
+  acked?(): void
+}
+
 export class ReplicaSession {
   readonly id: string
   readonly address: string
@@ -52,7 +58,7 @@ export class ReplicaSession {
   #snapshot: { offset: number; rowsSent: number; rowsEstimate: number } | null = null
   /** A snapshot sent whole, kept open until the slave acks that it took it over. */
   #sentSnapshot: { id: string; offset: number; snapshots: Snapshots } | null = null
-  readonly #onClosed: (session: ReplicaSession) => void
+  readonly #hooks: SessionHooks
 
   constructor(
     peer: Peer,
@@ -60,7 +66,7 @@ export class ReplicaSession {
     log: ReplicationLog,
     writer: Writer,
     logger: Logger,
-    onClosed: (session: ReplicaSession) => void = () => {},
+    hooks: SessionHooks = {},
     snapshots: Snapshots | null = null,
   ) {
     this.#peer = peer
@@ -72,7 +78,7 @@ export class ReplicaSession {
     this.#logger = logger.child({ slave: this.id })
     this.#snapshots = snapshots
     this.#resume = hello.snapshot ?? null
-    this.#onClosed = onClosed
+    this.#hooks = hooks
   }
 
   get connected(): boolean {
@@ -195,6 +201,7 @@ export class ReplicaSession {
       this.#logger.error('slave stopped applying', { applied: m.applied, error: m.error })
     this.applied = m.applied
     this.error = m.error
+    this.#hooks.acked?.()
     if (this.#sentSnapshot && m.applied >= this.#sentSnapshot.offset) {
       this.#sentSnapshot.snapshots.release(this.#sentSnapshot.id, true)
       this.#sentSnapshot = null
@@ -204,7 +211,7 @@ export class ReplicaSession {
 
   onClose(reason: string | null): void {
     this.#peer = null
-    this.#onClosed(this)
+    this.#hooks.closed?.(this)
     if (this.#streamError) return // said when the stream failed
     this.#logger.info('slave disconnected', { applied: this.applied, reason: reason ?? 'closed' })
   }

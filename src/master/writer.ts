@@ -118,15 +118,29 @@ export class Writer {
     return this.#readOnly
   }
 
-  /** Queues a write; resolves once its entry is durable in the log and committed on the store. */
+  /**
+   * What a write's answer waits for once its entry is durable in the log and committed on
+   * the store (the slaves that must have applied it: SyncAcks), or null: nothing more.
+   */
+  acknowledged: ((offset: number) => Promise<void>) | null = null
+
+  /** Queues a write; resolves once its entry is durable in the log and committed on the store, and acknowledged. */
   submit(req: WriteRequest): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('write refused: the master is shutting down'))
     if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
-    return new Promise((resolve, reject) => {
+    const committed = new Promise<WriteResult>((resolve, reject) => {
       const mode = this.#store.transactionMode(req.statements.map((s) => s.statement))
       this.#queue.push({ req, mode, resolve, reject })
       this.#draining ??= this.#drain().finally(() => (this.#draining = null))
     })
+    return this.#acknowledge(committed)
+  }
+
+  /** A committed write's result once `acknowledged` lets it go (a write that logged nothing, offset 0, at once). */
+  async #acknowledge(committed: Promise<WriteResult>): Promise<WriteResult> {
+    const result = await committed
+    if (this.acknowledged && result.offset > 0) await this.acknowledged(result.offset)
+    return result
   }
 
   /**
@@ -146,7 +160,7 @@ export class Writer {
     )
     this.#committing.add(settled)
     void settled.finally(() => this.#committing.delete(settled))
-    return committed
+    return this.#acknowledge(committed)
   }
 
   /** Refuses new writes and waits for the queued ones and the client commits in flight to finish. */

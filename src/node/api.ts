@@ -99,6 +99,8 @@ export interface NodeApi {
    * handler; throws a DdbError that refuses it (another log, ahead of the master).
    */
   attachReplica?(peer: Peer, hello: SlaveHello): ReplicaHandler
+  /** Master only: true when writes wait for slaves to apply them (--sync-replicas), which then ack each batch at once. */
+  readonly synchronous?: boolean
   /** Master only: removes a slave that is not connected from the replica registry (REPLICA_CONNECTED, REPLICA_UNKNOWN). */
   forgetReplica?(id: string): void
   /** Master only: removes the log's entries before `before`, or PRUNE_REFUSED when a live slave or a pin needs them. */

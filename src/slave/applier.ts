@@ -75,6 +75,8 @@ export class Applier {
   #serverChecked: string | null = null
   /** Applying goes no further than this offset (a checksum's consistent read at it); null: no limit. */
   #limit: number | null = null
+  /** The master's writes wait for this slave's acks (--sync-replicas): each applied batch is acked at once. */
+  #ackAtOnce = false
   /** A SQLite store's translation of its MySQL master's entries; null when the dialects are the same. */
   #replay: MysqlReplay | null = null
 
@@ -122,6 +124,7 @@ export class Applier {
   /** A new connection: entries continue from the store's offset. */
   attached(welcome: Welcome): void {
     this.#masterDialect = welcome.dialect ?? null
+    this.#ackAtOnce = welcome.sync === true
     this.#masterOffset = welcome.offset
     this.#masterLogId = welcome.logId ?? ''
     this.#next = this.#state.offset + 1
@@ -389,9 +392,9 @@ export class Applier {
     this.applied.publish(state.offset)
   }
 
-  /** Acks progress within ACK_INTERVAL_MS (each ack costs the master a message); an error at once. */
+  /** Acks progress within ACK_INTERVAL_MS (each ack costs the master a message); an error, or to a synchronous master, at once. */
   #ackSoon(): void {
-    if (this.#error !== null) return this.ack()
+    if (this.#error !== null || this.#ackAtOnce) return this.ack()
     this.#ackTimer ??= setTimeout(() => {
       this.#ackTimer = null
       this.ack()

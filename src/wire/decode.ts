@@ -138,6 +138,15 @@ const replicaStatus = object({
   lastSeen: optional(uint),
 })
 
+const syncStatus = object({
+  replicas: uint,
+  timeoutMs: uint,
+  fallback: leaf((v) => v === 'async' || v === 'block', '"async" or "block"'),
+  state: leaf((v) => v === 'async' || v === 'sync' || v === 'fallen-back', '"async", "sync" or "fallen-back"'),
+  fallbacks: uint,
+  waiting: uint,
+})
+
 const nodeStatus = union('role', {
   master: {
     offset: uint,
@@ -147,6 +156,7 @@ const nodeStatus = union('role', {
     readOnly: optional(strOrNull),
     logStart: optional(uint),
     replicas: arrayOf(replicaStatus),
+    sync: optional(syncStatus),
   },
   slave: {
     master: str,
@@ -209,7 +219,7 @@ const MESSAGES: Record<MessageType, Check> = {
     },
     client: { protocol: uint, auth: str },
   }),
-  welcome: object({ role, logId: strOrNull, offset: uint, dialect: optional(dialect) }),
+  welcome: object({ role, logId: strOrNull, offset: uint, dialect: optional(dialect), sync: optional(bool) }),
   'snapshot-begin': object({
     id: str,
     offset: uint,

@@ -29,6 +29,8 @@ export interface Accepted {
   offset: number
   /** The SQL the node's store speaks (what its log's statements are written in). */
   dialect?: 'mysql' | 'sqlite'
+  /** To a slave: writes wait for its acks, so it acks each batch at once. */
+  sync?: boolean
   onMessage(m: Message): void
   onClose(reason: string | null): void
   /** Called once the welcome is on its way (a slave's stream may start). */
@@ -113,9 +115,16 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
     peer.maxFrameBytes = MAX_FRAME_BYTES
     onMessage = (msg) => accepted.onMessage(msg)
     onClose = (reason) => accepted.onClose(reason)
-    const { logId, offset, dialect } = accepted
+    const { logId, offset, dialect, sync } = accepted
     void peer
-      .send({ type: 'welcome', role: options.role, logId, offset, ...(dialect ? { dialect } : {}) })
+      .send({
+        type: 'welcome',
+        role: options.role,
+        logId,
+        offset,
+        ...(dialect ? { dialect } : {}),
+        ...(sync ? { sync } : {}),
+      })
       .catch(() => {})
     accepted.start?.()
   }

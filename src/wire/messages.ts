@@ -44,6 +44,8 @@ export type Message =
       offset: number
       /** The SQL its store speaks, which its log's statements are written in; absent from older nodes. */
       dialect?: 'mysql' | 'sqlite'
+      /** To a slave: writes wait for slaves' acks (--sync-replicas), so ack each batch at once. */
+      sync?: boolean
     }
   /**
    * master → slave, before any entries when the slave's position is before the log's
@@ -165,6 +167,20 @@ export interface ReplicationFilters {
   ignoreDb: string[]
 }
 
+/** A master's synchronous replication, as `ddb status` shows it. */
+export interface SyncStatus {
+  /** --sync-replicas: slaves that must have applied a write before it is answered (0: asynchronous). */
+  replicas: number
+  timeoutMs: number
+  fallback: 'async' | 'block'
+  /** async: not configured; sync: writes wait; fallen-back: a timeout made writes asynchronous until enough slaves are at the head. */
+  state: 'async' | 'sync' | 'fallen-back'
+  /** Times it fell back since the master started. */
+  fallbacks: number
+  /** Writes waiting for slaves now. */
+  waiting: number
+}
+
 export type NodeStatus =
   | {
       role: 'master'
@@ -179,6 +195,8 @@ export type NodeStatus =
       logStart?: number
       /** Every registered slave, connected or not (older masters: those attached since they started). */
       replicas: ReplicaStatus[]
+      /** Synchronous replication (--sync-replicas); absent from older masters. */
+      sync?: SyncStatus
     }
   | {
       role: 'slave'

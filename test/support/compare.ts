@@ -76,7 +76,11 @@ export interface Writers {
 export function startWriters(
   node: DdbNode,
   count: number,
-  { inTransactions = 0, untilError = false }: { inTransactions?: number; untilError?: boolean } = {},
+  {
+    inTransactions = 0,
+    untilError = false,
+    firstId = 0,
+  }: { inTransactions?: number; untilError?: boolean; firstId?: number } = {},
 ): Writers {
   const acked: number[] = []
   let running = true
@@ -84,7 +88,7 @@ export function startWriters(
     Array.from({ length: count }, async (_, w) => {
       const c = await node.client()
       for (let i = 0; running; i += 2) {
-        const id = w * 1_000_000 + i
+        const id = firstId + w * 1_000_000 + i
         try {
           if (w < inTransactions) {
             await c.query('BEGIN')
