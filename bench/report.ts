@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { FrontDoorRow } from './figures.ts'
 import { TARGETS, type TargetKey, WORKLOADS } from './front-door.ts'
-import type { SnapshotResults } from './snapshot.ts'
+import type { SnapshotCase, SnapshotResults } from './snapshot.ts'
 import type { CpuPerOp } from './throughput.ts'
 
 const ROOT = join(import.meta.dir, '..')
@@ -215,6 +215,7 @@ export function renderSnapshotTable(r: SnapshotResults): string {
   ]
   const rate = (n: number, ms: number) => format(n / (ms / 1000), 'per-second')
   const mbs = (bytes: number, ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(1)
+  let shown: SnapshotCase['baseline'] | null = null
   for (const c of r.cases) {
     const b = 'skipped' in c.baseline ? null : c.baseline
     const ratio = b ? `${(c.rows / c.ms / (b.rows / b.ms)).toFixed(2)}×` : ''
@@ -222,6 +223,8 @@ export function renderSnapshotTable(r: SnapshotResults): string {
     lines.push(
       `| ddb snapshot, ${c.store} store | ${c.rows.toLocaleString('en-US')} | ${(c.ms / 1000).toFixed(1)} | ${rate(c.rows, c.ms)} | ${mbs(c.bytes, c.ms)} | ${format(c.writePauseMs, 'ms')} | ${format(c.maxWriteMs, 'ms')} | ${format(c.masterPeak, 'MB')} | ${format(c.slavePeak, 'MB')} | ${ratio} | ${met ? 'PASS' : '**MISS**'} |`,
     )
+    if (c.baseline === shown) continue // the case before it shares this baseline (MySQL → SQLite)
+    shown = c.baseline
     lines.push(
       b
         ? `| ${b.tool.replaceAll('|', '\\|')} | ${b.rows.toLocaleString('en-US')} | ${(b.ms / 1000).toFixed(1)} | ${rate(b.rows, b.ms)} | ${mbs(b.bytes, b.ms)} | | | | | | |`

@@ -44,7 +44,7 @@ const TABLES = [BIG, CUSTOMERS_TABLE, WRITES]
 
 /** What one store kind's snapshot measured. */
 export interface SnapshotCase {
-  store: 'MySQL' | 'SQLite'
+  store: 'MySQL' | 'SQLite' | 'MySQL → SQLite'
   /** Rows the snapshot held (every table), and their bytes as ddb counts them (the rows' JSON). */
   rows: number
   bytes: number
@@ -93,10 +93,9 @@ export async function measureSnapshots(
 ): Promise<SnapshotResults> {
   const bigRows = SNAPSHOT_ROWS[mode]
   const failures: string[] = []
-  const cases = [
-    await mysqlCase(binary, dir, bigRows, resources, failures),
-    await sqliteCase(binary, dir, bigRows, resources, failures),
-  ]
+  const cases: SnapshotCase[] = []
+  await mysqlCases(binary, dir, bigRows, resources, failures, cases)
+  cases.push(await sqliteCase(binary, dir, bigRows, resources, failures))
   return { bigRows, cases, failures }
 }
 
@@ -107,6 +106,7 @@ export function snapshotMethod(r: SnapshotResults): string[] {
     `A new \`ddb slave\` on an empty store is started while ${SNAPSHOT_WRITERS} clients insert single rows into \`writes\` through the master's ddb port, non-stop; the time is from the slave's spawn to its \`snapshot loaded\` log line (so it includes the slave's start, the master opening the snapshot, the load into staging and the takeover). Rows and bytes are that line's (every table; bytes are the rows' JSON as ddb sends them); MB/s is 10^6 bytes a second.`,
     "Write pause: the master's `snapshot opened … writePauseMs=` (how long the writer was held while the read view was taken); slowest write: the longest a client's insert took during the load (what a client saw).",
     `Peak RSS: /proc/PID/status VmRSS sampled every ${RSS_INTERVAL_MS} ms, and VmHWM, of the master and the slave processes (not their mariadbd), in MiB; the target is the issue's: both under 150 MB for a 1,000,000-row table. CPU: user + system seconds of each process during the load.`,
+    "MySQL → SQLite: the MySQL case's master, restarted on its log, gets a new SQLite slave of its database app (`--replicate-db app`: the schema translated, the rows made SQLite literals), timed the same way and checked with `ddb checksum` (the neutral form); its ratio is against the MySQL case's `mariadb-dump | mariadb`.",
     'Afterwards the writers stop, the slave catches up, and each table is compared on both stores read directly (MySQL: COUNT(*), BIT_XOR and SUM of CRC32 over every column; SQLite: a SHA-1 of every row in key order), and `writes` must hold every acknowledged write: the bench fails on a difference.',
     "Baseline, same data, no writers, ddb stopped: `mariadb-dump --single-transaction --databases app | mariadb` into a fresh private mariadbd, and `sqlite3 master.sqlite .dump | sqlite3 copy.sqlite`; timed in bash with pipefail, bytes are the dump's SQL text; its copy is checked the same way. ddb ÷ dump is the ratio of rows per second (above 1: ddb is faster).",
   ]
@@ -119,13 +119,15 @@ async function server(resources: Resources, what: string): Promise<Mariadb> {
   return m
 }
 
-async function mysqlCase(
+/** A MySQL master's snapshot into a MySQL slave (pushed to `cases`, with its baseline), then into a SQLite slave of app. */
+async function mysqlCases(
   binary: string,
   dir: string,
   bigRows: number,
   resources: Resources,
   failures: string[],
-): Promise<SnapshotCase> {
+  cases: SnapshotCase[],
+): Promise<void> {
   progress('snapshot', 'MySQL: starting 3 private mariadbd (master store, slave store, dump target)')
   const [masterStore, slaveStore, dumpTarget] = await Promise.all([
     server(resources, 'snapshot master store'),
@@ -155,12 +157,13 @@ async function mysqlCase(
       `MySQL: filled app.big with ${count(bigRows)} rows in ${((now() - filled) / 1000).toFixed(1)} s`,
     )
 
+    const log = join(dir, 'snapshot-mysql-log.sqlite')
     const c = await snapshotCase(
       binary,
       'MySQL',
       masterStore.url('app'),
       slaveStore.url('app'),
-      join(dir, 'snapshot-mysql-log.sqlite'),
+      log,
       resources,
       { master: masterStore.pid, slave: slaveStore.pid },
       async (acked) => {
@@ -168,6 +171,26 @@ async function mysqlCase(
         failures.push(...f.map((m) => `snapshot (MySQL): ${m}`))
       },
     )
+    cases.push(c)
+    // The same master (restarted on its log) gets a SQLite slave of app: the snapshot translated.
+    const crossed = await snapshotCase(
+      binary,
+      'MySQL → SQLite',
+      masterStore.url('app'),
+      `sqlite:${join(dir, 'snapshot-from-mysql.sqlite')}`,
+      log,
+      resources,
+      { master: masterStore.pid },
+      async (_acked, master) => {
+        const checksum = Bun.spawnSync([binary, 'checksum', '--to', master.address])
+        if (checksum.exitCode !== 0)
+          failures.push(
+            `snapshot (MySQL → SQLite): ddb checksum: ${checksum.stdout.toString()}${checksum.stderr.toString()}`,
+          )
+      },
+      ['--replicate-db', 'app'],
+    )
+    cases.push(crossed)
 
     progress('snapshot', 'MySQL: baseline, mariadb-dump --single-transaction | mariadb into a fresh mariadbd')
     const args = (port: number) => ['-h', '127.0.0.1', '-P', String(port), '-u', 'root']
@@ -179,8 +202,8 @@ async function mysqlCase(
     const copied = await compareMysql('mariadb-dump copy', masterStore.port, dumpTarget.port, null)
     failures.push(...copied.map((m) => `snapshot baseline (MySQL): ${m}`))
     c.baseline = { ...baseline, rows: await mysqlRows(dumpTarget.port) }
+    crossed.baseline = c.baseline // the same data, dumped and loaded into MySQL: what a team would do without ddb
     logBaseline(c)
-    return c
   } finally {
     await Promise.all([masterStore.stop(), slaveStore.stop(), dumpTarget.stop()])
   }
@@ -287,7 +310,8 @@ async function snapshotCase(
   log: string,
   resources: Resources,
   storePids: StorePids,
-  verify: (acked: number) => Promise<void>,
+  verify: (acked: number, master: DdbNode) => Promise<void>,
+  slaveArgs: string[] = [],
 ): Promise<SnapshotCase> {
   const nodes: DdbNode[] = []
   const track = (node: DdbNode) => {
@@ -316,7 +340,8 @@ async function snapshotCase(
         '--db',
         slaveDb,
         '--id',
-        'snap',
+        `snap-${slaveDb.split(':')[0]}`,
+        ...slaveArgs,
       ]),
     )
     sampler.add(slave.pid)
@@ -397,7 +422,7 @@ async function snapshotCase(
     const offset = await masterOffset(master)
     await waitApplied(slave, offset, 120_000)
     progress('snapshot', `${store}: slave caught up to offset ${count(offset)}; comparing it with the master`)
-    await verify(writers.acked())
+    await verify(writers.acked(), master)
     return c
   } finally {
     sampler.stop()
@@ -415,8 +440,12 @@ interface SnapshotWriters {
   stop(): Promise<void>
 }
 
+/** Runs of startSnapshotWriters so far: each run's ids are its own (a master's second case writes to the same table). */
+let writerRuns = 0
+
 function startSnapshotWriters(master: DdbNode, clients: number): SnapshotWriters {
   const [host, port] = master.address.split(':') as [string, string]
+  const first = writerRuns++ * 10_000_000
   let running = true
   let acked = 0
   let max = 0
@@ -427,7 +456,7 @@ function startSnapshotWriters(master: DdbNode, clients: number): SnapshotWriters
         const client = await Client.connect({ host, port: Number(port) }, '')
         try {
           for (let i = 1; running; i++) {
-            const id = w * 100_000_000 + i
+            const id = w * 100_000_000 + first + i
             const t = now()
             await client.query('INSERT INTO writes (id, v) VALUES (?, ?)', [id, payload(id)])
             max = Math.max(max, now() - t)
