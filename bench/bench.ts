@@ -60,20 +60,26 @@ async function main(args: string[], resources: Resources): Promise<number> {
 
   progress(
     'setup',
-    'starting 6 private mariadbd: native master and 2 native slaves, ddb master store, ddb slave store, plain MariaDB',
+    'starting 10 private mariadbd: native master and 2 native slaves, a semi-sync master and slave, ddb master and slave stores (asynchronous and synchronous), plain MariaDB',
   )
   const server = (p: Promise<Mariadb>, what: string) =>
     p.then((m) => {
       resources.defer(what, () => m.stop())
       return m
     })
-  const [native, masterStore, slaveStore, plain] = await Promise.all([
+  const [native, semiSync, masterStore, slaveStore, syncMasterStore, syncSlaveStore, plain] = await Promise.all([
     NativeReplication.start({ serial: 0, parallel: 4 }).then((n) => {
       resources.defer('native replication', () => n.close())
       return n
     }),
+    NativeReplication.start({ semi: 0 }, true).then((n) => {
+      resources.defer('semi-sync replication', () => n.close())
+      return n
+    }),
     server(startMariadb(), 'ddb master store'),
     server(startMariadb(), 'ddb slave store'),
+    server(startMariadb(), 'ddb synchronous master store'),
+    server(startMariadb(), 'ddb synchronous slave store'),
     PlainMariadb.start().then((p) => {
       resources.defer('plain MariaDB', () => p.close())
       return p
@@ -101,6 +107,17 @@ async function main(args: string[], resources: Resources): Promise<number> {
     },
   )
   resources.defer('ddb (SQLite)', () => ddbSqlite.close())
+  const ddbSync = await DdbReplication.start(
+    'ddb (MySQL, --sync-replicas 1)',
+    binary,
+    syncMasterStore.url('bench'),
+    file('sync-master-log.sqlite'),
+    { sync: syncSlaveStore.url('bench') },
+    { master: syncMasterStore, slaves: [syncSlaveStore] },
+    {},
+    ['--sync-replicas', '1', '--sync-fallback', 'block'],
+  )
+  resources.defer('ddb (MySQL, --sync-replicas 1)', () => ddbSync.close())
 
   // 1. Durable replicated write throughput.
   progress('throughput', `${s.rounds} rounds of ${s.roundMs / 1000} s per case`)
@@ -111,6 +128,10 @@ async function main(args: string[], resources: Resources): Promise<number> {
     native16: { label: 'MariaDB direct, 16 connections', system: native, clients: 16 },
     sqlite1: { label: 'ddb, SQLite store, 1 client', system: ddbSqlite, clients: 1 },
     sqlite16: { label: 'ddb, SQLite store, 16 clients', system: ddbSqlite, clients: 16 },
+    sync1: { label: 'ddb --sync-replicas 1, MySQL stores, 1 client', system: ddbSync, clients: 1 },
+    semi1: { label: 'MariaDB semi-sync (AFTER_SYNC), 1 connection', system: semiSync, clients: 1 },
+    sync16: { label: 'ddb --sync-replicas 1, MySQL stores, 16 clients', system: ddbSync, clients: 16 },
+    semi16: { label: 'MariaDB semi-sync (AFTER_SYNC), 16 connections', system: semiSync, clients: 16 },
   }
   const rounds = await measureThroughput(Object.values(cases), s.rounds, s.roundMs)
   const throughput = Object.fromEntries(
@@ -180,7 +201,14 @@ async function main(args: string[], resources: Resources): Promise<number> {
 
   // Every master and its slaves hold the same rows.
   progress('check', 'comparing every master with its slaves, row by row')
-  await Promise.all([ddbMysql.settle(), ddbSqlite.settle(), native.settle(), plain.settle()])
+  await Promise.all([
+    ddbMysql.settle(),
+    ddbSqlite.settle(),
+    ddbSync.settle(),
+    native.settle(),
+    semiSync.settle(),
+    plain.settle(),
+  ])
   // Each setup's copies of a table in `database`: its master first, then its slaves.
   const copies = (table: Table, database: string) => ({
     ddbMysql: [
@@ -209,6 +237,14 @@ async function main(args: string[], resources: Resources): Promise<number> {
       compareCopies('ddb (MySQL)', ddbMysql.ids.last, t.ddbMysql),
       compareCopies('ddb (SQLite)', ddbSqlite.ids.last, t.ddbSqlite),
       compareCopies('MariaDB native', native.ids.last, t.binlog),
+      compareCopies('ddb (MySQL, --sync-replicas 1)', ddbSync.ids.last, [
+        mysqlCopy('master store', syncMasterStore.port, 'bench', T),
+        mysqlCopy('synchronous slave', syncSlaveStore.port, 'bench', T),
+      ]),
+      compareCopies('MariaDB semi-sync', semiSync.ids.last, [
+        mysqlCopy('master', semiSync.master.port, 'bench', T),
+        mysqlCopy('semi-sync slave', semiSync.slave('semi').port, 'bench', T),
+      ]),
       ...frontTables.flatMap(({ table, rows }) =>
         Object.entries(copies(table, FRONT_DATABASE)).map(([key, list]) =>
           compareCopies(`${TARGETS[key as TargetKey]}, ${table.name}`, rows(key as TargetKey), list),

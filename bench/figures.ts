@@ -18,7 +18,10 @@ const MiB = 2 ** 20
 /** What the phases measured, raw: rates per second, lags and times in ms, memory in bytes. */
 export interface Results {
   /** Rows/s per round: ddb with a MySQL or SQLite store, MariaDB direct; 1 and 16 clients. */
-  throughput: Record<'mysql1' | 'native1' | 'mysql16' | 'native16' | 'sqlite1' | 'sqlite16', number[]>
+  throughput: Record<
+    'mysql1' | 'native1' | 'mysql16' | 'native16' | 'sqlite1' | 'sqlite16' | 'sync1' | 'semi1' | 'sync16' | 'semi16',
+    number[]
+  >
   /** Each write's lag, per round. */
   lag: { ddb: number[][]; native: number[][] }
   /** Entries applied per second: ddb into MySQL and SQLite, native serial and parallel. */
@@ -49,6 +52,10 @@ export function toFigures(r: Results, s: Settings): Figure[] {
     throughput('Replicated writes, 16 clients (MySQL store)', t.mysql16, t.native16, 1.5),
     throughput('Replicated writes, 1 client (SQLite store)', t.sqlite1),
     throughput('Replicated writes, 16 clients (SQLite store)', t.sqlite16),
+    throughput('Synchronous writes, 1 client (MySQL stores; MariaDB: semi-sync)', t.sync1, t.semi1),
+    latency('Synchronous write latency, 1 client (mean)', t.sync1, t.semi1, 1),
+    throughput('Synchronous writes, 16 clients (MySQL stores; MariaDB: semi-sync)', t.sync16, t.semi16),
+    latency('Synchronous write latency, 16 clients (mean)', t.sync16, t.semi16, 16),
     { name: `${lag}, p50`, unit: 'ms', ...lagFigure(50) },
     {
       name: `${lag}, p99`,
@@ -75,11 +82,24 @@ export function toFigures(r: Results, s: Settings): Figure[] {
   ]
 }
 
+/** A closed loop's mean latency per write, from its rate: `clients` writes in flight at every moment. */
+function latency(name: string, ddb: number[], mariadb: number[], clients: number): Figure {
+  const ms = (rates: number[]) => rates.map((r) => (clients * 1000) / r)
+  return {
+    name,
+    unit: 'ms',
+    ddb: median(ms(ddb)),
+    mariadb: median(ms(mariadb)),
+    rounds: { ddb: ms(ddb), mariadb: ms(mariadb) },
+  }
+}
+
 /** How each figure was measured, in words, for BENCHMARKS.md. */
 export function method(s: Settings): string[] {
   return [
     "Every mariadbd is private to the run, with innodb_flush_log_at_trx_commit=1 and sync_binlog=1. MariaDB native: a master with the binlog on (GTID, binlog_format=MIXED, log_slave_updates) and two GTID slaves, one serial (slave_parallel_threads=0), one with 4 optimistic parallel threads. ddb: the compiled binary; its MySQL master store is its own mariadbd without a binlog (ddb's log replaces it), log commits fsynced (--log-sync full).",
     `Replicated writes: single-row \`INSERT INTO t (id, v) VALUES (?, ?)\` with a 100-byte v, each client a separate connection with one write outstanding, acknowledged once durable (ddb: in the log and committed on the master's store). MariaDB: the same insert, autocommit, straight into the native master. Both masters have their slaves attached and applying (ddb MySQL: one MySQL slave; native: both slaves; ddb SQLite: one SQLite slave; a slave's store speaks its master's dialect, as ddb requires). One unmeasured warm-up round per case (up to 1 s), then ${s.rounds} rounds of ${s.roundMs / 1000} s per case, cases interleaved, slaves caught up between rounds; the figure is the median. The CPU table sums each process's user and system time (/proc) over those rounds.`,
+    "Synchronous writes (issue 14): the same inserts and rounds, interleaved with the others. ddb: `ddb master --sync-replicas 1 --sync-fallback block` on its own mariadbd, one MySQL slave on another; a write is answered once the slave has applied it (committed in its store with its offset). MariaDB semi-sync: a binlog master with rpl_semi_sync_master_enabled and wait point AFTER_SYNC and one slave with rpl_semi_sync_slave_enabled (on before the rounds: Rpl_semi_sync_master_status ON, one client); a commit is answered once the slave has received it (written to its relay log), not applied it. Latency is the closed loop's mean, clients ÷ rate.",
     `Lag: ${s.lagRounds} rounds per system, ddb and MariaDB interleaved, each ${s.lagPerSecond} writes/s on a schedule for ${s.lagMs / 1000} s, spread over 8 connections; each figure is the median over rounds of that round's percentile (or maximum); the bench records each id's acknowledgement time and a poller on its own connection to the slave's mariadbd loops \`SELECT MAX(id) FROM t\`; each id's lag is the time MAX(id) first covered it minus its acknowledgement, on the bench's clock (0 if the slave showed it first). ddb: MySQL master store, MySQL slave; MariaDB: master, serial slave.`,
     `Catch-up: the slaves are stopped (ddb: the slave process; MariaDB: STOP SLAVE), ${count(s.catchUpEntries)} rows are written through the master by 16 clients, then each slave is started alone and timed until it has applied everything (into MySQL: the MySQL master's slave; into SQLite: the SQLite master's) (ddb: from the process's spawn until its status says applied = the master's offset; MariaDB: from START SLAVE until gtid_slave_pos = the master's gtid_binlog_pos).`,
     `Memory: a ${count(s.historyEntries)}-entry history (CREATE TABLE, then single-row inserts) is written into the master's log and SQLite store with the library; then the master and three SQLite slaves start at once. Peak RSS is the larger of VmHWM at the end and VmRSS sampled every 200 ms.`,

@@ -7,9 +7,17 @@ export function connectMysql(port: number, database?: string): Promise<mysql.Con
 }
 
 /** A mariadbd with the binlog on, as a replicated MariaDB master runs (durability flags come from startMariadb). */
-export function startNativeMaster(): Promise<Mariadb> {
+export function startNativeMaster(semiSync = false): Promise<Mariadb> {
   return startMariadb({
-    serverArgs: ['--log-bin', '--server-id=1', '--binlog-format=MIXED', '--gtid-strict-mode=1', '--log-slave-updates'],
+    serverArgs: [
+      '--log-bin',
+      '--server-id=1',
+      '--binlog-format=MIXED',
+      '--gtid-strict-mode=1',
+      '--log-slave-updates',
+      // Semi-synchronous: a commit waits, after its binlog sync, for a slave to have received it.
+      ...(semiSync ? ['--rpl-semi-sync-master-enabled=ON', '--rpl-semi-sync-master-wait-point=AFTER_SYNC'] : []),
+    ],
   })
 }
 
@@ -17,13 +25,24 @@ export function startNativeMaster(): Promise<Mariadb> {
  * A mariadbd replicating from `master` by GTID, with `parallelThreads` applier
  * threads (0: serial; more: optimistic parallel mode); started and running.
  */
-export async function startNativeSlave(master: Mariadb, serverId: number, parallelThreads: number): Promise<Mariadb> {
+export async function startNativeSlave(
+  master: Mariadb,
+  serverId: number,
+  parallelThreads: number,
+  semiSync = false,
+): Promise<Mariadb> {
   const parallel =
     parallelThreads > 0
       ? [`--slave-parallel-threads=${parallelThreads}`, '--slave-parallel-mode=optimistic']
       : ['--slave-parallel-threads=0']
   const slave = await startMariadb({
-    serverArgs: [`--server-id=${serverId}`, '--relay-log=relay-bin', '--gtid-strict-mode=1', ...parallel],
+    serverArgs: [
+      `--server-id=${serverId}`,
+      '--relay-log=relay-bin',
+      '--gtid-strict-mode=1',
+      ...parallel,
+      ...(semiSync ? ['--rpl-semi-sync-slave-enabled=ON'] : []),
+    ],
   })
   try {
     await slave.query(

@@ -91,13 +91,17 @@ export class DdbReplication implements System, FrontDoor {
     slaveDbs: Record<string, string>,
     servers: StoreServers = {},
     slaveArgs: Record<string, string[]> = {},
+    masterArgs: string[] = [],
   ): Promise<DdbReplication> {
-    const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log], { mysql: true })
+    const master = await startNode(binary, `${name} master`, ['master', '--db', db, '--log', log, ...masterArgs], {
+      mysql: true,
+    })
     const rep = new DdbReplication(name, binary, master, slaveDbs, servers, slaveArgs)
     try {
+      // Slaves first: a synchronous master answers the CREATE TABLE only once a slave applied it.
+      for (const slave of Object.keys(slaveDbs)) await rep.startSlave(slave)
       const client = await master.connect()
       await client.query(CREATE_TABLE).finally(() => client.close())
-      for (const slave of Object.keys(slaveDbs)) await rep.startSlave(slave)
     } catch (err) {
       await rep.close()
       throw err
@@ -163,7 +167,7 @@ interface NativeSlave {
 
 /** MariaDB's own replication: a binlog master and named GTID slaves, private mariadbd each. */
 export class NativeReplication implements System, FrontDoor {
-  readonly name = 'MariaDB native'
+  readonly name: string
   readonly ids = new Ids()
   readonly database = FRONT_DATABASE
   readonly createDatabase = true
@@ -172,28 +176,34 @@ export class NativeReplication implements System, FrontDoor {
   readonly #masterConn: mysql.Connection
   readonly #slaves: Map<string, NativeSlave>
 
-  private constructor(master: Mariadb, masterConn: mysql.Connection, slaves: Map<string, NativeSlave>) {
+  private constructor(name: string, master: Mariadb, masterConn: mysql.Connection, slaves: Map<string, NativeSlave>) {
+    this.name = name
     this.master = master
     this.#masterConn = masterConn
     this.#slaves = slaves
     this.connect = mariadbConnector(master.port, 'bench')
   }
 
-  /** Starts the master and one slave per entry of `slaves` (name → applier threads), and creates bench.t. */
-  static async start(slaves: Record<string, number>): Promise<NativeReplication> {
-    const master = await startNativeMaster()
+  /**
+   * Starts the master and one slave per entry of `slaves` (name → applier threads), and
+   * creates bench.t; `semiSync`: MariaDB's semi-synchronous replication (AFTER_SYNC), on
+   * once every slave is attached to it.
+   */
+  static async start(slaves: Record<string, number>, semiSync = false): Promise<NativeReplication> {
+    const master = await startNativeMaster(semiSync)
     const started = new Map<string, NativeSlave>()
     try {
       let serverId = 2
       for (const [name, threads] of Object.entries(slaves)) {
-        const server = await startNativeSlave(master, serverId++, threads)
+        const server = await startNativeSlave(master, serverId++, threads, semiSync)
         started.set(name, { server, conn: await connectMysql(server.port), running: true })
       }
       const masterConn = await connectMysql(master.port)
+      if (semiSync) await semiSyncClients(masterConn, started.size)
       await masterConn.query('CREATE DATABASE bench')
       await masterConn.query('USE bench')
       await masterConn.query(CREATE_TABLE)
-      return new NativeReplication(master, masterConn, started)
+      return new NativeReplication(semiSync ? 'MariaDB semi-sync' : 'MariaDB native', master, masterConn, started)
     } catch (err) {
       for (const s of started.values()) {
         s.conn.destroy()
@@ -261,6 +271,20 @@ export class NativeReplication implements System, FrontDoor {
     }
     this.#masterConn.destroy()
     await this.master.stop()
+  }
+}
+
+/** Waits until `clients` slaves are semi-synchronous on the master (Rpl_semi_sync_master_clients), and semi-sync is on. */
+async function semiSyncClients(master: mysql.Connection, clients: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const [rows] = await master.query("SHOW STATUS LIKE 'Rpl_semi_sync_master_%'")
+    const status = Object.fromEntries(
+      (rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, r.Value]),
+    )
+    if (Number(status.Rpl_semi_sync_master_clients) >= clients && status.Rpl_semi_sync_master_status === 'ON') return
+    if (Date.now() > deadline) throw new Error(`MariaDB semi-sync not on after 30 s: ${JSON.stringify(status)}`)
+    await Bun.sleep(100)
   }
 }
 
