@@ -5,20 +5,10 @@
  * is left out for both, not reported missing.
  */
 import { expect, test } from 'bun:test'
+import type { ChecksumReport as Report } from '../src/cli/checksum.ts'
 import { withCluster } from './support/cluster.ts'
 import { masterOffset, waitCaughtUp } from './support/compare.ts'
 import { runDdb } from './support/ddb.ts'
-
-interface Report {
-  slaves: string[]
-  neutral: string[]
-  tables: Array<{
-    table: string
-    rows: number
-    differences: Array<{ slave: string; reason: string }>
-    leftOut?: string[]
-  }>
-}
 
 test('a MySQL master and a SQLite slave compare equal in the neutral form; a change on the slave is found', async () => {
   await using cluster = await withCluster({ store: 'mysql', slaves: 0 })

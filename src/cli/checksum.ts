@@ -63,7 +63,8 @@ export function registerChecksum(program: Command): void {
     })
 }
 
-interface ChecksumReport {
+/** What `ddb checksum --json` prints. */
+export interface ChecksumReport {
   offset: number
   slaves: string[]
   /** The slaves whose store is of another kind than the master's: compared in the neutral form. */
