@@ -50,6 +50,11 @@ export interface Entry {
 /** Entry fields as the writer produces them, before the log gives them an offset. */
 export type EntryDraft = Omit<Entry, 'offset' | 'checksum'>
 
+/** How a write is acknowledged: once `syncReplicas` slaves have applied it (instead of the master's --sync-replicas). */
+export interface WriteOptions {
+  syncReplicas?: number
+}
+
 /** What a write answered: the offset its entry got, and the store's own result. */
 export interface WriteResult {
   offset: number

@@ -7,10 +7,11 @@
  */
 import { Database } from 'bun:sqlite'
 import { describe, expect, test } from 'bun:test'
+import mysql from 'mysql2/promise'
 import { type StoreKind, withCluster } from './support/cluster.ts'
 import { masterOffset, select, startWriters, waitCaughtUp } from './support/compare.ts'
 import { type DdbNode, runDdb, statusOf } from './support/ddb.ts'
-import { waitFor } from './support/util.ts'
+import { freePort, waitFor } from './support/util.ts'
 
 /** The master's sync status. */
 async function syncOf(master: DdbNode) {
@@ -139,6 +140,75 @@ describe('when the only synchronous slave stops acknowledging', () => {
       cluster.slave.proc.kill('SIGCONT')
     }
   })
+})
+
+test('a request asks for more or fewer slaves than the master: ddb’s protocol, the MySQL port’s ddb_sync_replicas, HTTP’s sync_replicas, ddb sql --sync-replicas', async () => {
+  const http = `127.0.0.1:${await freePort()}`
+  await using cluster = await withCluster({
+    store: 'sqlite',
+    mysql: true,
+    masterArgs: ['--sync-replicas', '1', '--sync-fallback', 'block', '--sync-timeout', '60000', '--http', http],
+  })
+  const c = await cluster.master.client()
+  await c.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  const my = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: await cluster.mysqlPort(cluster.master),
+    user: 'root',
+  })
+  cluster.slave.proc.kill('SIGSTOP')
+  try {
+    // Fewer: 0 slaves, answered at once though the only slave is frozen and the master blocks.
+    await c.query('INSERT INTO t VALUES (1)', [], { syncReplicas: 0 })
+    await my.query('SET ddb_sync_replicas = 0')
+    await my.query('INSERT INTO t VALUES (2)')
+    const posted = await fetch(`http://${http}/sql`, {
+      method: 'POST',
+      body: JSON.stringify({ sql: 'INSERT INTO t VALUES (3)', sync_replicas: 0 }),
+    })
+    expect(posted.status).toBe(200)
+    const run = await runDdb([
+      'sql',
+      '--to',
+      cluster.master.address,
+      '--sync-replicas',
+      '0',
+      'INSERT INTO t VALUES (4)',
+    ])
+    expect(run.code, run.stderr).toBe(0)
+    // DEFAULT: the master's 1 again, which waits until the slave is back.
+    await my.query('SET ddb_sync_replicas = DEFAULT')
+    const five = my.query('INSERT INTO t VALUES (5)')
+    expect(await settlesWithin(five, 1_000)).toBe(false)
+    cluster.slave.proc.kill('SIGCONT')
+    await five
+    await expect(my.query("SET ddb_sync_replicas = 'x'")).rejects.toThrow("Variable 'ddb_sync_replicas' can't be set")
+  } finally {
+    cluster.slave.proc.kill('SIGCONT')
+    my.destroy()
+  }
+  await waitCaughtUp(cluster.slave, await masterOffset(cluster.master))
+  expect(await select(cluster.slave, 'SELECT id FROM t ORDER BY id')).toEqual([1, 2, 3, 4, 5].map((id) => ({ id })))
+})
+
+test('more: a write on an asynchronous master asks for 1 slave, and waits while the slave’s store is locked', async () => {
+  await using cluster = await withCluster({ store: 'sqlite' })
+  const c = await cluster.master.client()
+  await c.query('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  await waitCaughtUp(cluster.slave, await masterOffset(cluster.master))
+  const store = new Database(cluster.storeOf(cluster.slave).replace(/^sqlite:/, ''))
+  store.run('BEGIN IMMEDIATE')
+  const write = c.query('INSERT INTO t VALUES (1)', [], { syncReplicas: 1 })
+  try {
+    // Another client's write, at the master's default, does not wait (one connection's requests run in order).
+    const other = await cluster.master.client()
+    expect(await settlesWithin(other.query('INSERT INTO t VALUES (2)'), 2_000)).toBe(true)
+    expect(await settlesWithin(write, 1_000)).toBe(false)
+  } finally {
+    store.run('COMMIT')
+    store.close()
+  }
+  expect(await settlesWithin(write, 10_000)).toBe(true)
 })
 
 test('--sync-fallback with a wrong value is a one-line usage error', async () => {

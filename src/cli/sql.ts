@@ -24,6 +24,7 @@ interface SqlFlags {
   secret?: string
   minOffset?: string
   waitTimeout?: string
+  syncReplicas?: string
 }
 
 /** Runs one statement (or several separated by `;`) on the node and prints the answers; throws the node's error. */
@@ -61,6 +62,10 @@ export function registerSql(program: Command): void {
       `how long --min-offset waits before failing with STALE_READ (env DDB_WAIT_TIMEOUT; default ${DEFAULT_WAIT_MS})`,
     )
     .option(
+      '--sync-replicas <k>',
+      "answer the writes only once K slaves have applied them (instead of the master's --sync-replicas; 0: do not wait)",
+    )
+    .option(
       '--mysql',
       `talk to the node's MySQL port instead (--to defaults to ${DEFAULT_MASTER_MYSQL_LISTEN}) and print as the mysql client does`,
     )
@@ -68,7 +73,7 @@ export function registerSql(program: Command): void {
     .option('--mysql-password <password>', 'with --mysql: the password (env DDB_MYSQL_PASSWORD; default empty)')
     .addHelpText(
       'after',
-      '\nNo environment variable: --file, --force, --json, --param, --params, --min-offset, --mysql (they say what one run does).',
+      '\nNo environment variable: --file, --force, --json, --param, --params, --min-offset, --sync-replicas, --mysql (they say what one run does).',
     )
     .action(async (statement: string | undefined, flags: SqlFlags) => {
       const params = parameters(flags)
@@ -158,6 +163,9 @@ async function overDdb(flags: SqlFlags): Promise<{ run: Run; prompt: string; clo
   const options: QueryOptions = {
     ...(flags.minOffset !== undefined ? { minOffset: count(lookup(flags.minOffset, '--min-offset', null, '')) } : {}),
     ...(waitTimeout.text ? { waitMs: count(waitTimeout) } : {}),
+    ...(flags.syncReplicas !== undefined
+      ? { syncReplicas: count(lookup(flags.syncReplicas, '--sync-replicas', null, '')) }
+      : {}),
   }
   const client = await Client.connect(hostPort(to), setting(flags.secret, 'DDB_SECRET', ''))
   const json = flags.json ?? false
@@ -178,6 +186,9 @@ async function overMysql(flags: SqlFlags): Promise<{ run: Run; prompt: string; c
     setting(flags.mysqlUser, 'DDB_MYSQL_USER', 'root'),
     setting(flags.mysqlPassword, 'DDB_MYSQL_PASSWORD', ''),
   )
+  // On the MySQL port the session variable says it, for every write of the session.
+  if (flags.syncReplicas !== undefined)
+    await client.query(`SET ddb_sync_replicas = ${count(lookup(flags.syncReplicas, '--sync-replicas', null, ''))}`, [])
   return {
     run: async (sql, params) => {
       const started = performance.now()

@@ -137,7 +137,10 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
           .then(async () => {
             try {
               if (m.minOffset !== undefined) await node.waitForOffset(m.minOffset, m.waitMs ?? DEFAULT_WAIT_MS)
-              const result = await session.execute(m.sql, m.params, { db: m.db ?? null })
+              const result = await session.execute(m.sql, m.params, {
+                db: m.db ?? null,
+                ...(m.syncReplicas !== undefined ? { syncReplicas: m.syncReplicas } : {}),
+              })
               await peer.send({ type: 'result', id: m.id, result })
             } catch (err) {
               await peer.send(errorMessage(m.id, err))

@@ -1,4 +1,4 @@
-import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, Statement, WriteOptions, WriteResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
 import { storeStatement } from '../store/apply.ts'
 import type { RunResult, StoreTxn } from '../store/store.ts'
@@ -125,7 +125,7 @@ export class ClientTransaction {
   }
 
   /** Commits: one entry with every statement, or nothing to log when none wrote. Null offset: nothing logged. */
-  async commit(): Promise<WriteResult | null> {
+  async commit(options: WriteOptions = {}): Promise<WriteResult | null> {
     this.#checkUsable()
     this.#ended = true
     if (this.#idle) clearTimeout(this.#idle)
@@ -141,7 +141,7 @@ export class ClientTransaction {
         statements: this.#statements,
         affected: this.#results.map((r) => r.affectedRows),
       }
-      return await this.#writer.commitTransaction(tx!, draft, this.#results)
+      return await this.#writer.commitTransaction(tx!, draft, this.#results, options.syncReplicas)
     } catch (err) {
       // A commit refused before it reached the store (the master shutting down) must not leave the
       // store transaction open, holding SQLite's single writer or MySQL row locks.

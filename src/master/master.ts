@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { type ChecksumForm, checksumTables } from '../checksum.ts'
-import type { Param, ReadResult, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, WriteOptions, WriteResult } from '../entry.ts'
 import { DdbError, StaleReadError } from '../errors.ts'
 import { type LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
@@ -96,7 +96,7 @@ export class Master {
       { applied: () => this.#replicas.appliedByConnected(), published: () => this.#writer.published.current },
       options.logger.child({ component: 'sync' }),
     )
-    this.#writer.acknowledged = (offset) => this.#sync.wait(offset)
+    this.#writer.acknowledged = (offset, replicas) => this.#sync.wait(offset, replicas)
   }
 
   /** Whether writes wait for slaves to apply them: slaves then ack each batch at once. */
@@ -135,8 +135,8 @@ export class Master {
     return this.store.kind
   }
 
-  write(db: string | null, statements: ClassifiedStatement[]): Promise<WriteResult> {
-    return this.#writer.submit({ db, statements })
+  write(db: string | null, statements: ClassifiedStatement[], options: WriteOptions = {}): Promise<WriteResult> {
+    return this.#writer.submit({ db, statements }, options.syncReplicas)
   }
 
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {

@@ -84,6 +84,21 @@ describe('SyncAcks', () => {
     expect(sync.status().fallbacks).toBe(1)
   })
 
+  test('a request asks for its own number of slaves: more on an asynchronous master, fewer on a synchronous one', async () => {
+    const { sync, state } = acks({ replicas: 0, timeoutMs: 10_000 })
+    state.applied = [0, 0]
+    const more = sync.wait(3, 2)
+    state.applied = [3, 0]
+    sync.acked()
+    expect(await settled(more)).toBe('pending')
+    state.applied = [3, 3]
+    sync.acked()
+    expect(await settled(more)).toBe('resolved')
+    const strict = acks({ replicas: 2, timeoutMs: 10_000 })
+    strict.state.applied = [0, 0]
+    expect(await settled(strict.sync.wait(1, 0))).toBe('resolved')
+  })
+
   test('asynchronous (K = 0) never waits; closing answers waiting writes with an error', async () => {
     expect(await settled(acks({ replicas: 0 }).sync.wait(9))).toBe('resolved')
     const { sync, state } = acks({ timeoutMs: 10_000 })

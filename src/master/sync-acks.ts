@@ -35,6 +35,8 @@ export interface SyncSources {
 
 interface Waiter {
   offset: number
+  /** Slaves it waits for: the policy's, or its request's own. */
+  replicas: number
   since: number
   resolve(): void
   reject(err: Error): void
@@ -48,6 +50,8 @@ export class SyncAcks {
   #timer: ReturnType<typeof setTimeout> | null = null
   /** Since when writes are answered without waiting (the async fallback), or null. */
   #fallenBackAt: number | null = null
+  /** How many slaves the writes that timed out waited for: that many at the head make it synchronous again. */
+  #fallbackReplicas = 0
   #fallbacks = 0
   #closed = false
 
@@ -57,23 +61,25 @@ export class SyncAcks {
     this.#logger = logger
   }
 
-  /** Resolves once `offset` is on policy.replicas slaves (at once when asynchronous, or fallen back). */
-  wait(offset: number): Promise<void> {
-    if (this.policy.replicas === 0 || this.#fallenBackAt !== null || this.#holding(offset)) return Promise.resolve()
+  /**
+   * Resolves once `offset` is on `replicas` slaves (default the policy's; a request may ask
+   * for more or fewer): at once for 0, or while fallen back.
+   */
+  wait(offset: number, replicas = this.policy.replicas): Promise<void> {
+    if (replicas === 0 || this.#fallenBackAt !== null || this.#holding(offset, replicas)) return Promise.resolve()
     if (this.#closed) return Promise.reject(this.#abandoned())
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ offset, since: Date.now(), resolve, reject })
+      this.#waiting.push({ offset, replicas, since: Date.now(), resolve, reject })
       this.#timer ??= setTimeout(() => this.#timedOut(), this.policy.timeoutMs)
     })
   }
 
   /** A slave acknowledged: writes it covers go, and a fallen-back master is synchronous again once K slaves are at the head. */
   acked(): void {
-    if (this.policy.replicas === 0) return
     if (this.#fallenBackAt !== null) {
-      if (!this.#holding(this.#sources.published())) return
+      if (!this.#holding(this.#sources.published(), this.#fallbackReplicas)) return
       this.#logger.info('synchronous again: enough slaves are at the head of the log', {
-        replicas: this.policy.replicas,
+        replicas: this.#fallbackReplicas,
         asynchronousMs: Date.now() - this.#fallenBackAt,
       })
       this.#fallenBackAt = null
@@ -82,7 +88,7 @@ export class SyncAcks {
     const applied = this.#sources.applied()
     const still: Waiter[] = []
     for (const w of this.#waiting) {
-      if (applied.filter((a) => a >= w.offset).length >= this.policy.replicas) w.resolve()
+      if (applied.filter((a) => a >= w.offset).length >= w.replicas) w.resolve()
       else still.push(w)
     }
     this.#waiting = still
@@ -94,7 +100,7 @@ export class SyncAcks {
       replicas: this.policy.replicas,
       timeoutMs: this.policy.timeoutMs,
       fallback: this.policy.fallback,
-      state: this.policy.replicas === 0 ? 'async' : this.#fallenBackAt !== null ? 'fallen-back' : 'sync',
+      state: this.#fallenBackAt !== null ? 'fallen-back' : this.policy.replicas === 0 ? 'async' : 'sync',
       fallbacks: this.#fallbacks,
       waiting: this.#waiting.length,
     }
@@ -108,9 +114,9 @@ export class SyncAcks {
     this.#waiting = []
   }
 
-  /** Whether K slaves have applied `offset`. */
-  #holding(offset: number): boolean {
-    return this.#sources.applied().filter((a) => a >= offset).length >= this.policy.replicas
+  /** Whether `replicas` slaves have applied `offset`. */
+  #holding(offset: number, replicas: number): boolean {
+    return this.#sources.applied().filter((a) => a >= offset).length >= replicas
   }
 
   /** The timer runs while writes wait: it fires when the one waiting longest has waited the timeout. */
@@ -127,8 +133,9 @@ export class SyncAcks {
     if (this.#waiting.length === 0) return
     const oldest = Math.min(...this.#waiting.map((w) => w.since))
     if (Date.now() - oldest < this.policy.timeoutMs) return this.#restartTimer()
+    const replicas = Math.max(...this.#waiting.map((w) => w.replicas))
     const fields = {
-      replicas: this.policy.replicas,
+      replicas,
       timeoutMs: this.policy.timeoutMs,
       waiting: this.#waiting.length,
       connected: this.#sources.applied().length,
@@ -144,6 +151,7 @@ export class SyncAcks {
       fields,
     )
     this.#fallenBackAt = Date.now()
+    this.#fallbackReplicas = replicas
     this.#fallbacks++
     for (const w of this.#waiting) w.resolve()
     this.#waiting = []

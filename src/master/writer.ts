@@ -122,10 +122,13 @@ export class Writer {
    * What a write's answer waits for once its entry is durable in the log and committed on
    * the store (the slaves that must have applied it: SyncAcks), or null: nothing more.
    */
-  acknowledged: ((offset: number) => Promise<void>) | null = null
+  acknowledged: ((offset: number, syncReplicas?: number) => Promise<void>) | null = null
 
-  /** Queues a write; resolves once its entry is durable in the log and committed on the store, and acknowledged. */
-  submit(req: WriteRequest): Promise<WriteResult> {
+  /**
+   * Queues a write; resolves once its entry is durable in the log and committed on the
+   * store, and acknowledged (`syncReplicas`: by that many slaves, instead of the master's --sync-replicas).
+   */
+  submit(req: WriteRequest, syncReplicas?: number): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('write refused: the master is shutting down'))
     if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
     const committed = new Promise<WriteResult>((resolve, reject) => {
@@ -133,13 +136,13 @@ export class Writer {
       this.#queue.push({ req, mode, resolve, reject })
       this.#draining ??= this.#drain().finally(() => (this.#draining = null))
     })
-    return this.#acknowledge(committed)
+    return this.#acknowledge(committed, syncReplicas)
   }
 
   /** A committed write's result once `acknowledged` lets it go (a write that logged nothing, offset 0, at once). */
-  async #acknowledge(committed: Promise<WriteResult>): Promise<WriteResult> {
+  async #acknowledge(committed: Promise<WriteResult>, syncReplicas: number | undefined): Promise<WriteResult> {
     const result = await committed
-    if (this.acknowledged && result.offset > 0) await this.acknowledged(result.offset)
+    if (this.acknowledged && result.offset > 0) await this.acknowledged(result.offset, syncReplicas)
     return result
   }
 
@@ -147,7 +150,12 @@ export class Writer {
    * Commits a client's transaction (its statements already ran in `tx`) as one
    * entry, in commit order with everything else; resolves with its offset.
    */
-  commitTransaction(tx: StoreTxn, draft: EntryDraft, results: RunResult[]): Promise<WriteResult> {
+  commitTransaction(
+    tx: StoreTxn,
+    draft: EntryDraft,
+    results: RunResult[],
+    syncReplicas?: number,
+  ): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('commit refused: the master is shutting down'))
     if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
     const committed = new Promise<WriteResult>((resolve, reject) => {
@@ -160,7 +168,7 @@ export class Writer {
     )
     this.#committing.add(settled)
     void settled.finally(() => this.#committing.delete(settled))
-    return this.#acknowledge(committed)
+    return this.#acknowledge(committed, syncReplicas)
   }
 
   /** Refuses new writes and waits for the queued ones and the client commits in flight to finish. */

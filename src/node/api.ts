@@ -5,7 +5,7 @@
  * front ends see nothing else of them.
  */
 import type { ChecksumForm } from '../checksum.ts'
-import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, Statement, WriteOptions, WriteResult } from '../entry.ts'
 import type { Classification } from '../sql/classify.ts'
 import type { StatementShape, Store } from '../store/store.ts'
 import type { ChecksumResult, Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
@@ -39,7 +39,7 @@ export interface Transaction {
   /** Undoes what ran after the savepoint (its statements leave the entry too); DdbError SAVEPOINT_UNKNOWN if there is none. */
   rollbackTo(name: string): Promise<void>
   release(name: string): Promise<void>
-  commit(): Promise<WriteResult | null>
+  commit(options?: WriteOptions): Promise<WriteResult | null>
   /** Safe to call twice, and after a failed commit. */
   rollback(): Promise<void>
 }
@@ -79,7 +79,7 @@ export interface NodeApi {
   /** The SQL dialect of the node's store, for the determinism rules. */
   readonly dialect: 'mysql' | 'sqlite'
   /** Commits statements as one entry (a slave refuses with NotMasterError, or forwards them). */
-  write(db: string | null, statements: WriteStatement[]): Promise<WriteResult>
+  write(db: string | null, statements: WriteStatement[], options?: WriteOptions): Promise<WriteResult>
   /** A read, with the session's settings (MySQL: time_zone, sql_mode … for what the store renders and compares). */
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
   /** The node's store, for what a session asks of it besides reads. */

@@ -1,4 +1,4 @@
-import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
+import type { Param, ReadResult, Statement, WriteOptions, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
 import { beginsAsRead, type Classification, classifyTokens } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
@@ -12,7 +12,7 @@ import { parseServerVersion, resolveVersionedComments, type ServerVersion } from
 import type { StatementShape } from '../store/store.ts'
 import type { QueryAnswer } from '../wire/messages.ts'
 import type { NodeApi, Transaction, WriteStatement } from './api.ts'
-import { isLastInsertIdCall, runSet, substituteVariables } from './settings.ts'
+import { isLastInsertIdCall, runSet, SYNC_REPLICAS_VARIABLE, substituteVariables } from './settings.ts'
 import { forgetTables, idTableOf, mysqlIdTable, sqliteTables, type TableLookup } from './tables.ts'
 import { SessionVariables, type Settings, serverVersion, sessionDefaults, type Value } from './variables.ts'
 
@@ -37,6 +37,8 @@ export class Session {
   db: string | null
   /** The open transaction: a master's Transaction, or 'read-only' on a slave. */
   #txn: Transaction | 'read-only' | null = null
+  /** The slaves the request being run asks its writes to wait for (ddb's protocol, HTTP), if it asks. */
+  #requestSync: number | undefined
 
   /** `options.dialect`: the SQL the client speaks; default the store's (a MySQL-protocol client speaks MySQL's). */
   constructor(node: NodeApi, options: { dialect?: 'mysql' | 'sqlite' } = {}) {
@@ -64,8 +66,14 @@ export class Session {
    * Runs one statement, or several separated by ';', in order; stops at the first error.
    * options.db (a slave's forwarded write carries its session's database): run in that
    * database for this query only; the session's own comes back after. Ignored on SQLite.
+   * options.syncReplicas: its writes (and a COMMIT) wait for that many slaves to apply them,
+   * instead of the session's `ddb_sync_replicas` or the master's --sync-replicas.
    */
-  async execute(sql: string, params: Param[] = [], options: { db?: string | null } = {}): Promise<QueryAnswer> {
+  async execute(
+    sql: string,
+    params: Param[] = [],
+    options: { db?: string | null; syncReplicas?: number } = {},
+  ): Promise<QueryAnswer> {
     // A MySQL client's executable comments (/*!40101 … */) run as the server it talks to would run them.
     const text = this.#dialect === 'mysql' ? resolveVersionedComments(sql, this.server) : sql
     const statements = splitLexed(text) // lexed once: splitting, classification and the determinism rules share the tokens
@@ -75,10 +83,12 @@ export class Session {
     const own = this.db
     const switched = options.db != null && this.#node.defaultDb !== null
     if (switched) this.db = options.db!
+    this.#requestSync = options.syncReplicas
     try {
       for (const s of statements) answers.push(await this.#executeOne(s.sql, s.tokens, params))
     } finally {
       if (switched) this.db = own
+      this.#requestSync = undefined
     }
     return answers
   }
@@ -316,7 +326,14 @@ export class Session {
       }
       return result
     }
-    return this.#node.write(this.db, writes)
+    return this.#node.write(this.db, writes, this.#writeOptions())
+  }
+
+  /** How this session's writes are acknowledged: the request's slaves, else its `ddb_sync_replicas`, else the master's. */
+  #writeOptions(): WriteOptions {
+    const set = this.#variables?.system(SYNC_REPLICAS_VARIABLE)
+    const replicas = this.#requestSync ?? (typeof set === 'number' ? set : undefined)
+    return replicas === undefined ? {} : { syncReplicas: replicas }
   }
 
   /** Runs a statement of the open transaction; one the store answered by ending the transaction (a deadlock) ends it here too. */
@@ -425,7 +442,7 @@ export class Session {
     const txn = this.#txn
     this.#txn = null
     if (!txn || txn === 'read-only') return null
-    return txn.commit().catch(async (err) => {
+    return txn.commit(this.#writeOptions()).catch(async (err) => {
       await txn.rollback().catch(() => {})
       throw err
     })

@@ -65,6 +65,7 @@ async function setSystem(sql: string, name: string, tokens: Token[], ctx: SetCon
     )
   }
   if (name === 'timestamp') return setTimestamp(sql, tokens, ctx)
+  if (name === SYNC_REPLICAS_VARIABLE) return setSyncReplicas(sql, tokens, ctx)
   if (tokens.length === 1 && isWord(tokens[0], 'DEFAULT')) {
     if (refusal(name, 1)) throw new DdbError('UNSUPPORTED', refusal(name, 1)!)
     await ctx.check(name, null).catch(() => null) // only to refuse an unknown name below
@@ -97,6 +98,22 @@ function setSystemVariable(name: string, v: Value | undefined, ctx: SetContext):
     'UNSUPPORTED',
     'SET foreign_key_checks inside a transaction: SQLite can change foreign-key enforcement only between transactions; set it before BEGIN',
   )
+}
+
+/** ddb's own session variable: how many slaves must have applied this session's writes before they are answered. */
+export const SYNC_REPLICAS_VARIABLE = 'ddb_sync_replicas'
+
+/** SET ddb_sync_replicas = K (a whole number; 0: do not wait); DEFAULT: the master's --sync-replicas again. */
+async function setSyncReplicas(sql: string, tokens: Token[], ctx: SetContext): Promise<void> {
+  if (tokens.length === 1 && isWord(tokens[0], 'DEFAULT'))
+    return ctx.variables.setSystem(SYNC_REPLICAS_VARIABLE, undefined)
+  const k = Number(await value(sql, tokens, ctx, true))
+  if (!Number.isSafeInteger(k) || k < 0)
+    throw new DdbError(
+      'BAD_VALUE',
+      `Variable '${SYNC_REPLICAS_VARIABLE}' can't be set to the value of '${tokens.map((t) => t.text).join(' ')}'`,
+    )
+  ctx.variables.setSystem(SYNC_REPLICAS_VARIABLE, k)
 }
 
 /** SET TIMESTAMP = seconds pins the session's clock (what NOW() returns, here and on replay); DEFAULT unpins it. */

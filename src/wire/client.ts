@@ -16,6 +16,8 @@ export interface QueryOptions {
   minOffset?: number
   /** …within this many milliseconds (default DEFAULT_WAIT_MS, on the node). */
   waitMs?: number
+  /** Its writes are answered once this many slaves applied them (instead of the master's --sync-replicas). */
+  syncReplicas?: number
 }
 
 /**
@@ -72,6 +74,7 @@ export class Client {
       ...(options.db != null ? { db: options.db } : {}),
       ...(options.minOffset !== undefined ? { minOffset: options.minOffset } : {}),
       ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),
+      ...(options.syncReplicas !== undefined ? { syncReplicas: options.syncReplicas } : {}),
     })
     if (m.type !== 'result') throw new DdbError('PROTOCOL', `expected result, got ${m.type}`)
     return m.result

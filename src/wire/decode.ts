@@ -245,6 +245,7 @@ const MESSAGES: Record<MessageType, Check> = {
     db: optional(strOrNull),
     minOffset: optional(uint),
     waitMs: optional(uint),
+    syncReplicas: optional(uint),
   }),
   status: object({ id: uint }),
   'checksum-open': object({ id: uint }),

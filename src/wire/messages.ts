@@ -81,7 +81,17 @@ export type Message =
    * (slave) or published (master) at least this offset, for up to waitMs
    * milliseconds (default DEFAULT_WAIT_MS), else fail with STALE_READ.
    */
-  | { type: 'query'; id: number; sql: string; params: Param[]; db?: string | null; minOffset?: number; waitMs?: number }
+  | {
+      type: 'query'
+      id: number
+      sql: string
+      params: Param[]
+      db?: string | null
+      minOffset?: number
+      waitMs?: number
+      /** Its writes are answered once this many slaves applied them (instead of the master's --sync-replicas). */
+      syncReplicas?: number
+    }
   /** client → server (`ddb checksum`): a master opens a consistent read; a slave stops applying where it is. */
   | { type: 'checksum-open'; id: number }
   | { type: 'checksum-opened'; id: number; offset: number; token: string }

@@ -110,12 +110,17 @@ export function createHttpHandler(
   }
 }
 
+/** What a session runs a request's statements with: its database, and how many slaves its writes wait for. */
+function writeContext(context: SqlContext): { db: string | null; syncReplicas?: number } {
+  return { db: context.db, ...(context.syncReplicas !== undefined ? { syncReplicas: context.syncReplicas } : {}) }
+}
+
 /** One POST /sql query, or a GET /sql read: waits for min_offset, then runs on a fresh session. */
 async function runQuery(node: NodeApi, statement: SqlStatement, context: SqlContext): Promise<QueryAnswer> {
   if (context.minOffset !== undefined) await node.waitForOffset(context.minOffset, context.waitMs)
   const session = new Session(node)
   try {
-    return await session.execute(statement.sql, statement.params, { db: context.db })
+    return await session.execute(statement.sql, statement.params, writeContext(context))
   } finally {
     await session.close() // "BEGIN; INSERT …" sent alone rolls back, as when a client disconnects
   }
@@ -146,7 +151,7 @@ async function runTransaction(
   })
   if (context.minOffset !== undefined) await node.waitForOffset(context.minOffset, context.waitMs)
   const session = new Session(node)
-  const options = { db: context.db }
+  const options = writeContext(context)
   let at = 'BEGIN: '
   try {
     await session.execute('BEGIN', [], options)

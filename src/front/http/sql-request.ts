@@ -21,6 +21,8 @@ export interface SqlContext {
   minOffset?: number
   /** How long to wait for minOffset, in milliseconds. */
   waitMs: number
+  /** Its writes are answered once this many slaves applied them (instead of the master's --sync-replicas). */
+  syncReplicas?: number
 }
 
 /** A parsed POST /sql body: one query, or statements[] run as one transaction. */
@@ -28,7 +30,7 @@ export type SqlRequest =
   | ({ kind: 'query' } & SqlStatement & SqlContext)
   | ({ kind: 'transaction'; statements: SqlStatement[] } & SqlContext)
 
-const FIELDS = new Set(['sql', 'params', 'statements', 'db', 'min_offset', 'wait_ms'])
+const FIELDS = new Set(['sql', 'params', 'statements', 'db', 'min_offset', 'wait_ms', 'sync_replicas'])
 const STATEMENT_FIELDS = new Set(['sql', 'params'])
 
 /** A 400 naming the field that is wrong. */
@@ -91,6 +93,9 @@ export function parseSqlRequest(text: string): SqlRequest {
         ? undefined
         : offsetField(body.min_offset, 'min_offset'),
     waitMs: waitField(body.wait_ms, 'wait_ms'),
+    ...(body.sync_replicas === undefined || body.sync_replicas === null
+      ? {}
+      : { syncReplicas: countField(body.sync_replicas, 'sync_replicas') }),
   }
   if (body.statements !== undefined) {
     if (body.sql !== undefined || body.params !== undefined)
@@ -153,6 +158,12 @@ function optionalString(v: unknown, name: string): string | null {
 function offsetField(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
     throw badRequest(`${name}: expected an offset (a whole number ≥ 0)`)
+  return v
+}
+
+function countField(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw badRequest(`${name}: expected a whole number ≥ 0`)
   return v
 }
 
