@@ -23,18 +23,18 @@ const GC_EVERY_CHUNKS = 100
 /** Stream failures logged per slave and reason once a minute: a slave retrying past a corrupt entry does not flood the log. */
 const streamFailures = new LogThrottle()
 
-/**
- * ReplicaSession streams the log to one attached slave: from the slave's
- * position, page by page from disk (catch-up), then each newly published entry
- * (live). Every send waits for the socket to drain when it is full, so however
- * far behind the slave is, the master holds at most one page for it.
- */
 /** What the master hears of a session: its connection ended; it acknowledged. */
 export interface SessionHooks {
   closed?(session: ReplicaSession): void
   acked?(): void
 }
 
+/**
+ * ReplicaSession streams the log to one attached slave: from the slave's
+ * position, page by page from disk (catch-up), then each newly published entry
+ * (live). Every send waits for the socket to drain when it is full, so however
+ * far behind the slave is, the master holds at most one page for it.
+ */
 export class ReplicaSession {
   readonly id: string
   readonly address: string

@@ -85,6 +85,7 @@ export class SyncAcks {
       this.#fallenBackAt = null
       return
     }
+    if (this.#waiting.length === 0) return // the common case: an ack no write waits for
     const applied = this.#sources.applied()
     const still: Waiter[] = []
     for (const w of this.#waiting) {

@@ -146,10 +146,9 @@ export class Applier {
       if (dialect) this.#masterDialect = dialect
       this.#checkDialect(offset)
       await this.#checkNotOnMastersServer(logId, offset)
-      const held = this.#replay && heldDatabase(this.#filters.replicateDb)
-      if (!held) return { schema, rows: (rows) => rows }
+      if (!this.#replay) return { schema, rows: (rows) => rows }
       try {
-        return { schema: sqliteSchemaOf(schema, held), rows: (rows) => rows.map(sqliteLiterals) }
+        return { schema: sqliteSchemaOf(schema, this.#replay.database), rows: (rows) => rows.map(sqliteLiterals) }
       } catch (err) {
         const hint = 'replicate this database to a MySQL slave, or change the table on the master'
         throw new WrongStoreError(offset, 'SNAPSHOT_UNSUPPORTED', (err as Error).message, hint)
@@ -348,11 +347,15 @@ export class Applier {
    */
   #checkDialect(offset: number): void {
     const master = this.#masterDialect
-    if (master === null || master === this.#store.kind) return
+    if (master === null || master === this.#store.kind) {
+      this.#replay = null // statements as they are (a master of the store's kind, after one of another)
+      return
+    }
+    if (this.#replay) return
     if (master === 'mysql' && this.#store.catalog) {
       const held = heldDatabase(this.#filters.replicateDb)
       if (held !== null) {
-        this.#replay ??= new MysqlReplay(held, this.#store.catalog.bind(this.#store))
+        this.#replay = new MysqlReplay(held, this.#store.catalog.bind(this.#store))
         return
       }
       throw new WrongStoreError(

@@ -44,11 +44,12 @@ export function heldDatabase(replicateDb: string[]): string | null {
 
 /** A MySQL master's entries as SQLite statements, for the store whose catalog `catalog` reads. */
 export class MysqlReplay {
-  readonly #database: string
+  /** The master's database this store holds. */
+  readonly database: string
   readonly #tables: () => TableLookup
 
   constructor(database: string, catalog: CatalogQuery) {
-    this.#database = database
+    this.database = database
     this.#tables = cachedTables(catalog)
   }
 
@@ -81,8 +82,8 @@ export class MysqlReplay {
     checkIncrement(settings)
     const table = this.#tables()
     const context: SqliteContext = {
-      database: this.#database,
-      onlyDatabase: this.#database,
+      database: this.database,
+      onlyDatabase: this.database,
       table,
       ...(typeof settings.sql_mode === 'string' ? { sqlMode: settings.sql_mode } : {}),
     }
@@ -106,7 +107,7 @@ export class MysqlReplay {
   /** CREATE, ALTER and DROP DATABASE: the one this store holds is there already, and dropping it is refused. */
   #databaseStatement(keyword: string, s: Statement): Translated {
     const target = databaseStatementTarget(s)
-    if (keyword.startsWith('DROP') && target === this.#database)
+    if (keyword.startsWith('DROP') && target === this.database)
       throw new DdbError(
         'UNSUPPORTED',
         `the master dropped database ${target}, which this SQLite store holds: give the slave a new store to copy it again`,
@@ -174,15 +175,21 @@ function insertedRows(tokens: Token[]): number {
   return values ? rows : Number.POSITIVE_INFINITY
 }
 
+/** The master logs every random value it used, so a translation that needs another is refused. */
+function unloggedRandom(): number {
+  throw new DdbError('UNSUPPORTED', 'a random value the master did not log')
+}
+
 /** A translated statement with its written defaults in and its clock pinned to `ts`. */
 function pinned(text: string, table: TableLookup, ts: number, zone: string): string {
   const tokens = tokenize(text)
   const filled = writeDefaults(text, tokens, table)
   const source = filled ?? text
-  const random = (): number => {
-    throw new DdbError('UNSUPPORTED', 'a random value the master did not log')
-  }
-  const prepared = makeDeterministic(source, { dialect: 'sqlite', now: ts, random }, filled ? tokenize(filled) : tokens)
+  const prepared = makeDeterministic(
+    source,
+    { dialect: 'sqlite', now: ts, random: unloggedRandom },
+    filled ? tokenize(filled) : tokens,
+  )
   if (prepared.rewritten && !UTC.test(zone))
     throw new DdbError(
       'UNSUPPORTED',

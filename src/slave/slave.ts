@@ -14,6 +14,7 @@ import type { ChecksumResult, NodeStatus, ReplicationFilters } from '../wire/mes
 import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
+import { heldDatabase } from './from-mysql.ts'
 import { MasterLink } from './link.ts'
 import { readSnapshotFile } from './snapshot-file.ts'
 import { SnapshotLoader } from './snapshot-loader.ts'
@@ -294,8 +295,7 @@ export class Slave {
     }
     try {
       const forms = at.forms ?? ['raw']
-      const [held, ...more] = this.#filters.replicateDb // a SQLite slave of a MySQL master holds exactly one
-      const database = this.store.kind === 'sqlite' && held !== undefined && more.length === 0 ? held : null
+      const database = this.store.kind === 'sqlite' ? heldDatabase(this.#filters.replicateDb) : null
       const { raw, neutral } = await checksumTables(snapshot, { forms, database })
       const filters = { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] }
       return { offset: snapshot.offset, tables: raw, ...(forms.includes('neutral') ? { neutral } : {}), filters }
