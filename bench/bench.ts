@@ -91,8 +91,7 @@ async function main(args: string[], resources: Resources): Promise<number> {
     binary,
     masterStore.url('bench'),
     file('mysql-master-log.sqlite'),
-    // Its slaves are MySQL too: a slave replays its master's statements as they are, so ddb
-    // refuses a slave whose store speaks another dialect.
+    // Its slave is MySQL too: like with like against MariaDB's own replication.
     { mysql: slaveStore.url('bench') },
     { master: masterStore, slaves: [slaveStore] },
   )
