@@ -12,7 +12,7 @@
 import { Database } from 'bun:sqlite'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { Client } from '../src/wire/client.ts'
 import { type Mariadb, startMariadb } from '../test/support/mariadb.ts'
 import { meterCpu } from './cpu.ts'
@@ -341,6 +341,8 @@ async function snapshotCase(
         slaveDb,
         '--id',
         `snap-${slaveDb.split(':')[0]}`,
+        // A MySQL store's log would go in the working directory: beside the master's instead.
+        ...(slaveDb.startsWith('mysql:') ? ['--log', join(dirname(log), 'snapshot-mysql-slave-log.sqlite')] : []),
         ...slaveArgs,
       ]),
     )

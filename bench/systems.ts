@@ -121,6 +121,8 @@ export class DdbReplication implements System, FrontDoor {
       db,
       '--id',
       name,
+      // A MySQL store's log defaults to the working directory, which every slave of the run shares.
+      ...(db.startsWith('mysql:') ? ['--log', `${`${this.name}-${name}`.replace(/\W+/g, '-')}-log.sqlite`] : []),
       ...(this.#slaveArgs[name] ?? []),
     ])
     this.#slaves.set(name, node)

@@ -111,6 +111,7 @@ export async function startCluster(
       {
         name: `slave${i + 1}`,
         command: [binary, 'slave', '--master', `${ns.hostIp}:${ddbPort}`, '--db', slaveDbs[i]!, '--id', `slave${i + 1}`]
+          .concat(['--log', join(dir, `${kind}-slave${i + 1}-log.sqlite`)])
           .concat(['--listen', at(SLAVE_PORTS.ddb), '--mysql-listen', at(SLAVE_PORTS.mysql)])
           .concat(['--http', at(SLAVE_PORTS.http)]),
         prefix: ns.exec,

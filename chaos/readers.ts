@@ -6,7 +6,7 @@
 import { Database } from 'bun:sqlite'
 import type mysql from 'mysql2/promise'
 import { connectMysql } from '../bench/native.ts'
-import { entryChecksum } from '../src/entry.ts'
+import { entryChecksum, entryHash } from '../src/entry.ts'
 
 /** The tables the writers write (created through the master at the start). */
 export const ROWS_TABLE = 'chaos_rows'
@@ -130,9 +130,10 @@ export function scanLog(path: string, wanted: ReadonlySet<number>): LogScan {
   }
   try {
     type Row = { offset: number; ts: number; db: string | null; statements: string; affected: string }
-    const rows = db.query<Row & { checksum: number; time_zone: string | null }, []>(
-      'SELECT offset, ts, db, statements, affected, checksum, time_zone FROM entries ORDER BY offset',
+    const rows = db.query<Row & { checksum: number; time_zone: string | null; epoch: number; hash: string }, []>(
+      'SELECT offset, ts, db, statements, affected, checksum, time_zone, epoch, hash FROM entries ORDER BY offset',
     )
+    let previous: string | null = null
     for (const row of rows.iterate()) {
       scan.entries++
       for (let missing = scan.last + 1; missing < row.offset; missing++) {
@@ -145,10 +146,13 @@ export function scanLog(path: string, wanted: ReadonlySet<number>): LogScan {
       const { checksum: _, time_zone, statements, affected, ...fields } = row
       try {
         const parsed = { statements: JSON.parse(statements), affected: JSON.parse(affected) }
-        sum = entryChecksum({ ...fields, ...(time_zone ? { timeZone: time_zone } : {}), ...parsed })
+        const entry = { ...fields, ...(time_zone ? { timeZone: time_zone } : {}), ...parsed }
+        // The chain too: each entry's hash follows from the one before (the first one's is taken as it is).
+        if (previous === null || entryHash(previous, entry) === entry.hash) sum = entryChecksum(entry)
       } catch {
         // unreadable JSON: corrupt
       }
+      previous = row.hash
       if (sum !== row.checksum) {
         scan.corruptCount++
         if (scan.corrupt.length < 20) scan.corrupt.push(row.offset)

@@ -43,12 +43,22 @@ export interface Entry {
    * Negative (only in an entry a slave translated for its store): not comparable there.
    */
   affected: number[]
-  /** CRC-32 of the entry's canonical encoding (see entryChecksum). */
+  /** The epoch of the master that wrote it: each promotion starts a higher one (see docs/ARCHITECTURE.md). */
+  epoch: number
+  /**
+   * The hash chain: SHA-256 (128 bits, hex) of the previous entry's hash and this entry's
+   * content, so two logs that agree on (offset, hash) agree on every entry up to it.
+   */
+  hash: string
+  /** CRC-32 of the entry's canonical encoding and hash (see entryChecksum). */
   checksum: number
 }
 
-/** Entry fields as the writer produces them, before the log gives them an offset. */
-export type EntryDraft = Omit<Entry, 'offset' | 'checksum'>
+/** Entry fields as the writer produces them, before the log gives them an offset and a place in its chain. */
+export type EntryDraft = Omit<Entry, 'offset' | 'epoch' | 'hash' | 'checksum'>
+
+/** What an entry's hash covers (with the previous entry's hash). */
+export type EntryContent = Omit<Entry, 'hash' | 'checksum'>
 
 /** How a write is acknowledged: once `syncReplicas` slaves have applied it (instead of the master's --sync-replicas). */
 export interface WriteOptions {
@@ -93,12 +103,38 @@ export interface ColumnType {
   charset: number
 }
 
-/** The checksum covers everything but itself, in a fixed field order. */
-export function entryChecksum(e: Omit<Entry, 'checksum'>): number {
+/** An entry's content in a fixed field order: what its hash and checksum cover. */
+function canonical(e: EntryContent): string {
   const fields: unknown[] = [e.offset, e.ts, e.db, e.statements, e.affected]
   if (e.timeZone) fields.push(e.timeZone)
-  const canonical = JSON.stringify(fields)
-  return Bun.hash.crc32(canonical)
+  fields.push(e.epoch)
+  return JSON.stringify(fields)
+}
+
+/** The entry's link in the chain after `previous` (the hash of the entry before it; '' before the first). */
+export function entryHash(previous: string, e: EntryContent): string {
+  return new Bun.CryptoHasher('sha256').update(previous).update(canonical(e)).digest('hex').slice(0, 32)
+}
+
+/** The checksum covers everything but itself (damage in transit or on disk; the hash is for forks). */
+export function entryChecksum(e: Omit<Entry, 'checksum'>): number {
+  return Bun.hash.crc32(canonical(e) + e.hash)
+}
+
+/**
+ * The checksum of an entry written by a ddb before epochs and hashes (log format 1):
+ * read from an old log, and re-sealed when the log is upgraded.
+ */
+export function legacyChecksum(e: Omit<EntryContent, 'epoch'>): number {
+  const fields: unknown[] = [e.offset, e.ts, e.db, e.statements, e.affected]
+  if (e.timeZone) fields.push(e.timeZone)
+  return Bun.hash.crc32(JSON.stringify(fields))
+}
+
+/** Gives an entry its epoch, its link in the chain after `previous`, and its checksum. */
+export function sealEntry(previous: string, e: EntryContent): Entry {
+  const hash = entryHash(previous, e)
+  return { ...e, hash, checksum: entryChecksum({ ...e, hash }) }
 }
 
 /**

@@ -227,7 +227,16 @@ describe('ddb log tail', () => {
       .map((l) => JSON.parse(l))
     expect(entries).toHaveLength(10_000)
     expect(entries.map((e) => e.offset)).toEqual(Array.from({ length: 10_000 }, (_, i) => i + 1))
-    expect(Object.keys(entries[1])).toEqual(['offset', 'ts', 'db', 'statements', 'affected', 'checksum'])
+    expect(Object.keys(entries[1])).toEqual([
+      'offset',
+      'ts',
+      'db',
+      'statements',
+      'affected',
+      'epoch',
+      'hash',
+      'checksum',
+    ])
     expect(entries[1].statements[0].sql).toMatch(/^INSERT INTO t/)
 
     const last = await runDdb(['log', 'tail', '--log', log])

@@ -205,7 +205,7 @@ describe('files of the wrong kind, failed starts', () => {
     log.close()
     const run = await refusedStart(['master', '--db', cluster.masterStore, '--log', cluster.log])
     expect(run.code).toBe(1)
-    expect(run.stderr).toContain('log format 99 is newer than this ddb reads (1)')
+    expect(run.stderr).toContain('log format 99 is newer than this ddb reads (2)')
   })
 
   test('a damaged entry is reported as corrupt, with its offset', async () => {
@@ -237,5 +237,5 @@ test('random damage to a log file gives a one-line error, never a stack trace', 
   const tail = await runDdb(['log', 'tail', '--log', cluster.log])
   expect(tail.code).not.toBe(0)
   expect(tail.stderr.trim().split('\n')).toHaveLength(1)
-  expect(tail.stderr).toMatch(/^ddb: (open|read) log .*(malformed|corrupt|not a database)/)
+  expect(tail.stderr).toMatch(/^ddb: ((open|read) log .*(malformed|corrupt|not a database)|log entry \d+ is corrupt)/)
 })

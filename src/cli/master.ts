@@ -8,6 +8,7 @@ import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
 import type { RetentionPolicy } from '../master/retention.ts'
 import { SYNC_TIMEOUT_MS, type SyncPolicy } from '../master/sync-acks.ts'
+import { logOptions, logSync } from './log-flags.ts'
 import { mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
@@ -38,19 +39,17 @@ interface MasterFlags {
 
 /** `ddb master`: serve writes, log them, stream them to slaves; a SQL prompt on a terminal. */
 export function registerMaster(program: Command, logger: Logger): void {
-  const command = program
-    .command('master')
-    .description('run a master: executes writes, logs them durably, streams them to slaves')
-    .option(
-      '--db <url>',
-      `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_MASTER_DB})`,
-    )
-    .option('--log <file>', `replication log file (env DDB_LOG; default ${DEFAULT_LOG})`)
+  const command = logOptions(
+    program
+      .command('master')
+      .description('run a master: executes writes, logs them durably, streams them to slaves')
+      .option(
+        '--db <url>',
+        `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_MASTER_DB})`,
+      ),
+    DEFAULT_LOG,
+  )
     .option('--listen <host:port>', `port for slaves and clients (env DDB_LISTEN; default ${DEFAULT_MASTER_LISTEN})`)
-    .option(
-      '--log-sync <mode>',
-      'full: fsync every log commit; normal: faster, a power loss may lose the last commits (env DDB_LOG_SYNC; default full)',
-    )
     .option('--secret <secret>', 'shared secret slaves and clients must prove (env DDB_SECRET; default none)')
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
     .option(
@@ -88,7 +87,6 @@ export function registerMaster(program: Command, logger: Logger): void {
     const nodeLogger = logger.child({ node: 'master' })
     const prompt = flags.prompt !== false && !enabled(undefined, '--no-prompt', 'DDB_NO_PROMPT') && ownsTerminal()
     const db = lookup(flags.db, '--db', 'DDB_DB', DEFAULT_MASTER_DB)
-    const logSync = choice(lookup(flags.logSync, '--log-sync', 'DDB_LOG_SYNC', 'full'), ['full', 'normal'] as const)
     const timeout = lookup(flags.transactionTimeout, '--transaction-timeout', 'DDB_TRANSACTION_TIMEOUT', '')
     const retention = retentionPolicy(flags)
     const sync = syncPolicy(flags)
@@ -96,7 +94,7 @@ export function registerMaster(program: Command, logger: Logger): void {
       Master.start({
         db: db.text,
         log: lookup(flags.log, '--log', 'DDB_LOG', DEFAULT_LOG).text,
-        logSync,
+        logSync: logSync(flags.logSync),
         logger: nodeLogger,
         transactionIdleMs: timeout.text ? count(timeout) : TRANSACTION_IDLE_MS,
         retention,

@@ -2,6 +2,8 @@ import type { Command } from 'commander'
 import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { Slave } from '../slave/slave.ts'
+import { defaultSlaveLog } from '../slave/slave-log.ts'
+import { logOptions, logSync } from './log-flags.ts'
 import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { enabled, hostPort, lookup, namingDb, required, setting } from './settings.ts'
@@ -18,6 +20,8 @@ interface SlaveFlags extends MysqlFlags {
   ignoreDb: string[]
   http?: string
   fromSnapshot?: string
+  log?: string
+  logSync?: string
 }
 
 /** Collects a repeatable flag's values. */
@@ -31,14 +35,17 @@ function databases(flag: string[], envName: string): string[] {
 
 /** `ddb slave`: keep a copy of the master's store, serve reads from it. */
 export function registerSlave(program: Command, logger: Logger): void {
-  const command = program
-    .command('slave')
-    .description("run a slave: replays the master's log into its own store and serves reads")
-    .option('--master <host:port>', 'the master to replicate from (env DDB_MASTER; required)')
-    .option(
-      '--db <url>',
-      `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_SLAVE_DB})`,
-    )
+  const command = logOptions(
+    program
+      .command('slave')
+      .description("run a slave: replays the master's log into its own store and its own log, and serves reads")
+      .option('--master <host:port>', 'the master to replicate from (env DDB_MASTER; required)')
+      .option(
+        '--db <url>',
+        `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_SLAVE_DB})`,
+      ),
+    `beside a SQLite store (x.sqlite: x-log.sqlite), else ${defaultSlaveLog(null)}`,
+  )
     .option('--listen <host:port>', `port for clients (env DDB_LISTEN; default ${DEFAULT_SLAVE_LISTEN})`)
     .option('--secret <secret>', 'shared secret the master expects (env DDB_SECRET; default none)')
     .option('--id <name>', 'how the master names this slave (env DDB_ID; default hostname:port)')
@@ -83,6 +90,8 @@ export function registerSlave(program: Command, logger: Logger): void {
         },
         logger: nodeLogger,
         fromSnapshot: setting(flags.fromSnapshot, 'DDB_FROM_SNAPSHOT', '') || undefined,
+        log: setting(flags.log, 'DDB_LOG', '') || undefined,
+        logSync: logSync(flags.logSync),
       }),
     )
     const ports = await startPorts(slave, settings, nodeLogger, (address) => slave.replicate(address))

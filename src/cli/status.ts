@@ -80,6 +80,7 @@ export function formatStatus(s: NodeStatus): string {
       `applied    ${s.applied}${hasStopped(s) ? ' (stopped applying)' : ''}`,
       `lag        ${lag(s)}`,
       `store      ${s.store}`,
+      ...(s.log ? [`log        ${s.log.path} (entries ${s.log.start + 1}..${s.log.offset} of ${s.log.id})`] : []),
       ...(s.filters?.replicateDb.length ? [`replicate  ${s.filters.replicateDb.join(', ')}`] : []),
       ...(s.filters?.ignoreDb.length ? [`ignore     ${s.filters.ignoreDb.join(', ')}`] : []),
       ...(s.snapshot ? [`snapshot   ${snapshotProgress(s.snapshot)}`] : []),

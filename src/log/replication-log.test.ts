@@ -3,8 +3,8 @@ import { afterEach, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Entry, EntryDraft } from '../entry.ts'
-import { CorruptEntryError, ReplicationLog } from './replication-log.ts'
+import { type Entry, type EntryDraft, entryChecksum, entryHash, legacyChecksum } from '../entry.ts'
+import { CorruptEntryError, ForkError, LOG_FORMAT, ReplicationLog } from './replication-log.ts'
 
 const dirs: string[] = []
 function logPath(): string {
@@ -106,6 +106,146 @@ describe('ReplicationLog.open', () => {
     log.truncateAfter(2)
     expect(log.lastOffset()).toBe(2)
     expect(append(log, [draft('d')])[0]!.offset).toBe(3)
+  })
+})
+
+describe('the hash chain', () => {
+  test("each entry's hash chains it to the one before, from '' in a new log, across reopen", () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    const [a, b] = append(log, [draft('a'), draft('b')])
+    expect(a!.hash).toBe(entryHash('', a!))
+    expect(b!.hash).toBe(entryHash(a!.hash, b!))
+    expect(b!.hash).toMatch(/^[0-9a-f]{32}$/)
+    expect(a!.epoch).toBe(1)
+    log.close()
+    const again = ReplicationLog.open(path)
+    expect(again.lastHash).toBe(b!.hash)
+    const [c] = append(again, [draft('c')])
+    expect(c!.hash).toBe(entryHash(b!.hash, c!))
+    expect(again.hashAt(2)).toBe(b!.hash)
+    expect(again.hashAt(0)).toBe('')
+    again.close()
+  })
+
+  test("two logs agree on an entry's hash only if they agree on every entry before it", () => {
+    const [one, two] = [ReplicationLog.open(logPath()), ReplicationLog.open(logPath())]
+    append(one, [draft('a'), draft('b'), draft('c')])
+    append(two, [draft('a'), draft('B'), draft('c')])
+    expect(two.hashAt(1)).toBe(one.hashAt(1))
+    expect(two.hashAt(2)).not.toBe(one.hashAt(2))
+    expect(two.hashAt(3)).not.toBe(one.hashAt(3)) // same content, different history
+  })
+
+  test("a copy appends the master's entries as they are; one that does not chain is a ForkError and nothing is written", () => {
+    const master = ReplicationLog.open(logPath())
+    const copy = ReplicationLog.open(logPath())
+    copy.reset(master.id, 0, '', 1)
+    const entries = append(master, [draft('a'), draft('b')])
+    copy.append(entries.slice(0, 1))
+    const other = ReplicationLog.open(logPath())
+    const foreign = append(other, [draft('x'), draft('y')])
+    expect(() => copy.append(foreign.slice(1))).toThrow(ForkError)
+    expect(copy.lastOffset()).toBe(1)
+    copy.append(entries.slice(1))
+    expect(copy.readAfter(0, 10)).toEqual(entries)
+    expect(copy.id).toBe(master.id)
+  })
+
+  test('a log reset to begin mid-history at an unknown hash takes any next entry, then chains on from it', () => {
+    const master = ReplicationLog.open(logPath())
+    const entries = append(master, [draft('a'), draft('b'), draft('c')])
+    const copy = ReplicationLog.open(logPath())
+    copy.reset(master.id, 1, null, 3)
+    expect(copy.lastHash).toBeNull()
+    expect(copy.start).toBe(1)
+    expect(copy.epoch).toBe(3)
+    copy.append(entries.slice(1, 2))
+    expect(copy.lastHash).toBe(entries[1]!.hash)
+    expect(() => copy.append([{ ...entries[2]!, hash: entries[1]!.hash }])).toThrow(ForkError)
+  })
+
+  test('a pruned log keeps the hash of its start: the chain goes on across the pruned entries', () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    const entries = append(log, [draft('a'), draft('b'), draft('c')])
+    log.removeThrough(3, 10)
+    log.close()
+    const again = ReplicationLog.open(path)
+    expect(again.hashAt(3)).toBe(entries[2]!.hash)
+    expect(again.lastHash).toBe(entries[2]!.hash)
+    const [d] = append(again, [draft('d')])
+    expect(d!.hash).toBe(entryHash(entries[2]!.hash, d!))
+  })
+
+  test("an entry appended with a higher epoch raises the log's; prepare seals new entries with it", () => {
+    const master = ReplicationLog.open(logPath())
+    const [a] = append(master, [draft('a')])
+    const copy = ReplicationLog.open(logPath())
+    copy.reset(master.id, 0, '', 1)
+    copy.append([a!])
+    copy.raiseEpoch(4)
+    copy.raiseEpoch(2) // never lower
+    expect(copy.epoch).toBe(4)
+    const [b] = copy.prepare([draft('b')])
+    expect(b!.epoch).toBe(4)
+    expect(b!.checksum).toBe(entryChecksum(b!))
+  })
+
+  test('a format-1 log is read as it is, and upgraded when opened to write: epoch 1, the chain, new checksums', () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    append(log, [draft('a'), draft('b')])
+    const id = log.id
+    log.close()
+    // What a ddb before epochs and hashes wrote.
+    const db = new Database(path)
+    db.run('ALTER TABLE entries DROP COLUMN epoch')
+    db.run('ALTER TABLE entries DROP COLUMN hash')
+    for (const row of db.query('SELECT * FROM entries').all() as any[]) {
+      const e = {
+        offset: row.offset,
+        ts: row.ts,
+        db: row.db,
+        statements: JSON.parse(row.statements),
+        affected: JSON.parse(row.affected),
+      }
+      db.run('UPDATE entries SET checksum = ? WHERE offset = ?', [legacyChecksum(e), row.offset])
+    }
+    db.run("UPDATE meta SET value = '1' WHERE key = 'format'")
+    db.run("DELETE FROM meta WHERE key IN ('start_hash', 'epoch')")
+    db.close()
+    const reader = ReplicationLog.open(path, { readonly: true })
+    expect(reader.readAfter(0, 10).map((e) => e.statements[0]!.sql)).toEqual(['a', 'b'])
+    reader.close()
+    const upgraded = ReplicationLog.open(path)
+    expect(upgraded.id).toBe(id)
+    const [a, b] = upgraded.readAfter(0, 10)
+    expect(a!.hash).toBe(entryHash('', a!))
+    expect(b!.hash).toBe(entryHash(a!.hash, b!))
+    expect(b!.epoch).toBe(1)
+    expect(upgraded.lastHash).toBe(b!.hash)
+    upgraded.close()
+    const meta = new Database(path, { readonly: true })
+    expect(meta.query("SELECT value FROM meta WHERE key = 'format'").get()).toEqual({ value: String(LOG_FORMAT) })
+    meta.close()
+  })
+
+  test('a damaged format-1 entry is refused by the upgrade, and the log stays as it was', () => {
+    const path = logPath()
+    const log = ReplicationLog.open(path)
+    append(log, [draft('a')])
+    log.close()
+    const db = new Database(path)
+    db.run('ALTER TABLE entries DROP COLUMN epoch')
+    db.run('ALTER TABLE entries DROP COLUMN hash')
+    db.run("UPDATE meta SET value = '1' WHERE key = 'format'")
+    db.run('UPDATE entries SET checksum = 1')
+    db.close()
+    expect(() => ReplicationLog.open(path)).toThrow(/log entry 1 is corrupt/)
+    const after = new Database(path, { readonly: true })
+    expect(after.query("SELECT value FROM meta WHERE key = 'format'").get()).toEqual({ value: '1' })
+    after.close()
   })
 })
 

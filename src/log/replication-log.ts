@@ -1,12 +1,16 @@
 import { Database, type Statement as SqliteStatement } from 'bun:sqlite'
 import { existsSync, statSync } from 'node:fs'
-import { type Entry, type EntryDraft, entryChecksum } from '../entry.ts'
+import { type Entry, type EntryDraft, entryChecksum, entryHash, legacyChecksum, sealEntry } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import { FileLock } from '../file-lock.ts'
 import { REGISTRY_SCHEMA, ReplicaRegistry } from './replica-registry.ts'
 
-/** The log file format this ddb writes and reads (meta key 'format'); a newer one is refused, never guessed at. */
-export const LOG_FORMAT = 1
+/**
+ * The log file format this ddb writes and reads (meta key 'format'); a newer one is refused,
+ * never guessed at. 2: entries carry an epoch and a hash chain (a format-1 log is upgraded
+ * when opened to write, and read as it is otherwise).
+ */
+export const LOG_FORMAT = 2
 
 /** How hard a log commit pushes to disk (SQLite's synchronous pragma; see README). */
 export type LogSync = 'full' | 'normal'
@@ -43,6 +47,9 @@ interface EntryRow {
   affected: string
   checksum: number
   time_zone: string | null
+  /** Null, or absent in a format-1 log opened read-only. */
+  epoch?: number | null
+  hash?: string | null
 }
 
 const SCHEMA = `
@@ -54,43 +61,118 @@ CREATE TABLE IF NOT EXISTS entries (
   statements TEXT NOT NULL,
   affected   TEXT NOT NULL,
   checksum   INTEGER NOT NULL,
-  time_zone  TEXT
+  time_zone  TEXT,
+  epoch      INTEGER,
+  hash       TEXT
 );`
 
 /** Pages incremental_vacuum frees per step (4 MiB of 4 KiB pages): each step is one short write the writer waits behind. */
 const VACUUM_STEP_PAGES = 1_000
 
+/** An entry that does not continue the log's chain: the log and whoever sent it have different histories from there. */
+export class ForkError extends DdbError {
+  readonly offset: number
+
+  constructor(path: string, offset: number) {
+    super('LOG_FORK', `log ${path} and its master's history differ at entry ${offset} (their hashes do not chain)`, {
+      hint: 'this node holds entries its master never had: see the failover runbook in the README',
+    })
+    this.offset = offset
+  }
+}
+
 /**
- * ReplicationLog is the master's durable, append-only list of entries in one
- * SQLite file (WAL mode). Offsets are the rowid: 1, 2, 3 … with no gaps, so a
- * read from any offset is an index seek. Entries are never changed. They are
- * removed from the oldest end (pruning, which moves the start), and from the
- * newest end only for a logged DDL that then failed.
+ * ReplicationLog is a node's durable, append-only list of entries in one SQLite
+ * file (WAL mode): the master's, and each slave's copy of it (same id, offsets,
+ * hashes). Offsets are the rowid: 1, 2, 3 … with no gaps, so a read from any
+ * offset is an index seek. Each entry's hash chains it to the one before (the
+ * start's hash, `start_hash`, stands for the entries pruned). Entries are never
+ * changed. They are removed from the oldest end (pruning, which moves the
+ * start), and from the newest end only for a logged DDL that then failed.
  */
 export class ReplicationLog {
   readonly path: string
-  readonly id: string
+  #id: string
   readonly #db: Database
-  readonly #insert: SqliteStatement
+  /** Prepared at the first append: a reader of a format-1 log (not upgraded) has no such columns. */
+  #insert: SqliteStatement | null = null
   readonly #readFrom: SqliteStatement<EntryRow, [number, number]>
   readonly #tsOf: SqliteStatement<{ ts: number }, [number]>
   readonly #lock: FileLock | null
   #last: number
   #start: number
+  /** The newest entry's hash (the start's when the log holds none); null: unknown (a log that began mid-history before hashes). */
+  #lastHash: string | null
+  #epoch: number
+  /** False for a format-1 log opened read-only (not upgraded): it has no hashes. */
+  readonly #chained: boolean
   #replicas: ReplicaRegistry | null = null
 
   private constructor(path: string, db: Database, lock: FileLock | null) {
     this.path = path
     this.#db = db
     this.#lock = lock
-    this.id = (db.query(`SELECT value FROM meta WHERE key = 'log_id'`).get() as { value: string }).value
-    this.#insert = db.prepare(
-      `INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    )
+    this.#id = metaValue(db, 'log_id')!
     this.#readFrom = db.prepare(`SELECT * FROM entries WHERE offset > ? ORDER BY offset LIMIT ?`)
     this.#tsOf = db.prepare(`SELECT ts FROM entries WHERE offset = ?`)
     this.#start = Number(metaValue(db, 'start') ?? 0)
     this.#last = this.#readLast()
+    this.#chained = (db.query(`PRAGMA table_info(entries)`).all() as Array<{ name: string }>).some(
+      (c) => c.name === 'hash',
+    )
+    this.#lastHash = this.hashAt(this.#last)
+    this.#epoch = Number(metaValue(db, 'epoch') ?? 1)
+  }
+
+  /** The history this log holds: the master's log id, which its slaves' logs share. */
+  get id(): string {
+    return this.#id
+  }
+
+  /** The highest epoch this log has seen (its own entries', or a master's it followed). */
+  get epoch(): number {
+    return this.#epoch
+  }
+
+  /** The hash of the entry at `offset` (the start's hash at the start), or null when the log does not hold it or does not know. */
+  hashAt(offset: number): string | null {
+    if (!this.#chained || offset < this.#start) return null
+    if (offset === this.#start) return metaValue(this.#db, 'start_hash')
+    const row = this.#db.query(`SELECT hash FROM entries WHERE offset = ?`).get(offset) as { hash: string } | null
+    return row?.hash ?? null
+  }
+
+  /** The newest entry's hash: what the next entry must chain to (null: unknown, any will do). */
+  get lastHash(): string | null {
+    return this.#lastHash
+  }
+
+  /**
+   * Makes this log a copy of history `id` that starts after `offset`, whose entry there
+   * hashed to `hash` (null: unknown), at epoch `epoch`: what a slave's log becomes when
+   * its store takes over a snapshot, or begins following a master. Every entry goes.
+   */
+  reset(id: string, offset: number, hash: string | null, epoch: number): void {
+    this.#db.transaction(() => {
+      this.#db.query(`DELETE FROM entries`).run()
+      const set = this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`)
+      set.run('log_id', id)
+      set.run('start', String(offset))
+      if (hash === null) this.#db.query(`DELETE FROM meta WHERE key = 'start_hash'`).run()
+      else set.run('start_hash', hash)
+    })()
+    this.#id = id
+    this.#start = offset
+    this.#last = offset
+    this.#lastHash = hash
+    this.raiseEpoch(epoch)
+  }
+
+  /** Records a higher epoch (never a lower one). */
+  raiseEpoch(epoch: number): void {
+    if (epoch <= this.#epoch) return
+    this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)`).run(String(epoch))
+    this.#epoch = epoch
   }
 
   /** The newest offset: the newest entry's, or the start when every entry was pruned. */
@@ -123,10 +205,10 @@ export class ReplicationLog {
         db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`)
         db.exec(SCHEMA)
         db.exec(REGISTRY_SCHEMA)
-        // Logs written before entries carried a time zone gain the column (empty for their old entries).
-        const columns = db.query(`PRAGMA table_info(entries)`).all() as Array<{ name: string }>
-        if (!columns.some((c) => c.name === 'time_zone')) db.exec(`ALTER TABLE entries ADD COLUMN time_zone TEXT`)
+        upgrade(db)
         const setMeta = db.query(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`)
+        // A new log's chain begins at '' (a log that is reset to begin mid-history may not know its start's hash).
+        if (metaValue(db, 'log_id') === null) setMeta.run('start_hash', '')
         setMeta.run('log_id', crypto.randomUUID())
         setMeta.run('format', String(LOG_FORMAT))
         if (options.owner !== undefined)
@@ -181,22 +263,28 @@ export class ReplicationLog {
     return this.#last
   }
 
-  /** Gives drafts the next offsets and their checksums, without writing anything. */
+  /** Gives drafts the next offsets, this log's epoch, their hashes and checksums, without writing anything. */
   prepare(drafts: EntryDraft[]): Entry[] {
+    let previous = this.#lastHash ?? ''
     return drafts.map((d, i) => {
-      const e = {
+      const e = sealEntry(previous, {
         offset: this.#last + 1 + i,
         ts: d.ts,
         db: d.db,
         ...(d.timeZone ? { timeZone: d.timeZone } : {}),
         statements: d.statements,
         affected: d.affected,
-      }
-      return { ...e, checksum: entryChecksum(e) }
+        epoch: this.#epoch,
+      })
+      previous = e.hash
+      return e
     })
   }
 
-  /** Appends entries that continue the log (from prepare, or recovered) in one durable commit. */
+  /**
+   * Appends entries that continue the log (from prepare, recovered, or a master's) in one
+   * durable commit. Each must chain to the one before (ForkError: nothing is written).
+   */
   append(entries: Entry[]): void {
     if (entries.length === 0) return
     if (entries[0]!.offset !== this.#last + 1) {
@@ -205,10 +293,20 @@ export class ReplicationLog {
         `append to log ${this.path}: entry ${entries[0]!.offset} does not follow ${this.#last}`,
       )
     }
+    let previous = this.#lastHash
+    for (const e of entries) {
+      if (previous !== null && entryHash(previous, e) !== e.hash) throw new ForkError(this.path, e.offset)
+      previous = e.hash
+    }
+    const epoch = Math.max(...entries.map((e) => e.epoch))
+    this.#insert ??= this.#db.prepare(
+      `INSERT INTO entries (offset, ts, db, statements, affected, checksum, time_zone, epoch, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const insert = this.#insert
     try {
       this.#db.transaction(() => {
         for (const e of entries) {
-          this.#insert.run(
+          insert.run(
             e.offset,
             e.ts,
             e.db,
@@ -216,14 +314,19 @@ export class ReplicationLog {
             JSON.stringify(e.affected),
             e.checksum,
             e.timeZone ?? null,
+            e.epoch,
+            e.hash,
           )
         }
+        this.raiseEpoch(epoch)
       })()
     } catch (err) {
+      this.#epoch = Number(metaValue(this.#db, 'epoch') ?? 1) // rolled back with the entries
       this.#abandon()
       throw logWriteError(this.path, err)
     }
     this.#last = entries[entries.length - 1]!.offset
+    this.#lastHash = previous
   }
 
   /** Throws as append would if the log cannot be written now (a full disk): a small write, kept in meta. */
@@ -324,7 +427,9 @@ export class ReplicationLog {
     if (upTo <= this.#start) return this.#start
     try {
       this.#db.transaction(() => {
+        const hash = this.hashAt(upTo)
         this.#db.query(`DELETE FROM entries WHERE offset <= ?`).run(upTo)
+        if (hash !== null) this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('start_hash', ?)`).run(hash)
         this.setStart(upTo)
       })()
     } catch (err) {
@@ -371,6 +476,7 @@ export class ReplicationLog {
   truncateAfter(offset: number): void {
     this.#db.query(`DELETE FROM entries WHERE offset > ?`).run(offset)
     this.#last = Math.min(this.#last, offset)
+    this.#lastHash = this.hashAt(this.#last)
   }
 
   close(): void {
@@ -465,20 +571,54 @@ function metaValue(db: Database, key: string): string | null {
   return (db.query(`SELECT value FROM meta WHERE key = ?`).get(key) as { value: string } | null)?.value ?? null
 }
 
-function rowToEntry(row: EntryRow): Entry {
+/**
+ * Entries of a format-1 log (no epoch, no hash) gain them: epoch 1, and the chain from the
+ * log's start (its hash unknown: ''), each checksum verified the old way and sealed anew,
+ * in one transaction. Older logs still gain the time zone column first.
+ */
+function upgrade(db: Database): void {
+  const columns = (db.query(`PRAGMA table_info(entries)`).all() as Array<{ name: string }>).map((c) => c.name)
+  if (!columns.includes('time_zone')) db.exec(`ALTER TABLE entries ADD COLUMN time_zone TEXT`)
+  if (columns.includes('hash')) return
+  db.transaction(() => {
+    db.exec(`ALTER TABLE entries ADD COLUMN epoch INTEGER`)
+    db.exec(`ALTER TABLE entries ADD COLUMN hash TEXT`)
+    const seal = db.prepare(`UPDATE entries SET epoch = ?, hash = ?, checksum = ? WHERE offset = ?`)
+    db.query(`INSERT OR IGNORE INTO meta (key, value) VALUES ('start_hash', '')`).run()
+    let previous = metaValue(db, 'start_hash')!
+    for (const row of db.query(`SELECT * FROM entries ORDER BY offset`).iterate() as Iterable<EntryRow>) {
+      const e = sealEntry(previous, { ...contentOf(row), epoch: 1 })
+      seal.run(e.epoch, e.hash, e.checksum, e.offset)
+      previous = e.hash
+    }
+    db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?)`).run(String(LOG_FORMAT))
+  })()
+}
+
+/** A row's content, or CorruptEntryError when it cannot be read. */
+function contentOf(row: EntryRow): Omit<Entry, 'epoch' | 'hash' | 'checksum'> {
+  let entry: Omit<Entry, 'epoch' | 'hash' | 'checksum'>
   try {
-    const entry: Entry = {
+    entry = {
       offset: row.offset,
       ts: row.ts,
       db: row.db,
       ...(row.time_zone ? { timeZone: row.time_zone } : {}),
       statements: JSON.parse(row.statements),
       affected: JSON.parse(row.affected),
-      checksum: row.checksum,
     }
-    if (entryChecksum(entry) === row.checksum) return entry
   } catch {
     throw new CorruptEntryError(row.offset, 'its content is not readable')
   }
-  throw new CorruptEntryError(row.offset)
+  // A format-1 row (read-only, before its log is upgraded) is checked as that ddb wrote it.
+  if (!row.hash && legacyChecksum(entry) !== row.checksum) throw new CorruptEntryError(row.offset)
+  return entry
+}
+
+function rowToEntry(row: EntryRow): Entry {
+  const content = contentOf(row)
+  const entry: Entry = { ...content, epoch: row.epoch ?? 1, hash: row.hash ?? '', checksum: row.checksum }
+  if (!row.hash) return { ...entry, checksum: entryChecksum(entry) }
+  if (entryChecksum(entry) !== row.checksum) throw new CorruptEntryError(row.offset)
+  return entry
 }

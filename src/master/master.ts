@@ -224,6 +224,14 @@ export class Master {
         },
       )
     }
+    const hash = hello.hash ? this.log.hashAt(hello.position) : null
+    if (hash && hash !== hello.hash) {
+      throw new DdbError(
+        'LOG_FORK',
+        `slave ${hello.slaveId}'s entry ${hello.position} differs from this master's (their logs forked at or before it)`,
+        { hint: 'the slave holds entries this master never had: see the failover runbook in the README' },
+      )
+    }
     this.#replicas.session(hello.slaveId)?.close('replaced by a new connection from the same slave')
     // A slave before the log's start (a new one of a master that adopted its data, or one away past retention) gets a snapshot first.
     const needsSnapshot = hello.position < this.log.start || hello.snapshotOnly === true

@@ -163,6 +163,8 @@ export class ReplicaSession {
         schema: snapshot.schema,
         resume,
         dialect,
+        hash: this.#log.hashAt(snapshot.offset),
+        epoch: this.#log.epoch,
       })
       let chunks = 0
       for (let table = resume?.table ?? 0; table < tables.length; table++) {

@@ -1,6 +1,7 @@
 import { APPLY_BATCH_ENTRIES } from '../config.ts'
-import { type Entry, entryChecksum } from '../entry.ts'
+import { type Entry, entryChecksum, entryHash } from '../entry.ts'
 import { DdbError, DivergenceError, formatError, StoreBehindError } from '../errors.ts'
+import { ForkError, type ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import { OffsetWatch } from '../offset-watch.ts'
 import type { SnapshotSchema } from '../snapshot.ts'
@@ -9,6 +10,7 @@ import type { Store, StoreState } from '../store/store.ts'
 import type { ReplicationFilters, Welcome } from '../wire/messages.ts'
 import { filterEntries } from './filter.ts'
 import { heldDatabase, MysqlReplay, sqliteLiterals, sqliteSchemaOf } from './from-mysql.ts'
+import type { SnapshotPoint } from './snapshot-loader.ts'
 
 /** The slave's store cannot take its master's entries as they are: applying stops before anything changes. */
 class WrongStoreError extends DdbError {
@@ -42,15 +44,20 @@ export interface Upstream {
 
 /**
  * Applier applies the master's entries to the slave's store in offset order,
- * many per store transaction, with the offset in the same transaction. It
- * holds back the stream while too many wait (back-pressure), acks progress,
- * and stops for good at an entry that fails or diverges (never skipping one)
- * until the slave is restarted. Entries the filters skip still advance the offset.
+ * many per store transaction, with the offset in the same transaction, and then
+ * writes them, as the master sent them, into the slave's own log. It checks that
+ * each entry continues the log's hash chain (a master of another history is
+ * refused before anything applies), holds back the stream while too many wait
+ * (back-pressure), acks what store and log both hold, and stops for good at an
+ * entry that fails or diverges (never skipping one) until the slave is restarted.
+ * Entries the filters skip still advance the offset, and are logged whole.
  */
 export class Applier {
   /** The store's offset: what reads may wait for (read-your-writes). */
   readonly applied: OffsetWatch
   readonly #store: Store
+  /** The slave's own log: every entry the store holds, so the slave can be promoted, or serve others. */
+  readonly #log: ReplicationLog
   readonly #filters: ReplicationFilters
   readonly #logger: Logger
   readonly #upstream: Upstream
@@ -59,6 +66,8 @@ export class Applier {
   #queue: Entry[] = []
   /** The offset the next entry from the master must have. */
   #next: number
+  /** The hash of the entry before #next: the one it must chain to (null: unknown, see ReplicationLog.lastHash). */
+  #chain: string | null
   #applying: Promise<void> | null = null
   /** The master's newest offset, as last heard. */
   #masterOffset: number
@@ -80,14 +89,23 @@ export class Applier {
   /** A SQLite store's translation of its MySQL master's entries; null when the dialects are the same. */
   #replay: MysqlReplay | null = null
 
-  constructor(store: Store, state: StoreState, filters: ReplicationFilters, logger: Logger, upstream: Upstream) {
+  constructor(
+    store: Store,
+    log: ReplicationLog,
+    state: StoreState,
+    filters: ReplicationFilters,
+    logger: Logger,
+    upstream: Upstream,
+  ) {
     this.#store = store
+    this.#log = log
     this.#state = state
     this.#filters = filters
     this.#logger = logger
     this.#upstream = upstream
     this.applied = new OffsetWatch(state.offset)
-    this.#next = state.offset + 1
+    this.#next = this.position + 1
+    this.#chain = log.hashAt(this.position)
     this.#masterOffset = state.offset
     this.#inDoubt = state.offset + 1
   }
@@ -95,6 +113,15 @@ export class Applier {
   /** What the store holds: its offset and the log its entries came from. */
   get state(): StoreState {
     return this.#state
+  }
+
+  /**
+   * Where the master's entries resume: the store's offset, or the log's last if the log
+   * lacks some the store holds (a crash between the two commits; the master sends them
+   * again, and they are only logged). What the master hears as this slave's position.
+   */
+  get position(): number {
+    return Math.min(this.#state.offset, this.#log.lastOffset())
   }
 
   /** Why applying stopped, or null while it goes on. */
@@ -127,7 +154,17 @@ export class Applier {
     this.#ackAtOnce = welcome.sync === true
     this.#masterOffset = welcome.offset
     this.#masterLogId = welcome.logId ?? ''
-    this.#next = this.#state.offset + 1
+    // A fresh store's log becomes a copy of its master's, from the beginning.
+    const fresh = this.#state.logId === null && this.#log.lastOffset() === this.#log.start
+    if (fresh && welcome.logId && (this.#log.id !== welcome.logId || this.#log.start !== 0))
+      this.#log.reset(welcome.logId, 0, '', 1)
+    this.#resume()
+  }
+
+  /** Entries continue after the position, chained to the log's entry there. */
+  #resume(): void {
+    this.#next = this.position + 1
+    this.#chain = this.#log.hashAt(this.position)
   }
 
   /**
@@ -155,18 +192,28 @@ export class Applier {
       }
     } catch (err) {
       if (!(err instanceof WrongStoreError)) throw err
-      this.#error = formatError(err)
-      this.#logger.error('replication stopped', { offset, error: this.#error })
-      this.#upstream.pause()
-      this.ack()
+      this.#stop(err)
       return null
     }
   }
 
-  /** The store took over a snapshot: it holds the master's data at `state.offset`, and entries continue after it. */
-  tookOver(state: StoreState): void {
+  /** Applying stops for good (until a restart): no entry after `err.offset` applies, and the master hears why. */
+  #stop(err: DdbError & { offset: number }): void {
+    this.#error = formatError(err)
+    this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
+    this.#queue = []
+    this.#upstream.pause()
+    this.ack()
+  }
+
+  /**
+   * The store took over a snapshot: it holds the master's data at `state.offset`, and
+   * entries continue after it; the log now starts there, at the master's hash of that entry.
+   */
+  tookOver(state: StoreState, at: SnapshotPoint): void {
+    this.#log.reset(state.logId ?? this.#masterLogId, state.offset, at.hash, at.epoch)
     this.#setState(state)
-    this.#next = state.offset + 1
+    this.#resume()
     this.#inDoubt = state.offset + 1
     this.#doubtUpTo = 0
     this.#masterOffset = Math.max(this.#masterOffset, state.offset)
@@ -185,6 +232,8 @@ export class Applier {
       if (e.offset !== this.#next) return this.#upstream.drop(`expected entry ${this.#next}, got ${e.offset}`)
       if (entryChecksum(e) !== e.checksum)
         return this.#upstream.drop(`entry ${e.offset} arrived corrupt (checksum mismatch)`)
+      if (!this.#continuesLog(e)) return this.#stop(new ForkError(this.#log.path, e.offset))
+      this.#chain = e.hash
       this.#next++
     }
     this.#queue.push(...entries)
@@ -193,15 +242,25 @@ export class Applier {
     this.#kick()
   }
 
+  /**
+   * True when `e` is the log's entry at its offset, or chains to the one before: a master
+   * whose history differs from this slave's (an old master, a fork) is found at the first
+   * entry where they part, before it applies.
+   */
+  #continuesLog(e: Entry): boolean {
+    if (e.offset <= this.#log.lastOffset()) return this.#log.hashAt(e.offset) === e.hash
+    return this.#chain === null || entryHash(this.#chain, e) === e.hash
+  }
+
   /** The master is idle at `offset`. */
   heartbeat(offset: number): void {
     this.#masterOffset = offset
     this.ack()
   }
 
-  /** Tells the master where this slave is. */
+  /** Tells the master where this slave is: what its store and its log both hold. */
   ack(): void {
-    this.#upstream.ack(this.#state.offset, this.#error)
+    this.#upstream.ack(this.position, this.#error)
   }
 
   /**
@@ -228,6 +287,7 @@ export class Applier {
     this.#setState(state)
     this.#inDoubt = state.offset + 1
     this.#queue = []
+    this.#resume()
     this.#upstream.drop('the store lost transactions it had committed')
   }
 
@@ -285,9 +345,12 @@ export class Applier {
       try {
         this.#checkDialect(batch[0]!.offset)
         await this.#checkNotOnMastersServer(logId, batch[0]!.offset)
+        // Entries the store holds already (its log lacked them) are only logged.
+        const toApply = batch.filter((e) => e.offset > this.#state.offset)
         // Entries the filters skip are applied with no statements: the offset still advances.
-        await this.#apply(filterEntries(this.#filters, batch), logId)
-        this.#setState({ offset: batch[batch.length - 1]!.offset, logId })
+        if (toApply.length > 0) await this.#apply(filterEntries(this.#filters, toApply), logId)
+        this.#setState({ offset: Math.max(this.#state.offset, batch[batch.length - 1]!.offset), logId })
+        this.#logThrough(batch, this.#state.offset)
       } catch (err) {
         const actual = await this.#store.readState().catch(() => this.#state)
         if (err instanceof StoreBehindError) {
@@ -296,10 +359,10 @@ export class Applier {
         }
         this.#setState(actual)
         if (err instanceof DivergenceError || err instanceof ApplyError || err instanceof WrongStoreError) {
-          this.#error = formatError(err)
-          this.#logger.error('replication stopped', { offset: err.offset, error: this.#error })
-          this.#queue = []
-          this.#upstream.pause()
+          this.#logThrough(batch, actual.offset) // the entries before the culprit did apply
+          this.#stop(err)
+        } else if (err instanceof ForkError) {
+          this.#stop(err)
         } else {
           this.#inDoubt = this.#state.offset + 1
           this.#logger.warn('store unavailable; will reconnect and resume', {
@@ -311,6 +374,22 @@ export class Applier {
       }
       this.#ackSoon()
       if (this.#queue.length < QUEUE_HIGH / 2 && this.#error === null) this.#upstream.resume()
+    }
+  }
+
+  /**
+   * Writes the batch's entries up to `offset` (what the store now holds) into the log, as
+   * the master sent them; those the log has already (a store that lost commits) are skipped.
+   * A log that fails (disk full) is caught up from the master again after a reconnect.
+   */
+  #logThrough(batch: Entry[], offset: number): void {
+    const last = this.#log.lastOffset()
+    const unlogged = batch.filter((e) => e.offset > last && e.offset <= offset)
+    try {
+      this.#log.append(unlogged)
+    } catch (err) {
+      if (err instanceof ForkError) throw err
+      throw new DdbError('LOG_WRITE', `the slave's log: ${(err as Error).message}`, { cause: err })
     }
   }
 

@@ -20,6 +20,8 @@ function replica() {
       timeZone: '+00:00',
       statements: statements.map((s) => ({ params: [], ...s })),
       affected,
+      epoch: 1,
+      hash: '',
       checksum: 0,
     }
     const translated = replay.entry(entry)

@@ -3,6 +3,7 @@ import { type ChecksumForm, checksumTables } from '../checksum.ts'
 import type { HostPort } from '../config.ts'
 import type { Param, ReadResult, Statement, WriteResult } from '../entry.ts'
 import { DdbError, NotMasterError, StaleReadError } from '../errors.ts'
+import type { LogSync, ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
 import type { StoreSnapshot } from '../snapshot.ts'
 import type { Classification } from '../sql/classify.ts'
@@ -16,6 +17,7 @@ import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
 import { heldDatabase } from './from-mysql.ts'
 import { MasterLink } from './link.ts'
+import { defaultSlaveLog, openSlaveLog } from './slave-log.ts'
 import { readSnapshotFile } from './snapshot-file.ts'
 import { SnapshotLoader } from './snapshot-loader.ts'
 
@@ -40,6 +42,9 @@ export interface SlaveOptions {
   onFatal?(err: unknown): void
   /** A snapshot file (`ddb snapshot --out`) to load into an empty store before following the master. */
   fromSnapshot?: string
+  /** The slave's own log file; default beside a SQLite store, else ddb-slave-log.sqlite (see defaultSlaveLog). */
+  log?: string
+  logSync?: LogSync
 }
 
 /**
@@ -51,6 +56,8 @@ export interface SlaveOptions {
 export class Slave {
   readonly role = 'slave'
   readonly store: Store
+  /** Every entry the store holds, as its master logged it: what a promotion or a cascade serves. */
+  readonly log: ReplicationLog
   readonly #options: SlaveOptions
   readonly #id: string
   readonly #filters: ReplicationFilters
@@ -68,11 +75,13 @@ export class Slave {
 
   private constructor(
     store: Store,
+    log: ReplicationLog,
     applier: (link: MasterLink) => Applier,
     loader: SnapshotLoader,
     options: SlaveOptions,
   ) {
     this.store = store
+    this.log = log
     this.#options = options
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
     this.#filters = options.filters ?? NO_FILTERS
@@ -81,8 +90,9 @@ export class Slave {
       hello: () => ({
         peer: 'slave',
         slaveId: this.#id,
-        position: this.#applier.state.offset,
+        position: this.#applier.position,
         logId: this.#applier.state.logId,
+        hash: this.log.hashAt(this.#applier.position),
         listen: this.#advertised,
         ...(this.#loader.resume ? { snapshot: this.#loader.resume } : {}),
       }),
@@ -111,23 +121,40 @@ export class Slave {
    * fails leaves behind no file it created.
    */
   static async open(options: SlaveOptions): Promise<Slave> {
-    const created = newFiles([sqlitePath(options.db)])
+    const storeFile = sqlitePath(options.db)
+    const logPath = options.log ?? defaultSlaveLog(storeFile)
+    const created = newFiles([storeFile, logPath])
+    const claim = nodeClaim('slave', hostname(), options.onFatal)
     let store: Store | null = null
+    let log: ReplicationLog | null = null
     try {
-      store = await openStore(options.db, nodeClaim('slave', hostname(), options.onFatal))
+      store = await openStore(options.db, claim)
       const filters = options.filters ?? NO_FILTERS
       const opened = store
       let applier: Applier | null = null
       // First, as it may finish a takeover a crash interrupted: the store's state is read after it.
       const loader = await SnapshotLoader.open(opened, filters, options.logger.child({ component: 'snapshot' }), {
         fits: (logId, offset, schema, dialect) => applier!.fits(logId, offset, schema, dialect),
-        tookOver: (state) => applier!.tookOver(state),
+        tookOver: (state, at) => applier!.tookOver(state, at),
       })
       const state = await store.readState()
+      const slaveLog = openSlaveLog(
+        logPath,
+        {
+          sync: options.logSync ?? 'full',
+          owner: claim.owner,
+          storeUrl: store.displayUrl,
+          tookOverSnapshot: loader.finishedTakeover,
+        },
+        state,
+        options.logger,
+      )
+      log = slaveLog
       const slave = new Slave(
         opened,
+        slaveLog,
         (link) => {
-          applier = new Applier(opened, state, filters, options.logger, link)
+          applier = new Applier(opened, slaveLog, state, filters, options.logger, link)
           return applier
         },
         loader,
@@ -136,6 +163,7 @@ export class Slave {
       if (options.fromSnapshot) await slave.#loadSnapshotFile(options.fromSnapshot)
       return slave
     } catch (err) {
+      log?.close()
       await store?.close()
       removeNewFiles(created)
       throw err
@@ -178,6 +206,7 @@ export class Slave {
       master: this.#link.address,
       store: this.store.displayUrl,
       storeSync: this.store.durability,
+      log: this.log.path,
       applied: this.#applier.state.offset,
       forwardWrites: this.#options.forwardWrites ?? false,
       replicateDb: this.#filters.replicateDb.join(','),
@@ -264,6 +293,7 @@ export class Slave {
       stopped,
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
       snapshot: this.#loader.status,
+      log: { path: this.log.path, id: this.log.id, start: this.log.start, offset: this.log.lastOffset() },
     }
   }
 
@@ -312,6 +342,7 @@ export class Slave {
     await this.#forwarder.close()
     await this.#applier.close()
     await this.store.close()
+    this.log.close()
   }
 }
 

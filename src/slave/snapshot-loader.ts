@@ -15,6 +15,12 @@ const PROGRESS_LOG_MS = 2_000
 
 type LoadStatus = SnapshotLoadStatus
 
+/** Where in the master's history a snapshot stands: its entry's hash (null: a master or file that does not say) and epoch. */
+export interface SnapshotPoint {
+  hash: string | null
+  epoch: number
+}
+
 /** What the loader needs of the rest of the slave. */
 export interface LoaderEvents {
   /** How this store takes the snapshot; null (and applying stopped, with the reason) when it may not take the master's data. */
@@ -24,8 +30,8 @@ export interface LoaderEvents {
     schema: SnapshotSchema,
     dialect?: 'mysql' | 'sqlite',
   ): Promise<SnapshotForm | null>
-  /** The store now holds the snapshot, at its offset: entries continue after it. */
-  tookOver(state: StoreState): void
+  /** The store now holds the snapshot, at its offset (whose entry hashed to `at.hash`): entries continue after it. */
+  tookOver(state: StoreState, at: SnapshotPoint): void
 }
 
 /**
@@ -51,6 +57,10 @@ export class SnapshotLoader {
   #rowsForm: SnapshotForm['rows'] = (rows) => rows
   /** Chunks loaded by this process, for the garbage collection hint. */
   #chunks = 0
+  /** The snapshot being loaded: where in the master's history it stands. */
+  #point: SnapshotPoint = { hash: null, epoch: 1 }
+  /** True when open() finished a takeover a crash interrupted. */
+  readonly finishedTakeover: boolean
 
   private constructor(
     store: Store,
@@ -58,7 +68,9 @@ export class SnapshotLoader {
     filters: ReplicationFilters,
     logger: Logger,
     events: LoaderEvents,
+    finishedTakeover: boolean,
   ) {
+    this.finishedTakeover = finishedTakeover
     this.#store = store
     this.#staging = staging
     this.#filters = filters
@@ -76,14 +88,14 @@ export class SnapshotLoader {
     logger: Logger,
     events: LoaderEvents,
   ): Promise<SnapshotLoader> {
-    let staging = await store.staging()
+    const staging = await store.staging()
     const unfinished = staging?.unfinished
     if (staging && unfinished) {
       logger.warn('finishing the snapshot takeover a restart interrupted', { offset: staging.progress.offset })
       await staging.takeOver(unfinished)
-      staging = null
+      return new SnapshotLoader(store, null, filters, logger, events, true)
     }
-    return new SnapshotLoader(store, staging, filters, logger, events)
+    return new SnapshotLoader(store, staging, filters, logger, events, false)
   }
 
   /** For the hello: where the load in progress stands, if there is one. */
@@ -124,6 +136,7 @@ export class SnapshotLoader {
     }
     const { schema } = form
     this.#rowsForm = form.rows
+    this.#point = { hash: m.hash ?? null, epoch: m.epoch ?? 1 }
     const resumed = m.resume !== null && this.#staging?.progress.id === m.id
     if (!resumed) {
       if (this.#staging)
@@ -186,7 +199,7 @@ export class SnapshotLoader {
       takeoverMs: Date.now() - started,
     })
     this.#status = null
-    this.#events.tookOver(await this.#store.readState())
+    this.#events.tookOver(await this.#store.readState(), this.#point)
   }
 
   /**

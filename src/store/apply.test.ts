@@ -33,6 +33,8 @@ describe('applyEntries: one transaction per run of one mode', () => {
       db: null,
       statements: sql.map((s) => ({ sql: s, params: [], ...(settings ? { settings } : {}) })),
       affected: sql.map(() => 1),
+      epoch: 1,
+      hash: '',
       checksum: 0,
     }
   }

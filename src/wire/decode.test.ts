@@ -8,6 +8,8 @@ const entry = {
   db: null,
   statements: [{ sql: 'DELETE FROM t', params: [] }],
   affected: [0],
+  epoch: 1,
+  hash: 'ab'.repeat(16),
   checksum: 9,
 }
 

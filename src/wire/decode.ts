@@ -102,6 +102,8 @@ const entry = object({
     }),
   ),
   affected: arrayOf(num),
+  epoch: uint,
+  hash: str,
   checksum: num,
 })
 
@@ -213,6 +215,7 @@ const MESSAGES: Record<MessageType, Check> = {
       slaveId: str,
       position: uint,
       logId: strOrNull,
+      hash: optional(strOrNull),
       listen: strOrNull,
       snapshot: optional(snapshotResume),
       snapshotOnly: optional(bool),
@@ -226,6 +229,9 @@ const MESSAGES: Record<MessageType, Check> = {
     logId: str,
     schema: snapshotSchema,
     resume: nullable(snapshotResume),
+    dialect: optional(dialect),
+    hash: optional(strOrNull),
+    epoch: optional(uint),
   }),
   'snapshot-rows': object({
     id: str,

@@ -11,6 +11,8 @@ const entry = {
     { sql: 'INSERT INTO t VALUES (?, ?, ?, ?, ?)', params: [null, true, 1.5, 'héllo ✓', { $bytes: 'AAE=' }] },
   ],
   affected: [1],
+  epoch: 3,
+  hash: '0f'.repeat(16),
   checksum: 123456789,
 }
 

@@ -29,6 +29,8 @@ export type Message =
       slaveId: string
       position: number
       logId: string | null
+      /** Its log's hash of the entry at `position`: a master whose entry there differs holds another history (a fork). */
+      hash?: string | null
       listen: string | null
       /** The snapshot this slave was loading when its connection ended, to go on with where it stands. */
       snapshot?: SnapshotResume
@@ -63,6 +65,9 @@ export type Message =
       resume: SnapshotResume | null
       /** The SQL the master's store speaks: a store of another kind cannot take its data; absent from older masters. */
       dialect?: 'mysql' | 'sqlite'
+      /** The hash of the master's entry at `offset` (the slave's log chains on from it) and the master's epoch. */
+      hash?: string | null
+      epoch?: number
     }
   /** master → slave: the next rows of schema.tables[table], in key order; next: where they continue (null: the table is done). */
   | { type: 'snapshot-rows'; id: string; table: number; rows: unknown[][]; next: RowCursor | null; checksum: number }
@@ -227,6 +232,8 @@ export type NodeStatus =
       filters?: ReplicationFilters
       /** The master's snapshot being loaded (its position was before the log's start), or null; absent from older slaves. */
       snapshot?: SnapshotLoadStatus | null
+      /** The slave's own log (its copy of the master's): its file, id, start and newest offset; absent from older slaves. */
+      log?: { path: string; id: string; start: number; offset: number }
     }
 
 /** Where a slave's load of a snapshot stands. */

@@ -95,7 +95,18 @@ describe('Peer', () => {
       for (let offset = 1; offset <= total; offset++) {
         const done = client.peer.send({
           type: 'entries',
-          entries: [{ offset, ts: 0, db: null, statements: [{ sql, params: [] }], affected: [0], checksum: 0 }],
+          entries: [
+            {
+              offset,
+              ts: 0,
+              db: null,
+              statements: [{ sql, params: [] }],
+              affected: [0],
+              epoch: 1,
+              hash: '',
+              checksum: 0,
+            },
+          ],
         })
         sawCongested ||= client.peer.congested
         await done

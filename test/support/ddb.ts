@@ -1,9 +1,11 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { rowObjects } from '../../src/entry.ts'
 import { Client } from '../../src/wire/client.ts'
 import type { NodeStatus, QueryAnswer } from '../../src/wire/messages.ts'
+import { mariadbDirOf } from './mariadb.ts'
 import { freePort, waitFor } from './util.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
@@ -44,12 +46,29 @@ export interface NodeOptions {
   cwd?: string
 }
 
+/** Where this process's slaves of MySQL stores not on a private mariadbd keep their logs. */
+let slaveLogDir: string | undefined
+
+/**
+ * A MySQL-store slave's log would default to the working directory, shared by every test:
+ * it goes beside the store's private mariadbd instead (one per store, kept across restarts).
+ */
+function slaveLogArgs(args: string[]): string[] {
+  const db = args[args.indexOf('--db') + 1]
+  if (args[0] !== 'slave' || args.includes('--log') || !args.includes('--db') || !db?.startsWith('mysql://')) return []
+  const url = new URL(db)
+  slaveLogDir ??= mkdtempSync(join(tmpdir(), 'ddb-slave-logs-'))
+  const dir = mariadbDirOf(Number(url.port)) ?? slaveLogDir
+  return ['--log', join(dir, `slave-log-${url.port}-${url.pathname.slice(1) || 'none'}.sqlite`)]
+}
+
 /** Starts `ddb <args> --listen 127.0.0.1:<free port>` and waits until it answers status. */
 export async function startNode(args: string[], options: NodeOptions = {}): Promise<DdbNode> {
   const address = options.listen ?? `127.0.0.1:${await freePort()}`
   // Nodes serve the MySQL protocol on fixed default ports; tests that want it ask for one, others turn it off.
   const mysql = args.includes('--mysql-listen') ? [] : ['--mysql-listen', 'off']
-  const proc = Bun.spawn([...ddbCommand(options.compiled), ...args, ...mysql, '--listen', address], {
+  const command = [...ddbCommand(options.compiled), ...args, ...slaveLogArgs(args), ...mysql, '--listen', address]
+  const proc = Bun.spawn(command, {
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',

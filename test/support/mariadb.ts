@@ -36,6 +36,14 @@ const asRoot = process.getuid?.() === 0
 
 let template: Promise<string> | undefined
 
+/** Each running instance's temp dir, by port: where a slave whose store it is keeps its log (see startNode). */
+const dirs = new Map<number, string>()
+
+/** The temp dir of this process's mariadbd on `port` (removed with it), or undefined. */
+export function mariadbDirOf(port: number): string | undefined {
+  return dirs.get(port)
+}
+
 /** Starts mariadbd on a free port in a fresh copy of a once-per-process installed data dir. */
 export async function startMariadb(options: StartMariadbOptions = {}): Promise<Mariadb> {
   for (let attempt = 1; ; attempt++) {
@@ -90,6 +98,7 @@ async function launch(options: StartMariadbOptions): Promise<Mariadb> {
   const stop = () =>
     (stopping ??= (async () => {
       await kill()
+      if (dirs.get(port) === dir) dirs.delete(port)
       await rm(dir, { recursive: true, force: true })
     })())
   const ready = async () => {
@@ -103,6 +112,7 @@ async function launch(options: StartMariadbOptions): Promise<Mariadb> {
     }
   }
   await ready()
+  dirs.set(port, dir)
 
   return {
     port,
