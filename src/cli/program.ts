@@ -6,6 +6,7 @@ import { registerLogPrune } from './log-prune.ts'
 import { registerLogTail } from './log-tail.ts'
 import { registerMaster } from './master.ts'
 import { AlreadyReported } from './print.ts'
+import { registerPromote } from './promote.ts'
 import { registerReplica } from './replica.ts'
 import { readDotenv } from './settings.ts'
 import { registerSlave } from './slave.ts'
@@ -49,6 +50,7 @@ function program(): Command {
   registerLogTail(log)
   registerLogPrune(log)
   registerReplica(program)
+  registerPromote(program)
   registerChecksum(program)
   registerSnapshot(program)
   for (const command of program.commands) command.exitOverride()

@@ -54,6 +54,14 @@ export function hostPort(s: Setting): HostPort {
   }
 }
 
+/** Parses a comma-separated list of HOST:PORT (`--master a:8080,b:8080`), each once. */
+export function hostPorts(s: Setting): HostPort[] {
+  const parts = s.text.split(',').map((p) => p.trim())
+  if (parts.some((p) => p === '')) throw invalid(s, 'expected HOST:PORT[,HOST:PORT…], e.g. db1:8080,db2:8080')
+  const unique = [...new Set(parts)]
+  return unique.map((text) => hostPort({ ...s, text }))
+}
+
 /** Parses a non-negative whole number. */
 export function count(s: Setting): number {
   const n = Number(s.text)

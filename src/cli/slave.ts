@@ -1,12 +1,14 @@
 import type { Command } from 'commander'
 import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN } from '../config.ts'
+import { formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { PromotableNode } from '../node/promotable.ts'
 import { Slave } from '../slave/slave.ts'
 import { defaultSlaveLog } from '../slave/slave-log.ts'
 import { logOptions, logSync } from './log-flags.ts'
 import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
-import { enabled, hostPort, lookup, namingDb, required, setting } from './settings.ts'
+import { enabled, hostPorts, lookup, namingDb, required, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
 interface SlaveFlags extends MysqlFlags {
@@ -39,7 +41,10 @@ export function registerSlave(program: Command, logger: Logger): void {
     program
       .command('slave')
       .description("run a slave: replays the master's log into its own store and its own log, and serves reads")
-      .option('--master <host:port>', 'the master to replicate from (env DDB_MASTER; required)')
+      .option(
+        '--master <host:port,…>',
+        'the master to replicate from, or the nodes that may be master: it follows the one at the highest epoch (env DDB_MASTER; required)',
+      )
       .option(
         '--db <url>',
         `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_SLAVE_DB})`,
@@ -71,14 +76,14 @@ export function registerSlave(program: Command, logger: Logger): void {
       'first load this snapshot file (ddb snapshot --out) into the empty store (env DDB_FROM_SNAPSHOT)',
     )
   mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
-    const master = hostPort(required(flags.master, '--master', 'DDB_MASTER'))
+    const masters = hostPorts(required(flags.master, '--master', 'DDB_MASTER'))
     const settings = portSettings(flags, { listen: DEFAULT_SLAVE_LISTEN, mysqlListen: DEFAULT_SLAVE_MYSQL_LISTEN })
     const nodeLogger = logger.child({ node: 'slave' })
     const db = lookup(flags.db, '--db', 'DDB_DB', DEFAULT_SLAVE_DB)
     const id = setting(flags.id, 'DDB_ID', '')
     const slave = await namingDb(db, () =>
       Slave.open({
-        master,
+        masters,
         db: db.text,
         listen: settings.listen,
         secret: settings.secret,
@@ -94,9 +99,17 @@ export function registerSlave(program: Command, logger: Logger): void {
         logSync: logSync(flags.logSync),
       }),
     )
-    const ports = await startPorts(slave, settings, nodeLogger, (address) => slave.replicate(address))
+    // `ddb promote` makes it the master in place: asynchronous, keeping every entry, until restarted as `ddb master`.
+    const node = new PromotableNode(slave, {
+      logger: nodeLogger,
+      onFatal: (err) => {
+        logger.error('node stopping: cannot go on', { error: formatError(err) })
+        process.exit(1)
+      },
+    })
+    const ports = await startPorts(node, settings, nodeLogger, (address) => slave.replicate(address))
     await untilStopped()
     await ports.close()
-    await slave.close()
+    await node.close()
   })
 }

@@ -167,6 +167,12 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
           return { type: 'pruned', id: m.id, ...pruned }
         })
         return
+      case 'promote':
+        previous = answer(previous, peer, m.id, async () => {
+          if (!node.promote) throw new DdbError('NOT_SLAVE', 'this node is already a master: promote a slave')
+          return { type: 'promoted', id: m.id, ...(await node.promote()) }
+        })
+        return
       case 'checksum-open':
         previous = answer(previous, peer, m.id, async () => ({
           type: 'checksum-opened',

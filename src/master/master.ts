@@ -127,6 +127,19 @@ export class Master {
     }
   }
 
+  /**
+   * A promoted slave's store and log become a master's, in the same process (`ddb promote`):
+   * its log has every entry its store holds, so recovery only checks that they agree.
+   */
+  static async promoted(
+    store: Store,
+    log: ReplicationLog,
+    options: Omit<MasterOptions, 'db' | 'log' | 'logSync'>,
+  ): Promise<Master> {
+    await recover(store, log, options.logger.child({ component: 'recovery' }))
+    return new Master(store, log, { ...options, db: store.displayUrl, log: log.path, logSync: 'full' })
+  }
+
   get defaultDb(): string | null {
     return this.store.defaultDb
   }
@@ -161,8 +174,28 @@ export class Master {
     )
   }
 
-  position(): { logId: string; offset: number } {
-    return { logId: this.log.id, offset: this.#writer.published.current }
+  position(): { logId: string; offset: number; epoch: number } {
+    return { logId: this.log.id, offset: this.#writer.published.current, epoch: this.log.epoch }
+  }
+
+  /**
+   * A node has seen a master of a higher epoch (a slave promoted while this one was away):
+   * this master stops taking writes at once, for good, and writes waiting for slaves' acks
+   * are refused, not acknowledged. Reads and status go on.
+   */
+  fence(epoch: number, by: string): void {
+    if (this.#writer.fenced) return
+    const err = new DdbError(
+      'FENCED',
+      `write refused: this master (epoch ${this.log.epoch}) is fenced: ${by} follows a newer master, of epoch ${epoch}`,
+      {
+        hint: 'send writes to the new master; restart this node as a slave of it to rejoin (see the failover runbook)',
+      },
+    )
+    this.log.raiseEpoch(epoch)
+    this.#logger.error('fenced: a newer master exists; refusing every write', { epoch, by })
+    this.#writer.fence(err)
+    this.#sync.fence(err)
   }
 
   status(): NodeStatus {
@@ -172,7 +205,8 @@ export class Master {
       logId: this.log.id,
       store: this.store.displayUrl,
       dialect: this.store.kind,
-      readOnly: this.#writer.readOnly?.reason ?? null,
+      readOnly: this.#writer.fenced?.message ?? this.#writer.readOnly?.reason ?? null,
+      epoch: this.log.epoch,
       logStart: this.log.start,
       replicas: this.#replicas.statuses(this.log.start),
       sync: this.#sync.status(),
@@ -203,8 +237,21 @@ export class Master {
     return this.#pruner.pruneBefore(before)
   }
 
-  /** Takes on a slave that said hello: refuses one of another log or ahead of this one, else streams to it from its position. */
+  /**
+   * Takes on a slave that said hello: refuses one of another log, ahead of this one, or
+   * whose history forked from it, else streams to it from its position. A slave that has
+   * seen a higher epoch fences this master.
+   */
   attachReplica(peer: Peer, hello: SlaveHello): ReplicaSession {
+    // First: a slave that has seen a newer master fences this one, whatever else it says.
+    if ((hello.epoch ?? 1) > this.log.epoch) {
+      this.fence(hello.epoch!, `slave ${hello.slaveId}`)
+      throw new DdbError(
+        'FENCED',
+        `this master (epoch ${this.log.epoch}) is fenced: slave ${hello.slaveId} has seen epoch ${hello.epoch}`,
+        { hint: 'point the slave at the new master' },
+      )
+    }
     const published = this.#writer.published.current
     if (hello.logId !== null && hello.logId !== this.log.id) {
       throw new DdbError(

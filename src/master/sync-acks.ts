@@ -53,7 +53,10 @@ export class SyncAcks {
   /** How many slaves the writes that timed out waited for: that many at the head make it synchronous again. */
   #fallbackReplicas = 0
   #fallbacks = 0
-  #closed = false
+  /** Why writes that wait are no longer acknowledged (stopping, fenced), or null. */
+  #closed: Error | null = null
+  /** Set when a newer master exists: no write is acknowledged any more. */
+  #fenced: Error | null = null
 
   constructor(policy: SyncPolicy, sources: SyncSources, logger: Logger) {
     this.policy = policy
@@ -66,8 +69,9 @@ export class SyncAcks {
    * for more or fewer): at once for 0, or while fallen back.
    */
   wait(offset: number, replicas = this.policy.replicas): Promise<void> {
+    if (this.#fenced) return Promise.reject(this.#fenced)
     if (replicas === 0 || this.#fallenBackAt !== null || this.#holding(offset, replicas)) return Promise.resolve()
-    if (this.#closed) return Promise.reject(this.#abandoned())
+    if (this.#closed) return Promise.reject(this.#closed)
     return new Promise((resolve, reject) => {
       this.#waiting.push({ offset, replicas, since: Date.now(), resolve, reject })
       this.#timer ??= setTimeout(() => this.#timedOut(), this.policy.timeoutMs)
@@ -109,9 +113,20 @@ export class SyncAcks {
 
   /** The master is stopping: waiting writes are answered with an error (they are committed on the master). */
   close(): void {
-    this.#closed = true
+    this.#closed ??= this.#abandoned()
+    this.#rejectWaiting()
+  }
+
+  /** A newer master exists: writes waiting, and every write after (asynchronous ones too), are refused with `err`. */
+  fence(err: Error): void {
+    this.#fenced = err
+    this.#closed ??= err
+    this.#rejectWaiting()
+  }
+
+  #rejectWaiting(): void {
     if (this.#timer) clearTimeout(this.#timer)
-    for (const w of this.#waiting) w.reject(this.#abandoned())
+    for (const w of this.#waiting) w.reject(this.#closed!)
     this.#waiting = []
   }
 

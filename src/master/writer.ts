@@ -96,6 +96,7 @@ export class Writer {
   readonly #commitOrder = new CommitOrder()
   /** Set while the log cannot be written: writes are refused, reads go on (see #logFailed). */
   #readOnly: ReadOnly | null = null
+  #fenced: DdbError | null = null
 
   constructor(store: Store, log: ReplicationLog, logger: Logger, onFatal: (err: unknown) => void) {
     this.#store = store
@@ -111,6 +112,17 @@ export class Writer {
    */
   publishedAfter(offset: number): Entry[] | null {
     return this.#lastPublished[0]?.offset === offset + 1 ? this.#lastPublished : null
+  }
+
+  /** Why writes are refused for good (a newer master exists: see Master.fence), or null. */
+  get fenced(): DdbError | null {
+    return this.#fenced
+  }
+
+  /** Refuses every write from now on, queued ones too, with `err`. */
+  fence(err: DdbError): void {
+    this.#fenced = err
+    rejectAll(this.#queue.splice(0), err)
   }
 
   /** Why writes are refused for now (the log cannot be written), or null. */
@@ -130,6 +142,7 @@ export class Writer {
    */
   submit(req: WriteRequest, syncReplicas?: number): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('write refused: the master is shutting down'))
+    if (this.#fenced) return Promise.reject(this.#fenced)
     if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
     const committed = new Promise<WriteResult>((resolve, reject) => {
       const mode = this.#store.transactionMode(req.statements.map((s) => s.statement))
@@ -157,6 +170,7 @@ export class Writer {
     syncReplicas?: number,
   ): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreError('commit refused: the master is shutting down'))
+    if (this.#fenced) return Promise.reject(this.#fenced)
     if (this.#readOnly) return Promise.reject(new ReadOnlyError(this.#readOnly.reason))
     const committed = new Promise<WriteResult>((resolve, reject) => {
       const pending: Pending = { req: { db: draft.db, statements: [] }, mode: '', resolve, reject }

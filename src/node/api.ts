@@ -48,6 +48,8 @@ export interface Transaction {
 export interface NodePosition {
   logId: string | null
   offset: number
+  /** The node's epoch: a master's, or the highest a slave has seen. */
+  epoch: number
 }
 
 export type { SlaveHello, StatementShape }
@@ -105,6 +107,8 @@ export interface NodeApi {
   forgetReplica?(id: string): void
   /** Master only: removes the log's entries before `before`, or PRUNE_REFUSED when a live slave or a pin needs them. */
   pruneLog?(before: number): Promise<{ start: number; removed: number }>
+  /** Slave only (`ddb promote`): becomes the master in place, at the next epoch; resolves with it and the log's offset. */
+  promote?(): Promise<{ epoch: number; offset: number }>
   /**
    * `ddb checksum`, step 1: the master opens a consistent read at its offset (`token` names
    * it); a slave stops applying where it is (no token) until step 2.

@@ -148,8 +148,16 @@ export class Applier {
     await this.#applying
   }
 
-  /** A new connection: entries continue from the store's offset. */
-  attached(welcome: Welcome): void {
+  /**
+   * A new connection: entries continue from the store's offset. A master of an epoch lower
+   * than the highest this slave has seen is refused (a new master was promoted: this one is
+   * fenced); a higher one is recorded before any of its entries apply.
+   */
+  attached(welcome: Welcome): string | null {
+    const epoch = welcome.epoch ?? 1
+    if (epoch < this.#log.epoch)
+      return `the node at this address is a master of epoch ${epoch}, but this slave has followed one of epoch ${this.#log.epoch}: it is fenced`
+    this.#log.raiseEpoch(epoch)
     this.#masterDialect = welcome.dialect ?? null
     this.#ackAtOnce = welcome.sync === true
     this.#masterOffset = welcome.offset
@@ -157,8 +165,9 @@ export class Applier {
     // A fresh store's log becomes a copy of its master's, from the beginning.
     const fresh = this.#state.logId === null && this.#log.lastOffset() === this.#log.start
     if (fresh && welcome.logId && (this.#log.id !== welcome.logId || this.#log.start !== 0))
-      this.#log.reset(welcome.logId, 0, '', 1)
+      this.#log.reset(welcome.logId, 0, '', epoch)
     this.#resume()
+    return null
   }
 
   /** Entries continue after the position, chained to the log's entry there. */

@@ -23,7 +23,8 @@ export interface LinkEvents {
   hello(): Extract<HelloFields, { peer: 'slave' }>
   /** Resolves once nothing is being applied: a new connection resumes from the store's offset. */
   drained(): Promise<void>
-  attached(welcome: Welcome): void
+  /** The master welcomed this slave; a reason to refuse it (a fenced master's lower epoch), or null. */
+  attached(welcome: Welcome): string | null
   entries(entries: Entry[]): void
   heartbeat(masterOffset: number): void
   detached(): void
@@ -46,9 +47,10 @@ export interface LinkEvents {
  * working is its `problem`, logged when it starts and then once a minute.
  */
 export class MasterLink {
-  /** The master's address, as host:port. */
-  readonly address: string
-  readonly #master: HostPort
+  /** The nodes that may be the master (`--master a,b,c`): the link follows whichever is, at the highest epoch. */
+  readonly #masters: HostPort[]
+  /** Which of them the link attaches to next, or is attached to. */
+  #current = 0
   readonly #secret: string
   readonly #logger: Logger
   readonly #events: LinkEvents
@@ -67,12 +69,16 @@ export class MasterLink {
   #healthy = false
   readonly #throttle = new LogThrottle()
 
-  constructor(master: HostPort, secret: string, logger: Logger, events: LinkEvents) {
-    this.#master = master
-    this.address = formatHostPort(master)
+  constructor(masters: HostPort[], secret: string, logger: Logger, events: LinkEvents) {
+    this.#masters = masters
     this.#secret = secret
     this.#logger = logger
     this.#events = events
+  }
+
+  /** The master's address (the one attached to, or tried next), as host:port. */
+  get address(): string {
+    return formatHostPort(this.#masters[this.#current]!)
   }
 
   /** True while attached to the master. */
@@ -124,6 +130,9 @@ export class MasterLink {
     while (!this.#stopped) {
       if (await this.#attachOnce()) delay = RECONNECT_MIN_MS
       if (this.#stopped) return
+      // The next candidate, at once; the back-off once every one was tried.
+      this.#current = (this.#current + 1) % this.#masters.length
+      if (this.#current !== 0) continue
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay)
         this.#wake = () => {
@@ -150,7 +159,7 @@ export class MasterLink {
     /** Set when the master said why it ends the stream: that, not the close, is the problem. */
     let masterError = false
     try {
-      const { peer } = await hello(this.#master, {
+      const { peer } = await hello(this.#masters[this.#current]!, {
         secret: this.#secret,
         hello: fields,
         onWelcome: (welcome, peer) => {
@@ -164,7 +173,12 @@ export class MasterLink {
               masterOffset: welcome.offset,
             })
           }
-          this.#events.attached(welcome)
+          const refusal = this.#events.attached(welcome)
+          if (refusal !== null) {
+            masterError = true
+            this.#fail('error', 'refused the master', refusal)
+            peer.close(null)
+          }
         },
         onMessage: (m) => {
           if (m.type !== 'error') return this.#onMessage(m)

@@ -25,7 +25,8 @@ import { SnapshotLoader } from './snapshot-loader.ts'
 const CHECKSUM_HOLD_MS = 30_000
 
 export interface SlaveOptions {
-  master: HostPort
+  /** The nodes that may be its master: it follows whichever is, at the highest epoch. */
+  masters: HostPort[]
   /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
   db: string
   /** The ddb port's configured address (its port names the slave unless `id` does). */
@@ -85,14 +86,16 @@ export class Slave {
     this.#options = options
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
     this.#filters = options.filters ?? NO_FILTERS
-    this.#forwarder = new WriteForwarder(options.master, options.secret)
-    this.#link = new MasterLink(options.master, options.secret, options.logger, {
+    // Forwarded writes go to the first of the masters (a fenced one refuses them, saying so).
+    this.#forwarder = new WriteForwarder(options.masters[0]!, options.secret)
+    this.#link = new MasterLink(options.masters, options.secret, options.logger, {
       hello: () => ({
         peer: 'slave',
         slaveId: this.#id,
         position: this.#applier.position,
         logId: this.#applier.state.logId,
         hash: this.log.hashAt(this.#applier.position),
+        epoch: this.log.epoch,
         listen: this.#advertised,
         ...(this.#loader.resume ? { snapshot: this.#loader.resume } : {}),
       }),
@@ -266,9 +269,9 @@ export class Slave {
     }
   }
 
-  position(): { logId: string | null; offset: number } {
+  position(): { logId: string | null; offset: number; epoch: number } {
     const { logId, offset } = this.#applier.state
-    return { logId, offset }
+    return { logId, offset, epoch: this.log.epoch }
   }
 
   /** Lag is null (unknown) while disconnected or stopped: what this slave last heard of the master is stale then. */
@@ -332,6 +335,32 @@ export class Slave {
     } finally {
       await snapshot.close()
     }
+  }
+
+  /**
+   * `ddb promote`: stops following the master and hands over the store and the log, which
+   * then hold the same entries, for a Master to take (the slave is closed, they are not).
+   * Refused while applying has stopped, or while the log lacks entries the store holds.
+   */
+  async handOver(): Promise<{ store: Store; log: ReplicationLog }> {
+    if (this.#closed) throw new DdbError('PROMOTE_REFUSED', 'this slave is shutting down')
+    if (this.#applier.error !== null)
+      throw new DdbError('PROMOTE_REFUSED', `this slave has stopped applying: ${this.#applier.error}`, {
+        hint: 'promote another slave, or rebuild this one first',
+      })
+    // A crash between the store's commit and the log's leaves the log behind until the master refills it.
+    if (this.log.lastOffset() < this.#applier.state.offset)
+      throw new DdbError(
+        'PROMOTE_REFUSED',
+        `this slave's log ends at ${this.log.lastOffset()}, its store at ${this.#applier.state.offset}: it cannot yet serve what it holds`,
+        { hint: 'let it reach its master to refill its log, or promote another slave' },
+      )
+    this.#closed = true
+    this.#link.close()
+    if (this.#holdTimer) clearTimeout(this.#holdTimer)
+    await this.#forwarder.close()
+    await this.#applier.close() // after the batch being applied, which it logs in the same step
+    return { store: this.store, log: this.log }
   }
 
   /** Stops replicating and closes the store (stop the front ends first). Safe twice. */

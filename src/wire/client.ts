@@ -93,6 +93,13 @@ export class Client {
   }
 
   /** Asks the master to remove its log's entries before `before`; resolves with where the log starts now. */
+  /** `ddb promote`: the slave becomes the master; its new epoch and its log's offset. */
+  async promote(): Promise<{ epoch: number; offset: number }> {
+    const m = await this.#request({ type: 'promote', id: this.#nextId++ })
+    if (m.type !== 'promoted') throw new DdbError('PROTOCOL', `expected promoted, got ${m.type}`)
+    return { epoch: m.epoch, offset: m.offset }
+  }
+
   async pruneLog(before: number): Promise<{ start: number; removed: number }> {
     const m = await this.#request({ type: 'prune-log', id: this.#nextId++, before })
     if (m.type !== 'pruned') throw new DdbError('PROTOCOL', `expected pruned, got ${m.type}`)

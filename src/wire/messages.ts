@@ -31,6 +31,8 @@ export type Message =
       logId: string | null
       /** Its log's hash of the entry at `position`: a master whose entry there differs holds another history (a fork). */
       hash?: string | null
+      /** The highest master epoch it has seen: a master of a lower one is fenced (stops taking writes). */
+      epoch?: number
       listen: string | null
       /** The snapshot this slave was loading when its connection ended, to go on with where it stands. */
       snapshot?: SnapshotResume
@@ -48,6 +50,8 @@ export type Message =
       dialect?: 'mysql' | 'sqlite'
       /** To a slave: writes wait for slaves' acks (--sync-replicas), so ack each batch at once. */
       sync?: boolean
+      /** The node's epoch (a master's: each promotion starts a higher one); absent from older nodes (1). */
+      epoch?: number
     }
   /**
    * master → slave, before any entries when the slave's position is before the log's
@@ -110,6 +114,10 @@ export type Message =
   | { type: 'status'; id: number }
   /** client → master: remove a slave that is not connected from the replica registry (`ddb replica forget`). */
   | { type: 'forget-replica'; id: number; replica: string }
+  /** client → slave (`ddb promote`): become the master, in place, at the next epoch. */
+  | { type: 'promote'; id: number }
+  /** slave → client: it is the master now, at `epoch`, its log ending at `offset`. */
+  | { type: 'promoted'; id: number; epoch: number; offset: number }
   /** client → master: remove the log's entries before `before`, if no live slave or pin needs them (`ddb log prune`). */
   | { type: 'prune-log'; id: number; before: number }
   /** server → client: a query's or status request's answer. */
@@ -206,6 +214,8 @@ export type NodeStatus =
       dialect?: 'mysql' | 'sqlite'
       /** Why the master refuses writes for now (its log cannot be written: disk full …), or null; absent from older masters. */
       readOnly?: string | null
+      /** Its epoch: each promotion starts a higher one; absent from older masters. */
+      epoch?: number
       /** The log starts after this offset (0: it holds every entry; more once pruned); absent from older masters. */
       logStart?: number
       /** Every registered slave, connected or not (older masters: those attached since they started). */

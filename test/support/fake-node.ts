@@ -139,7 +139,7 @@ export function fakeNode(overrides: Partial<FakeNode> = {}): FakeNode {
       }
       return txn
     },
-    position: () => ({ logId: 'log-1', offset: node.offset }),
+    position: () => ({ logId: 'log-1', offset: node.offset, epoch: 1 }),
     checksumOpen: async () => ({ offset: 0, token: '' }),
     checksum: async () => ({ offset: 0, tables: [] }),
     status: (): NodeStatus =>
