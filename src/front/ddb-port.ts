@@ -167,6 +167,12 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
           return { type: 'pruned', id: m.id, ...pruned }
         })
         return
+      case 'fence':
+        previous = answer(previous, peer, m.id, async () => {
+          node.fence?.(m.epoch, m.by)
+          return { type: 'fenced', id: m.id, epoch: node.position().epoch }
+        })
+        return
       case 'promote':
         previous = answer(previous, peer, m.id, async () => {
           if (!node.promote) throw new DdbError('NOT_SLAVE', 'this node is already a master: promote a slave')

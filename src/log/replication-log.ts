@@ -168,6 +168,17 @@ export class ReplicationLog {
     this.raiseEpoch(epoch)
   }
 
+  /** The epoch of a newer master this log's master learned of (it is fenced until it rejoins as a slave), or null. */
+  get fencedBy(): number | null {
+    const value = metaValue(this.#db, 'fenced_by')
+    return value === null || Number(value) <= this.#epoch ? null : Number(value)
+  }
+
+  /** Records that a master of `epoch` exists: kept across restarts, so an old master stays fenced. */
+  recordFence(epoch: number): void {
+    this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('fenced_by', ?)`).run(String(epoch))
+  }
+
   /** Records a higher epoch (never a lower one). */
   raiseEpoch(epoch: number): void {
     if (epoch <= this.#epoch) return

@@ -97,6 +97,8 @@ export class Master {
       options.logger.child({ component: 'sync' }),
     )
     this.#writer.acknowledged = (offset, replicas) => this.#sync.wait(offset, replicas)
+    const fencedBy = log.fencedBy
+    if (fencedBy !== null) this.fence(fencedBy, 'a node, before this master restarted,')
   }
 
   /** Whether writes wait for slaves to apply them: slaves then ack each batch at once. */
@@ -184,7 +186,7 @@ export class Master {
    * are refused, not acknowledged. Reads and status go on.
    */
   fence(epoch: number, by: string): void {
-    if (this.#writer.fenced) return
+    if (this.#writer.fenced || epoch <= this.log.epoch) return
     const err = new DdbError(
       'FENCED',
       `write refused: this master (epoch ${this.log.epoch}) is fenced: ${by} follows a newer master, of epoch ${epoch}`,
@@ -192,7 +194,11 @@ export class Master {
         hint: 'send writes to the new master; restart this node as a slave of it to rejoin (see the failover runbook)',
       },
     )
-    this.log.raiseEpoch(epoch)
+    try {
+      this.log.recordFence(epoch)
+    } catch (err) {
+      this.#logger.warn('could not record the fence in the log (it holds until a restart)', { error: err })
+    }
     this.#logger.error('fenced: a newer master exists; refusing every write', { epoch, by })
     this.#writer.fence(err)
     this.#sync.fence(err)
@@ -244,14 +250,12 @@ export class Master {
    */
   attachReplica(peer: Peer, hello: SlaveHello): ReplicaSession {
     // First: a slave that has seen a newer master fences this one, whatever else it says.
-    if ((hello.epoch ?? 1) > this.log.epoch) {
-      this.fence(hello.epoch!, `slave ${hello.slaveId}`)
-      throw new DdbError(
-        'FENCED',
-        `this master (epoch ${this.log.epoch}) is fenced: slave ${hello.slaveId} has seen epoch ${hello.epoch}`,
-        { hint: 'point the slave at the new master' },
-      )
-    }
+    if ((hello.epoch ?? 1) > this.log.epoch) this.fence(hello.epoch!, `slave ${hello.slaveId}`)
+    const fenced = this.#writer.fenced
+    if (fenced)
+      throw new DdbError('FENCED', fenced.message.replace(/^write refused: /, ''), {
+        hint: 'point the slave at the new master',
+      })
     const published = this.#writer.published.current
     if (hello.logId !== null && hello.logId !== this.log.id) {
       throw new DdbError(

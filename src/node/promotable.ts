@@ -79,6 +79,11 @@ export class PromotableNode implements NodeApi {
     return node.role === 'master' ? (before) => node.pruneLog(before) : undefined
   }
 
+  get fence(): ((epoch: number, by: string) => void) | undefined {
+    const node = this.#node
+    return node.role === 'master' ? (epoch, by) => node.fence(epoch, by) : undefined
+  }
+
   get promote(): (() => Promise<{ epoch: number; offset: number }>) | undefined {
     return this.#node.role === 'slave' || this.#promoting ? () => this.#promote() : undefined
   }

@@ -18,26 +18,29 @@ const FORWARD_CONNECTIONS = 8
  * not retried: it may have been applied.
  */
 export class WriteForwarder {
-  readonly #master: HostPort
-  readonly #masterAddress: string
+  /** The master the slave follows now, and the highest epoch it has seen: a master of a lower one is not written to. */
+  readonly #target: () => { master: HostPort; epoch: number }
   readonly #secret: string
-  /** Open connections no write is using. */
-  #idle: Client[] = []
+  /** Open connections no write is using, with the address each was opened to. */
+  #idle: Array<{ client: Client; address: string }> = []
   /** Connections in use or opening. */
   #busy = 0
   /** Writes waiting for a connection, first come first served. */
   #waiting: Array<() => void> = []
   #closed = false
 
-  constructor(master: HostPort, secret: string) {
-    this.#master = master
-    this.#masterAddress = formatHostPort(master)
+  constructor(target: () => { master: HostPort; epoch: number }, secret: string) {
+    this.#target = target
     this.#secret = secret
+  }
+
+  get #masterAddress(): string {
+    return formatHostPort(this.#target().master)
   }
 
   /** Sends one statement to the master, in database `db`; resolves with the master's answer. */
   async forward(db: string | null, statement: Statement): Promise<WriteResult> {
-    const client = await this.#take()
+    const { client, address } = await this.#take()
     let answer: QueryAnswer
     try {
       answer = await client.query(statement.sql, statement.params, { db })
@@ -52,7 +55,7 @@ export class WriteForwarder {
         },
       )
     } finally {
-      this.#give(client)
+      this.#give(client, address)
     }
     const [first] = answer
     if (answer.length !== 1 || first?.kind !== 'write')
@@ -61,15 +64,18 @@ export class WriteForwarder {
   }
 
   /** An idle open connection, a new one while fewer than FORWARD_CONNECTIONS are in use, or the next one given back. */
-  async #take(): Promise<Client> {
+  async #take(): Promise<{ client: Client; address: string }> {
     for (;;) {
       if (this.#closed) throw new DdbError('MASTER_UNAVAILABLE', 'forward write: this slave is shutting down')
       const idle = this.#idle.pop()
-      if (idle && !idle.closed) {
+      if (idle && !idle.client.closed && idle.address === this.#masterAddress) {
         this.#busy++
         return idle
       }
-      if (idle) continue // it dropped while idle: try the next
+      if (idle) {
+        idle.client.close() // it dropped while idle, or the slave follows another master now: try the next
+        continue
+      }
       if (this.#busy < FORWARD_CONNECTIONS) break
       await new Promise<void>((resolve) => this.#waiting.push(resolve))
     }
@@ -84,17 +90,19 @@ export class WriteForwarder {
   }
 
   /** Returns a connection after a write: kept if it is still open, and the next waiting write goes ahead. */
-  #give(client: Client): void {
+  #give(client: Client, address: string): void {
     this.#busy--
     if (this.#closed || client.closed) client.close()
-    else this.#idle.push(client)
+    else this.#idle.push({ client, address })
     this.#waiting.shift()?.()
   }
 
-  async #open(): Promise<Client> {
+  async #open(): Promise<{ client: Client; address: string }> {
+    const { master, epoch } = this.#target()
+    const address = formatHostPort(master)
     let client: Client
     try {
-      client = await Client.connect(this.#master, this.#secret)
+      client = await Client.connect(master, this.#secret)
     } catch (err) {
       throw new DdbError(
         'MASTER_UNAVAILABLE',
@@ -112,17 +120,25 @@ export class WriteForwarder {
         `forward write: ${this.#masterAddress} is not a master (it is a ${client.role}); writes are not forwarded twice`,
       )
     }
+    if (client.epoch < epoch) {
+      client.close()
+      throw new DdbError(
+        'FENCED',
+        `forward write: the master at ${address} is of epoch ${client.epoch}, but a master of epoch ${epoch} exists: it is fenced`,
+        { hint: 'the write was not applied; retry once this slave follows the new master' },
+      )
+    }
     if (this.#closed) {
       client.close()
       throw new DdbError('MASTER_UNAVAILABLE', 'forward write: this slave is shutting down')
     }
-    return client
+    return { client, address }
   }
 
   /** Closes the idle connections (busy ones close when their write ends); later forwards are refused. */
   async close(): Promise<void> {
     this.#closed = true
-    for (const client of this.#idle.splice(0)) client.close()
+    for (const { client } of this.#idle.splice(0)) client.close()
     for (const wake of this.#waiting.splice(0)) wake()
   }
 }

@@ -10,9 +10,13 @@ import type { Entry } from '../entry.ts'
 import { DdbError, formatError } from '../errors.ts'
 import { LogThrottle } from '../log-throttle.ts'
 import type { Logger, LogLevel } from '../logger.ts'
+import { Client } from '../wire/client.ts'
 import { type HelloFields, hello } from '../wire/handshake.ts'
 import { isSnapshotMessage, type Message, type SnapshotMessage, type Welcome } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
+
+/** How often a slave given several nodes (`--master a,b,c`) asks the others whether one is a master of another epoch. */
+const PROBE_MS = 2_000
 
 /** Codes of a handshake that failed before the master could answer; any other code is the master's refusal. */
 const NOT_REACHED = new Set(['UNREACHABLE', 'PROTOCOL', 'HANDSHAKE_TIMEOUT', 'CONNECTION_LOST'])
@@ -51,6 +55,10 @@ export class MasterLink {
   readonly #masters: HostPort[]
   /** Which of them the link attaches to next, or is attached to. */
   #current = 0
+  /** A master of a higher epoch the probe found: the next attach goes there. */
+  #switchTo: number | null = null
+  #probing = false
+  #lastProbe = 0
   readonly #secret: string
   readonly #logger: Logger
   readonly #events: LinkEvents
@@ -76,9 +84,14 @@ export class MasterLink {
     this.#events = events
   }
 
-  /** The master's address (the one attached to, or tried next), as host:port. */
+  /** The master (the node attached to, or tried next). */
+  get master(): HostPort {
+    return this.#masters[this.#current]!
+  }
+
+  /** …as host:port. */
   get address(): string {
-    return formatHostPort(this.#masters[this.#current]!)
+    return formatHostPort(this.master)
   }
 
   /** True while attached to the master. */
@@ -130,6 +143,11 @@ export class MasterLink {
     while (!this.#stopped) {
       if (await this.#attachOnce()) delay = RECONNECT_MIN_MS
       if (this.#stopped) return
+      if (this.#switchTo !== null) {
+        this.#current = this.#switchTo
+        this.#switchTo = null
+        continue
+      }
       // The next candidate, at once; the back-off once every one was tried.
       this.#current = (this.#current + 1) % this.#masters.length
       if (this.#current !== 0) continue
@@ -305,9 +323,48 @@ export class MasterLink {
     })
   }
 
+  /**
+   * While attached, now and then: asks the other nodes what they are. A master of a higher
+   * epoch is followed (this one was left behind by a promotion); one of a lower epoch is
+   * told it is fenced (an old master that came back, or woke up), so it takes no more writes.
+   */
+  async #probe(): Promise<void> {
+    if (this.#probing || this.#masters.length < 2 || Date.now() - this.#lastProbe < PROBE_MS) return
+    this.#probing = true
+    this.#lastProbe = Date.now()
+    const { epoch, slaveId } = this.#events.hello()
+    const seen = epoch ?? 1
+    try {
+      for (const [i, address] of this.#masters.entries()) {
+        if (i === this.#current || this.#stopped) continue
+        const client = await Client.connect(address, this.#secret).catch(() => null)
+        if (!client) continue
+        try {
+          if (client.role !== 'master') continue
+          if (client.epoch > seen) {
+            this.#logger.info('found a master of a higher epoch; following it', {
+              master: formatHostPort(address),
+              epoch: client.epoch,
+              was: this.address,
+            })
+            this.#switchTo = i
+            this.#peer?.close(`a master of epoch ${client.epoch} is at ${formatHostPort(address)}`)
+            return
+          }
+          if (client.epoch < seen) await client.fence(seen, `slave ${slaveId}`).catch(() => {})
+        } finally {
+          client.close()
+        }
+      }
+    } finally {
+      this.#probing = false
+    }
+  }
+
   /** Once a second: the applier acks its position; a master gone silent is dropped. */
   #tick(): void {
     if (!this.#peer) return
+    void this.#probe()
     this.#checkHealthy()
     this.#events.tick()
     if (!this.#events.busy() && this.#loading === null && Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) {

@@ -86,8 +86,8 @@ export class Slave {
     this.#options = options
     this.#id = options.id ?? `${hostname()}:${options.listen.port}`
     this.#filters = options.filters ?? NO_FILTERS
-    // Forwarded writes go to the first of the masters (a fenced one refuses them, saying so).
-    this.#forwarder = new WriteForwarder(options.masters[0]!, options.secret)
+    // Forwarded writes go to the master the link follows, never to one of a lower epoch than it has seen.
+    this.#forwarder = new WriteForwarder(() => ({ master: this.#link.master, epoch: this.log.epoch }), options.secret)
     this.#link = new MasterLink(options.masters, options.secret, options.logger, {
       hello: () => ({
         peer: 'slave',

@@ -3,7 +3,7 @@ import { formatHostPort, type HostPort } from '../config.ts'
 import type { Param } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import { hello } from './handshake.ts'
-import type { ChecksumResult, Message, NodeRole, NodeStatus, QueryAnswer } from './messages.ts'
+import type { ChecksumResult, Message, NodeRole, NodeStatus, QueryAnswer, Welcome } from './messages.ts'
 import type { Peer } from './peer.ts'
 
 type Waiter = { resolve: (m: Message) => void; reject: (err: unknown) => void }
@@ -26,13 +26,16 @@ export interface QueryOptions {
  */
 export class Client {
   readonly role: NodeRole
+  /** The node's epoch, from its welcome (1 from a node that does not say). */
+  readonly epoch: number
   readonly #peer: Peer
   readonly #waiting: Map<number, Waiter>
   #nextId = 1
 
-  private constructor(peer: Peer, role: NodeRole, waiting: Map<number, Waiter>) {
+  private constructor(peer: Peer, welcome: Welcome, waiting: Map<number, Waiter>) {
     this.#peer = peer
-    this.role = role
+    this.role = welcome.role
+    this.epoch = welcome.epoch ?? 1
     this.#waiting = waiting
   }
 
@@ -56,7 +59,7 @@ export class Client {
         waiting.clear()
       },
     })
-    return new Client(peer, welcome.role, waiting)
+    return new Client(peer, welcome, waiting)
   }
 
   /** True once the connection has ended; a closed client answers every request with CONNECTION_LOST. */
@@ -93,6 +96,12 @@ export class Client {
   }
 
   /** Asks the master to remove its log's entries before `before`; resolves with where the log starts now. */
+  /** Tells a master that a master of `epoch` exists (a slave found it behind): it is fenced if its own is lower. */
+  async fence(epoch: number, by: string): Promise<void> {
+    const m = await this.#request({ type: 'fence', id: this.#nextId++, epoch, by })
+    if (m.type !== 'fenced') throw new DdbError('PROTOCOL', `expected fenced, got ${m.type}`)
+  }
+
   /** `ddb promote`: the slave becomes the master; its new epoch and its log's offset. */
   async promote(): Promise<{ epoch: number; offset: number }> {
     const m = await this.#request({ type: 'promote', id: this.#nextId++ })

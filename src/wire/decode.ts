@@ -280,6 +280,8 @@ const MESSAGES: Record<MessageType, Check> = {
   'forget-replica': object({ id: uint, replica: str }),
   'prune-log': object({ id: uint, before: uint }),
   promote: object({ id: uint }),
+  fence: object({ id: uint, epoch: uint, by: str }),
+  fenced: object({ id: uint, epoch: uint }),
   promoted: object({ id: uint, epoch: uint, offset: uint }),
   result: object({ id: uint, result: queryAnswer }),
   'status-result': object({ id: uint, status: nodeStatus }),

@@ -114,6 +114,9 @@ export type Message =
   | { type: 'status'; id: number }
   /** client → master: remove a slave that is not connected from the replica registry (`ddb replica forget`). */
   | { type: 'forget-replica'; id: number; replica: string }
+  /** client → master: a master of `epoch` exists (`by` saw it): one of a lower epoch is fenced. */
+  | { type: 'fence'; id: number; epoch: number; by: string }
+  | { type: 'fenced'; id: number; epoch: number }
   /** client → slave (`ddb promote`): become the master, in place, at the next epoch. */
   | { type: 'promote'; id: number }
   /** slave → client: it is the master now, at `epoch`, its log ending at `offset`. */
