@@ -24,6 +24,7 @@ interface SlaveFlags extends MysqlFlags {
   fromSnapshot?: string
   log?: string
   logSync?: string
+  rejoin?: boolean
 }
 
 /** Collects a repeatable flag's values. */
@@ -72,6 +73,10 @@ export function registerSlave(program: Command, logger: Logger): void {
     )
     .option('--http <host:port>', 'also serve the HTTP JSON API here (env DDB_HTTP; default off)')
     .option(
+      '--rejoin',
+      'an old master rejoining its new master: take its store, save its entries the new master never had to a file beside its log, rebuild by snapshot if needed (env DDB_REJOIN)',
+    )
+    .option(
       '--from-snapshot <file>',
       'first load this snapshot file (ddb snapshot --out) into the empty store (env DDB_FROM_SNAPSHOT)',
     )
@@ -96,6 +101,7 @@ export function registerSlave(program: Command, logger: Logger): void {
         logger: nodeLogger,
         fromSnapshot: setting(flags.fromSnapshot, 'DDB_FROM_SNAPSHOT', '') || undefined,
         log: setting(flags.log, 'DDB_LOG', '') || undefined,
+        rejoin: enabled(flags.rejoin, '--rejoin', 'DDB_REJOIN'),
         logSync: logSync(flags.logSync),
       }),
     )

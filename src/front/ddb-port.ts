@@ -167,6 +167,12 @@ function clientHandler(peer: Peer, session: Session, node: NodeApi): (m: Message
           return { type: 'pruned', id: m.id, ...pruned }
         })
         return
+      case 'log-hashes':
+        previous = answer(previous, peer, m.id, async () => {
+          if (!node.logHashes) throw notMaster("read the master's log")
+          return { type: 'log-hashes-result', id: m.id, hashes: node.logHashes(m.offsets) }
+        })
+        return
       case 'fence':
         previous = answer(previous, peer, m.id, async () => {
           node.fence?.(m.epoch, m.by)

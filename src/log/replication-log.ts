@@ -160,12 +160,23 @@ export class ReplicationLog {
       set.run('start', String(offset))
       if (hash === null) this.#db.query(`DELETE FROM meta WHERE key = 'start_hash'`).run()
       else set.run('start_hash', hash)
+      this.#db.query(`DELETE FROM meta WHERE key = 'rebuild'`).run()
     })()
     this.#id = id
     this.#start = offset
     this.#last = offset
     this.#lastHash = hash
     this.raiseEpoch(epoch)
+  }
+
+  /** True while the node's store holds entries this log's history does not (a rejoin): it needs a snapshot. */
+  get rebuildPending(): boolean {
+    return metaValue(this.#db, 'rebuild') !== null
+  }
+
+  /** Records that the store must be rebuilt by snapshot (until reset() starts the log afresh at one). */
+  markRebuild(): void {
+    this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild', ?)`).run(String(Date.now()))
   }
 
   /** The epoch of a newer master this log's master learned of (it is fenced until it rejoins as a slave), or null. */

@@ -180,6 +180,12 @@ export class Master {
     return { logId: this.log.id, offset: this.#writer.published.current, epoch: this.log.epoch }
   }
 
+  /** The log's hashes at `offsets`: null for one it does not hold or has not published. */
+  logHashes(offsets: number[]): Array<string | null> {
+    const published = this.#writer.published.current
+    return offsets.map((o) => (o <= published ? this.log.hashAt(o) : null))
+  }
+
   /**
    * A node has seen a master of a higher epoch (a slave promoted while this one was away):
    * this master stops taking writes at once, for good, and writes waiting for slaves' acks
@@ -266,26 +272,30 @@ export class Master {
         },
       )
     }
-    if (hello.position > published || (hello.logId === null && hello.position !== 0)) {
+    // A rebuild (a rejoining old master) takes a snapshot whatever its position: its entries are not compared.
+    const rebuild = hello.rebuild === true
+    if (!rebuild && (hello.position > published || (hello.logId === null && hello.position !== 0))) {
       throw new DdbError(
         'SLAVE_AHEAD',
         `slave ${hello.slaveId} is at offset ${hello.position}, but this master's log ends at ${published}`,
         {
-          hint: 'the slave belongs to another history; rebuild it from an empty store',
+          hint: 'the slave belongs to another history: an old master rejoining takes --rejoin; else rebuild it from an empty store',
         },
       )
     }
-    const hash = hello.hash ? this.log.hashAt(hello.position) : null
+    const hash = hello.hash && !rebuild ? this.log.hashAt(hello.position) : null
     if (hash && hash !== hello.hash) {
       throw new DdbError(
         'LOG_FORK',
         `slave ${hello.slaveId}'s entry ${hello.position} differs from this master's (their logs forked at or before it)`,
-        { hint: 'the slave holds entries this master never had: see the failover runbook in the README' },
+        {
+          hint: 'the slave holds entries this master never had: restart it with --rejoin (they are saved to a file, and it rebuilds from this master)',
+        },
       )
     }
     this.#replicas.session(hello.slaveId)?.close('replaced by a new connection from the same slave')
     // A slave before the log's start (a new one of a master that adopted its data, or one away past retention) gets a snapshot first.
-    const needsSnapshot = hello.position < this.log.start || hello.snapshotOnly === true
+    const needsSnapshot = hello.position < this.log.start || hello.snapshotOnly === true || hello.rebuild === true
     const session = new ReplicaSession(
       peer,
       hello,

@@ -107,6 +107,8 @@ export interface NodeApi {
   forgetReplica?(id: string): void
   /** Master only: removes the log's entries before `before`, or PRUNE_REFUSED when a live slave or a pin needs them. */
   pruneLog?(before: number): Promise<{ start: number; removed: number }>
+  /** Master only: its log's hashes at `offsets`, for a rejoining node to find where their histories part. */
+  logHashes?(offsets: number[]): Array<string | null>
   /** Master only: a master of `epoch` exists; if its own is lower, it stops taking writes (Master.fence). */
   fence?(epoch: number, by: string): void
   /** Slave only (`ddb promote`): becomes the master in place, at the next epoch; resolves with it and the log's offset. */

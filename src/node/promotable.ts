@@ -79,6 +79,11 @@ export class PromotableNode implements NodeApi {
     return node.role === 'master' ? (before) => node.pruneLog(before) : undefined
   }
 
+  get logHashes(): ((offsets: number[]) => Array<string | null>) | undefined {
+    const node = this.#node
+    return node.role === 'master' ? (offsets) => node.logHashes(offsets) : undefined
+  }
+
   get fence(): ((epoch: number, by: string) => void) | undefined {
     const node = this.#node
     return node.role === 'master' ? (epoch, by) => node.fence(epoch, by) : undefined

@@ -110,6 +110,12 @@ export class Applier {
     this.#inDoubt = state.offset + 1
   }
 
+  /**
+   * Called (with --rejoin) when the master's entry at `offset` differs from the log's, which
+   * the store does not hold: true once the log's entries from there were saved and removed.
+   */
+  forked: ((offset: number) => boolean) | null = null
+
   /** What the store holds: its offset and the log its entries came from. */
   get state(): StoreState {
     return this.#state
@@ -241,7 +247,9 @@ export class Applier {
       if (e.offset !== this.#next) return this.#upstream.drop(`expected entry ${this.#next}, got ${e.offset}`)
       if (entryChecksum(e) !== e.checksum)
         return this.#upstream.drop(`entry ${e.offset} arrived corrupt (checksum mismatch)`)
-      if (!this.#continuesLog(e)) return this.#stop(new ForkError(this.#log.path, e.offset))
+      // A log holding entries past the store's that the master never had (an old master rejoining) sets them aside.
+      if (!this.#continuesLog(e) && !(this.forked?.(e.offset) && this.#continuesLog(e)))
+        return this.#stop(new ForkError(this.#log.path, e.offset))
       this.#chain = e.hash
       this.#next++
     }

@@ -36,6 +36,8 @@ export interface LinkEvents {
   busy(): boolean
   /** Once a second while attached. */
   tick(): void
+  /** The master refused this slave: true if the slave dealt with it (a rejoin set its divergent entries aside) and attaches again at once. */
+  refused(err: DdbError): Promise<boolean>
   /** A snapshot message (the slave's position was before the log's start); the next waits until it resolves. */
   snapshot(m: SnapshotMessage): Promise<void>
 }
@@ -218,6 +220,10 @@ export class MasterLink {
       if (this.#stopped) peer.close(null)
     } catch (err) {
       if (err instanceof DdbError && !NOT_REACHED.has(err.code)) {
+        if (await this.#events.refused(err).catch(() => false)) {
+          this.#switchTo = this.#current // attach to the same master again
+          return true
+        }
         this.#fail(
           'error',
           'master refused this slave',

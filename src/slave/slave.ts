@@ -11,12 +11,14 @@ import { openStore, sqlitePath } from '../store/open-store.ts'
 import { nodeClaim } from '../store/ownership.ts'
 import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
+import { Client } from '../wire/client.ts'
 import type { ChecksumResult, NodeStatus, ReplicationFilters } from '../wire/messages.ts'
 import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
 import { heldDatabase } from './from-mysql.ts'
 import { MasterLink } from './link.ts'
+import { findFork, saveDivergent } from './rejoin.ts'
 import { defaultSlaveLog, openSlaveLog } from './slave-log.ts'
 import { readSnapshotFile } from './snapshot-file.ts'
 import { SnapshotLoader } from './snapshot-loader.ts'
@@ -43,6 +45,12 @@ export interface SlaveOptions {
   onFatal?(err: unknown): void
   /** A snapshot file (`ddb snapshot --out`) to load into an empty store before following the master. */
   fromSnapshot?: string
+  /**
+   * An old master rejoining (`--rejoin`): it may take a master's store, and where its log
+   * and its new master's part, its own entries are saved to a file and set aside, its store
+   * rebuilt by snapshot when it holds any of them.
+   */
+  rejoin?: boolean
   /** The slave's own log file; default beside a SQLite store, else ddb-slave-log.sqlite (see defaultSlaveLog). */
   log?: string
   logSync?: LogSync
@@ -96,6 +104,7 @@ export class Slave {
         logId: this.#applier.state.logId,
         hash: this.log.hashAt(this.#applier.position),
         epoch: this.log.epoch,
+        ...(this.log.rebuildPending ? { rebuild: true } : {}),
         listen: this.#advertised,
         ...(this.#loader.resume ? { snapshot: this.#loader.resume } : {}),
       }),
@@ -108,6 +117,7 @@ export class Slave {
         this.#loader.detached()
       },
       snapshot: (m) => this.#loader.receive(m),
+      refused: (err) => this.#rejoin(err),
       busy: () => this.#applier.busy,
       tick: () => {
         this.#applier.ack()
@@ -116,6 +126,11 @@ export class Slave {
     })
     this.#applier = applier(this.#link)
     this.#loader = loader
+    if (options.rejoin) {
+      this.#applier.forked = (offset) => this.#setAside(offset)
+      // What a master's store holds past its log (a crash between the two commits) cannot be compared: rebuilt.
+      if (this.#applier.state.offset > log.lastOffset() && !log.rebuildPending) log.markRebuild()
+    }
   }
 
   /**
@@ -127,7 +142,7 @@ export class Slave {
     const storeFile = sqlitePath(options.db)
     const logPath = options.log ?? defaultSlaveLog(storeFile)
     const created = newFiles([storeFile, logPath])
-    const claim = nodeClaim('slave', hostname(), options.onFatal)
+    const claim = { ...nodeClaim('slave', hostname(), options.onFatal), rejoin: options.rejoin === true }
     let store: Store | null = null
     let log: ReplicationLog | null = null
     try {
@@ -335,6 +350,60 @@ export class Slave {
     } finally {
       await snapshot.close()
     }
+  }
+
+  /**
+   * --rejoin, the master refused this node because their histories part (LOG_FORK, or this
+   * node is ahead): finds where, saves this node's entries after it to a file, and sets them
+   * aside; a store that holds any of them is rebuilt by snapshot. True when something
+   * changed and the link should attach again at once.
+   */
+  async #rejoin(err: DdbError): Promise<boolean> {
+    if (!this.#options.rejoin || (err.code !== 'LOG_FORK' && err.code !== 'SLAVE_AHEAD')) return false
+    if (this.log.rebuildPending) return false
+    const client = await Client.connect(this.#link.master, this.#options.secret)
+    try {
+      const fork = await findFork(this.log, client)
+      const file = saveDivergent(this.log, {
+        fork,
+        master: this.#link.address,
+        masterEpoch: client.epoch,
+        slaveId: this.#id,
+      })
+      const rebuild = this.#applier.state.offset > fork || fork < this.log.start
+      if (fork >= this.log.start) this.log.truncateAfter(fork)
+      if (rebuild) this.log.markRebuild()
+      this.#options.logger.warn(
+        "rejoining: this node's history parts from its master's; its own entries are set aside",
+        {
+          master: this.#link.address,
+          fork,
+          file: file ?? 'none (no entries past the fork)',
+          rebuild: rebuild ? 'by snapshot' : 'no',
+        },
+      )
+      return true
+    } finally {
+      client.close()
+    }
+  }
+
+  /** --rejoin, mid-stream: the master's entry at `offset` differs from the log's, which the store does not hold yet. */
+  #setAside(offset: number): boolean {
+    if (offset <= this.#applier.state.offset) return false // the store holds it: only a rebuild helps (restart)
+    const file = saveDivergent(this.log, {
+      fork: offset - 1,
+      master: this.#link.address,
+      masterEpoch: this.log.epoch,
+      slaveId: this.#id,
+    })
+    this.log.truncateAfter(offset - 1)
+    this.#options.logger.warn("rejoining: this node's log entries its master never had are set aside", {
+      master: this.#link.address,
+      fork: offset - 1,
+      file,
+    })
+    return true
   }
 
   /**

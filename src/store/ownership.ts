@@ -7,6 +7,8 @@ export interface NodeClaim {
   owner: string
   /** Called if the store's lock is lost while the node runs (MySQL: the server restarted and another node took it). */
   onLost?(err: DdbError): void
+  /** A slave that may take a master's store: an old master rejoining (`ddb slave --rejoin`). */
+  rejoin?: boolean
 }
 
 /** The claim a node makes: its role, its process and host, when it started. */
@@ -31,9 +33,9 @@ export function storeInUse(displayUrl: string, owner: string | null): DdbError {
  * A master may take over a slave's store (a promoted replica).
  */
 export function checkRole(displayUrl: string, recorded: string | null, claim: NodeClaim): void {
-  if (recorded === 'master' && claim.role === 'slave') {
+  if (recorded === 'master' && claim.role === 'slave' && !claim.rejoin) {
     throw new DdbError('STORE_IS_MASTERS', `open ${displayUrl}: this is a master's store, not a slave's`, {
-      hint: "a slave needs a store of its own: give it another --db (an empty one, or a copy of the master's)",
+      hint: "a slave needs a store of its own: give it another --db (an empty one, or a copy of the master's); an old master rejoining its new master takes --rejoin",
     })
   }
 }

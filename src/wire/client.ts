@@ -96,6 +96,13 @@ export class Client {
   }
 
   /** Asks the master to remove its log's entries before `before`; resolves with where the log starts now. */
+  /** The master's log's hashes of the entries at `offsets` (null where it holds none, or has not published it). */
+  async logHashes(offsets: number[]): Promise<Array<string | null>> {
+    const m = await this.#request({ type: 'log-hashes', id: this.#nextId++, offsets })
+    if (m.type !== 'log-hashes-result') throw new DdbError('PROTOCOL', `expected log-hashes-result, got ${m.type}`)
+    return m.hashes
+  }
+
   /** Tells a master that a master of `epoch` exists (a slave found it behind): it is fenced if its own is lower. */
   async fence(epoch: number, by: string): Promise<void> {
     const m = await this.#request({ type: 'fence', id: this.#nextId++, epoch, by })

@@ -3,7 +3,7 @@
  *
  *   server → peer    greeting { protocol, role, nonce }      (the server speaks first)
  *   peer   → server  hello    { protocol, peer, auth, … }    (auth proves the shared secret)
- *   server → peer    welcome  { role, logId, offset, dialect } or error { id: null } and close
+ *   server → peer    welcome  { role, logId, offset, dialect, sync, epoch } or error { id: null } and close
  *
  * After the welcome the connection belongs to its owner: a slave's stream, a
  * client's requests. Messages that arrive right behind the welcome go to the
@@ -31,6 +31,8 @@ export interface Accepted {
   dialect?: 'mysql' | 'sqlite'
   /** To a slave: writes wait for its acks, so it acks each batch at once. */
   sync?: boolean
+  /** The node's epoch (a master's, or the highest a slave has seen). */
+  epoch?: number
   onMessage(m: Message): void
   onClose(reason: string | null): void
   /** Called once the welcome is on its way (a slave's stream may start). */
@@ -115,7 +117,7 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
     peer.maxFrameBytes = MAX_FRAME_BYTES
     onMessage = (msg) => accepted.onMessage(msg)
     onClose = (reason) => accepted.onClose(reason)
-    const { logId, offset, dialect, sync } = accepted
+    const { logId, offset, dialect, sync, epoch } = accepted
     void peer
       .send({
         type: 'welcome',
@@ -124,6 +126,7 @@ export function greet(socket: net.Socket, options: GreetOptions): Peer {
         offset,
         ...(dialect ? { dialect } : {}),
         ...(sync ? { sync } : {}),
+        ...(epoch ? { epoch } : {}),
       })
       .catch(() => {})
     accepted.start?.()

@@ -33,6 +33,8 @@ export type Message =
       hash?: string | null
       /** The highest master epoch it has seen: a master of a lower one is fenced (stops taking writes). */
       epoch?: number
+      /** Its store holds entries the master never had (a rejoining old master): a snapshot first, whatever the position. */
+      rebuild?: boolean
       listen: string | null
       /** The snapshot this slave was loading when its connection ended, to go on with where it stands. */
       snapshot?: SnapshotResume
@@ -117,6 +119,9 @@ export type Message =
   /** client → master: a master of `epoch` exists (`by` saw it): one of a lower epoch is fenced. */
   | { type: 'fence'; id: number; epoch: number; by: string }
   | { type: 'fenced'; id: number; epoch: number }
+  /** client → master: its log's hashes of the entries at `offsets` (null: not held, or not published): a rejoining node finds where they forked. */
+  | { type: 'log-hashes'; id: number; offsets: number[] }
+  | { type: 'log-hashes-result'; id: number; hashes: Array<string | null> }
   /** client → slave (`ddb promote`): become the master, in place, at the next epoch. */
   | { type: 'promote'; id: number }
   /** slave → client: it is the master now, at `epoch`, its log ending at `offset`. */
