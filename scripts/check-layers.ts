@@ -1,7 +1,7 @@
 /**
  * Fails when a module imports one of a layer above it. The layers, from the top:
  *
- *   bin → cli → front (ddb port, MySQL, HTTP, prompt) → node → master | slave → store → log | wire | sql → base
+ *   bin → cli → front (ddb port, MySQL, HTTP, prompt) → node → master | slave → stream | store → log | wire | sql → base
  *
  * Each layer lists what it may import below; a layer's own modules import each
  * other freely. Tests (*.test.ts) may import anything. Run: bun scripts/check-layers.ts
@@ -21,11 +21,12 @@ const ALLOWED: Record<string, string[]> = {
   log: [BASE],
   wire: [BASE],
   store: [BASE, 'sql'],
-  master: [BASE, 'sql', 'log', 'wire', 'store'],
-  slave: [BASE, 'sql', 'log', 'wire', 'store'],
-  node: [BASE, 'sql', 'wire', 'store', 'master', 'slave'],
+  stream: [BASE, 'log', 'wire'],
+  master: [BASE, 'sql', 'log', 'wire', 'store', 'stream'],
+  slave: [BASE, 'sql', 'log', 'wire', 'store', 'stream'],
+  node: [BASE, 'sql', 'wire', 'store', 'stream', 'master', 'slave'],
   front: [BASE, 'sql', 'wire', 'node'],
-  cli: [BASE, 'sql', 'log', 'wire', 'store', 'master', 'slave', 'node', 'front'],
+  cli: [BASE, 'sql', 'log', 'wire', 'store', 'stream', 'master', 'slave', 'node', 'front'],
   bin: ['cli'],
 }
 

@@ -104,7 +104,7 @@ export async function startDdbPort(options: DdbPortOptions): Promise<DdbPort> {
 /** A slave goes to the node's replica streaming (master only); a client gets a Session. */
 function accept(node: NodeApi, peer: Peer, hello: Hello): Accepted {
   if (hello.peer === 'slave') {
-    if (!node.attachReplica) {
+    if (!node.attachReplica || (hello.masterOnly && node.role !== 'master')) {
       throw new DdbError('NOT_MASTER', 'this node is a slave; slaves attach to the master', {
         hint: 'point --master at the master',
       })

@@ -8,6 +8,8 @@ import { openStore, sqlitePath } from '../store/open-store.ts'
 import { nodeClaim } from '../store/ownership.ts'
 import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
+import { checkHello } from '../stream/check-hello.ts'
+import { ReplicaSession } from '../stream/replica-session.ts'
 import type { ChecksumResult, NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 import { ClientTransaction } from './client-transaction.ts'
@@ -15,7 +17,6 @@ import { LogPins } from './log-pins.ts'
 import { type PruneResult, Pruner } from './pruner.ts'
 import { recover } from './recovery.ts'
 import { ReplicaRoster } from './replica-roster.ts'
-import { ReplicaSession } from './replica-session.ts'
 import { KEEP_EVERYTHING, type RetentionPolicy } from './retention.ts'
 import { Snapshots } from './snapshots.ts'
 import { ASYNCHRONOUS, SyncAcks, type SyncPolicy } from './sync-acks.ts'
@@ -263,36 +264,7 @@ export class Master {
         hint: 'point the slave at the new master',
       })
     const published = this.#writer.published.current
-    if (hello.logId !== null && hello.logId !== this.log.id) {
-      throw new DdbError(
-        'LOG_MISMATCH',
-        `slave ${hello.slaveId} holds entries of log ${hello.logId}, but this master's log is ${this.log.id}`,
-        {
-          hint: "rebuild the slave from an empty store (or a copy of the master's), or point it at its own master",
-        },
-      )
-    }
-    // A rebuild (a rejoining old master) takes a snapshot whatever its position: its entries are not compared.
-    const rebuild = hello.rebuild === true
-    if (!rebuild && (hello.position > published || (hello.logId === null && hello.position !== 0))) {
-      throw new DdbError(
-        'SLAVE_AHEAD',
-        `slave ${hello.slaveId} is at offset ${hello.position}, but this master's log ends at ${published}`,
-        {
-          hint: 'the slave belongs to another history: an old master rejoining takes --rejoin; else rebuild it from an empty store',
-        },
-      )
-    }
-    const hash = hello.hash && !rebuild ? this.log.hashAt(hello.position) : null
-    if (hash && hash !== hello.hash) {
-      throw new DdbError(
-        'LOG_FORK',
-        `slave ${hello.slaveId}'s entry ${hello.position} differs from this master's (their logs forked at or before it)`,
-        {
-          hint: 'the slave holds entries this master never had: restart it with --rejoin (they are saved to a file, and it rebuilds from this master)',
-        },
-      )
-    }
+    checkHello(this.log, published, hello)
     this.#replicas.session(hello.slaveId)?.close('replaced by a new connection from the same slave')
     // A slave before the log's start (a new one of a master that adopted its data, or one away past retention) gets a snapshot first.
     const needsSnapshot = hello.position < this.log.start || hello.snapshotOnly === true || hello.rebuild === true

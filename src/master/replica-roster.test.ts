@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ReplicationLog } from '../log/replication-log.ts'
 import { createLogger } from '../logger.ts'
+import type { ReplicaSession } from '../stream/replica-session.ts'
 import { ReplicaRoster } from './replica-roster.ts'
-import type { ReplicaSession } from './replica-session.ts'
 
 const dirs: string[] = []
 afterEach(() => {

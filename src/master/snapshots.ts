@@ -5,20 +5,13 @@ import type { Logger } from '../logger.ts'
 import type { StoreSnapshot } from '../snapshot.ts'
 import { hasDdl } from '../store/apply.ts'
 import type { Store } from '../store/store.ts'
+import type { OpenSnapshot } from '../stream/replica-session.ts'
 import type { Writer } from './writer.ts'
 
 /** Tries at opening a snapshot whose schema a DDL changed while it was read (MySQL), before giving up. */
 const OPEN_ATTEMPTS = 5
 
 /** A snapshot being sent, and how long opening it held the writer. */
-export interface OpenSnapshot {
-  id: string
-  snapshot: StoreSnapshot
-  /** True when it is one a slave was loading before its connection ended (it goes on where it stopped). */
-  resumed: boolean
-  /** The SQL its store speaks. */
-  dialect: 'mysql' | 'sqlite'
-}
 
 interface Held {
   snapshot: StoreSnapshot

@@ -64,9 +64,8 @@ export class PromotableNode implements NodeApi {
     return node.role === 'master' ? (db) => node.beginTransaction(db) : undefined
   }
 
-  get attachReplica(): ((peer: Peer, hello: SlaveHello) => ReplicaHandler) | undefined {
-    const node = this.#node
-    return node.role === 'master' ? (peer, hello) => node.attachReplica(peer, hello) : undefined
+  attachReplica(peer: Peer, hello: SlaveHello): ReplicaHandler {
+    return this.#node.attachReplica(peer, hello)
   }
 
   get forgetReplica(): ((id: string) => void) | undefined {

@@ -55,6 +55,12 @@ export interface Upstream {
 export class Applier {
   /** The store's offset: what reads may wait for (read-your-writes). */
   readonly applied: OffsetWatch
+  /** The log's newest offset: what this slave's own slaves may be streamed (a cascade). */
+  readonly logged: OffsetWatch
+  /** The entries last written to the log, for this slave's live slaves (see loggedAfter). */
+  #lastLogged: Entry[] = []
+  /** Called when the log starts afresh (a snapshot's takeover): this slave's own slaves must attach again. */
+  logReset: (() => void) | null = null
   readonly #store: Store
   /** The slave's own log: every entry the store holds, so the slave can be promoted, or serve others. */
   readonly #log: ReplicationLog
@@ -104,6 +110,7 @@ export class Applier {
     this.#logger = logger
     this.#upstream = upstream
     this.applied = new OffsetWatch(state.offset)
+    this.logged = new OffsetWatch(log.lastOffset())
     this.#next = this.position + 1
     this.#chain = log.hashAt(this.position)
     this.#masterOffset = state.offset
@@ -115,6 +122,11 @@ export class Applier {
    * the store does not hold: true once the log's entries from there were saved and removed.
    */
   forked: ((offset: number) => boolean) | null = null
+
+  /** The history this slave follows: its store's log id, or, before it holds an entry, its master's (null: not heard yet). */
+  get logId(): string | null {
+    return this.#state.logId ?? (this.#masterLogId || null)
+  }
 
   /** What the store holds: its offset and the log its entries came from. */
   get state(): StoreState {
@@ -227,6 +239,9 @@ export class Applier {
    */
   tookOver(state: StoreState, at: SnapshotPoint): void {
     this.#log.reset(state.logId ?? this.#masterLogId, state.offset, at.hash, at.epoch)
+    this.#lastLogged = []
+    this.logged.publish(state.offset)
+    this.logReset?.()
     this.#setState(state)
     this.#resume()
     this.#inDoubt = state.offset + 1
@@ -312,6 +327,7 @@ export class Applier {
   async close(): Promise<void> {
     if (this.#ackTimer) clearTimeout(this.#ackTimer)
     this.applied.close()
+    this.logged.close()
     await this.#applying
   }
 
@@ -408,6 +424,14 @@ export class Applier {
       if (err instanceof ForkError) throw err
       throw new DdbError('LOG_WRITE', `the slave's log: ${(err as Error).message}`, { cause: err })
     }
+    if (unlogged.length === 0) return
+    this.#lastLogged = unlogged
+    this.logged.publish(this.#log.lastOffset())
+  }
+
+  /** The batch just logged, if it starts right after `offset` (a cascade's live slaves get it from memory). */
+  loggedAfter(offset: number): Entry[] | null {
+    return this.#lastLogged[0]?.offset === offset + 1 ? this.#lastLogged : null
   }
 
   /** Applies entries in order (see applyEntries); a MySQL master's translated for a SQLite store first. */

@@ -11,8 +11,11 @@ import { openStore, sqlitePath } from '../store/open-store.ts'
 import { nodeClaim } from '../store/ownership.ts'
 import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
+import { checkHello } from '../stream/check-hello.ts'
+import { ReplicaSession } from '../stream/replica-session.ts'
 import { Client } from '../wire/client.ts'
-import type { ChecksumResult, NodeStatus, ReplicationFilters } from '../wire/messages.ts'
+import type { ChecksumResult, NodeStatus, ReplicationFilters, SlaveHello } from '../wire/messages.ts'
+import type { Peer } from '../wire/peer.ts'
 import { Applier } from './applier.ts'
 import { NO_FILTERS } from './filter.ts'
 import { WriteForwarder } from './forwarder.ts'
@@ -81,6 +84,8 @@ export class Slave {
   #closed = false
   /** Releases a checksum's hold on applying if its client never came back for step 2. */
   #holdTimer: ReturnType<typeof setTimeout> | null = null
+  /** The slaves that follow this one (a cascade), by id. */
+  readonly #downstream = new Map<string, ReplicaSession>()
 
   private constructor(
     store: Store,
@@ -105,6 +110,7 @@ export class Slave {
         hash: this.log.hashAt(this.#applier.position),
         epoch: this.log.epoch,
         ...(this.log.rebuildPending ? { rebuild: true } : {}),
+        ...(options.masters.length > 1 ? { masterOnly: true } : {}),
         listen: this.#advertised,
         ...(this.#loader.resume ? { snapshot: this.#loader.resume } : {}),
       }),
@@ -126,6 +132,7 @@ export class Slave {
     })
     this.#applier = applier(this.#link)
     this.#loader = loader
+    this.#applier.logReset = () => this.#dropDownstream("this slave's log starts afresh")
     if (options.rejoin) {
       this.#applier.forked = (offset) => this.#setAside(offset)
       // What a master's store holds past its log (a crash between the two commits) cannot be compared: rebuilt.
@@ -285,8 +292,7 @@ export class Slave {
   }
 
   position(): { logId: string | null; offset: number; epoch: number } {
-    const { logId, offset } = this.#applier.state
-    return { logId, offset, epoch: this.log.epoch }
+    return { logId: this.#applier.logId, offset: this.#applier.state.offset, epoch: this.log.epoch }
   }
 
   /** Lag is null (unknown) while disconnected or stopped: what this slave last heard of the master is stale then. */
@@ -312,6 +318,8 @@ export class Slave {
       filters: { replicateDb: [...this.#filters.replicateDb], ignoreDb: [...this.#filters.ignoreDb] },
       snapshot: this.#loader.status,
       log: { path: this.log.path, id: this.log.id, start: this.log.start, offset: this.log.lastOffset() },
+      epoch: this.log.epoch,
+      replicas: [...this.#downstream.values()].map((s) => s.status()),
     }
   }
 
@@ -373,6 +381,7 @@ export class Slave {
       const rebuild = this.#applier.state.offset > fork || fork < this.log.start
       if (fork >= this.log.start) this.log.truncateAfter(fork)
       if (rebuild) this.log.markRebuild()
+      this.#logTruncated()
       this.#options.logger.warn(
         "rejoining: this node's history parts from its master's; its own entries are set aside",
         {
@@ -398,12 +407,72 @@ export class Slave {
       slaveId: this.#id,
     })
     this.log.truncateAfter(offset - 1)
+    this.#logTruncated()
     this.#options.logger.warn("rejoining: this node's log entries its master never had are set aside", {
       master: this.#link.address,
       fork: offset - 1,
       file,
     })
     return true
+  }
+
+  /** Entries left the log's end (a rejoin): what this slave's own slaves were sent may not be its history any more. */
+  #logTruncated(): void {
+    this.#applier.logged.publish(this.log.lastOffset())
+    this.#dropDownstream("this slave's log was cut back to where it and its master agree")
+  }
+
+  #dropDownstream(reason: string): void {
+    for (const s of this.#downstream.values()) s.close(reason)
+    this.#downstream.clear()
+  }
+
+  /**
+   * A slave of this slave (a cascade) attaches: it is streamed this slave's log, entry for
+   * entry as the master's (same offsets, hashes, checksums), as far as this slave has logged.
+   * Refused when it needs a snapshot (a slave cannot send one), has seen a newer epoch than
+   * this slave follows, or is this slave itself.
+   */
+  attachReplica(peer: Peer, hello: SlaveHello): ReplicaSession {
+    if (hello.slaveId === this.#id) throw new DdbError('USAGE', `slave ${this.#id} cannot follow itself`)
+    if (this.#applier.logId === null)
+      throw new DdbError('NOT_READY', 'this slave has not reached its master yet: it has no log to stream', {
+        hint: 'it is retried by itself',
+      })
+    if (hello.snapshotOnly || hello.rebuild || hello.position < this.log.start)
+      throw new DdbError(
+        'NEEDS_SNAPSHOT',
+        `slave ${hello.slaveId} needs a snapshot (its position ${hello.position} is before this slave's log, which starts after ${this.log.start}), and a slave does not send snapshots`,
+        { hint: 'bootstrap it from the master, then point it here' },
+      )
+    if ((hello.epoch ?? 1) > this.log.epoch)
+      throw new DdbError(
+        'FENCED',
+        `slave ${hello.slaveId} has seen epoch ${hello.epoch}, but this slave follows a master of epoch ${this.log.epoch}`,
+        { hint: 'point it at the newest master' },
+      )
+    checkHello(this.log, this.#applier.logged.current, hello, 'slave')
+    this.#downstream.get(hello.slaveId)?.close('replaced by a new connection from the same slave')
+    const feed = { published: this.#applier.logged, publishedAfter: (o: number) => this.#applier.loggedAfter(o) }
+    const session = new ReplicaSession(
+      peer,
+      hello,
+      this.log,
+      feed,
+      this.#options.logger.child({ component: 'streamer' }),
+      {
+        closed: (s) => {
+          if (this.#downstream.get(s.id) === s) this.#downstream.delete(s.id)
+        },
+      },
+    )
+    this.#downstream.set(hello.slaveId, session)
+    this.#options.logger.info('slave attached', {
+      slave: hello.slaveId,
+      position: hello.position,
+      offset: feed.published.current,
+    })
+    return session
   }
 
   /**

@@ -218,6 +218,7 @@ const MESSAGES: Record<MessageType, Check> = {
       hash: optional(strOrNull),
       epoch: optional(uint),
       rebuild: optional(bool),
+      masterOnly: optional(bool),
       listen: strOrNull,
       snapshot: optional(snapshotResume),
       snapshotOnly: optional(bool),

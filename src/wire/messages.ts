@@ -35,6 +35,8 @@ export type Message =
       epoch?: number
       /** Its store holds entries the master never had (a rejoining old master): a snapshot first, whatever the position. */
       rebuild?: boolean
+      /** It follows a master only (it was given several nodes): a slave refuses it rather than stream its log (a cascade). */
+      masterOnly?: boolean
       listen: string | null
       /** The snapshot this slave was loading when its connection ended, to go on with where it stands. */
       snapshot?: SnapshotResume
@@ -252,6 +254,10 @@ export type NodeStatus =
       snapshot?: SnapshotLoadStatus | null
       /** The slave's own log (its copy of the master's): its file, id, start and newest offset; absent from older slaves. */
       log?: { path: string; id: string; start: number; offset: number }
+      /** The highest master epoch it has followed; absent from older slaves. */
+      epoch?: number
+      /** The slaves that follow this one (a cascade); absent from older slaves. */
+      replicas?: ReplicaStatus[]
     }
 
 /** Where a slave's load of a snapshot stands. */

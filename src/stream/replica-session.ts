@@ -10,12 +10,36 @@ import { DdbError, formatError } from '../errors.ts'
 import type { ReplicationLog } from '../log/replication-log.ts'
 import { LogThrottle } from '../log-throttle.ts'
 import type { Logger } from '../logger.ts'
+import type { OffsetWatch } from '../offset-watch.ts'
+import type { StoreSnapshot } from '../snapshot.ts'
 import { chunkChecksum } from '../snapshot.ts'
 import { encodeFrame } from '../wire/frames.ts'
 import type { Message, ReplicaStatus, SlaveHello, SnapshotResume } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
-import type { Snapshots } from './snapshots.ts'
-import type { Writer } from './writer.ts'
+
+/** Where a node's log grows: what may be streamed (a master's published offset, a slave's logged one). */
+export interface LogFeed {
+  readonly published: OffsetWatch
+  /** The batch just published, if it starts right after `offset`: live slaves get it from memory. */
+  publishedAfter(offset: number): Entry[] | null
+}
+
+/** A consistent read of the node's store, for a slave whose position is before the log's start. */
+export interface OpenSnapshot {
+  id: string
+  snapshot: StoreSnapshot
+  /** True when it is one a slave was loading before its connection ended (it goes on where it stopped). */
+  resumed: boolean
+  /** The SQL its store speaks. */
+  dialect: 'mysql' | 'sqlite'
+}
+
+/** The master's snapshots (master/snapshots.ts), as a session sends one. */
+export interface SnapshotSource {
+  open(slave: string, resumeId: string | undefined): Promise<OpenSnapshot>
+  /** Lets go of snapshot `id`; `done`: the slave took it over, so it need not be kept for a resume. */
+  release(id: string, done: boolean): void
+}
 
 /** Chunks of a snapshot sent between two full garbage collections. */
 const GC_EVERY_CHUNKS = 100
@@ -23,7 +47,7 @@ const GC_EVERY_CHUNKS = 100
 /** Stream failures logged per slave and reason once a minute: a slave retrying past a corrupt entry does not flood the log. */
 const streamFailures = new LogThrottle()
 
-/** What the master hears of a session: its connection ended; it acknowledged. */
+/** What the node hears of a session: its connection ended; it acknowledged. */
 export interface SessionHooks {
   closed?(session: ReplicaSession): void
   acked?(): void
@@ -48,26 +72,26 @@ export class ReplicaSession {
   /** The last offset sent to the slave. */
   #sent = 0
   readonly #log: ReplicationLog
-  readonly #writer: Writer
+  readonly #writer: LogFeed
   readonly #logger: Logger
   /** Set when the slave's position is before the log's start: it gets a snapshot first. */
-  readonly #snapshots: Snapshots | null
+  readonly #snapshots: SnapshotSource | null
   /** Where the slave's load of a snapshot stood, as its hello said. */
   readonly #resume: SnapshotResume | null
   /** The snapshot being sent: its offset, and rows sent of about how many. */
   #snapshot: { offset: number; rowsSent: number; rowsEstimate: number } | null = null
   /** A snapshot sent whole, kept open until the slave acks that it took it over. */
-  #sentSnapshot: { id: string; offset: number; snapshots: Snapshots } | null = null
+  #sentSnapshot: { id: string; offset: number; snapshots: SnapshotSource } | null = null
   readonly #hooks: SessionHooks
 
   constructor(
     peer: Peer,
     hello: SlaveHello,
     log: ReplicationLog,
-    writer: Writer,
+    writer: LogFeed,
     logger: Logger,
     hooks: SessionHooks = {},
-    snapshots: Snapshots | null = null,
+    snapshots: SnapshotSource | null = null,
   ) {
     this.#peer = peer
     this.id = hello.slaveId
@@ -145,7 +169,7 @@ export class ReplicaSession {
    * waits for the socket to drain, so the master holds one chunk at a time. Resolves with
    * the snapshot's offset (entries follow from the next one), or null if the connection ended.
    */
-  async #sendSnapshot(peer: Peer, snapshots: Snapshots): Promise<number | null> {
+  async #sendSnapshot(peer: Peer, snapshots: SnapshotSource): Promise<number | null> {
     const { id, snapshot, resumed, dialect } = await snapshots.open(this.id, this.#resume?.id)
     const resume = resumed ? this.#resume : null
     const tables = snapshot.schema.tables
