@@ -22,6 +22,7 @@ import { measureMemory } from './memory.ts'
 import { READ_ROWS, READS, WRITES } from './mysql-load.ts'
 import { buildDdb } from './nodes.ts'
 import { count, progress } from './progress.ts'
+import { measurePromote } from './promote.ts'
 import {
   environment,
   renderCpuTable,
@@ -191,6 +192,8 @@ async function main(args: string[], resources: Resources): Promise<number> {
         middle: await tail(['--from', String(s.historyEntries / 2), '-n', '1']),
         end: await tail(['--from', String(s.historyEntries - 10)]),
       },
+      // 7. Failover: `ddb promote` to the first accepted write.
+      promote: await measurePromote(binary, dir, s.tailRuns),
     },
     s,
   )
