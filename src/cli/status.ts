@@ -82,7 +82,9 @@ export function formatStatus(s: NodeStatus): string {
       `store      ${s.store}`,
       ...(s.log ? [`log        ${s.log.path} (entries ${s.log.start + 1}..${s.log.offset} of ${s.log.id})`] : []),
       ...(s.epoch ? [`epoch      ${s.epoch}`] : []),
-      ...(s.replicas?.length ? [`slaves     ${s.replicas.map((r) => `${r.id} at ${r.applied}`).join(', ')} (cascade)`] : []),
+      ...(s.replicas?.length
+        ? [`slaves     ${s.replicas.map((r) => `${r.id} at ${r.applied}`).join(', ')} (cascade)`]
+        : []),
       ...(s.filters?.replicateDb.length ? [`replicate  ${s.filters.replicateDb.join(', ')}`] : []),
       ...(s.filters?.ignoreDb.length ? [`ignore     ${s.filters.ignoreDb.join(', ')}`] : []),
       ...(s.snapshot ? [`snapshot   ${snapshotProgress(s.snapshot)}`] : []),
