@@ -103,5 +103,53 @@ for (const kind of BACKEND_KINDS) {
         await backend.close()
       }
     })
+
+    test('a slave ahead of the one promoted with --force (the promote named what it would lose) sets its entries aside and bootstraps from the new master', async () => {
+      const backend = createBackend(kind)
+      const nodes: DdbNode[] = []
+      const track = (n: DdbNode) => {
+        nodes.push(n)
+        return n
+      }
+      try {
+        const ports = [await freePort(), await freePort(), await freePort()]
+        const [m, a, b] = ports.map((p) => `127.0.0.1:${p}`) as [string, string, string]
+        const all = `${m},${a},${b}`
+        const stores = [await backend.newStore(), await backend.newStore(), await backend.newStore()]
+        const master = track(await startMaster(stores[0]!, join(backend.dir, 'log.sqlite'), { listen: m }))
+        let behind = track(await startSlave(all, stores[1]!, { listen: a, args: ['--id', 'behind'] }))
+        const ahead = track(await startSlave(all, stores[2]!, { listen: b, args: ['--id', 'ahead'] }))
+        await write(master, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
+        let last = await write(master, 'INSERT INTO t (id) VALUES (1)')
+        await waitApplied(behind, last)
+        await behind.stop()
+        for (let id = 2; id <= 4; id++) last = await write(master, `INSERT INTO t (id) VALUES (${id})`)
+        await waitApplied(ahead, last)
+        await master.kill9()
+        behind = track(await startSlave(all, stores[1]!, { listen: a, args: ['--id', 'behind'] }))
+
+        const refused = await runDdb(['promote', '--to', a, '--peers', all])
+        expect(refused.code).toBe(1)
+        expect(refused.stderr).toContain(`slave ${b} holds entries up to ${last}`)
+        expect(refused.stderr).toContain('3 would be lost')
+        const forced = await runDdb(['promote', '--to', a, '--peers', all, '--force'])
+        expect(forced.code, forced.stderr).toBe(0)
+        expect(forced.stderr).toContain('warning (--force)')
+
+        let head = 0
+        for (let id = 10; id <= 14; id++) head = await write(behind, `INSERT INTO t (id) VALUES (${id})`)
+        await waitApplied(ahead, head, 60_000)
+        expect(await rows(ahead)).toEqual([1, 10, 11, 12, 13, 14])
+        expect(ahead.log()).toContain("rejoining: this node's history parts from its master's")
+        const status = await statusOf(ahead)
+        expect(status.role === 'slave' && status.error).toBeNull()
+        const aheadLog = status.role === 'slave' ? status.log!.path : ''
+        const files = readdirSync(dirname(aheadLog)).filter((f) => f.startsWith(`${basename(aheadLog)}-divergent-`))
+        expect(files).toHaveLength(1)
+      } finally {
+        for (const n of nodes.reverse()) await n[Symbol.asyncDispose]()
+        await backend.close()
+      }
+    })
   })
 }

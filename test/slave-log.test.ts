@@ -88,6 +88,31 @@ for (const kind of BACKEND_KINDS) {
   })
 }
 
+describe("a slave's own log is pruned", () => {
+  test('by its --retain-entries, and by hand with ddb log prune --to SLAVE; it follows on, and its slave-of-slave holds what it lacks', async () => {
+    await using cluster = await withCluster({ store: 'sqlite', slaves: 1, slaveArgs: ['--retain-entries', '5'] })
+    const { master, slave } = cluster
+    await write(master, 'CREATE TABLE t (id INTEGER PRIMARY KEY)')
+    let last = 0
+    for (let i = 1; i <= 30; i++) last = await write(master, `INSERT INTO t (id) VALUES (${i})`)
+    await waitApplied(slave, last)
+    // Entries younger than 5 s are kept (the store may not hold them durably yet): the prune comes after.
+    await waitFor(async () => ((await slaveStatus(slave)).log?.start ?? 0) >= last - 5, {
+      timeoutMs: 20_000,
+      what: "the slave's log pruned to its newest 5 entries",
+    })
+    const status = await slaveStatus(slave)
+    expect(status.log!.offset).toBe(last)
+    expect((await allEntries(status.log!.path)).map((e) => e.offset)).toEqual([26, 27, 28, 29, 30].map((i) => i + 1))
+    const next = await write(master, 'INSERT INTO t (id) VALUES (31)')
+    await waitApplied(slave, next)
+    expect(await select(slave, 'SELECT count(*) AS n FROM t')).toEqual([{ n: 31 }])
+    const byHand = await runDdb(['log', 'prune', '--before', String(last - 2), '--to', slave.address])
+    expect(byHand.code, byHand.stderr).toBe(0)
+    expect(byHand.stdout).toContain(`the log starts after offset ${last - 3}`)
+  })
+})
+
 describe("a slave's log and its master's history", () => {
   test("a master whose history forked from the slave's is refused (LOG_FORK) and nothing of it applies", async () => {
     await using dir = await tempDir('ddb-fork-')

@@ -6,16 +6,16 @@ import { ownsTerminal } from '../front/shell.ts'
 import type { Logger } from '../logger.ts'
 import { TRANSACTION_IDLE_MS } from '../master/client-transaction.ts'
 import { Master } from '../master/master.ts'
-import type { RetentionPolicy } from '../master/retention.ts'
 import { SYNC_TIMEOUT_MS, type SyncPolicy } from '../master/sync-acks.ts'
 import { logOptions, logSync } from './log-flags.ts'
 import { mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
-import { choice, count, duration, enabled, lookup, namingDb, type Setting, size } from './settings.ts'
+import { type RetentionFlags, retentionFields, retentionOptions, retentionPolicy } from './retention-flags.ts'
+import { choice, count, enabled, lookup, namingDb } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
-interface MasterFlags {
+interface MasterFlags extends RetentionFlags {
   db?: string
   log?: string
   listen?: string
@@ -26,10 +26,6 @@ interface MasterFlags {
   mysqlPassword?: string
   http?: string
   transactionTimeout?: string
-  retainEntries?: string
-  retainTime?: string
-  retainBytes?: string
-  replicaTimeout?: string
   syncReplicas?: string
   syncTimeout?: string
   syncFallback?: string
@@ -56,19 +52,6 @@ export function registerMaster(program: Command, logger: Logger): void {
       '--transaction-timeout <ms>',
       `roll back a client transaction idle this long (env DDB_TRANSACTION_TIMEOUT; default ${TRANSACTION_IDLE_MS})`,
     )
-    .option('--retain-entries <n>', 'prune the log to its newest N entries (env DDB_RETAIN_ENTRIES; default keep all)')
-    .option(
-      '--retain-time <duration>',
-      'prune log entries older than this, e.g. 7d, 12h, 30m (env DDB_RETAIN_TIME; default keep all)',
-    )
-    .option(
-      '--retain-bytes <size>',
-      "prune the log's oldest entries to keep it under this size, e.g. 10GB, 512MB (env DDB_RETAIN_BYTES; default keep all)",
-    )
-    .option(
-      '--replica-timeout <duration>',
-      'a slave away this long stops holding the log back, and needs a snapshot to return (env DDB_REPLICA_TIMEOUT; default never)',
-    )
     .option(
       '--sync-replicas <k>',
       'answer a write only once K slaves have applied it (env DDB_SYNC_REPLICAS; default 0: asynchronous)',
@@ -82,7 +65,7 @@ export function registerMaster(program: Command, logger: Logger): void {
       'on that timeout: async (answer writes without waiting until enough slaves catch up) or block (keep writes waiting) (env DDB_SYNC_FALLBACK; default async)',
     )
     .option('--no-prompt', 'no SQL prompt, even on a terminal (env DDB_NO_PROMPT=1)')
-  mysqlOptions(command, DEFAULT_MASTER_MYSQL_LISTEN).action(async (flags: MasterFlags) => {
+  mysqlOptions(retentionOptions(command), DEFAULT_MASTER_MYSQL_LISTEN).action(async (flags: MasterFlags) => {
     const settings = portSettings(flags, { listen: DEFAULT_MASTER_LISTEN, mysqlListen: DEFAULT_MASTER_MYSQL_LISTEN })
     const nodeLogger = logger.child({ node: 'master' })
     const prompt = flags.prompt !== false && !enabled(undefined, '--no-prompt', 'DDB_NO_PROMPT') && ownsTerminal()
@@ -137,42 +120,6 @@ function syncPolicy(flags: MasterFlags): SyncPolicy {
     timeoutMs: count(timeout),
     fallback: choice(fallback, ['async', 'block'] as const),
   }
-}
-
-/** The retention flags, each from its flag or DDB_* variable ('' when not given). */
-function retentionSettings(flags: MasterFlags) {
-  return {
-    entries: lookup(flags.retainEntries, '--retain-entries', 'DDB_RETAIN_ENTRIES', ''),
-    timeMs: lookup(flags.retainTime, '--retain-time', 'DDB_RETAIN_TIME', ''),
-    bytes: lookup(flags.retainBytes, '--retain-bytes', 'DDB_RETAIN_BYTES', ''),
-    replicaTimeoutMs: lookup(flags.replicaTimeout, '--replica-timeout', 'DDB_REPLICA_TIMEOUT', ''),
-  }
-}
-
-/** The retention policy the flags give; none given: the log keeps everything. */
-function retentionPolicy(flags: MasterFlags): RetentionPolicy {
-  const s = retentionSettings(flags)
-  const given = <T>(setting: Setting, parse: (s: Setting) => T): T | null => (setting.text ? parse(setting) : null)
-  return {
-    entries: given(s.entries, count),
-    timeMs: given(s.timeMs, duration),
-    bytes: given(s.bytes, size),
-    replicaTimeoutMs: given(s.replicaTimeoutMs, duration),
-  }
-}
-
-/** The retention flags given, as the start line shows them (`--retain-time` → retainTime=7d). */
-function retentionFields(flags: MasterFlags): Record<string, string> {
-  const given = Object.values(retentionSettings(flags)).filter((s) => s.text !== '')
-  return Object.fromEntries(given.map((s) => [camel(s.name), s.text]))
-}
-
-/** `--retain-time` or `DDB_RETAIN_TIME` → retainTime. */
-function camel(name: string): string {
-  return name
-    .replace(/^--|^DDB_/, '')
-    .toLowerCase()
-    .replace(/[-_](.)/g, (_, c: string) => c.toUpperCase())
 }
 
 /** The master's prompt, until the master is stopped (the terminal is given back) or the user leaves it (the master runs on). */

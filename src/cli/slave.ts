@@ -8,10 +8,11 @@ import { defaultSlaveLog } from '../slave/slave-log.ts'
 import { logOptions, logSync } from './log-flags.ts'
 import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
+import { type RetentionFlags, retentionOptions, retentionPolicy } from './retention-flags.ts'
 import { enabled, hostPorts, lookup, namingDb, required, setting } from './settings.ts'
 import { untilStopped } from './signals.ts'
 
-interface SlaveFlags extends MysqlFlags {
+interface SlaveFlags extends MysqlFlags, RetentionFlags {
   master?: string
   db?: string
   listen?: string
@@ -80,7 +81,8 @@ export function registerSlave(program: Command, logger: Logger): void {
       '--from-snapshot <file>',
       'first load this snapshot file (ddb snapshot --out) into the empty store (env DDB_FROM_SNAPSHOT)',
     )
-  mysqlOptions(command, DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
+  mysqlOptions(retentionOptions(command), DEFAULT_SLAVE_MYSQL_LISTEN).action(async (flags: SlaveFlags) => {
+    const retention = retentionPolicy(flags)
     const masters = hostPorts(required(flags.master, '--master', 'DDB_MASTER'))
     const settings = portSettings(flags, { listen: DEFAULT_SLAVE_LISTEN, mysqlListen: DEFAULT_SLAVE_MYSQL_LISTEN })
     const nodeLogger = logger.child({ node: 'slave' })
@@ -102,12 +104,14 @@ export function registerSlave(program: Command, logger: Logger): void {
         fromSnapshot: setting(flags.fromSnapshot, 'DDB_FROM_SNAPSHOT', '') || undefined,
         log: setting(flags.log, 'DDB_LOG', '') || undefined,
         rejoin: enabled(flags.rejoin, '--rejoin', 'DDB_REJOIN'),
+        retention,
         logSync: logSync(flags.logSync),
       }),
     )
-    // `ddb promote` makes it the master in place: asynchronous, keeping every entry, until restarted as `ddb master`.
+    // `ddb promote` makes it the master in place: asynchronous, pruning as the slave did, until restarted as `ddb master`.
     const node = new PromotableNode(slave, {
       logger: nodeLogger,
+      retention,
       onFatal: (err) => {
         logger.error('node stopping: cannot go on', { error: formatError(err) })
         process.exit(1)

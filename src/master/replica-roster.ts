@@ -3,8 +3,8 @@ import type { ReplicaRecord, ReplicaRegistry } from '../log/replica-registry.ts'
 import { LogThrottle } from '../log-throttle.ts'
 import type { Logger } from '../logger.ts'
 import type { ReplicaSession } from '../stream/replica-session.ts'
+import type { ReplicaHold } from '../stream/retention.ts'
 import type { ReplicaStatus } from '../wire/messages.ts'
-import type { ReplicaHold } from './retention.ts'
 
 /** How often what the connected slaves acknowledged is written to the registry: at most once a second each, never per ack. */
 export const REGISTRY_SAVE_MS = 1_000

@@ -73,9 +73,8 @@ export class PromotableNode implements NodeApi {
     return node.role === 'master' ? (id) => node.forgetReplica(id) : undefined
   }
 
-  get pruneLog(): ((before: number) => Promise<{ start: number; removed: number }>) | undefined {
-    const node = this.#node
-    return node.role === 'master' ? (before) => node.pruneLog(before) : undefined
+  pruneLog(before: number): Promise<{ start: number; removed: number }> {
+    return this.#node.pruneLog(before)
   }
 
   get logHashes(): ((offsets: number[]) => Array<string | null>) | undefined {

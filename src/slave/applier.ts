@@ -392,17 +392,23 @@ export class Applier {
         }
         this.#setState(actual)
         if (err instanceof DivergenceError || err instanceof ApplyError || err instanceof WrongStoreError) {
-          this.#logThrough(batch, actual.offset) // the entries before the culprit did apply
+          try {
+            this.#logThrough(batch, actual.offset) // the entries before the culprit did apply
+          } catch {
+            // stopping anyway; the log is refilled from the master after a restart
+          }
           this.#stop(err)
         } else if (err instanceof ForkError) {
           this.#stop(err)
         } else {
+          // The store, or the log (LOG_WRITE: a full disk), failed: the master sends the rest again.
+          const what = err instanceof DdbError && err.code === 'LOG_WRITE' ? "the slave's log" : 'the store'
           this.#inDoubt = this.#state.offset + 1
-          this.#logger.warn('store unavailable; will reconnect and resume', {
+          this.#logger.warn(`${what} is unavailable; will reconnect and resume`, {
             applied: this.#state.offset,
             error: formatError(err),
           })
-          this.#upstream.drop('store unavailable')
+          this.#upstream.drop(`${what} is unavailable`)
         }
       }
       this.#ackSoon()

@@ -12,7 +12,9 @@ import { nodeClaim } from '../store/ownership.ts'
 import { newFiles, removeNewFiles } from '../store/sqlite-files.ts'
 import type { Store } from '../store/store.ts'
 import { checkHello } from '../stream/check-hello.ts'
+import { type PruneResult, Pruner } from '../stream/pruner.ts'
 import { ReplicaSession } from '../stream/replica-session.ts'
+import { KEEP_EVERYTHING, type RetentionPolicy } from '../stream/retention.ts'
 import { Client } from '../wire/client.ts'
 import type { ChecksumResult, NodeStatus, ReplicationFilters, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
@@ -54,6 +56,8 @@ export interface SlaveOptions {
    * rebuilt by snapshot when it holds any of them.
    */
   rejoin?: boolean
+  /** Which entries its own log may drop (default: none): it prunes as a master does, held by its own slaves. */
+  retention?: RetentionPolicy
   /** The slave's own log file; default beside a SQLite store, else ddb-slave-log.sqlite (see defaultSlaveLog). */
   log?: string
   logSync?: LogSync
@@ -86,6 +90,8 @@ export class Slave {
   #holdTimer: ReturnType<typeof setTimeout> | null = null
   /** The slaves that follow this one (a cascade), by id. */
   readonly #downstream = new Map<string, ReplicaSession>()
+  /** Prunes the slave's own log by --retain-* (what its own connected slaves have not applied stays). */
+  readonly #pruner: Pruner
 
   private constructor(
     store: Store,
@@ -132,8 +138,24 @@ export class Slave {
     })
     this.#applier = applier(this.#link)
     this.#loader = loader
+    this.#pruner = new Pruner(
+      log,
+      options.retention ?? KEEP_EVERYTHING,
+      {
+        published: () => this.#applier.position,
+        replicas: () =>
+          [...this.#downstream.values()].map((s) => ({
+            id: s.id,
+            applied: s.applied,
+            connected: s.connected,
+            lastSeen: s.lastSeen,
+          })),
+        pinned: () => null,
+      },
+      options.logger.child({ component: 'pruner' }),
+    )
     this.#applier.logReset = () => this.#dropDownstream("this slave's log starts afresh")
-    if (options.rejoin) {
+    if (this.#setsAside) {
       this.#applier.forked = (offset) => this.#setAside(offset)
       // What a master's store holds past its log (a crash between the two commits) cannot be compared: rebuilt.
       if (this.#applier.state.offset > log.lastOffset() && !log.rebuildPending) log.markRebuild()
@@ -367,7 +389,7 @@ export class Slave {
    * changed and the link should attach again at once.
    */
   async #rejoin(err: DdbError): Promise<boolean> {
-    if (!this.#options.rejoin || (err.code !== 'LOG_FORK' && err.code !== 'SLAVE_AHEAD')) return false
+    if (!this.#setsAside || (err.code !== 'LOG_FORK' && err.code !== 'SLAVE_AHEAD')) return false
     if (this.log.rebuildPending) return false
     const client = await Client.connect(this.#link.master, this.#options.secret)
     try {
@@ -414,6 +436,20 @@ export class Slave {
       file,
     })
     return true
+  }
+
+  /**
+   * Whether a fork with the master is resolved by setting this node's entries aside (a
+   * file) and rebuilding: an old master rejoining (--rejoin), or a slave given several
+   * nodes, which follows whichever is master; a slave of one master stops (LOG_FORK).
+   */
+  get #setsAside(): boolean {
+    return this.#options.rejoin === true || this.#options.masters.length > 1
+  }
+
+  /** `ddb log prune --before N` on a slave: its own log, as a master's (its connected slaves hold what they lack). */
+  pruneLog(before: number): Promise<PruneResult> {
+    return this.#pruner.pruneBefore(before)
   }
 
   /** Entries left the log's end (a rejoin): what this slave's own slaves were sent may not be its history any more. */
@@ -496,6 +532,7 @@ export class Slave {
     this.#closed = true
     this.#link.close()
     if (this.#holdTimer) clearTimeout(this.#holdTimer)
+    await this.#pruner.close()
     await this.#forwarder.close()
     await this.#applier.close() // after the batch being applied, which it logs in the same step
     return { store: this.store, log: this.log }
@@ -506,6 +543,7 @@ export class Slave {
     if (this.#closed) return
     this.#closed = true
     this.#link.close()
+    await this.#pruner.close()
     await this.#forwarder.close()
     await this.#applier.close()
     await this.store.close()
