@@ -7,23 +7,35 @@ import { describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import type { Entry } from '../src/entry.ts'
-import { BACKEND_KINDS, createBackend } from './support/backends.ts'
+import { BACKEND_KINDS, type Backend, createBackend } from './support/backends.ts'
 import { select, write } from './support/compare.ts'
 import { type DdbNode, runDdb, startMaster, startSlave, statusOf, waitApplied } from './support/ddb.ts'
 import { freePort } from './support/util.ts'
+
+/** Runs `body` with a backend of `kind` and a `track` for the nodes it starts, all torn down after. */
+async function inBackend(
+  kind: 'sqlite' | 'mysql',
+  body: (backend: Backend, track: (n: DdbNode) => DdbNode) => Promise<void>,
+): Promise<void> {
+  const backend = createBackend(kind)
+  const nodes: DdbNode[] = []
+  try {
+    await body(backend, (n) => {
+      nodes.push(n)
+      return n
+    })
+  } finally {
+    for (const n of nodes.reverse()) await n[Symbol.asyncDispose]()
+    await backend.close()
+  }
+}
 
 const rows = async (node: DdbNode) => (await select(node, 'SELECT id FROM t ORDER BY id')).map((r) => Number(r.id))
 
 for (const kind of BACKEND_KINDS) {
   describe(`rejoin on ${kind} stores`, () => {
     test("an old master with an unreplicated tail rejoins the promoted slave: its tail is in a file, its data is the new master's", async () => {
-      const backend = createBackend(kind)
-      const nodes: DdbNode[] = []
-      const track = (n: DdbNode) => {
-        nodes.push(n)
-        return n
-      }
-      try {
+      await inBackend(kind, async (backend, track) => {
         const [pm, ps] = [await freePort(), await freePort()]
         const [masterAddress, slaveAddress] = [`127.0.0.1:${pm}`, `127.0.0.1:${ps}`]
         const all = `${masterAddress},${slaveAddress}`
@@ -98,20 +110,11 @@ for (const kind of BACKEND_KINDS) {
         const next = await write(slave, 'INSERT INTO t (id) VALUES (205)')
         await waitApplied(rejoined, next)
         expect(await rows(rejoined)).toContain(205)
-      } finally {
-        for (const n of nodes.reverse()) await n[Symbol.asyncDispose]()
-        await backend.close()
-      }
+      })
     })
 
     test('a slave ahead of the one promoted with --force (the promote named what it would lose) sets its entries aside and bootstraps from the new master', async () => {
-      const backend = createBackend(kind)
-      const nodes: DdbNode[] = []
-      const track = (n: DdbNode) => {
-        nodes.push(n)
-        return n
-      }
-      try {
+      await inBackend(kind, async (backend, track) => {
         const ports = [await freePort(), await freePort(), await freePort()]
         const [m, a, b] = ports.map((p) => `127.0.0.1:${p}`) as [string, string, string]
         const all = `${m},${a},${b}`
@@ -146,10 +149,7 @@ for (const kind of BACKEND_KINDS) {
         const aheadLog = status.role === 'slave' ? status.log!.path : ''
         const files = readdirSync(dirname(aheadLog)).filter((f) => f.startsWith(`${basename(aheadLog)}-divergent-`))
         expect(files).toHaveLength(1)
-      } finally {
-        for (const n of nodes.reverse()) await n[Symbol.asyncDispose]()
-        await backend.close()
-      }
+      })
     })
   })
 }
