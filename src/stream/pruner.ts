@@ -19,7 +19,7 @@ export const PRUNE_BATCH_ENTRIES = 1_000
 /** Entries weighed per query when --retain-bytes looks for the oldest ones to remove. */
 const SIZE_PAGE_ENTRIES = 1_000
 
-/** What the pruner asks of the master: its published offset, its slaves, its pins. */
+/** What the pruner asks of its node: the offset its store and log both hold, its slaves, its pins. */
 export interface PruneSources {
   published(): number
   replicas(): ReplicaHold[]

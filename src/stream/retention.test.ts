@@ -80,7 +80,7 @@ describe('what holds the log back', () => {
   test('never past the published offset, nor the entries of the last few seconds', () => {
     expect(safeCut(2_000, facts(), null)).toEqual({
       upTo: 1_000,
-      heldBy: 'the master has published only up to offset 1000',
+      heldBy: "this node's store and log hold only up to offset 1000",
     })
     const young = facts({ ageMinutes: (k) => (k > 990 ? STORE_SETTLE_MS / MINUTE / 2 : 10) })
     expect(pruneLimit(all, young)).toEqual({

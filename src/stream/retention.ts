@@ -4,7 +4,7 @@
  * facts, these functions decide, and the tests need no log.
  */
 
-/** The master's retention flags; each null when not given. No flag at all: keep everything. */
+/** A node's retention flags (a master's, or a slave's for its own log); each null when not given. No flag at all: keep everything. */
 export interface RetentionPolicy {
   /** --retain-entries: keep the newest N entries. */
   entries: number | null
@@ -96,7 +96,7 @@ export function safeCut(wanted: number, facts: LogFacts, replicaTimeoutMs: numbe
   }
   const pin = facts.pinned
   if (pin) hold(pin.offset, () => `${pin.by} needs the entries after offset ${pin.offset}`)
-  hold(facts.published, () => `the master has published only up to offset ${facts.published}`)
+  hold(facts.published, () => `this node's store and log hold only up to offset ${facts.published}`)
   const settled = facts.newestBefore(facts.now - STORE_SETTLE_MS)
   hold(
     settled,
