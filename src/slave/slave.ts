@@ -394,16 +394,9 @@ export class Slave {
     const client = await Client.connect(this.#link.master, this.#options.secret)
     try {
       const fork = await findFork(this.log, client)
-      const file = saveDivergent(this.log, {
-        fork,
-        master: this.#link.address,
-        masterEpoch: client.epoch,
-        slaveId: this.#id,
-      })
       const rebuild = this.#applier.state.offset > fork || fork < this.log.start
-      if (fork >= this.log.start) this.log.truncateAfter(fork)
+      const file = this.#setAsideAfter(fork, client.epoch)
       if (rebuild) this.log.markRebuild()
-      this.#logTruncated()
       this.#options.logger.warn(
         "rejoining: this node's history parts from its master's; its own entries are set aside",
         {
@@ -422,14 +415,7 @@ export class Slave {
   /** --rejoin, mid-stream: the master's entry at `offset` differs from the log's, which the store does not hold yet. */
   #setAside(offset: number): boolean {
     if (offset <= this.#applier.state.offset) return false // the store holds it: only a rebuild helps (restart)
-    const file = saveDivergent(this.log, {
-      fork: offset - 1,
-      master: this.#link.address,
-      masterEpoch: this.log.epoch,
-      slaveId: this.#id,
-    })
-    this.log.truncateAfter(offset - 1)
-    this.#logTruncated()
+    const file = this.#setAsideAfter(offset - 1, this.log.epoch)
     this.#options.logger.warn("rejoining: this node's log entries its master never had are set aside", {
       master: this.#link.address,
       fork: offset - 1,
@@ -450,6 +436,17 @@ export class Slave {
   /** `ddb log prune --before N` on a slave: its own log, as a master's (its connected slaves hold what they lack). */
   pruneLog(before: number): Promise<PruneResult> {
     return this.#pruner.pruneBefore(before)
+  }
+
+  /**
+   * Saves the log's entries after `fork` to the divergent file and removes them from the
+   * log; this slave's own slaves attach again. Returns the file, or null when there were none.
+   */
+  #setAsideAfter(fork: number, masterEpoch: number): string | null {
+    const file = saveDivergent(this.log, { fork, master: this.#link.address, masterEpoch, slaveId: this.#id })
+    if (fork >= this.log.start) this.log.truncateAfter(fork)
+    this.#logTruncated()
+    return file
   }
 
   /** Entries left the log's end (a rejoin): what this slave's own slaves were sent may not be its history any more. */
