@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { DEFAULT_LOG, DEFAULT_MASTER_DB, DEFAULT_MASTER_LISTEN, DEFAULT_MASTER_MYSQL_LISTEN } from '../config.ts'
-import { formatError } from '../errors.ts'
 import { runPrompt } from '../front/prompt.ts'
 import { ownsTerminal } from '../front/shell.ts'
 import type { Logger } from '../logger.ts'
@@ -13,7 +12,7 @@ import { portSettings, startPorts } from './ports.ts'
 import { formatAnswer } from './print.ts'
 import { type RetentionFlags, retentionFields, retentionOptions, retentionPolicy } from './retention-flags.ts'
 import { choice, count, enabled, lookup, namingDb } from './settings.ts'
-import { untilStopped } from './signals.ts'
+import { exitOnFatal, untilStopped } from './signals.ts'
 
 interface MasterFlags extends RetentionFlags {
   db?: string
@@ -82,10 +81,7 @@ export function registerMaster(program: Command, logger: Logger): void {
         transactionIdleMs: timeout.text ? count(timeout) : TRANSACTION_IDLE_MS,
         retention,
         sync,
-        onFatal: (err) => {
-          logger.error('master stopping: cannot go on', { error: formatError(err) })
-          process.exit(1)
-        },
+        onFatal: exitOnFatal(logger, 'master'),
       }),
     )
     const ports = await startPorts(master, settings, nodeLogger, (address) =>

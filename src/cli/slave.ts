@@ -1,6 +1,5 @@
 import type { Command } from 'commander'
 import { DEFAULT_SLAVE_DB, DEFAULT_SLAVE_LISTEN, DEFAULT_SLAVE_MYSQL_LISTEN } from '../config.ts'
-import { formatError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { PromotableNode } from '../node/promotable.ts'
 import { Slave } from '../slave/slave.ts'
@@ -10,7 +9,7 @@ import { type MysqlFlags, mysqlOptions } from './mysql-flags.ts'
 import { portSettings, startPorts } from './ports.ts'
 import { type RetentionFlags, retentionOptions, retentionPolicy } from './retention-flags.ts'
 import { enabled, hostPorts, lookup, namingDb, required, setting } from './settings.ts'
-import { untilStopped } from './signals.ts'
+import { exitOnFatal, untilStopped } from './signals.ts'
 
 interface SlaveFlags extends MysqlFlags, RetentionFlags {
   master?: string
@@ -112,10 +111,7 @@ export function registerSlave(program: Command, logger: Logger): void {
     const node = new PromotableNode(slave, {
       logger: nodeLogger,
       retention,
-      onFatal: (err) => {
-        logger.error('node stopping: cannot go on', { error: formatError(err) })
-        process.exit(1)
-      },
+      onFatal: exitOnFatal(logger, 'node'),
     })
     const ports = await startPorts(node, settings, nodeLogger, (address) => slave.replicate(address))
     await untilStopped()

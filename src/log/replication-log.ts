@@ -75,7 +75,7 @@ export class ForkError extends DdbError {
 
   constructor(path: string, offset: number) {
     super('LOG_FORK', `log ${path} and its master's history differ at entry ${offset} (their hashes do not chain)`, {
-      hint: 'this node holds entries its master never had: see the failover runbook in the README',
+      hint: 'this node holds entries its master never had: restart it with --rejoin (they are saved to a file, and it rebuilds from its master)',
     })
     this.offset = offset
   }
@@ -106,6 +106,10 @@ export class ReplicationLog {
   #epoch: number
   /** False for a format-1 log opened read-only (not upgraded): it has no hashes. */
   readonly #chained: boolean
+  /** Entries whose hash is known to link them to a given previous hash (sealed here, or checked by chainsTo): append does not hash them again. */
+  readonly #linkedTo = new WeakMap<Entry, string>()
+  /** Meta 'rebuild': the node's store must be rebuilt by snapshot (see markRebuild). */
+  #rebuild: boolean
   #replicas: ReplicaRegistry | null = null
 
   private constructor(path: string, db: Database, lock: FileLock | null) {
@@ -122,6 +126,7 @@ export class ReplicationLog {
     )
     this.#lastHash = this.hashAt(this.#last)
     this.#epoch = Number(metaValue(db, 'epoch') ?? 1)
+    this.#rebuild = metaValue(db, 'rebuild') !== null
   }
 
   /** The history this log holds: the master's log id, which its slaves' logs share. */
@@ -166,17 +171,27 @@ export class ReplicationLog {
     this.#start = offset
     this.#last = offset
     this.#lastHash = hash
+    this.#rebuild = false
     this.raiseEpoch(epoch)
   }
 
   /** True while the node's store holds entries this log's history does not (a rejoin): it needs a snapshot. */
   get rebuildPending(): boolean {
-    return metaValue(this.#db, 'rebuild') !== null
+    return this.#rebuild
   }
 
   /** Records that the store must be rebuilt by snapshot (until reset() starts the log afresh at one). */
   markRebuild(): void {
     this.#db.query(`INSERT OR REPLACE INTO meta (key, value) VALUES ('rebuild', ?)`).run(String(Date.now()))
+    this.#rebuild = true
+  }
+
+  /** Whether `e`'s hash links it to `previous` (the hash of the entry before it); a checked entry is not hashed again by append. */
+  chainsTo(previous: string, e: Entry): boolean {
+    if (this.#linkedTo.get(e) === previous) return true
+    if (entryHash(previous, e) !== e.hash) return false
+    this.#linkedTo.set(e, previous)
+    return true
   }
 
   /** The epoch of a newer master this log's master learned of (it is fenced until it rejoins as a slave), or null. */
@@ -298,6 +313,7 @@ export class ReplicationLog {
         affected: d.affected,
         epoch: this.#epoch,
       })
+      this.#linkedTo.set(e, previous)
       previous = e.hash
       return e
     })
@@ -317,7 +333,7 @@ export class ReplicationLog {
     }
     let previous = this.#lastHash
     for (const e of entries) {
-      if (previous !== null && entryHash(previous, e) !== e.hash) throw new ForkError(this.path, e.offset)
+      if (previous !== null && !this.chainsTo(previous, e)) throw new ForkError(this.path, e.offset)
       previous = e.hash
     }
     const epoch = Math.max(...entries.map((e) => e.epoch))

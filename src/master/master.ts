@@ -25,12 +25,8 @@ import { type ClassifiedStatement, Writer } from './writer.ts'
 /** How often the master checks that its store still holds every published entry. */
 const STORE_CHECK_MS = 1_000
 
-export interface MasterOptions {
-  /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
-  db: string
-  /** Replication log file. */
-  log: string
-  logSync: LogSync
+/** How a master runs, on a store and log it has opened (start) or been handed (promoted). */
+export interface MasterRunOptions {
   logger: Logger
   /** How many slaves must have applied a write before it is answered (default: none, asynchronous). */
   sync?: SyncPolicy
@@ -40,6 +36,14 @@ export interface MasterOptions {
   transactionIdleMs?: number
   /** Which entries the log may drop (default: none, it keeps everything). */
   retention?: RetentionPolicy
+}
+
+export interface MasterOptions extends MasterRunOptions {
+  /** Store URL: sqlite:<file> or mysql://user:pass@host:port/db. */
+  db: string
+  /** Replication log file. */
+  log: string
+  logSync: LogSync
 }
 
 /**
@@ -64,8 +68,10 @@ export class Master {
   readonly #snapshots: Snapshots
   /** What writes wait for before they are answered (--sync-replicas). */
   readonly #sync: SyncAcks
+  /** Why this master is fenced (a newer master exists: see fence), or null. */
+  #fenced: string | null = null
 
-  private constructor(store: Store, log: ReplicationLog, options: MasterOptions) {
+  private constructor(store: Store, log: ReplicationLog, options: MasterRunOptions) {
     this.store = store
     this.log = log
     this.#logger = options.logger
@@ -134,13 +140,9 @@ export class Master {
    * A promoted slave's store and log become a master's, in the same process (`ddb promote`):
    * its log has every entry its store holds, so recovery only checks that they agree.
    */
-  static async promoted(
-    store: Store,
-    log: ReplicationLog,
-    options: Omit<MasterOptions, 'db' | 'log' | 'logSync'>,
-  ): Promise<Master> {
+  static async promoted(store: Store, log: ReplicationLog, options: MasterRunOptions): Promise<Master> {
     await recover(store, log, options.logger.child({ component: 'recovery' }))
-    return new Master(store, log, { ...options, db: store.displayUrl, log: log.path, logSync: 'full' })
+    return new Master(store, log, options)
   }
 
   get defaultDb(): string | null {
@@ -193,22 +195,19 @@ export class Master {
    * are refused, not acknowledged. Reads and status go on.
    */
   fence(epoch: number, by: string): void {
-    if (this.#writer.fenced || epoch <= this.log.epoch) return
-    const err = new DdbError(
-      'FENCED',
-      `write refused: this master (epoch ${this.log.epoch}) is fenced: ${by} follows a newer master, of epoch ${epoch}`,
-      {
-        hint: 'send writes to the new master; restart this node as a slave of it to rejoin (see the failover runbook)',
-      },
-    )
+    if (this.#fenced !== null || epoch <= this.log.epoch) return
+    this.#fenced = `this master (epoch ${this.log.epoch}) is fenced: ${by} follows a newer master, of epoch ${epoch}`
+    const refusal = new DdbError('FENCED', `write refused: ${this.#fenced}`, {
+      hint: 'send writes to the new master; restart this node as a slave of it to rejoin (see the failover runbook)',
+    })
     try {
       this.log.recordFence(epoch)
     } catch (err) {
       this.#logger.warn('could not record the fence in the log (it holds until a restart)', { error: err })
     }
     this.#logger.error('fenced: a newer master exists; refusing every write', { epoch, by })
-    this.#writer.fence(err)
-    this.#sync.fence(err)
+    this.#writer.fence(refusal)
+    this.#sync.fence(refusal)
   }
 
   status(): NodeStatus {
@@ -218,7 +217,7 @@ export class Master {
       logId: this.log.id,
       store: this.store.displayUrl,
       dialect: this.store.kind,
-      readOnly: this.#writer.fenced?.message ?? this.#writer.readOnly?.reason ?? null,
+      readOnly: this.#fenced ?? this.#writer.readOnly?.reason ?? null,
       epoch: this.log.epoch,
       logStart: this.log.start,
       replicas: this.#replicas.statuses(this.log.start),
@@ -257,12 +256,8 @@ export class Master {
    */
   attachReplica(peer: Peer, hello: SlaveHello): ReplicaSession {
     // First: a slave that has seen a newer master fences this one, whatever else it says.
-    if ((hello.epoch ?? 1) > this.log.epoch) this.fence(hello.epoch!, `slave ${hello.slaveId}`)
-    const fenced = this.#writer.fenced
-    if (fenced)
-      throw new DdbError('FENCED', fenced.message.replace(/^write refused: /, ''), {
-        hint: 'point the slave at the new master',
-      })
+    this.fence(hello.epoch ?? 1, `slave ${hello.slaveId}`)
+    if (this.#fenced !== null) throw new DdbError('FENCED', this.#fenced, { hint: 'point the slave at the new master' })
     const published = this.#writer.published.current
     checkHello(this.log, published, hello)
     this.#replicas.session(hello.slaveId)?.close('replaced by a new connection from the same slave')

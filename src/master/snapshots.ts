@@ -11,8 +11,6 @@ import type { Writer } from './writer.ts'
 /** Tries at opening a snapshot whose schema a DDL changed while it was read (MySQL), before giving up. */
 const OPEN_ATTEMPTS = 5
 
-/** A snapshot being sent, and how long opening it held the writer. */
-
 interface Held {
   snapshot: StoreSnapshot
   /** Closes it once the slave has been gone SNAPSHOT_LINGER_MS. */

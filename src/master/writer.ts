@@ -114,11 +114,6 @@ export class Writer {
     return this.#lastPublished[0]?.offset === offset + 1 ? this.#lastPublished : null
   }
 
-  /** Why writes are refused for good (a newer master exists: see Master.fence), or null. */
-  get fenced(): DdbError | null {
-    return this.#fenced
-  }
-
   /** Refuses every write from now on, queued ones too, with `err`. */
   fence(err: DdbError): void {
     this.#fenced = err

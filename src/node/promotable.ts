@@ -2,13 +2,10 @@ import type { ChecksumForm } from '../checksum.ts'
 import type { Param, ReadResult, WriteOptions, WriteResult } from '../entry.ts'
 import { DdbError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { Master, type MasterOptions } from '../master/master.ts'
+import { Master, type MasterRunOptions } from '../master/master.ts'
 import type { Slave } from '../slave/slave.ts'
 import type { Peer } from '../wire/peer.ts'
 import type { NodeApi, NodePosition, ReplicaHandler, SlaveHello, Transaction, WriteStatement } from './api.ts'
-
-/** How a promoted slave runs as a master. */
-export type PromotedOptions = Omit<MasterOptions, 'db' | 'log' | 'logSync'>
 
 /**
  * PromotableNode is what a slave process's front ends serve: the slave, until `ddb
@@ -17,11 +14,11 @@ export type PromotedOptions = Omit<MasterOptions, 'db' | 'log' | 'logSync'>
  */
 export class PromotableNode implements NodeApi {
   #node: Slave | Master
-  readonly #options: PromotedOptions
+  readonly #options: MasterRunOptions
   readonly #logger: Logger
   #promoting: Promise<{ epoch: number; offset: number }> | null = null
 
-  constructor(slave: Slave, options: PromotedOptions) {
+  constructor(slave: Slave, options: MasterRunOptions) {
     this.#node = slave
     this.#options = options
     this.#logger = options.logger

@@ -1,5 +1,5 @@
 import { APPLY_BATCH_ENTRIES } from '../config.ts'
-import { type Entry, entryChecksum, entryHash } from '../entry.ts'
+import { type Entry, entryChecksum } from '../entry.ts'
 import { DdbError, DivergenceError, formatError, StoreBehindError } from '../errors.ts'
 import { ForkError, type ReplicationLog } from '../log/replication-log.ts'
 import type { Logger } from '../logger.ts'
@@ -59,7 +59,7 @@ export class Applier {
   readonly logged: OffsetWatch
   /** The entries last written to the log, for this slave's live slaves (see loggedAfter). */
   #lastLogged: Entry[] = []
-  /** Called when the log starts afresh (a snapshot's takeover): this slave's own slaves must attach again. */
+  /** Called when the log starts afresh or is cut back (see logChanged): this slave's own slaves must attach again. */
   logReset: (() => void) | null = null
   readonly #store: Store
   /** The slave's own log: every entry the store holds, so the slave can be promoted, or serve others. */
@@ -239,9 +239,7 @@ export class Applier {
    */
   tookOver(state: StoreState, at: SnapshotPoint): void {
     this.#log.reset(state.logId ?? this.#masterLogId, state.offset, at.hash, at.epoch)
-    this.#lastLogged = []
-    this.logged.publish(state.offset)
-    this.logReset?.()
+    this.logChanged()
     this.#setState(state)
     this.#resume()
     this.#inDoubt = state.offset + 1
@@ -281,7 +279,7 @@ export class Applier {
    */
   #continuesLog(e: Entry): boolean {
     if (e.offset <= this.#log.lastOffset()) return this.#log.hashAt(e.offset) === e.hash
-    return this.#chain === null || entryHash(this.#chain, e) === e.hash
+    return this.#chain === null || this.#log.chainsTo(this.#chain, e)
   }
 
   /** The master is idle at `offset`. */
@@ -433,6 +431,16 @@ export class Applier {
     if (unlogged.length === 0) return
     this.#lastLogged = unlogged
     this.logged.publish(this.#log.lastOffset())
+  }
+
+  /**
+   * The log was rewritten under what was streamed from it (a snapshot's takeover reset it,
+   * a rejoin cut it back): what this slave's own slaves were sent may not be its history now.
+   */
+  logChanged(): void {
+    this.#lastLogged = []
+    this.logged.publish(this.#log.lastOffset())
+    this.logReset?.()
   }
 
   /** The batch just logged, if it starts right after `offset` (a cascade's live slaves get it from memory). */

@@ -38,8 +38,7 @@ export function openSlaveLog(
     }
     if (log.id !== state.logId || log.start > state.offset) {
       if (!empty) throw mismatch(log, options.storeUrl, `its store holds entries of log ${state.logId}`)
-      if (log.id !== state.logId || log.start !== state.offset)
-        logger.info("the slave's log begins at its store's offset", { log: path, offset: state.offset })
+      logger.info("the slave's log begins at its store's offset", { log: path, offset: state.offset })
       log.reset(state.logId, state.offset, null, log.epoch)
     }
     return log

@@ -143,18 +143,15 @@ export class Slave {
       options.retention ?? KEEP_EVERYTHING,
       {
         published: () => this.#applier.position,
-        replicas: () =>
-          [...this.#downstream.values()].map((s) => ({
-            id: s.id,
-            applied: s.applied,
-            connected: s.connected,
-            lastSeen: s.lastSeen,
-          })),
+        replicas: () => [...this.#downstream.values()],
         pinned: () => null,
       },
       options.logger.child({ component: 'pruner' }),
     )
-    this.#applier.logReset = () => this.#dropDownstream("this slave's log starts afresh")
+    this.#applier.logReset = () => {
+      for (const s of this.#downstream.values()) s.close("this slave's log was rewritten (a snapshot, or a rejoin)")
+      this.#downstream.clear()
+    }
     if (this.#setsAside) {
       this.#applier.forked = (offset) => this.#setAside(offset)
       // What a master's store holds past its log (a crash between the two commits) cannot be compared: rebuilt.
@@ -445,19 +442,8 @@ export class Slave {
   #setAsideAfter(fork: number, masterEpoch: number): string | null {
     const file = saveDivergent(this.log, { fork, master: this.#link.address, masterEpoch, slaveId: this.#id })
     if (fork >= this.log.start) this.log.truncateAfter(fork)
-    this.#logTruncated()
+    this.#applier.logChanged()
     return file
-  }
-
-  /** Entries left the log's end (a rejoin): what this slave's own slaves were sent may not be its history any more. */
-  #logTruncated(): void {
-    this.#applier.logged.publish(this.log.lastOffset())
-    this.#dropDownstream("this slave's log was cut back to where it and its master agree")
-  }
-
-  #dropDownstream(reason: string): void {
-    for (const s of this.#downstream.values()) s.close(reason)
-    this.#downstream.clear()
   }
 
   /**
@@ -526,25 +512,26 @@ export class Slave {
         `this slave's log ends at ${this.log.lastOffset()}, its store at ${this.#applier.state.offset}: it cannot yet serve what it holds`,
         { hint: 'let it reach its master to refill its log, or promote another slave' },
       )
+    await this.#stopFollowing()
+    return { store: this.store, log: this.log }
+  }
+
+  /** Stops replicating and closes the store and the log (stop the front ends first). Safe twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.#stopFollowing()
+    await this.store.close()
+    this.log.close()
+  }
+
+  /** Ends the link, pruning and forwarding, and resolves once the batch being applied is applied and logged. */
+  async #stopFollowing(): Promise<void> {
     this.#closed = true
     this.#link.close()
     if (this.#holdTimer) clearTimeout(this.#holdTimer)
     await this.#pruner.close()
     await this.#forwarder.close()
-    await this.#applier.close() // after the batch being applied, which it logs in the same step
-    return { store: this.store, log: this.log }
-  }
-
-  /** Stops replicating and closes the store (stop the front ends first). Safe twice. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#link.close()
-    await this.#pruner.close()
-    await this.#forwarder.close()
     await this.#applier.close()
-    await this.store.close()
-    this.log.close()
   }
 }
 

@@ -72,7 +72,7 @@ export class ReplicaSession {
   /** The last offset sent to the slave. */
   #sent = 0
   readonly #log: ReplicationLog
-  readonly #writer: LogFeed
+  readonly #feed: LogFeed
   readonly #logger: Logger
   /** Set when the slave's position is before the log's start: it gets a snapshot first. */
   readonly #snapshots: SnapshotSource | null
@@ -88,7 +88,7 @@ export class ReplicaSession {
     peer: Peer,
     hello: SlaveHello,
     log: ReplicationLog,
-    writer: LogFeed,
+    feed: LogFeed,
     logger: Logger,
     hooks: SessionHooks = {},
     snapshots: SnapshotSource | null = null,
@@ -98,7 +98,7 @@ export class ReplicaSession {
     this.address = hello.listen ?? peer.remoteAddress
     this.applied = hello.position
     this.#log = log
-    this.#writer = writer
+    this.#feed = feed
     this.#logger = logger.child({ slave: this.id })
     this.#snapshots = snapshots
     this.#resume = hello.snapshot ?? null
@@ -146,16 +146,16 @@ export class ReplicaSession {
     }
     while (peer && !peer.closed) {
       const sent = this.#sent
-      const published = this.#writer.published.current
+      const published = this.#feed.published.current
       if (sent < published) {
         const entries =
-          this.#writer.publishedAfter(sent) ??
+          this.#feed.publishedAfter(sent) ??
           this.#log.readAfter(sent, Math.min(CATCH_UP_PAGE_ENTRIES, published - sent))
         await peer.sendFrame(entriesFrame(entries))
         this.#sent = entries[entries.length - 1]!.offset
         continue
       }
-      const waited = await this.#writer.published.wait(sent + 1, HEARTBEAT_MS)
+      const waited = await this.#feed.published.wait(sent + 1, HEARTBEAT_MS)
       if (waited === 'closed') return peer.close('master shutting down')
       if (waited === 'reached' || peer.closed) continue
       if (Date.now() - this.#lastHeard > PEER_TIMEOUT_MS) return peer.close(`slave silent for ${PEER_TIMEOUT_MS} ms`)
@@ -249,7 +249,7 @@ export class ReplicaSession {
 
   /** Lag is null (unknown) while the slave is disconnected. */
   status(): ReplicaStatus {
-    const published = this.#writer.published.current
+    const published = this.#feed.published.current
     const connected = this.connected
     return {
       id: this.id,

@@ -95,7 +95,6 @@ export class Client {
     if (m.type !== 'forgotten') throw new DdbError('PROTOCOL', `expected forgotten, got ${m.type}`)
   }
 
-  /** Asks the master to remove its log's entries before `before`; resolves with where the log starts now. */
   /** The master's log's hashes of the entries at `offsets` (null where it holds none, or has not published it). */
   async logHashes(offsets: number[]): Promise<Array<string | null>> {
     const m = await this.#request({ type: 'log-hashes', id: this.#nextId++, offsets })
@@ -116,6 +115,7 @@ export class Client {
     return { epoch: m.epoch, offset: m.offset }
   }
 
+  /** Asks the node to remove its log's entries before `before`; resolves with where the log starts now. */
   async pruneLog(before: number): Promise<{ start: number; removed: number }> {
     const m = await this.#request({ type: 'prune-log', id: this.#nextId++, before })
     if (m.type !== 'pruned') throw new DdbError('PROTOCOL', `expected pruned, got ${m.type}`)
