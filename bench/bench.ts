@@ -77,8 +77,8 @@ async function main(args: string[], resources: Resources): Promise<number> {
       resources.defer('semi-sync replication', () => n.close())
       return n
     }),
-    server(startMariadb(), 'ddb master store'),
-    server(startMariadb(), 'ddb slave store'),
+    server(startMariadb({ serverArgs: ONE_DURABLE_LOG }), 'ddb master store'),
+    server(startMariadb({ serverArgs: ONE_DURABLE_LOG }), 'ddb slave store'),
     server(startMariadb(), 'ddb synchronous master store'),
     server(startMariadb(), 'ddb synchronous slave store'),
     PlainMariadb.start().then((p) => {
@@ -281,6 +281,15 @@ async function main(args: string[], resources: Resources): Promise<number> {
   progress('report', `wrote BENCHMARKS.md; the run took ${seconds.toFixed(0)} s`)
   return 0
 }
+
+/**
+ * ddb's asynchronous MySQL setup runs its stores as issue 12 item 2 allows: no fsync of
+ * their own per commit (the OS writes InnoDB's redo log out about once a second), since
+ * ddb's log, fsynced per commit, is the durable record and recovery applies again what
+ * a store lost (test/store-flush.test.ts kills such servers -9 under writes). Every other
+ * mariadbd, MariaDB's own setups among them, flushes at each commit.
+ */
+const ONE_DURABLE_LOG = ['--innodb-flush-log-at-trx-commit=2']
 
 const resources = new Resources()
 /** The exit status a signal asked for, once one arrived. */

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
+import { tailLog } from './support/compare.ts'
 import { type DdbNode, startMaster } from './support/ddb.ts'
 import { type Mariadb, startMariadb } from './support/mariadb.ts'
 import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
@@ -168,6 +169,80 @@ describe('reads relayed to a MySQL store', () => {
       expect(back![0]).toBe(0)
     } finally {
       await Promise.all([viaDdb.end(), direct.end()])
+    }
+  })
+
+  test('inside a transaction every read answers as MariaDB does, and sees the transaction as MariaDB does', async () => {
+    const [viaDdb, direct, other] = await Promise.all([connect(ddbPort), connect(reference.port), connect(ddbPort)])
+    try {
+      for (const c of [viaDdb, direct]) await c.query('BEGIN')
+      for (const sql of READS)
+        expect({ sql, ...(await answer(viaDdb, sql)) }).toEqual({ sql, ...(await answer(direct, sql)) })
+      // Repeatable read: a row committed by another client after the transaction's first read stays unseen.
+      await other.query('INSERT INTO other.t VALUES (44)')
+      expect(await answer(viaDdb, 'SELECT v FROM other.t ORDER BY v')).toMatchObject({ rows: [[42]] })
+      await viaDdb.query('COMMIT')
+      expect(await answer(viaDdb, 'SELECT v FROM other.t ORDER BY v')).toMatchObject({ rows: [[42], [44]] })
+      await other.query('DELETE FROM other.t WHERE v = 44')
+    } finally {
+      await Promise.all([viaDdb.end(), direct.end(), other.end()])
+    }
+  })
+
+  test("a write after a relayed read in a transaction runs in the collation every node replays it in, not the client's", async () => {
+    // 'ß' = 'ss' is false in utf8mb4_general_ci (ddb's connections, every slave's) and true in the
+    // client's utf8mb4_unicode_ci, which the relayed read set for its column definitions.
+    const c = await connect(ddbPort)
+    try {
+      await c.query('CREATE TABLE app.collated (id INT AUTO_INCREMENT PRIMARY KEY, same INT)')
+      await c.query("INSERT INTO app.collated VALUES (1, 'ß' = 'ss')")
+      await c.query('BEGIN')
+      expect(await answer(c, "SELECT 'ß' = 'ss' AS same")).toMatchObject({ rows: [[1]] })
+      const [inserted] = await c.query("INSERT INTO app.collated (same) VALUES ('ß' = 'ss')")
+      expect(inserted).toMatchObject({ affectedRows: 1, insertId: 2 })
+      await c.query('COMMIT')
+      expect(await answer(c, 'SELECT id, same FROM app.collated ORDER BY id')).toMatchObject({
+        rows: [
+          [1, 0],
+          [2, 0],
+        ],
+      })
+      await c.query('DROP TABLE app.collated')
+    } finally {
+      await c.end()
+    }
+  })
+
+  test('a relayed read that deadlocks ends the transaction, as in MariaDB; its writes are not logged', async () => {
+    const [a, b] = await Promise.all([connect(ddbPort), connect(ddbPort)])
+    try {
+      await a.query('BEGIN')
+      await b.query('BEGIN')
+      await a.query('UPDATE kinds SET n = 1 WHERE id = 1')
+      await b.query('UPDATE kinds SET n = 2 WHERE id = 2')
+      const blocked = a.query('SELECT n FROM kinds WHERE id = 2 FOR UPDATE')
+      await Bun.sleep(200)
+      const victim = await b.query('SELECT n FROM kinds WHERE id = 1 FOR UPDATE').then(
+        () => null,
+        (err) => err as { errno: number },
+      )
+      expect(victim?.errno).toBe(1213)
+      await blocked
+      // b's transaction is over: its COMMIT commits nothing, and its UPDATE never reached the log.
+      await b.query('COMMIT')
+      await a.query('COMMIT')
+      expect(await answer(b, 'SELECT id, n FROM kinds ORDER BY id')).toMatchObject({
+        rows: [
+          [1, 1],
+          [2, 7],
+        ],
+      })
+      const logged = JSON.stringify(await tailLog(join(dir, 'master.log'), '-n', '5'))
+      expect(logged).toContain('SET n = 1')
+      expect(logged).not.toContain('SET n = 2')
+      await a.query('UPDATE kinds SET n = NULL WHERE id = 1')
+    } finally {
+      await Promise.all([a.end(), b.end()])
     }
   })
 

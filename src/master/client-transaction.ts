@@ -1,7 +1,7 @@
 import type { Param, ReadResult, Statement, WriteOptions, WriteResult } from '../entry.ts'
 import { DdbError, StoreError } from '../errors.ts'
 import { storeStatement } from '../store/apply.ts'
-import type { RunResult, StoreTxn } from '../store/store.ts'
+import type { RelayedRead, RunResult, StoreTxn } from '../store/store.ts'
 import { type ClassifiedStatement, normalize, type Writer } from './writer.ts'
 
 /** A transaction left idle this long is rolled back: it may hold SQLite's single writer, or MySQL row locks. */
@@ -89,6 +89,24 @@ export class ClientTransaction {
       await this.#failedWith(err)
       throw err
     }
+  }
+
+  /**
+   * A MySQL client's plain read passed through on the transaction's own store
+   * connection (StoreTxn.relay): true when the answer went to the client (an error in
+   * it counts as the read's), false when nothing did: read() it instead, which
+   * reports why. Rejects once part of an answer went out and the rest could not.
+   */
+  async relay(read: Omit<RelayedRead, 'db'>, send: (framed: Buffer) => void): Promise<boolean> {
+    if (this.#ended || this.#failed) return false
+    const answer = await this.#run(async (tx) =>
+      tx.relay ? tx.relay({ ...read, db: this.#current }, send) : { sent: false, error: null },
+    ).catch(async (err) => {
+      await this.#failedWith(err)
+      throw err
+    })
+    if (answer.error) await this.#failedWith(answer.error)
+    return answer.sent
   }
 
   /** USE inside the transaction: later statements run (and replay) in `db`. */

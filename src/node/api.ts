@@ -7,7 +7,7 @@
 import type { ChecksumForm } from '../checksum.ts'
 import type { Param, ReadResult, Statement, WriteOptions, WriteResult } from '../entry.ts'
 import type { Classification } from '../sql/classify.ts'
-import type { StatementShape, Store } from '../store/store.ts'
+import type { RelayedRead, StatementShape, Store } from '../store/store.ts'
 import type { ChecksumResult, Message, NodeRole, NodeStatus, SlaveHello } from '../wire/messages.ts'
 import type { Peer } from '../wire/peer.ts'
 
@@ -23,6 +23,9 @@ export interface WriteStatement {
   runWith?: Record<string, Param>
 }
 
+/** A read for Transaction.relay: the database is the transaction's current one. */
+export type TransactionRelayRead = Omit<RelayedRead, 'db'>
+
 /**
  * A client's BEGIN … COMMIT on the master: its statements run as they come,
  * and COMMIT logs them as one entry (null: nothing was written, nothing logged).
@@ -33,6 +36,12 @@ export interface Transaction {
   write(w: WriteStatement): Promise<WriteResult>
   /** Reads inside the transaction see its own writes. */
   read(sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
+  /**
+   * Optional (a master on a MySQL store): a MySQL client's plain read (its COM_QUERY
+   * as sent) passed through on the transaction's store connection; false when nothing
+   * was sent (read it instead). See ClientTransaction.relay.
+   */
+  relay?(read: TransactionRelayRead, send: (framed: Buffer) => void): Promise<boolean>
   /** USE inside the transaction: later statements run in `db`. */
   use(db: string): void
   savepoint(name: string): Promise<void>

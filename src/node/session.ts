@@ -111,12 +111,12 @@ export class Session {
 
   /**
    * Where a MySQL client's statement would run if it is a plain read the store can
-   * answer as it is (relayRead): one read, on a MySQL store, outside a transaction,
+   * answer as it is (relayRead, or relayInTransaction inside one): one read, on a MySQL store,
    * with nothing for the session to write in (variables, LAST_INSERT_ID(),
    * executable comments). Null for anything else, which execute() runs. `tokens`: its tokens.
    */
   relayable(sql: string): { db: string | null; settings: Settings | undefined; tokens: Token[] } | null {
-    if (this.#dialect !== 'mysql' || this.#node.dialect !== 'mysql' || this.#txn !== null) return null
+    if (this.#dialect !== 'mysql' || this.#node.dialect !== 'mysql') return null
     // Writes never lex twice: only what begins as a read is looked at closer.
     if (!beginsAsRead(sql) || sql.includes('/*!')) return null
     let statements: ReturnType<typeof splitLexed>
@@ -131,6 +131,22 @@ export class Session {
     if (classifyTokens(tokens).kind !== 'read') return null
     if (tokens.some((t, i) => t.type === 'variable' || isLastInsertIdCall(tokens, i))) return null
     return { db: this.db, settings: this.#settings(), tokens }
+  }
+
+  /**
+   * A relayable read inside the open transaction, passed through on its own store
+   * connection (Transaction.relay); false when the transaction cannot (a slave's,
+   * a SQLite store's, a client that wants CLIENT_DEPRECATE_EOF answers): execute() it.
+   */
+  relayInTransaction(
+    command: Buffer,
+    client: { deprecateEof: boolean; collation: number },
+    send: (framed: Buffer) => void,
+  ): Promise<boolean> {
+    const txn = this.#txn
+    if (!txn || txn === 'read-only' || !txn.relay) return Promise.resolve(false)
+    const read = { settings: this.#settings(), command, ...client }
+    return this.#inTransaction(txn, () => txn.relay!(read, send))
   }
 
   /** Ends the session: an open transaction rolls back, as when a MySQL client disconnects. */

@@ -334,13 +334,23 @@ class RelayConnection {
 /** Where an answer stands, packet by packet. */
 type Phase = 'first' | 'columns' | 'columnsEof' | 'rows'
 
+/** An ERR packet's contents, as the server sent them. */
+export interface ServerErrorPacket {
+  errno: number
+  sqlState: string
+  message: string
+}
+
 /**
  * Follows a text-protocol answer packet by packet to its last one: an OK or ERR,
  * or a result set (column count, definitions, [EOF], rows, EOF or OK), again
  * while the status says more results follow. Only the first frame of a packet
- * longer than one frame is looked at.
+ * longer than one frame is looked at. Also used on a client transaction's own
+ * connection (mysql-session.ts), whose answers end with EOF packets.
  */
-class ResponseParser {
+export class ResponseParser {
+  /** The ERR packet that ended the answer, if one did. */
+  error: ServerErrorPacket | null = null
   #phase: Phase = 'first'
   #columns = 0
   /** The frame before was full: this one continues its packet. */
@@ -349,6 +359,11 @@ class ResponseParser {
 
   constructor(deprecateEof: boolean) {
     this.#deprecateEof = deprecateEof
+  }
+
+  /** True when the next packet is a column definition. */
+  get atColumn(): boolean {
+    return this.#phase === 'columns' && !this.#continues
   }
 
   /** How many bytes of `bytes` are whole frames, and whether the last of them ended the answer. */
@@ -371,7 +386,7 @@ class ResponseParser {
     const header = p[0]
     switch (this.#phase) {
       case 'first':
-        if (header === 0xff) return true
+        if (header === 0xff) return this.#failed(p)
         if (header === 0x00) return this.#last(okStatus(p))
         if (header === 0xfb) throw new Error('relay: the store asked for a local file')
         this.#columns = lenenc(p, 0).value
@@ -384,7 +399,7 @@ class ResponseParser {
         this.#phase = 'rows'
         return false
       case 'rows':
-        if (header === 0xff) return true
+        if (header === 0xff) return this.#failed(p)
         // A row that starts with 0xFE holds a value of 16 MiB or more, so its packet fills a frame.
         if (header === 0xfe && p.length < MAX_PACKET_PAYLOAD)
           return this.#last(this.#deprecateEof ? okStatus(p) : p.readUInt16LE(3))
@@ -392,11 +407,36 @@ class ResponseParser {
     }
   }
 
+  /** An ERR packet (header, errno, '#', SQLSTATE, message): it ends the answer. */
+  #failed(p: Buffer): true {
+    const marked = p[3] === 0x23
+    this.error = {
+      errno: p.readUInt16LE(1),
+      sqlState: marked ? p.subarray(4, 9).toString('latin1') : 'HY000',
+      message: p.subarray(marked ? 9 : 3).toString('utf8'),
+    }
+    return true
+  }
+
   /** A result's last packet: the answer ends unless its status says more results follow. */
   #last(status: number): boolean {
     this.#phase = 'first'
     return (status & SERVER_STATUS.MORE_RESULTS_EXISTS) === 0
   }
+}
+
+/**
+ * A column definition without MariaDB's extended metadata (a block after the six
+ * names), for a client that did not ask for it from one of ddb's connections that did.
+ */
+export function withoutExtendedMetadata(definition: Buffer): Buffer {
+  let at = 0
+  for (let name = 0; name < 6; name++) {
+    const { value, next } = lenenc(definition, at)
+    at = next + value
+  }
+  const block = lenenc(definition, at)
+  return Buffer.concat([definition.subarray(0, at), definition.subarray(block.next + block.value)])
 }
 
 /** The server's greeting (protocol 10): its capabilities, the 20-byte challenge and the authentication plugin. */

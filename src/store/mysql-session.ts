@@ -1,7 +1,8 @@
 import type { ColumnType, Param, ReadResult } from '../entry.ts'
 import { StoreBehindError, StoreError } from '../errors.ts'
-import { COLUMN_CHARSET, COLUMN_TYPE } from '../mysql-protocol.ts'
+import { COLUMN_CHARSET, COLUMN_TYPE, framePacket } from '../mysql-protocol.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
+import { ResponseParser, type ServerErrorPacket, withoutExtendedMetadata } from './mysql-relay.ts'
 import type { RunResult, StoreStatement } from './store.ts'
 import { toDriverValue, toJsonRow } from './values.ts'
 
@@ -27,7 +28,44 @@ export interface MysqlConnection {
   on(event: 'error', listener: (err: Error) => void): unknown
   end(): Promise<void>
   destroy(): void
+  /** The driver's connection underneath: a relayed read queues a command of its own there. */
+  readonly connection: DriverConnection
 }
+
+/**
+ * The slice of mysql2's own connection (not its promise wrapper) a relayed read
+ * needs: its command queue, its socket, and the sequence id it checks packets
+ * against. A command is mysql2's protocol: execute() sees each packet of its
+ * answer (none at first, when it sends), and true ends it; onResult(err) hears of
+ * a lost connection.
+ */
+interface DriverConnection {
+  addCommand(command: DriverCommand): unknown
+  write(bytes: Buffer): void
+  sequenceId: number
+  /** True when it asked a MariaDB server for extended column metadata (mysql2 does whenever it is offered). */
+  readonly _mariadbExtendedMetadata?: boolean
+}
+interface DriverCommand {
+  execute(packet: DriverPacket | undefined, connection: DriverConnection): boolean
+  onResult(err: Error): void
+}
+/** A packet as mysql2's parser hands it over: its payload is buffer[start + 4, end). */
+interface DriverPacket {
+  sequenceId: number
+  buffer: Buffer
+  start: number
+  end: number
+}
+
+/** The collation ddb's connections log in with (mysql2's 'utf8mb4'), which writes run in on every node. */
+const DRIVER_COLLATION = 45
+const DRIVER_COLLATION_NAME = 'utf8mb4_general_ci'
+/** Collation names by id, as the store's server reported them. */
+const collationNames = new Map<number, string>()
+
+/** Answers bigger than this go to the client in pieces; smaller ones in one write. */
+const RELAY_FLUSH_BYTES = 64 * 1024
 interface ResultHeader {
   affectedRows: number
   insertId: number | string
@@ -48,6 +86,8 @@ export class Session {
   /** Every setting ever sent on this connection: what to reset when a failed packet leaves them unknown. */
   readonly #touched = new Set<string>()
   #broken = false
+  /** The collation the connection's results are described in (SET NAMES; the driver logs in with DRIVER_COLLATION); null when unknown. */
+  #collation: number | null = DRIVER_COLLATION
   /** The time zone a statement that names none runs in: the store's pinned zone (null: the server's). */
   pinnedZone: string | null
 
@@ -94,6 +134,10 @@ export class Session {
     guards: Array<string | null> = [],
   ): Promise<RunResult[]> {
     const texts = [...before]
+    // Writes run in the collation every node replays them in, whatever a relayed read of the client's set.
+    const names = statements.length > 0 && this.#collation !== DRIVER_COLLATION
+    if (names) texts.push(`SET NAMES utf8mb4 COLLATE ${DRIVER_COLLATION_NAME}`)
+    const collation = names ? DRIVER_COLLATION : this.#collation
     const mine: number[] = []
     let db = this.#db
     let ts = this.#ts
@@ -132,6 +176,7 @@ export class Session {
     this.#ts = undefined
     this.#zone = undefined
     this.#settings = null // unknown until the packet succeeds
+    this.#collation = null
     const [result] = await this.query(texts.join('\n;\n'))
     const results = texts.length === 1 ? [result] : (result as unknown[])
     for (const r of results) db = schemaChange(r) ?? db
@@ -139,6 +184,7 @@ export class Session {
     this.#ts = ts
     this.#zone = zone
     this.#settings = settings
+    this.#collation = collation
     return mine.map((i) => runResult(results[i]))
   }
 
@@ -170,6 +216,93 @@ export class Session {
     )
     if (!Array.isArray(result)) return { columns: [], rows: [] }
     return readResult(result, fields ?? [])
+  }
+
+  /**
+   * Runs a client's COM_QUERY payload as it is, on this connection in database `db`
+   * with these settings and the client's collation, handing `send` the server's answer
+   * as framed packets with the sequence ids the client expects (its command came as 0,
+   * as ours goes), never decoded. `before` (statements the transaction still owes the
+   * server) travels with whatever the connection needs first, in one packet. The
+   * driver's connection negotiated no CLIENT_DEPRECATE_EOF, so result sets end with
+   * EOF packets. Resolves with the ERR packet the answer ended with, or null.
+   */
+  async relay(
+    before: string[],
+    read: { db: string; settings: Record<string, Param>; collation: number; command: Buffer },
+    send: (framed: Buffer) => void,
+  ): Promise<ServerErrorPacket | null> {
+    const texts = [...before]
+    if (this.#db !== read.db) texts.push(`USE ${quoteIdentifier(read.db)}`)
+    const { time_zone, ...rest } = read.settings
+    const zone = typeof time_zone === 'string' ? time_zone : this.pinnedZone
+    if (zone && zone !== this.#zone) texts.push(this.format('SET time_zone = ?', [zone]))
+    const change = this.#settingsChange(this.#settings, rest)
+    if (change) texts.push(change)
+    // The result's column definitions name the client's collation, as its own login to the server would.
+    if (this.#collation !== read.collation) texts.push(await this.#setNames(read.collation))
+    if (texts.length > 0) {
+      const zoneThen = this.#zone
+      // Unknown until the packet succeeds.
+      this.#db = null
+      this.#zone = undefined
+      this.#settings = null
+      this.#collation = null
+      await this.query(texts.join('\n;\n'))
+      this.#db = read.db
+      this.#zone = zone || zoneThen
+      this.#settings = rest
+      this.#collation = read.collation
+    }
+    return new Promise((resolve, reject) => {
+      const parser = new ResponseParser(false)
+      let pending: Buffer[] = []
+      let size = 0
+      const flush = () => {
+        if (pending.length > 0) send(pending.length === 1 ? pending[0]! : Buffer.concat(pending))
+        pending = []
+        size = 0
+      }
+      this.conn.connection.addCommand({
+        execute: (packet, connection) => {
+          if (!packet) {
+            const { bytes, next } = framePacket(read.command, 0)
+            connection.write(bytes)
+            connection.sequenceId = next
+            return false
+          }
+          // Copied: the driver's parser reuses its buffers. A packet it joined from several frames is split again.
+          let payload: Buffer = Buffer.from(packet.buffer.subarray(packet.start + 4, packet.end))
+          if (parser.atColumn && connection._mariadbExtendedMetadata) payload = withoutExtendedMetadata(payload)
+          const framed = framePacket(payload, packet.sequenceId).bytes
+          pending.push(framed)
+          size += framed.length
+          // Throwing here is fatal to the driver's connection, which then calls onResult.
+          const { done } = parser.scan(framed)
+          if (done || size >= RELAY_FLUSH_BYTES) flush()
+          if (done) resolve(parser.error)
+          return done
+        },
+        onResult: (err) => {
+          if ((err as { fatal?: boolean }).fatal) this.markBroken()
+          reject(err)
+        },
+      })
+    })
+  }
+
+  /** The SET NAMES that makes the server describe results in collation `id`, as to a client that logged in with it. */
+  async #setNames(id: number): Promise<string> {
+    let name = collationNames.get(id)
+    if (!name) {
+      const [rows] = await this.query('SELECT COLLATION_NAME AS name FROM information_schema.COLLATIONS WHERE ID = ?', [
+        id,
+      ])
+      name = (rows as Array<{ name: string }>)[0]?.name
+      if (!name) throw new StoreError(`the store's server knows no collation ${id}`)
+      collationNames.set(id, name)
+    }
+    return `SET NAMES utf8mb4 COLLATE ${quoteIdentifier(name)}`
   }
 
   /** Brings the connection's settings to `settings` (the time zone among them) before a read. */

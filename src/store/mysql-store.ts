@@ -61,9 +61,8 @@ export const READ_POOL_SIZE = 4
 const CLIENT_SESSIONS_KEPT = 8
 
 // The slice of a mysql2/promise pool this store uses (the only module that imports mysql2; a connection's slice is in mysql-session.ts).
+// Its `connection` (the driver's connection under the wrapper) is the same for every checkout of one pooled connection.
 interface MysqlPoolConnection extends MysqlConnection {
-  /** The driver's connection object under this wrapper: the same for every checkout of one pooled connection. */
-  readonly connection: object
   /** COM_STMT_PREPARE: the statement's result columns and parameters, as the server reports them. */
   prepare(sql: string): Promise<{ statement: { columns: MysqlField[]; parameters: MysqlField[] } }>
   /** Closes the prepared statement and forgets it. */
@@ -544,10 +543,11 @@ function connectionOptions(config: MysqlStoreConfig) {
  */
 async function connect(config: MysqlStoreConfig): Promise<Session> {
   try {
-    const conn: MysqlConnection = await mysql.createConnection({
+    // mysql2's types leave out `connection`, the driver's own connection under the promise wrapper (MysqlConnection).
+    const conn = (await mysql.createConnection({
       ...connectionOptions(config),
       multipleStatements: true,
-    })
+    })) as unknown as MysqlConnection
     await conn.query(`SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')`)
     if (config.timeZone) await conn.query('SET SESSION time_zone = ?', [config.timeZone])
     return new Session(conn, config.timeZone ?? null)

@@ -2,7 +2,7 @@ import type { Param, ReadResult } from '../entry.ts'
 import { StoreError } from '../errors.ts'
 import { quoteIdentifier } from '../sql/lexer.ts'
 import { BEHIND_GUARD_KEY, BEHIND_GUARD_TABLE, type Session, storeError } from './mysql-session.ts'
-import type { RunResult, StoreState, StoreStatement, StoreTxn } from './store.ts'
+import type { RelayedRead, RunResult, StoreState, StoreStatement, StoreTxn, TxnRelayAnswer } from './store.ts'
 
 /**
  * Where a MySQL store keeps its replication state: a row per database (one server
@@ -111,6 +111,25 @@ export class MysqlTxn implements StoreTxn {
       return await this.#session.read(db ?? this.#defaultDb, sql, params, settings)
     } catch (err) {
       throw storeError(err)
+    }
+  }
+
+  /** The read on this transaction's own connection, its answer passed through (Session.relay); see StoreTxn.relay. */
+  async relay(read: RelayedRead, send: (framed: Buffer) => void): Promise<TxnRelayAnswer> {
+    this.#checkOpen()
+    // The driver's connection ends result sets with EOF packets; a client that asked for OKs instead gets decoded rows.
+    if (read.deprecateEof) return { sent: false, error: null }
+    let sent = false
+    try {
+      const target = { ...read, db: read.db ?? this.#defaultDb, settings: read.settings ?? {} }
+      const error = await this.#session.relay(this.#takeQueued(), target, (b) => {
+        sent = true
+        send(b)
+      })
+      return { sent: true, error: error && storeError(error) }
+    } catch (err) {
+      if (sent) throw err
+      return { sent: false, error: storeError(err) }
     }
   }
 

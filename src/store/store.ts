@@ -1,4 +1,5 @@
 import type { ColumnType, Param, ReadResult, Statement } from '../entry.ts'
+import type { StoreError } from '../errors.ts'
 import type { Staging, StagingProgress, StoreSnapshot } from '../snapshot.ts'
 import type { IdTable } from '../sql/insert-id.ts'
 
@@ -79,6 +80,15 @@ export interface StoreTxn {
   ): Promise<RunResult[]>
   /** Runs a statement that returns rows inside the transaction: it sees the transaction's own writes. */
   read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult>
+  /**
+   * MySQL only: a client's plain read (its COM_QUERY as sent) inside the transaction,
+   * on its own connection, the server's answer handed to `send` as the packets it
+   * sent, never decoded (it sees the transaction's writes). Nothing sent: run it with
+   * read() instead (`error`, if any, is why this one could not run). Sent: `error` is
+   * the store's error the client was just told. Rejects once part of an answer went
+   * out and the rest could not.
+   */
+  relay?(read: RelayedRead, send: (framed: Buffer) => void): Promise<TxnRelayAnswer>
   savepoint(name: string): Promise<void>
   rollbackTo(name: string): Promise<void>
   release(name: string): Promise<void>
@@ -103,6 +113,12 @@ export interface RelayedRead {
   deprecateEof: boolean
   /** The collation the client logged in with: the answer is in its character set, as the server would send it. */
   collation: number
+}
+
+/** What StoreTxn.relay did: whether any of the answer went to the client, and the store's error, if there was one. */
+export interface TxnRelayAnswer {
+  sent: boolean
+  error: StoreError | null
 }
 
 /**
