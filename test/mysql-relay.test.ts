@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
-import { tailLog } from './support/compare.ts'
-import { type DdbNode, startMaster } from './support/ddb.ts'
+import { masterOffset, tailLog } from './support/compare.ts'
+import { type DdbNode, startMaster, startSlave, waitApplied } from './support/ddb.ts'
 import { type Mariadb, startMariadb } from './support/mariadb.ts'
 import { mariadbCli, mysqlPortOf } from './support/mysql-client.ts'
 import { waitFor } from './support/util.ts'
@@ -258,6 +258,47 @@ describe('reads relayed to a MySQL store', () => {
       expect(after as unknown).toEqual([[1]])
     } finally {
       await c.end()
+    }
+  })
+
+  test("a master on its store server's Unix socket (?socket=) writes, relays reads, and its slave on the socket too has every row", async () => {
+    await using viaSocket = await startMaster(
+      `mysql://app:s3cret%20pw@localhost/app_socket?socket=${store.socket}`,
+      join(dir, 'socket-master.log'),
+      { args: ['--mysql-listen', '127.0.0.1:0'] },
+    )
+    // The slave's store on a server of its own (a slave on its master's server is refused), by its socket too.
+    await using slave = await startSlave(
+      viaSocket.address,
+      `mysql://root@localhost/app_socket_slave?socket=${reference.socket}`,
+    )
+    const c = await connect(await mysqlPortOf(viaSocket), 'app_socket')
+    let direct: mysql.Connection | undefined
+    try {
+      await c.query('CREATE TABLE kinds (id INT PRIMARY KEY, s VARCHAR(40), n INT NULL)')
+      await c.query("INSERT INTO kinds VALUES (1, 'héllo', NULL), (2, '', 7)")
+      // Compared with the store's own server, over TCP: the same schema, so the same column definitions.
+      direct = await connect(store.port, 'app_socket')
+      for (const sql of [
+        'SELECT * FROM kinds ORDER BY id',
+        'SELECT s FROM kinds WHERE id = 1',
+        'SELECT nope FROM kinds',
+      ])
+        expect(await answer(c, sql)).toEqual(await answer(direct, sql))
+      await c.query('BEGIN')
+      await c.query('UPDATE kinds SET n = 9 WHERE id = 1')
+      expect(await answer(c, 'SELECT n FROM kinds WHERE id = 1')).toMatchObject({ rows: [[9]] })
+      await c.query('COMMIT')
+      await waitApplied(slave, await masterOffset(viaSocket))
+      // A slave of a MySQL master writes in the master's databases, on its own server.
+      const copied = await reference.query('SELECT id, n FROM app_socket.kinds ORDER BY id')
+      expect(copied.map((r) => [r.id, r.n])).toEqual([
+        [1, 9],
+        [2, 7],
+      ])
+      expect(viaSocket.log()).toContain(`?socket=${store.socket}`)
+    } finally {
+      await Promise.all([c.end(), direct?.end()])
     }
   })
 

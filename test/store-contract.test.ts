@@ -411,6 +411,9 @@ describe('openStore', () => {
     'mysql://root@localhost/',
     'mysql://root@localhost:notaport/app',
     'mysql://root@localhost/app/more',
+    'mysql://root@localhost/app?sock=/tmp/x.sock',
+    'mysql://root@localhost/app?socket=',
+    'mysql://root@localhost/app?socket=/a&socket=/b',
   ])('refuses %p with UsageError', async (url) => {
     const err = await openStore(url).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(UsageError)
@@ -430,6 +433,17 @@ describe('openStore', () => {
     expect((err as StoreError).message).toBe(`connect mysql://root@127.0.0.1:${port}/app: connection refused`)
     expect((err as StoreError).hint).toBeString()
     expect(Date.now() - started).toBeLessThan(3_000)
+  })
+
+  test('MySQL at a missing Unix socket (?socket=) fails with StoreError naming it', async () => {
+    const err = await openStore('mysql://root@localhost/app?socket=/nonexistent-ddb-dir/mysqld.sock').catch(
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(StoreError)
+    expect((err as StoreError).message).toBe(
+      'connect mysql://root@localhost:3306/app?socket=/nonexistent-ddb-dir/mysqld.sock: no such socket',
+    )
+    expect((err as StoreError).hint).toContain('names its socket')
   })
 
   test('SQLite in a missing directory fails with StoreError', async () => {

@@ -20,6 +20,8 @@ import {
 export interface RelayTarget {
   host: string
   port: number
+  /** The server's Unix socket, used instead of host:port when given. */
+  socketPath?: string
   user: string
   password: string
   /** The database a new connection starts in. */
@@ -198,16 +200,15 @@ class RelayConnection {
   /** Connects and logs in (mysql_native_password); rejects with RelayUnavailableError when the server refuses. */
   static async open(target: RelayTarget, client: ClientKind): Promise<RelayConnection> {
     const conn = new RelayConnection(target.database, client)
-    conn.#socket = await Bun.connect({
-      hostname: target.host,
-      port: target.port,
-      socket: {
-        data: (_s, data) => conn.#received(data),
-        close: () => conn.#lost(new Error('relay: the store closed the connection')),
-        error: (_s, err) => conn.#lost(err),
-      },
-    })
-    conn.#socket.setNoDelay(true)
+    const socket = {
+      data: (_s: Socket, data: Buffer) => conn.#received(data),
+      close: () => conn.#lost(new Error('relay: the store closed the connection')),
+      error: (_s: Socket, err: Error) => conn.#lost(err),
+    }
+    conn.#socket = target.socketPath
+      ? await Bun.connect({ unix: target.socketPath, socket })
+      : await Bun.connect({ hostname: target.host, port: target.port, socket })
+    if (!target.socketPath) conn.#socket.setNoDelay(true)
     try {
       await conn.#login(target)
     } catch (err) {

@@ -37,6 +37,8 @@ import { WriterLock } from './writer-lock.ts'
 export interface MysqlStoreConfig {
   host: string
   port: number
+  /** The server's Unix socket: connections go there instead of host:port. */
+  socketPath?: string
   user: string
   password: string
   /** The database sessions start in; created at open when missing. */
@@ -519,8 +521,7 @@ const DDL_ALREADY_APPLIED = new Set([1007, 1008, 1050, 1051, 1060, 1061, 1091, 1
 
 function connectionOptions(config: MysqlStoreConfig) {
   return {
-    host: config.host,
-    port: config.port,
+    ...(config.socketPath ? { socketPath: config.socketPath } : { host: config.host, port: config.port }),
     user: config.user,
     password: config.password,
     dateStrings: true,
@@ -565,12 +566,14 @@ function connectError(err: unknown, displayUrl: string): StoreError {
         ? 'timed out'
         : code === 'ENOTFOUND'
           ? 'unknown host'
-          : err instanceof Error
-            ? err.message
-            : String(err)
+          : code === 'ENOENT'
+            ? 'no such socket'
+            : err instanceof Error
+              ? err.message
+              : String(err)
   const hint =
     code === 'ER_ACCESS_DENIED_ERROR'
       ? 'check the user and password in the --db URL'
-      : 'check that MySQL is running and that the --db URL names its host and port'
+      : `check that MySQL is running and that the --db URL names its ${displayUrl.includes('?socket=') ? 'socket' : 'host and port'}`
   return new StoreError(`connect ${displayUrl}: ${detail}`, { cause: err, storeCode: code, hint })
 }

@@ -8,8 +8,9 @@ const DEFAULT_MYSQL_PORT = 3306
 
 /**
  * Opens the store a --db URL names: `sqlite:<path>` (relative or absolute) or
- * `mysql://user:pass@host:port/db` (port default 3306, user default root; the
- * database is created when missing). A malformed URL throws UsageError. With a
+ * `mysql://user:pass@host:port/db[?socket=/path/to/mysqld.sock]` (port default 3306,
+ * user default root; the database is created when missing; with `socket`, connections
+ * go to that Unix socket instead of host:port). A malformed URL throws UsageError. With a
  * claim, the store is this process's alone until closed (see NodeClaim).
  */
 export async function openStore(url: string, claim?: NodeClaim): Promise<Store> {
@@ -38,12 +39,17 @@ function parseMysqlUrl(url: string): MysqlStoreConfig {
   } catch {
     throw invalid(url) // not a URL, or a bad %-escape
   }
-  if (!parsed.hostname || !database || database.includes('/') || parsed.search || parsed.hash) throw invalid(url)
+  if (!parsed.hostname || !database || database.includes('/') || parsed.hash) throw invalid(url)
+  // ?socket=<path>: the server's Unix socket, on its own machine (cheaper per round trip than TCP on loopback).
+  const params = [...parsed.searchParams.keys()]
+  const socketPath = parsed.searchParams.get('socket')
+  if (params.some((k) => k !== 'socket') || params.length > 1 || socketPath === '') throw invalid(url)
   const port = parsed.port ? Number(parsed.port) : DEFAULT_MYSQL_PORT
   const credentials = password ? `${user}:***` : user
-  const displayUrl = `mysql://${credentials}@${parsed.hostname}:${port}/${database}`
+  const via = socketPath ? `?socket=${socketPath}` : ''
+  const displayUrl = `mysql://${credentials}@${parsed.hostname}:${port}/${database}${via}`
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') // [::1] → ::1
-  return { host, port, user, password, database, displayUrl }
+  return { host, port, user, password, database, displayUrl, ...(socketPath ? { socketPath } : {}) }
 }
 
 function invalid(url: string): UsageError {
@@ -57,5 +63,7 @@ function invalid(url: string): UsageError {
   if (colon >= 0 && colon < at) masked = `${scheme}${rest.slice(0, colon)}:***${rest.slice(at)}`
   else if (colon >= 0 && at < 0 && !/^:\d+(\/|$)/.test(rest.slice(colon)))
     masked = `${scheme}${rest.slice(0, colon)}:***`
-  return new UsageError(`invalid --db URL "${masked}": expected sqlite:<file> or mysql://user:pass@host:port/db`)
+  return new UsageError(
+    `invalid --db URL "${masked}": expected sqlite:<file> or mysql://user:pass@host:port/db[?socket=<path>]`,
+  )
 }

@@ -8,6 +8,8 @@ import { freePort } from './util.ts'
 export interface Mariadb extends AsyncDisposable {
   readonly port: number
   readonly dataDir: string
+  /** The server's Unix socket (a --db URL's `?socket=`). */
+  readonly socket: string
   /** The server's process id (a new one after restart()). */
   readonly pid: number
   /** `mysql://root@127.0.0.1:PORT/<db>`, for openStore and --db. */
@@ -117,6 +119,7 @@ async function launch(options: StartMariadbOptions): Promise<Mariadb> {
   return {
     port,
     dataDir,
+    socket: join(dir, 'sock'),
     get pid() {
       return proc.pid
     },
