@@ -53,7 +53,7 @@ for (const compiled of [false, true]) {
       writeFileSync(join(dir.path, '.env'), 'DDB_DB=mysql://root:pa/ss@db1/app\n')
       const db = await ddb([...master, '--listen', `127.0.0.1:${await freePort()}`], dir.path)
       expect(db.stderr).toBe(
-        'ddb: invalid DDB_DB URL "mysql://root:***@db1/app" (from .env line 1): expected sqlite:<file> or mysql://user:pass@host:port/db\n',
+        'ddb: invalid DDB_DB URL "mysql://root:***@db1/app" (from .env line 1): expected sqlite:<file> or mysql://user:pass@host:port/db[?socket=<path>]\n',
       )
       expect(db.code).toBe(2)
     })

@@ -40,7 +40,7 @@ export function registerMaster(program: Command, logger: Logger): void {
       .description('run a master: executes writes, logs them durably, streams them to slaves')
       .option(
         '--db <url>',
-        `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_MASTER_DB})`,
+        `store: sqlite:<file> or mysql://user:pass@host:port/db[?socket=<path>] (env DDB_DB; default ${DEFAULT_MASTER_DB})`,
       ),
     DEFAULT_LOG,
   )

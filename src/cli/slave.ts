@@ -48,7 +48,7 @@ export function registerSlave(program: Command, logger: Logger): void {
       )
       .option(
         '--db <url>',
-        `store: sqlite:<file> or mysql://user:pass@host:port/db (env DDB_DB; default ${DEFAULT_SLAVE_DB})`,
+        `store: sqlite:<file> or mysql://user:pass@host:port/db[?socket=<path>] (env DDB_DB; default ${DEFAULT_SLAVE_DB})`,
       ),
     `beside a SQLite store (x.sqlite: x-log.sqlite), else ${defaultSlaveLog(null)}`,
   )
