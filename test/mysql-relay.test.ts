@@ -139,14 +139,18 @@ describe('reads relayed to a MySQL store', () => {
     expect(missing.stderr).toContain("ERROR 1146 (42S02) at line 1: Table 'app.missing' doesn't exist")
   })
 
-  test('a row longer than one 16 MiB frame arrives whole', async () => {
+  test('a row longer than one 16 MiB frame arrives whole, outside a transaction and inside one', async () => {
     const c = await connect(ddbPort)
     try {
-      const [rows] = await c.query({ sql: "SELECT REPEAT('ab', 9000000) AS big, 7 AS after_it", rowsAsArray: true })
-      const [[big, after]] = rows as [[string, number]]
-      expect(big.length).toBe(18_000_000)
-      expect(big.slice(0, 4) + big.slice(-4)).toBe('ababab' + 'ab')
-      expect(after).toBe(7)
+      for (const inTransaction of [false, true]) {
+        if (inTransaction) await c.query('BEGIN')
+        const [rows] = await c.query({ sql: "SELECT REPEAT('ab', 9000000) AS big, 7 AS after_it", rowsAsArray: true })
+        const [[big, after]] = rows as [[string, number]]
+        expect(big.length).toBe(18_000_000)
+        expect(big.slice(0, 4) + big.slice(-4)).toBe('ababab' + 'ab')
+        expect(after).toBe(7)
+        if (inTransaction) await c.query('COMMIT')
+      }
     } finally {
       await c.end()
     }
@@ -246,14 +250,18 @@ describe('reads relayed to a MySQL store', () => {
     }
   })
 
-  test('inside a transaction a read sees its own writes', async () => {
+  test('inside a transaction a read sees its own writes, in the database USE chose there', async () => {
     const c = await connect(ddbPort)
     try {
       await c.query('BEGIN')
       await c.query('INSERT INTO other.t VALUES (43)')
       const [rows] = await c.query({ sql: 'SELECT COUNT(*) FROM other.t', rowsAsArray: true })
       expect(rows as unknown).toEqual([[2]])
+      await c.query('USE other')
+      const [here] = await c.query({ sql: 'SELECT COUNT(*), DATABASE() FROM t', rowsAsArray: true })
+      expect(here as unknown).toEqual([[2, 'other']])
       await c.query('ROLLBACK')
+      await c.query('USE app')
       const [after] = await c.query({ sql: 'SELECT COUNT(*) FROM other.t', rowsAsArray: true })
       expect(after as unknown).toEqual([[1]])
     } finally {
