@@ -133,10 +133,16 @@ export class Session {
     return { db: this.db, settings: this.#settings(), tokens }
   }
 
+  /** True while a transaction is open that can relay reads (a master's on a MySQL store). */
+  get relaysInTransaction(): boolean {
+    const txn = this.#txn
+    return txn !== null && txn !== 'read-only' && txn.relay !== undefined
+  }
+
   /**
    * A relayable read inside the open transaction, passed through on its own store
-   * connection (Transaction.relay); false when the transaction cannot (a slave's,
-   * a SQLite store's, a client that wants CLIENT_DEPRECATE_EOF answers): execute() it.
+   * connection (Transaction.relay); false when it was not (relaysInTransaction false, a
+   * client that wants CLIENT_DEPRECATE_EOF answers): execute() it.
    */
   relayInTransaction(
     command: Buffer,

@@ -221,7 +221,7 @@ class RelayConnection {
   /** Sends a command whose answer is one OK or ERR packet (COM_INIT_DB, SET); rejects on ERR. */
   async command(payload: Buffer): Promise<void> {
     const [reply] = await this.#exchange(payload, 0)
-    if (reply![0] === 0xff) throw new Error(`relay: ${reply!.subarray(9).toString('utf8')}`)
+    if (reply![0] === 0xff) throw new Error(`relay: ${errorPacket(reply!).message}`)
   }
 
   /** Sends a COM_QUERY and hands each run of whole frames of the answer to `send`, until the answer's last packet. */
@@ -270,7 +270,8 @@ class RelayConnection {
       const scramble = reply!.subarray(end + 1, end + 21)
       ;[reply] = await this.#exchange(nativePasswordResponse(target.password, scramble), 3)
     }
-    if (reply![0] === 0xff) throw new RelayUnavailableError(`the store refused the login: ${reply!.subarray(9)}`)
+    if (reply![0] === 0xff)
+      throw new RelayUnavailableError(`the store refused the login: ${errorPacket(reply!).message}`)
     if (reply![0] !== 0x00) throw new RelayUnavailableError(`unexpected login reply 0x${reply![0]!.toString(16)}`)
   }
 
@@ -408,14 +409,9 @@ export class ResponseParser {
     }
   }
 
-  /** An ERR packet (header, errno, '#', SQLSTATE, message): it ends the answer. */
+  /** An ERR packet ends the answer. */
   #failed(p: Buffer): true {
-    const marked = p[3] === 0x23
-    this.error = {
-      errno: p.readUInt16LE(1),
-      sqlState: marked ? p.subarray(4, 9).toString('latin1') : 'HY000',
-      message: p.subarray(marked ? 9 : 3).toString('utf8'),
-    }
+    this.error = errorPacket(p)
     return true
   }
 
@@ -423,6 +419,16 @@ export class ResponseParser {
   #last(status: number): boolean {
     this.#phase = 'first'
     return (status & SERVER_STATUS.MORE_RESULTS_EXISTS) === 0
+  }
+}
+
+/** An ERR packet's contents: header, errno, then '#' and the SQLSTATE (absent before the login), then the message. */
+function errorPacket(p: Buffer): ServerErrorPacket {
+  const marked = p[3] === 0x23
+  return {
+    errno: p.readUInt16LE(1),
+    sqlState: marked ? p.subarray(4, 9).toString('latin1') : 'HY000',
+    message: p.subarray(marked ? 9 : 3).toString('utf8'),
   }
 }
 
@@ -443,7 +449,7 @@ export function withoutExtendedMetadata(definition: Buffer): Buffer {
 /** The server's greeting (protocol 10): its capabilities, the 20-byte challenge and the authentication plugin. */
 function parseGreeting(p: Buffer): { capabilities: number; scramble: Buffer; plugin: string } {
   // Refused before the login (too many connections, a blocked host): this time only; the next read tries again.
-  if (p[0] === 0xff) throw new Error(`relay: the store refused the connection: ${p.subarray(9)}`)
+  if (p[0] === 0xff) throw new Error(`relay: the store refused the connection: ${errorPacket(p).message}`)
   if (p[0] !== 10) throw new RelayUnavailableError(`the store speaks protocol ${p[0]}, not 10`)
   let at = p.indexOf(0, 1) + 1 + 4 // version, connection id
   const part1 = p.subarray(at, at + 8)

@@ -203,13 +203,18 @@ export class Session {
     return parts.length > 0 ? `SET SESSION ${parts.join(', ')}` : null
   }
 
-  /** Runs a statement that returns rows in database `db` on this connection, with these session settings. */
-  async read(db: string, sql: string, params: Param[], settings: Record<string, Param> = {}): Promise<ReadResult> {
-    if (this.#db !== db) {
-      await this.query(`USE ${quoteIdentifier(db)}`)
-      this.#db = db
-    }
-    await this.#settle(settings)
+  /**
+   * Runs a statement that returns rows in database `db` on this connection, with these
+   * session settings; `before` (statements a transaction still owes the server) goes first.
+   */
+  async read(
+    before: string[],
+    db: string,
+    sql: string,
+    params: Param[],
+    settings: Record<string, Param> = {},
+  ): Promise<ReadResult> {
+    await this.#bringTo(before, db, settings)
     const [result, fields] = await this.query(
       { sql, rowsAsArray: true },
       params.length ? params.map(toDriverValue) : undefined,
@@ -222,38 +227,17 @@ export class Session {
    * Runs a client's COM_QUERY payload as it is, on this connection in database `db`
    * with these settings and the client's collation, handing `send` the server's answer
    * as framed packets with the sequence ids the client expects (its command came as 0,
-   * as ours goes), never decoded. `before` (statements the transaction still owes the
-   * server) travels with whatever the connection needs first, in one packet. The
-   * driver's connection negotiated no CLIENT_DEPRECATE_EOF, so result sets end with
-   * EOF packets. Resolves with the ERR packet the answer ended with, or null.
+   * as ours goes), never decoded. `before` as for read(). The driver's connection
+   * negotiated no CLIENT_DEPRECATE_EOF, so result sets end with EOF packets. Resolves
+   * with the ERR packet the answer ended with, or null.
    */
   async relay(
     before: string[],
     read: { db: string; settings: Record<string, Param>; collation: number; command: Buffer },
     send: (framed: Buffer) => void,
   ): Promise<ServerErrorPacket | null> {
-    const texts = [...before]
-    if (this.#db !== read.db) texts.push(`USE ${quoteIdentifier(read.db)}`)
-    const { time_zone, ...rest } = read.settings
-    const zone = typeof time_zone === 'string' ? time_zone : this.pinnedZone
-    if (zone && zone !== this.#zone) texts.push(this.format('SET time_zone = ?', [zone]))
-    const change = this.#settingsChange(this.#settings, rest)
-    if (change) texts.push(change)
     // The result's column definitions name the client's collation, as its own login to the server would.
-    if (this.#collation !== read.collation) texts.push(await this.#setNames(read.collation))
-    if (texts.length > 0) {
-      const zoneThen = this.#zone
-      // Unknown until the packet succeeds.
-      this.#db = null
-      this.#zone = undefined
-      this.#settings = null
-      this.#collation = null
-      await this.query(texts.join('\n;\n'))
-      this.#db = read.db
-      this.#zone = zone || zoneThen
-      this.#settings = rest
-      this.#collation = read.collation
-    }
+    await this.#bringTo(before, read.db, read.settings, read.collation)
     return new Promise((resolve, reject) => {
       const parser = new ResponseParser(false)
       let pending: Buffer[] = []
@@ -271,8 +255,8 @@ export class Session {
             connection.sequenceId = next
             return false
           }
-          // Copied: the driver's parser reuses its buffers. A packet it joined from several frames is split again.
-          let payload: Buffer = Buffer.from(packet.buffer.subarray(packet.start + 4, packet.end))
+          // Framing copies it (the driver's parser reuses its buffers); a packet it joined from several frames is split again.
+          let payload = packet.buffer.subarray(packet.start + 4, packet.end)
           if (parser.atColumn && connection._mariadbExtendedMetadata) payload = withoutExtendedMetadata(payload)
           const framed = framePacket(payload, packet.sequenceId).bytes
           pending.push(framed)
@@ -305,20 +289,34 @@ export class Session {
     return `SET NAMES utf8mb4 COLLATE ${quoteIdentifier(name)}`
   }
 
-  /** Brings the connection's settings to `settings` (the time zone among them) before a read. */
-  async #settle(settings: Record<string, Param>): Promise<void> {
+  /**
+   * Brings the connection to database `db`, these settings (the time zone among them) and,
+   * when given, results described in `collation`, after `before`: in one packet, or none
+   * when it is there already.
+   */
+  async #bringTo(before: string[], db: string, settings: Record<string, Param>, collation?: number): Promise<void> {
+    const texts = [...before]
+    if (this.#db !== db) texts.push(`USE ${quoteIdentifier(db)}`)
     const { time_zone, ...rest } = settings
     const zone = typeof time_zone === 'string' ? time_zone : this.pinnedZone
-    if (zone && zone !== this.#zone) {
-      this.#zone = undefined
-      await this.query(this.format('SET time_zone = ?', [zone]))
-      this.#zone = zone
-    }
+    if (zone && zone !== this.#zone) texts.push(this.format('SET time_zone = ?', [zone]))
     const change = this.#settingsChange(this.#settings, rest)
-    if (!change) return
+    if (change) texts.push(change)
+    const names = collation !== undefined && collation !== this.#collation
+    if (names) texts.push(await this.#setNames(collation))
+    if (texts.length === 0) return
+    const zoneThen = this.#zone
+    const collationThen = this.#collation
+    // Unknown until the packet succeeds.
+    this.#db = null
+    this.#zone = undefined
     this.#settings = null
-    await this.query(change)
+    this.#collation = null
+    await this.query(texts.join('\n;\n'))
+    this.#db = db
+    this.#zone = zone || zoneThen
     this.#settings = rest
+    this.#collation = names ? collation : collationThen
   }
 
   /** Runs sql (client-side binding when values are given); a fatal driver error marks the session broken. */

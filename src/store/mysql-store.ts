@@ -420,7 +420,7 @@ export class MysqlStore implements Store {
     try {
       conn = await this.#pool.getConnection()
     } catch (err) {
-      throw connectError(err, this.displayUrl)
+      throw connectError(err, this.#config)
     }
     try {
       const target = db ?? this.defaultDb
@@ -553,11 +553,11 @@ async function connect(config: MysqlStoreConfig): Promise<Session> {
     if (config.timeZone) await conn.query('SET SESSION time_zone = ?', [config.timeZone])
     return new Session(conn, config.timeZone ?? null)
   } catch (err) {
-    throw connectError(err, config.displayUrl)
+    throw connectError(err, config)
   }
 }
 
-function connectError(err: unknown, displayUrl: string): StoreError {
+function connectError(err: unknown, config: Pick<MysqlStoreConfig, 'displayUrl' | 'socketPath'>): StoreError {
   const code = (err as { code?: string }).code
   const detail =
     code === 'ECONNREFUSED'
@@ -574,6 +574,6 @@ function connectError(err: unknown, displayUrl: string): StoreError {
   const hint =
     code === 'ER_ACCESS_DENIED_ERROR'
       ? 'check the user and password in the --db URL'
-      : `check that MySQL is running and that the --db URL names its ${displayUrl.includes('?socket=') ? 'socket' : 'host and port'}`
-  return new StoreError(`connect ${displayUrl}: ${detail}`, { cause: err, storeCode: code, hint })
+      : `check that MySQL is running and that the --db URL names its ${config.socketPath ? 'socket' : 'host and port'}`
+  return new StoreError(`connect ${config.displayUrl}: ${detail}`, { cause: err, storeCode: code, hint })
 }

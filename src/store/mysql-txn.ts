@@ -107,8 +107,7 @@ export class MysqlTxn implements StoreTxn {
   async read(db: string | null, sql: string, params: Param[], settings?: Record<string, Param>): Promise<ReadResult> {
     this.#checkOpen()
     try {
-      await this.#session.runPacket(this.#takeQueued(), [], [])
-      return await this.#session.read(db ?? this.#defaultDb, sql, params, settings)
+      return await this.#session.read(this.#takeQueued(), db ?? this.#defaultDb, sql, params, settings)
     } catch (err) {
       throw storeError(err)
     }

@@ -88,11 +88,13 @@ export class StatementRunner {
     const relayRead = this.#node.store.relayRead
     // The store's status flags say autocommit on (and, in a transaction of the client's, in one): they must be the session's.
     if (!relayRead || !this.#autocommit) return false
+    const inTransaction = this.#session.inTransaction
+    if (inTransaction && !this.#session.relaysInTransaction) return false // a slave's: execute() reads outside it
     // ddb answers in utf8mb4 whatever a client asked for; a relayed answer would come in the client's character set.
     if (!isUtf8mb4Collation(client.collation)) return false
     const target = this.#session.relayable(sql)
     if (!target || (await this.#local(sql, target.tokens))) return false
-    if (this.#session.inTransaction) return this.#session.relayInTransaction(command, client, send)
+    if (inTransaction) return this.#session.relayInTransaction(command, client, send)
     const { db, settings } = target
     return relayRead.call(this.#node.store, { db, settings, command, ...client }, send)
   }
