@@ -162,6 +162,14 @@ export const MAX_PACKET_PAYLOAD = 0xff_ff_ff
 
 /** Frames a payload as one or more packets starting at `sequenceId`; returns the bytes and the next sequence id. */
 export function framePacket(payload: Buffer, sequenceId: number): { bytes: Buffer; next: number } {
+  if (payload.length < MAX_PACKET_PAYLOAD) {
+    // One frame (nearly every packet): one buffer, written in place.
+    const bytes = Buffer.allocUnsafe(4 + payload.length)
+    bytes.writeUIntLE(payload.length, 0, 3)
+    bytes[3] = sequenceId & 0xff
+    payload.copy(bytes, 4)
+    return { bytes, next: (sequenceId + 1) & 0xff }
+  }
   const frames: Buffer[] = []
   let seq = sequenceId
   let at = 0

@@ -176,6 +176,30 @@ describe('reads relayed to a MySQL store', () => {
     }
   })
 
+  test("a client's relayed reads stay on the store connection it used last while that one is free", async () => {
+    const clients = await Promise.all([connect(ddbPort), connect(ddbPort)])
+    const storeConnection = async (c: mysql.Connection) => {
+      const [[row]] = (await c.query({
+        sql: 'SELECT CONNECTION_ID() AS id, COUNT(*) FROM kinds',
+        rowsAsArray: true,
+      })) as unknown as [[number[]]]
+      return row![0]!
+    }
+    try {
+      // Two reads at once need two store connections; each client then keeps its own.
+      await Promise.all(clients.map((c) => c.query('SELECT SLEEP(0.3) FROM kinds LIMIT 1')))
+      const seen: number[][] = [[], []]
+      for (let round = 0; round < 4; round++) {
+        for (const [i, c] of clients.entries()) seen[i]!.push(await storeConnection(c))
+      }
+      expect(new Set(seen[0]).size).toBe(1)
+      expect(new Set(seen[1]).size).toBe(1)
+      expect(seen[0]![0]).not.toBe(seen[1]![0])
+    } finally {
+      await Promise.all(clients.map((c) => c.end()))
+    }
+  })
+
   test('inside a transaction every read answers as MariaDB does, and sees the transaction as MariaDB does', async () => {
     const [viaDdb, direct, other] = await Promise.all([connect(ddbPort), connect(reference.port), connect(ddbPort)])
     try {

@@ -162,6 +162,11 @@ export class Session {
     if (txn && txn !== 'read-only') await txn.rollback().catch(() => {})
   }
 
+  /** The session's variables once variables() has loaded them, else null: for callers that must not wait. */
+  get loadedVariables(): SessionVariables | null {
+    return this.#variables
+  }
+
   /** The session's variables (MySQL clients): SET changes them, statements read them, writes carry their settings. */
   async variables(): Promise<SessionVariables> {
     this.#variables ??= new SessionVariables(await sessionDefaults(this.#node))

@@ -51,19 +51,32 @@ const ESCAPES: Record<string, string> = {
 export function tokenize(sql: string): Token[] {
   const tokens: Token[] = []
   /** Adds a token and returns its end, where scanning resumes. */
-  const push = (type: Token['type'], start: number, end: number, value = sql.slice(start, end)): number => {
-    tokens.push({ type, text: sql.slice(start, end), value, start, end })
+  const push = (type: Token['type'], start: number, end: number, value?: string): number => {
+    const text = sql.slice(start, end)
+    tokens.push({ type, text, value: value ?? text, start, end })
     return end
   }
-  const pushWord = (start: number, end: number): number => push('word', start, end, sql.slice(start, end).toUpperCase())
+  const pushWord = (start: number, end: number): number => {
+    const text = sql.slice(start, end)
+    tokens.push({ type: 'word', text, value: text.toUpperCase(), start, end })
+    return end
+  }
   let openVersionComment = -1 // where the executable comment we are inside began, or -1
   let pos = 0
   while (pos < sql.length) {
+    const code = sql.charCodeAt(pos)
+    // Spaces and plain words first: most of any statement (by character codes, which are cheaper than one-character strings).
+    if (code === 32 || (code >= 9 && code <= 13)) {
+      pos++
+      continue
+    }
+    if (isWordStart(code) && !(INTRODUCERS.includes(code) && sql.charCodeAt(pos + 1) === QUOTE)) {
+      pos = pushWord(pos, wordEnd(sql, pos))
+      continue
+    }
     const c = sql[pos]!
     const next = sql[pos + 1]
-    if (isSpace(c)) {
-      pos++
-    } else if (c === '#' || (c === '-' && next === '-' && (pos + 2 === sql.length || sql.charCodeAt(pos + 2) <= 32))) {
+    if (c === '#' || (c === '-' && next === '-' && (pos + 2 === sql.length || sql.charCodeAt(pos + 2) <= 32))) {
       const newline = sql.indexOf('\n', pos)
       pos = newline < 0 ? sql.length : newline + 1
     } else if (c === '/' && next === '*') {
@@ -85,7 +98,7 @@ export function tokenize(sql: string): Token[] {
     } else if (c === '`' || c === '[') {
       const s = readQuoted(sql, pos, c === '`' ? '`' : ']')
       pos = push('identifier', pos, s.end, s.value)
-    } else if ('xXbBnN'.includes(c) && next === "'") {
+    } else if (INTRODUCERS.includes(code) && next === "'") {
       const s = readQuoted(sql, pos + 1, "'")
       pos = push('string', pos, s.end, s.value)
     } else if (isDigit(c) || (c === '.' && isDigit(next))) {
@@ -93,20 +106,29 @@ export function tokenize(sql: string): Token[] {
       // MySQL identifiers may begin with digits: 1st_half is a word, not 1 then st_half.
       if (isDigit(c) && isWordChar(sql[end])) pos = pushWord(pos, wordEnd(sql, end))
       else pos = push('number', pos, end)
-    } else if (isWordChar(c)) {
-      pos = pushWord(pos, wordEnd(sql, pos))
     } else if (c === '@') {
       const end = variableEnd(sql, pos)
       pos = end > 0 ? push('variable', pos, end) : push('punct', pos, pos + 1)
     } else if (c === '?') {
       pos = push('param', pos, pos + 1)
     } else {
-      const punct = LONG_PUNCT.find((p) => sql.startsWith(p, pos)) ?? c
+      const punct = LONG_PUNCT_STARTS.includes(c) ? (LONG_PUNCT.find((p) => sql.startsWith(p, pos)) ?? c) : c
       pos = push('punct', pos, pos + punct.length)
     }
   }
   if (openVersionComment >= 0) throw unterminated('comment', openVersionComment)
   return tokens
+}
+
+const QUOTE = 0x27
+/** The letters that, right before a quote, make a string literal of it: x'…', b'…', N'…'. */
+const INTRODUCERS = [...'xXbBnN'].map((c) => c.charCodeAt(0))
+/** The first characters of LONG_PUNCT. */
+const LONG_PUNCT_STARTS = [...new Set(LONG_PUNCT.map((p) => p[0]!))].join('')
+
+/** A character a word starts with (isWordChar, but no digit): a letter, `_`, `$` or anything past ASCII. */
+function isWordStart(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || code === 95 || code === 36 || code >= 0x80
 }
 
 /** If a comment starting at `pos` is executable (`/*!`, `/*!50001`, `/*M!`), returns where its code begins; else -1. */
@@ -183,7 +205,7 @@ function variableEnd(sql: string, pos: number): number {
 
 function wordEnd(sql: string, pos: number): number {
   let i = pos
-  while (isWordChar(sql[i])) i++
+  for (let code = sql.charCodeAt(i); isWordStart(code) || (code >= 48 && code <= 57); code = sql.charCodeAt(++i)) {}
   return i
 }
 
@@ -204,10 +226,6 @@ function isHexDigit(c: string | undefined): boolean {
 
 function isBinaryDigit(c: string | undefined): boolean {
   return c === '0' || c === '1'
-}
-
-function isSpace(c: string): boolean {
-  return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v'
 }
 
 function unterminated(what: string, start: number): DdbError {

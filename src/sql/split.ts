@@ -52,7 +52,8 @@ export function splitLexed(text: string): LexedStatement[] {
       tokens: start === 0 ? own : own.map((t) => ({ ...t, start: t.start - start, end: t.end - start })),
     })
   }
-  for (const [i, t] of tokens.entries()) {
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!
     if (t.type === 'punct' && t.text === ';' && blocks === 0) {
       add(t.start, i)
       first = i + 1

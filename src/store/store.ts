@@ -113,6 +113,8 @@ export interface RelayedRead {
   deprecateEof: boolean
   /** The collation the client logged in with: the answer is in its character set, as the server would send it. */
   collation: number
+  /** Who asks (any object the client keeps, such as its session): its reads go to the connection it used last when that one is free. */
+  client?: object
 }
 
 /** What StoreTxn.relay did: whether any of the answer went to the client, and the store's error, if there was one. */

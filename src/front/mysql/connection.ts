@@ -108,9 +108,9 @@ export class MysqlConnection {
     clearTimeout(this.#partialTimer)
     if (this.#reader.pendingBytes > 0) this.#armPartialTimer()
     for (const p of packets) {
-      this.#waiting++
-      this.#queue = this.#queue
-        .then(() => this.#onPacket(p))
+      // With none in flight a command starts now, in this callback: a relayed read reaches the store before the event loop turns.
+      const started = this.#waiting++ === 0 ? this.#onPacket(p) : this.#queue.then(() => this.#onPacket(p))
+      this.#queue = started
         .catch((err) => {
           if (err instanceof MalformedPacketError) this.#fail({ errno: 1047, sqlState: '08S01', message: err.message })
           else this.#fail({ errno: 1105, sqlState: 'HY000', message: `internal error: ${(err as Error).message}` })
@@ -155,7 +155,11 @@ export class MysqlConnection {
       { connectionId: this.#o.connectionId, ...step },
       {
         send: (payload) => this.#send(payload),
-        sendFramed: (bytes) => this.#out.push(bytes),
+        sendFramed: (bytes) => {
+          // A relayed answer goes out as it arrives, from the store's socket callback.
+          this.#out.push(bytes)
+          this.#flush()
+        },
         error: (e) => this.#send(errPacket(e.errno, e.sqlState, e.message)),
         quit: () => this.destroy(),
       },

@@ -2,6 +2,7 @@ import type { Param } from '../../entry.ts'
 import { isUtf8mb4Collation, SERVER_STATUS } from '../../mysql-protocol.ts'
 import type { NodeApi, StatementShape } from '../../node/api.ts'
 import { Session } from '../../node/session.ts'
+import type { SessionVariables } from '../../node/variables.ts'
 import { statementKind } from '../../sql/classify.ts'
 import { quoteIdentifier, type Token } from '../../sql/lexer.ts'
 import { resolveVersionedComments } from '../../sql/versioned-comments.ts'
@@ -93,10 +94,13 @@ export class StatementRunner {
     // ddb answers in utf8mb4 whatever a client asked for; a relayed answer would come in the client's character set.
     if (!isUtf8mb4Collation(client.collation)) return false
     const target = this.#session.relayable(sql)
-    if (!target || (await this.#local(sql, target.tokens))) return false
+    if (!target) return false
+    // Without waiting when it can: the read then reaches the store in the turn its command arrived in.
+    const variables = this.#session.loadedVariables ?? (await this.#session.variables())
+    if (this.#answerLocally(sql, variables, target.tokens)) return false
     if (inTransaction) return this.#session.relayInTransaction(command, client, send)
     const { db, settings } = target
-    return relayRead.call(this.#node.store, { db, settings, command, ...client }, send)
+    return relayRead.call(this.#node.store, { db, settings, command, ...client, client: this }, send)
   }
 
   /** Selects the database the client asked for (at login, COM_INIT_DB); rejects as USE would. */
@@ -118,8 +122,11 @@ export class StatementRunner {
   }
 
   /** The answer the port gives itself, without the store (see answerLocally), or null. */
-  async #local(sql: string, tokens?: Token[]): Promise<LocalAnswer | null> {
-    const variables = await this.#session.variables()
+  async #local(sql: string): Promise<LocalAnswer | null> {
+    return this.#answerLocally(sql, await this.#session.variables())
+  }
+
+  #answerLocally(sql: string, variables: SessionVariables, tokens?: Token[]): LocalAnswer | null {
     return answerLocally(
       sql,
       {
