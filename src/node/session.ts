@@ -1,6 +1,6 @@
 import type { Param, ReadResult, Statement, WriteOptions, WriteResult } from '../entry.ts'
 import { DdbError, UsageError } from '../errors.ts'
-import { beginsAsRead, type Classification, classifyTokens } from '../sql/classify.ts'
+import { beginsAsRead, type Classification, classifyTokens, isPlainSelect } from '../sql/classify.ts'
 import { makeDeterministic } from '../sql/determinism.ts'
 import { type IdSource, insertIdSource, insertTarget, reportedInsertId } from '../sql/insert-id.ts'
 import { isWord, type Token, tokenize } from '../sql/lexer.ts'
@@ -113,10 +113,12 @@ export class Session {
    * Where a MySQL client's statement would run if it is a plain read the store can
    * answer as it is (relayRead, or relayInTransaction inside one): one read, on a MySQL store,
    * with nothing for the session to write in (variables, LAST_INSERT_ID(),
-   * executable comments). Null for anything else, which execute() runs. `tokens`: its tokens.
+   * executable comments). Null for anything else, which execute() runs. `tokens`: its tokens,
+   * or null for a plain SELECT (isPlainSelect), which was not lexed.
    */
-  relayable(sql: string): { db: string | null; settings: Settings | undefined; tokens: Token[] } | null {
+  relayable(sql: string): { db: string | null; settings: Settings | undefined; tokens: Token[] | null } | null {
     if (this.#dialect !== 'mysql' || this.#node.dialect !== 'mysql') return null
+    if (isPlainSelect(sql)) return { db: this.db, settings: this.#settings(), tokens: null }
     // Writes never lex twice: only what begins as a read is looked at closer.
     if (!beginsAsRead(sql) || sql.includes('/*!')) return null
     let statements: ReturnType<typeof splitLexed>

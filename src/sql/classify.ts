@@ -126,6 +126,20 @@ export function beginsAsRead(sql: string): boolean {
 
 const READ_START = /^\s*(\(|(SELECT|SHOW|WITH|TABLE|VALUES|DESC|DESCRIBE|EXPLAIN)\b)/i
 
+/**
+ * True when `sql` is one SELECT made only of names, numbers, plain strings ('…' with no
+ * backslash), `…` identifiers and the operators = < > ! + * , . : no parenthesis (so no
+ * function call), no variable, placeholder, comment or INTO. Such a statement is a read
+ * that names nothing a session writes in, known without lexing it (what a point select
+ * costs most). False only means "look closer": tokenize and classify decide then.
+ */
+export function isPlainSelect(sql: string): boolean {
+  return PLAIN_SELECT.test(sql) && !INTO.test(sql)
+}
+
+const PLAIN_SELECT = /^\s*SELECT\s(?:[\w$.,*=<>!+\s]|'[^'\\]*'|`[^`]*`)*;?\s*$/i
+const INTO = /\bINTO\b/i
+
 /** Classifies one statement that is already lexed; refuses more than one statement, except in ddl (trigger bodies). */
 export function classifyTokens(tokens: Token[]): Classification {
   const result = classifyAt(tokens, 0)

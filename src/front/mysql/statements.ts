@@ -95,9 +95,12 @@ export class StatementRunner {
     if (!isUtf8mb4Collation(client.collation)) return false
     const target = this.#session.relayable(sql)
     if (!target) return false
-    // Without waiting when it can: the read then reaches the store in the turn its command arrived in.
-    const variables = this.#session.loadedVariables ?? (await this.#session.variables())
-    if (this.#answerLocally(sql, variables, target.tokens)) return false
+    // A plain SELECT (not lexed: no tokens) calls no function and names no variable, so the port never answers one itself.
+    if (target.tokens) {
+      // Without waiting when it can: the read then reaches the store in the turn its command arrived in.
+      const variables = this.#session.loadedVariables ?? (await this.#session.variables())
+      if (this.#answerLocally(sql, variables, target.tokens)) return false
+    }
     if (inTransaction) return this.#session.relayInTransaction(command, client, send)
     const { db, settings } = target
     return relayRead.call(this.#node.store, { db, settings, command, ...client, client: this }, send)
