@@ -15,6 +15,7 @@ import { BACKEND_KINDS } from './support/backends.ts'
 import { withCluster } from './support/cluster.ts'
 import { expectSlavesEqualMaster, masterOffset, write } from './support/compare.ts'
 import type { DdbNode } from './support/ddb.ts'
+import { prng, TEST_SEED } from './support/random.ts'
 
 type Kind = (typeof BACKEND_KINDS)[number]
 
@@ -22,20 +23,7 @@ type Kind = (typeof BACKEND_KINDS)[number]
 const CLIENTS = 8
 /** Steps (queries or transactions) each client sends. */
 const STEPS_PER_CLIENT = 150
-/** DDB_SEED replays a failed run; otherwise a new seed each run. */
-const SEED = process.env.DDB_SEED !== undefined ? Number(process.env.DDB_SEED) : Math.floor(Math.random() * 2 ** 31)
-
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
+const SEED = TEST_SEED
 
 /** Draws from a seeded PRNG. */
 class Gen {

@@ -126,9 +126,14 @@ const INTRODUCERS = [...'xXbBnN'].map((c) => c.charCodeAt(0))
 /** The first characters of LONG_PUNCT. */
 const LONG_PUNCT_STARTS = [...new Set(LONG_PUNCT.map((p) => p[0]!))].join('')
 
-/** A character a word starts with (isWordChar, but no digit): a letter, `_`, `$` or anything past ASCII. */
+/** A character code a word starts with: a letter, `_`, `$` or anything past ASCII. */
 function isWordStart(code: number): boolean {
   return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || code === 95 || code === 36 || code >= 0x80
+}
+
+/** A character code inside a word: what starts one, or a digit. */
+function isWordCode(code: number): boolean {
+  return isWordStart(code) || (code >= 48 && code <= 57)
 }
 
 /** If a comment starting at `pos` is executable (`/*!`, `/*!50001`, `/*M!`), returns where its code begins; else -1. */
@@ -205,15 +210,12 @@ function variableEnd(sql: string, pos: number): number {
 
 function wordEnd(sql: string, pos: number): number {
   let i = pos
-  for (let code = sql.charCodeAt(i); isWordStart(code) || (code >= 48 && code <= 57); code = sql.charCodeAt(++i)) {}
+  while (isWordCode(sql.charCodeAt(i))) i++
   return i
 }
 
 function isWordChar(c: string | undefined): boolean {
-  return (
-    c !== undefined &&
-    ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || isDigit(c) || c === '_' || c === '$' || c >= '\x80')
-  )
+  return c !== undefined && isWordCode(c.charCodeAt(0))
 }
 
 function isDigit(c: string | undefined): boolean {

@@ -59,10 +59,14 @@ export class PacketReader {
   /** Adds received bytes; returns the packets they complete. */
   push(chunk: Buffer): Packet[] {
     // Nearly always: nothing buffered, and the chunk is one whole packet that owns its memory, so it needs no copy.
-    if (this.#buffered === 0 && this.#partsBytes === 0 && chunk.length >= 4 && chunk.byteOffset === 0) {
+    if (
+      this.#buffered === 0 &&
+      this.#partsBytes === 0 &&
+      chunk.length >= 4 &&
+      chunk.buffer.byteLength === chunk.length
+    ) {
       const length = chunk[0]! | (chunk[1]! << 8) | (chunk[2]! << 16)
-      const whole = chunk.length === 4 + length && chunk.buffer.byteLength === chunk.length
-      if (whole && length < MAX_PACKET_PAYLOAD && length <= this.maxMessageBytes)
+      if (chunk.length === 4 + length && length < MAX_PACKET_PAYLOAD && length <= this.maxMessageBytes)
         return [{ sequenceId: chunk[3]!, payload: chunk.subarray(4) }]
     }
     this.#chunks.push(chunk)
